@@ -1,0 +1,49 @@
+"""boto3 clients, created once per container and only when first needed.
+
+Endpoints come from the standard AWS_ENDPOINT_URL(_<SERVICE>) variables, which boto3 reads itself.
+Retries use botocore's standard mode: bounded attempts with jittered backoff on throttling and 5xx.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_sns import SNSClient
+
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+    tcp_keepalive=True,
+)
+
+
+@cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+def _client(service: str) -> Any:
+    return _session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+@cache
+def ec2() -> EC2Client:
+    return _client("ec2")  # type: ignore[no-any-return]
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    return _client("dynamodb")  # type: ignore[no-any-return]
+
+
+@cache
+def sns() -> SNSClient:
+    return _client("sns")  # type: ignore[no-any-return]

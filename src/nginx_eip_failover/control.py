@@ -1,0 +1,172 @@
+"""Operator requests: strict parsing and their pure effect on the state.
+
+A request that fails here raises before anything is written, so an invalid or refused request
+changes neither the EIP nor the stored state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from .config import NodeConfig, Settings
+from .decision import Decision, Move, Notice, decide, describe_association, settle_move
+from .errors import InvalidRequestError, RefusedError
+from .state import ControllerState, Drain, HistoryEntry, MoveIntent, Pin
+
+Action = Literal["status", "failover", "unpin", "drain", "undrain"]
+
+# Required and optional fields of each action; anything else is an error.
+_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "status": (frozenset(), frozenset()),
+    "failover": (frozenset({"target"}), frozenset({"reason", "force"})),
+    "unpin": (frozenset(), frozenset({"reason"})),
+    "drain": (frozenset({"node"}), frozenset({"reason"})),
+    "undrain": (frozenset({"node"}), frozenset({"reason"})),
+}
+MAX_REASON_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class ControlRequest:
+    action: Action
+    node: NodeConfig | None = None  # the failover target or the node to drain/undrain
+    reason: str = ""
+    force: bool = False
+
+
+def parse_control_request(event: object, settings: Settings) -> ControlRequest:
+    if not isinstance(event, Mapping):
+        raise InvalidRequestError("request", event, "must be a JSON object with an 'action'")
+    action = event.get("action")
+    if "action" not in event:
+        raise InvalidRequestError("action", None, f"is required; one of {sorted(_FIELDS)}")
+    if not isinstance(action, str) or action not in _FIELDS:
+        raise InvalidRequestError("action", action, f"must be one of {sorted(_FIELDS)}")
+    required, optional = _FIELDS[action]
+    for name in sorted(set(event) - {"action"} - required - optional):
+        raise InvalidRequestError(name, event[name], f"is not a field of '{action}'; allowed: {_allowed(action)}")
+    for name in sorted(required - set(event)):
+        raise InvalidRequestError(name, None, f"is required for '{action}'")
+    node_field = "target" if action == "failover" else "node"
+    node = _node(node_field, event[node_field], settings) if node_field in required else None
+    reason = event.get("reason", "")
+    if not isinstance(reason, str):
+        raise InvalidRequestError("reason", reason, "must be a string")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidRequestError("reason", reason[:40] + "...", f"must be at most {MAX_REASON_LENGTH} characters")
+    force = event.get("force", False)
+    if not isinstance(force, bool):
+        raise InvalidRequestError("force", force, "must be true or false (a JSON boolean)")
+    return ControlRequest(action=action, node=node, reason=reason.strip(), force=force)  # type: ignore[arg-type]
+
+
+def _allowed(action: str) -> list[str]:
+    required, optional = _FIELDS[action]
+    return ["action", *sorted(required | optional)]
+
+
+def _node(field: str, value: Any, settings: Settings) -> NodeConfig:
+    if not isinstance(value, str):
+        raise InvalidRequestError(field, value, "must be a node name or instance ID (a string)")
+    for node in settings.nodes:
+        if value in (node.name, node.instance_id):
+            return node
+    names = [f"{node.name} ({node.instance_id})" for node in settings.nodes]
+    raise InvalidRequestError(field, value, f"is not a node of this pair; known: {', '.join(names)}")
+
+
+def apply_control(
+    state: ControllerState,
+    request: ControlRequest,
+    association: str | None,
+    settings: Settings,
+    now: float,
+    *,
+    actor: str,
+    move_id: str,
+) -> Decision:
+    """Apply an accepted request, then decide where the EIP belongs under the new rules."""
+    notices: list[Notice] = []
+    state = settle_move(state, association, settings, now, actor, notices)
+    if request.action == "failover":
+        assert request.node is not None
+        return _failover(state, request, request.node, association, settings, now, actor, move_id, notices)
+    reason = request.reason or "(no reason given)"
+    if request.action == "unpin":
+        state = replace(state, pin=None)
+    elif request.action == "drain":
+        assert request.node is not None
+        drains = {**state.drains, request.node.name: Drain(reason=reason, by=actor, at=now)}
+        state = replace(state, drains=drains)
+    elif request.action == "undrain":
+        assert request.node is not None
+        state = replace(state, drains={k: v for k, v in state.drains.items() if k != request.node.name})
+    state = state.with_history(_recorded(request, reason, actor, now), settings.history_limit)
+    decision = decide(state, association, settings, now, actor=actor, move_id=move_id)
+    return replace(decision, notices=(*notices, *decision.notices))
+
+
+def _failover(
+    state: ControllerState,
+    request: ControlRequest,
+    target: NodeConfig,
+    association: str | None,
+    settings: Settings,
+    now: float,
+    actor: str,
+    move_id: str,
+    notices: list[Notice],
+) -> Decision:
+    if state.move is not None:
+        raise RefusedError(
+            "action",
+            "failover",
+            f"move {state.move.id} to {state.move.target} is in progress; retry in a few seconds",
+        )
+    if target.name in state.drains:
+        raise RefusedError("target", target.name, f"{target.name} is drained; undrain it first")
+    health = state.health(target.name)
+    if health.status != "up" and not request.force:
+        detail = f" ({health.reason})" if health.reason else ""
+        raise RefusedError(
+            "target",
+            target.name,
+            f'{target.name} is {health.status}{detail}; add "force": true to move the EIP there anyway',
+        )
+    reason = request.reason or "(no reason given)"
+    state = replace(state, pin=Pin(node=target.name, reason=reason, by=actor, at=now))
+    state = state.with_history(_recorded(request, reason, actor, now), settings.history_limit)
+    if association == target.instance_id:
+        return Decision(state, None, f"EIP already on {target.name}; pinned there", tuple(notices))
+    source = describe_association(settings, association)
+    why = f"operator failover to {target.name}: {reason}"
+    state = replace(
+        state,
+        move=MoveIntent(id=move_id, target=target.name, source=source, reason=why, by=actor, started_at=now),
+    ).with_history(
+        HistoryEntry(
+            at=now,
+            event="move_started",
+            reason=why,
+            by=actor,
+            node=target.name,
+            detail={"id": move_id, "from": source},
+        ),
+        settings.history_limit,
+    )
+    move = Move(id=move_id, target=target.name, target_instance=target.instance_id, source=source, reason=why)
+    return Decision(state, move, why, tuple(notices))
+
+
+def _recorded(request: ControlRequest, reason: str, actor: str, now: float) -> HistoryEntry:
+    detail: dict[str, Any] = {"force": True} if request.force else {}
+    return HistoryEntry(
+        at=now,
+        event=f"control_{request.action}",
+        reason=reason,
+        by=actor,
+        node=request.node.name if request.node else None,
+        detail=detail,
+    )

@@ -1,0 +1,219 @@
+"""The application service: probes, the decision core and the adapters wired into one cycle.
+
+Every state change goes through `_commit`: read (or reuse the last version this container wrote),
+look at the EIP, decide, write conditionally; on a conflict, read again and decide again. A move is
+committed as an intent before EC2 is called and its outcome is committed after, so a crash between
+the steps is reconciled by the next cycle from the EIP's real association.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from .config import Settings
+from .control import ControlRequest, apply_control
+from .decision import Decision, Notice, Observation, complete_move, decide, node_verdicts, record_probes
+from .elastic_ip import Association, MoveResult
+from .errors import ConflictError, ElasticIpError
+from .observability import add_node_metric, logger, metrics
+from .state import ControllerState
+from .state_store import Snapshot
+from .status import build_status
+
+MAX_CONFLICT_RETRIES = 25
+
+
+class Prober(Protocol):
+    def probe_all(self) -> list[Observation]: ...
+
+
+class EipPort(Protocol):
+    def describe(self) -> Association: ...
+    def move(self, instance_id: str) -> MoveResult: ...
+
+
+class StorePort(Protocol):
+    def load(self) -> Snapshot: ...
+    def save(self, state: ControllerState, expected_version: int) -> int: ...
+
+
+class NotifierPort(Protocol):
+    def publish(self, notices: list[Notice]) -> None: ...
+
+
+@dataclass
+class CycleReport:
+    decision: Decision
+    observations: list[Observation]
+    association: Association
+    moved_to: str | None = None
+    move_error: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class FailoverController:
+    def __init__(
+        self,
+        settings: Settings,
+        store: StorePort,
+        eip: EipPort,
+        prober: Prober,
+        notifier: NotifierPort,
+        *,
+        clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
+    ) -> None:
+        self.settings = settings
+        self._store = store
+        self._eip = eip
+        self._prober = prober
+        self._notifier = notifier
+        self._clock = clock
+        self._new_id = new_id
+        # The last version this container read or wrote. Reusing it saves a read per cycle; it
+        # cannot cause a wrong move, because every move is first a conditional write of it.
+        self._snapshot: Snapshot | None = None
+
+    def probe(self) -> list[Observation]:
+        observations = self._prober.probe_all()
+        for observation in observations:
+            add_node_metric(observation.node, "ProbeLatency", MetricUnit.Milliseconds, observation.latency_ms)
+        return observations
+
+    def run_cycle(self, actor: str) -> CycleReport:
+        """One monitor cycle: probe every node, record the results, move the EIP if it must."""
+        started = time.monotonic()
+        observations = self.probe()
+        probed = time.monotonic()
+        verdicts = node_verdicts(observations, self.settings.quorum)
+        settings = self.settings
+
+        def build(state: ControllerState, association: str | None, now: float) -> Decision:
+            state = record_probes(state, verdicts, settings, now, actor)
+            return decide(state, association, settings, now, actor=actor, move_id=self._new_id())
+
+        report = self._commit(build, actor)
+        report.observations = observations
+        report.timings_ms = {"probe": _ms(started, probed), **report.timings_ms}
+        metrics.add_metric(name="MonitorCycles", unit=MetricUnit.Count, value=1)
+        for node in settings.nodes:
+            up = report.decision.state.health(node.name).status == "up"
+            add_node_metric(node.name, "NodeUp", MetricUnit.Count, 1 if up else 0)
+        if "no_node_up" in report.decision.state.alerts:
+            metrics.add_metric(name="NoHealthyNode", unit=MetricUnit.Count, value=1)
+        return report
+
+    def run_control(self, request: ControlRequest, actor: str) -> CycleReport:
+        """Apply an operator request on fresh probe results; raises (changing nothing) if refused."""
+        observations = self.probe() if request.action != "status" else []
+        verdicts = node_verdicts(observations, self.settings.quorum)
+        settings = self.settings
+
+        def build(state: ControllerState, association: str | None, now: float) -> Decision:
+            state = record_probes(state, verdicts, settings, now, actor)
+            return apply_control(state, request, association, settings, now, actor=actor, move_id=self._new_id())
+
+        self._snapshot = None  # an operator acts on what is stored now, not on a cached copy
+        report = self._commit(build, actor)
+        report.observations = observations
+        return report
+
+    def status(self) -> dict[str, Any]:
+        snapshot = self._store.load()
+        self._snapshot = snapshot
+        return build_status(snapshot, self._eip.describe(), self.settings, self._clock())
+
+    def _commit(self, build: Callable[[ControllerState, str | None, float], Decision], actor: str) -> CycleReport:
+        for _attempt in range(MAX_CONFLICT_RETRIES):
+            snapshot = self._snapshot or self._store.load()
+            decide_started = time.monotonic()
+            association = self._eip.describe()
+            decision = build(snapshot.state, association.instance_id, self._clock())
+            if decision.state != snapshot.state:
+                try:
+                    version = self._store.save(decision.state, snapshot.version)
+                except ConflictError:
+                    metrics.add_metric(name="StateConflicts", unit=MetricUnit.Count, value=1)
+                    logger.info("state changed under us; reading it again", extra={"version": snapshot.version})
+                    self._snapshot = None
+                    continue
+                snapshot = Snapshot(decision.state, version)
+            self._snapshot = snapshot
+            decided = time.monotonic()
+            self._publish(list(decision.notices))
+            report = CycleReport(decision=decision, observations=[], association=association)
+            report.timings_ms["decide"] = _ms(decide_started, decided)
+            if decision.move is not None:
+                self._execute(decision, report, actor)
+            return report
+        raise ConflictError(f"state kept changing: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
+
+    def _execute(self, decision: Decision, report: CycleReport, actor: str) -> None:
+        move = decision.move
+        assert move is not None
+        logger.info(
+            "moving EIP",
+            extra={"move_id": move.id, "from": move.source, "to": move.target, "reason": move.reason},
+        )
+        error: str | None = None
+        association: str | None
+        try:
+            result = self._eip.move(move.target_instance)
+            association = result.association.instance_id
+            report.association = result.association
+            report.timings_ms.update(associate=result.associate_ms, verify=result.verify_ms)
+        except ElasticIpError as exc:
+            error = str(exc)
+            association = self._association_after_failure()
+        self._record_outcome(move.id, association, error, actor)
+        if error is None and association == move.target_instance:
+            report.moved_to = move.target
+            metrics.add_metric(name="EipMoves", unit=MetricUnit.Count, value=1)
+            logger.info("EIP moved", extra={"move_id": move.id, "to": move.target, "timings_ms": report.timings_ms})
+        else:
+            report.move_error = error or f"EIP on {association} after the move"
+            metrics.add_metric(name="MoveFailures", unit=MetricUnit.Count, value=1)
+
+    def _association_after_failure(self) -> str | None:
+        try:
+            return self._eip.describe().instance_id
+        except ElasticIpError:
+            logger.exception("cannot read the EIP after a failed move")
+            return None
+
+    def _record_outcome(self, move_id: str, association: str | None, error: str | None, actor: str) -> None:
+        for _attempt in range(MAX_CONFLICT_RETRIES):
+            snapshot = self._snapshot or self._store.load()
+            notices: list[Notice] = []
+            state = complete_move(
+                snapshot.state, move_id, association, error, self.settings, self._clock(), actor, notices
+            )
+            if state == snapshot.state:
+                return  # another invocation already recorded it
+            try:
+                version = self._store.save(state, snapshot.version)
+            except ConflictError:
+                self._snapshot = None
+                continue
+            self._snapshot = Snapshot(state, version)
+            self._publish(notices)
+            return
+        # The next cycle reconciles the intent from the EIP's association; nothing is lost.
+        logger.error("could not record the move's outcome", extra={"move_id": move_id})
+
+    def _publish(self, notices: list[Notice]) -> None:
+        if notices:
+            for notice in notices:
+                if notice.kind == "drift":
+                    metrics.add_metric(name="DriftDetected", unit=MetricUnit.Count, value=1)
+            self._notifier.publish(notices)
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 1)

@@ -1,0 +1,445 @@
+"""The pure decision core: (state, observations, configuration, now) -> (new state, action).
+
+No I/O happens here. The contract's invariants live in `decide`:
+1. the EIP is never moved to a node that is not up;
+2. it leaves its holder only when the holder is down or drained and another node is up;
+3. failback to a higher priority waits for the preempt delay, and never happens without Preempt;
+4. with no node up the EIP stays where it is, and an alert is raised;
+5. an unassociated EIP is put on the desired node, one on a foreign instance is left alone;
+6. a move is committed as an intent in the state before EC2 is called, so one decision makes one
+   move however many invocations race (the state store's conditional write picks the winner).
+Nothing here assumes two nodes or one observer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from .config import NodeConfig, Settings
+from .state import ControllerState, HistoryEntry, MoveIntent, NodeHealth
+
+Severity = Literal["info", "warning", "critical"]
+
+ALERT_NO_NODE_UP = "no_node_up"
+ALERT_FOREIGN_HOLDER = "foreign_holder"
+ALERT_MOVE_FAILING = "move_failing"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One probe of one node by one observer (today a single observer: the function itself)."""
+
+    node: str
+    ok: bool
+    detail: str
+    latency_ms: float
+    observer: str = "local"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Move:
+    id: str
+    target: str
+    target_instance: str
+    source: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something an operator should hear about (SNS and logs), sent only by the writer that won."""
+
+    kind: str
+    severity: Severity
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: ControllerState
+    move: Move | None
+    reason: str
+    notices: tuple[Notice, ...] = ()
+
+
+def node_verdicts(observations: Iterable[Observation], quorum: int = 1) -> dict[str, Verdict]:
+    """Combine observations into one verdict per node.
+
+    A node fails only when at least `quorum` observers saw it fail, so a partition between one
+    observer and a node is not taken for a node failure.
+    """
+    by_node: dict[str, list[Observation]] = {}
+    for observation in observations:
+        by_node.setdefault(observation.node, []).append(observation)
+    verdicts: dict[str, Verdict] = {}
+    for node, seen in by_node.items():
+        failed = [o for o in seen if not o.ok]
+        ok = len(failed) < min(quorum, len(seen))
+        verdicts[node] = Verdict(ok=ok, detail=(seen[0] if ok else failed[0]).detail)
+    return verdicts
+
+
+def record_probes(
+    state: ControllerState, verdicts: Mapping[str, Verdict], settings: Settings, now: float, actor: str
+) -> ControllerState:
+    """Advance each node's rise/fall counters; a node with no history takes its first verdict."""
+    nodes = dict(state.nodes)
+    for node in settings.nodes:
+        verdict = verdicts.get(node.name)
+        if verdict is None:
+            continue
+        old = state.health(node.name)
+        new = _advance(old, verdict, settings, now)
+        nodes[node.name] = new
+        if new.status != old.status:
+            state = state.with_history(
+                HistoryEntry(at=now, event=f"node_{new.status}", reason=verdict.detail, by=actor, node=node.name),
+                settings.history_limit,
+            )
+    return replace(state, nodes=nodes)
+
+
+def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, now: float) -> NodeHealth:
+    if verdict.ok:
+        ok_streak, fail_streak = min(old.ok_streak + 1, settings.rise_threshold), 0
+        promote = old.status == "unknown" or (old.status == "down" and ok_streak >= settings.rise_threshold)
+        status = "up" if promote else old.status
+    else:
+        ok_streak, fail_streak = 0, min(old.fail_streak + 1, settings.fall_threshold)
+        demote = old.status == "unknown" or (old.status == "up" and fail_streak >= settings.fall_threshold)
+        status = "down" if demote else old.status
+    if status == old.status:
+        return replace(old, ok_streak=ok_streak, fail_streak=fail_streak)
+    flaps = old.flaps
+    if old.status == "up" and status == "down":
+        flaps = (*flaps, now)[-settings.flap_suppress_threshold :]
+    return NodeHealth(
+        status=status,
+        ok_streak=ok_streak,
+        fail_streak=fail_streak,
+        since=now,
+        reason=verdict.detail,
+        flaps=flaps,
+    )
+
+
+def is_damped(health: NodeHealth, settings: Settings, now: float) -> bool:
+    """A node that went down FlapSuppressThreshold times within the flap window is damped."""
+    if settings.flap_window_seconds <= 0:
+        return False
+    recent = [at for at in health.flaps if now - at < settings.flap_window_seconds]
+    return len(recent) >= settings.flap_suppress_threshold
+
+
+def is_eligible(state: ControllerState, node: str) -> bool:
+    return state.health(node).status == "up" and node not in state.drains
+
+
+def describe_association(settings: Settings, association: str | None) -> str:
+    if association is None:
+        return "unassociated"
+    node = settings.node_by_instance(association)
+    return node.name if node else f"foreign instance {association}"
+
+
+def decide(
+    state: ControllerState,
+    association: str | None,
+    settings: Settings,
+    now: float,
+    *,
+    actor: str,
+    move_id: str,
+) -> Decision:
+    """Choose where the EIP belongs, given what the EIP is associated with right now."""
+    notices: list[Notice] = []
+    state = settle_move(state, association, settings, now, actor, notices)
+    if state.move is not None:
+        return Decision(state, None, f"move {state.move.id} to {state.move.target} in progress", tuple(notices))
+    state = _observe_association(state, association, settings, now, actor, notices)
+
+    holder = settings.node_by_instance(association)
+    if association is not None and holder is None:
+        state = _set_alert(
+            state,
+            ALERT_FOREIGN_HOLDER,
+            True,
+            notices,
+            Notice(
+                "refused_move",
+                "critical",
+                f"EIP {settings.allocation_id} is on {association}, outside the pair; left there "
+                "(an operator failover takes it back)",
+            ),
+        )
+        return Decision(state, None, f"EIP on foreign instance {association}: left alone", tuple(notices))
+    state = _set_alert(state, ALERT_FOREIGN_HOLDER, False, notices, None)
+
+    any_up = any(state.health(node.name).status == "up" for node in settings.nodes)
+    state = _set_alert(
+        state,
+        ALERT_NO_NODE_UP,
+        not any_up,
+        notices,
+        Notice(
+            "no_node_up",
+            "critical",
+            f"no node is up; EIP {settings.allocation_id} stays {describe_association(settings, association)}",
+        ),
+    )
+    target, reason = _desired_node(state, holder, settings, now)
+    if target is None or (holder is not None and target.name == holder.name):
+        return Decision(state, None, reason, tuple(notices))
+
+    source = holder.name if holder else None
+    intent = MoveIntent(id=move_id, target=target.name, source=source, reason=reason, by=actor, started_at=now)
+    state = replace(state, move=intent).with_history(
+        HistoryEntry(
+            at=now,
+            event="move_started",
+            reason=reason,
+            by=actor,
+            node=target.name,
+            detail={"id": move_id, "from": source},
+        ),
+        settings.history_limit,
+    )
+    move = Move(id=move_id, target=target.name, target_instance=target.instance_id, source=source, reason=reason)
+    return Decision(state, move, reason, tuple(notices))
+
+
+def _desired_node(
+    state: ControllerState, holder: NodeConfig | None, settings: Settings, now: float
+) -> tuple[NodeConfig | None, str]:
+    eligible = [node for node in settings.nodes if is_eligible(state, node.name)]
+    if holder is not None:
+        health = state.health(holder.name)
+        drained = holder.name in state.drains
+        if not drained and health.status != "down":
+            return _keep_or_preempt(state, holder, eligible, settings, now)
+        why_leave = "drained" if drained else f"down ({health.reason})"
+        if not eligible:
+            return None, f"{holder.name} is {why_leave} but no other node is up: EIP stays"
+        target = _pick(state, eligible, settings, now)
+        return target, f"failover: {holder.name} is {why_leave}; {target.name} is up"
+    if not eligible:
+        return None, "no node is up: EIP stays unassociated"
+    target = _pick(state, eligible, settings, now)
+    return target, f"EIP unassociated; {target.name} is up"
+
+
+def _keep_or_preempt(
+    state: ControllerState, holder: NodeConfig, eligible: Sequence[NodeConfig], settings: Settings, now: float
+) -> tuple[NodeConfig, str]:
+    """The holder stays unless preemption is due; the reason says which rule kept it."""
+    if state.health(holder.name).status != "up":
+        return holder, f"{holder.name} holds the EIP and is not known to be down"
+    if state.pin is not None:
+        return holder, f"pinned to {state.pin.node}: no priority moves until unpin"
+    if not any(node.priority > holder.priority for node in eligible):
+        return holder, f"{holder.name} holds the EIP and is up"
+    if not settings.preempt:
+        return holder, f"{holder.name} is up; Preempt is off, so no failback on priority alone"
+    target, reason = preemption_target(state, holder, settings, now)
+    return target or holder, reason
+
+
+def _pick(state: ControllerState, eligible: Sequence[NodeConfig], settings: Settings, now: float) -> NodeConfig:
+    """Best node to receive the EIP: a pinned node, then undamped before damped, then priority."""
+    if state.pin is not None:
+        for node in eligible:
+            if node.name == state.pin.node:
+                return node
+    order = {node.name: index for index, node in enumerate(settings.nodes)}
+    return min(
+        eligible,
+        key=lambda node: (
+            is_damped(state.health(node.name), settings, now),
+            -node.priority,
+            order[node.name],
+        ),
+    )
+
+
+def preemption_target(
+    state: ControllerState, holder: NodeConfig, settings: Settings, now: float
+) -> tuple[NodeConfig | None, str]:
+    """The higher-priority node to fail back to now, or None with the reason to wait."""
+    candidates = [
+        node
+        for node in settings.nodes
+        if is_eligible(state, node.name)
+        and node.priority > holder.priority
+        and not is_damped(state.health(node.name), settings, now)
+    ]
+    if not candidates:
+        return None, f"{holder.name} holds the EIP; higher-priority nodes are damped after flapping"
+    best = max(candidates, key=lambda node: node.priority)
+    since = state.health(best.name).since
+    up_for = now - since if since is not None else 0.0
+    if up_for < settings.preempt_delay_seconds:
+        wait = settings.preempt_delay_seconds - up_for
+        return (
+            None,
+            f"{best.name} up for {up_for:.1f}s; failback after PreemptDelaySeconds ({wait:.1f}s left)",
+        )
+    if state.last_move_at is not None:
+        since_move = now - state.last_move_at
+        if since_move < settings.min_seconds_between_moves:
+            wait = settings.min_seconds_between_moves - since_move
+            return None, f"failback to {best.name} waits for MinSecondsBetweenMoves ({wait:.1f}s left)"
+    return best, f"preempt: {best.name} (priority {best.priority}) up for {up_for:.1f}s"
+
+
+def settle_move(
+    state: ControllerState,
+    association: str | None,
+    settings: Settings,
+    now: float,
+    actor: str,
+    notices: list[Notice],
+) -> ControllerState:
+    """Finish a committed move whose EIP change is visible, or drop one whose invocation died."""
+    intent = state.move
+    if intent is None:
+        return state
+    if association == settings.node(intent.target).instance_id:
+        return complete_move(state, intent.id, association, None, settings, now, actor, notices)
+    if now - intent.started_at < settings.move_timeout_seconds:
+        return state
+    notices.append(
+        Notice(
+            "move_abandoned",
+            "warning",
+            f"move {intent.id} to {intent.target} never completed; deciding again",
+        )
+    )
+    return replace(state, move=None).with_history(
+        HistoryEntry(
+            at=now,
+            event="move_abandoned",
+            reason="the invocation that started it did not finish; reconciled from the EIP's association",
+            by=actor,
+            node=intent.target,
+            detail={"id": intent.id, "association": association},
+        ),
+        settings.history_limit,
+    )
+
+
+def complete_move(
+    state: ControllerState,
+    move_id: str,
+    association: str | None,
+    error: str | None,
+    settings: Settings,
+    now: float,
+    actor: str,
+    notices: list[Notice],
+) -> ControllerState:
+    """Record the outcome of move `move_id`; a no-op if another invocation already recorded it."""
+    intent = state.move
+    if intent is None or intent.id != move_id:
+        return state
+    target_instance = settings.node(intent.target).instance_id
+    duration = round(now - intent.started_at, 3)
+    if error is None and association == target_instance:
+        notices.append(
+            Notice(
+                "move",
+                "warning",
+                f"EIP {settings.allocation_id} moved from {intent.source or 'unassociated'} to {intent.target}: "
+                f"{intent.reason}",
+            )
+        )
+        state = replace(state, move=None, association=association, observed=True, last_move_at=now)
+        state = _set_alert(state, ALERT_MOVE_FAILING, False, notices, None)
+        return state.with_history(
+            HistoryEntry(
+                at=now,
+                event="move_completed",
+                reason=intent.reason,
+                by=actor,
+                node=intent.target,
+                detail={"id": move_id, "from": intent.source, "seconds": duration},
+            ),
+            settings.history_limit,
+        )
+    problem = error or f"EIP is on {describe_association(settings, association)} after the call"
+    state = _set_alert(
+        replace(state, move=None),
+        ALERT_MOVE_FAILING,
+        True,
+        notices,
+        Notice(
+            "move_failed",
+            "critical",
+            f"moving EIP {settings.allocation_id} to {intent.target} failed: {problem}",
+        ),
+    )
+    return state.with_history(
+        HistoryEntry(
+            at=now,
+            event="move_failed",
+            reason=problem,
+            by=actor,
+            node=intent.target,
+            detail={"id": move_id, "from": intent.source, "seconds": duration},
+        ),
+        settings.history_limit,
+    )
+
+
+def _observe_association(
+    state: ControllerState,
+    association: str | None,
+    settings: Settings,
+    now: float,
+    actor: str,
+    notices: list[Notice],
+) -> ControllerState:
+    if state.observed and association == state.association:
+        return state
+    if state.observed:
+        was = describe_association(settings, state.association)
+        now_on = describe_association(settings, association)
+        notices.append(
+            Notice(
+                "drift",
+                "warning",
+                f"EIP {settings.allocation_id} changed outside the controller: {was} -> {now_on}",
+            )
+        )
+        state = state.with_history(
+            HistoryEntry(
+                at=now,
+                event="drift",
+                reason=f"EIP was {was}, found {now_on}",
+                by=actor,
+                detail={"was": state.association, "now": association},
+            ),
+            settings.history_limit,
+        )
+    return replace(state, association=association, observed=True)
+
+
+def _set_alert(
+    state: ControllerState, alert: str, active: bool, notices: list[Notice], notice: Notice | None
+) -> ControllerState:
+    """Raise or clear an alert; notify only on the change, not on every cycle it persists."""
+    if active == (alert in state.alerts):
+        return state
+    if active:
+        if notice is not None:
+            notices.append(notice)
+        return replace(state, alerts=state.alerts | {alert})
+    notices.append(Notice(f"{alert}_cleared", "info", f"cleared: {alert.replace('_', ' ')}"))
+    return replace(state, alerts=state.alerts - {alert})

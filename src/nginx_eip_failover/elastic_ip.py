@@ -1,0 +1,92 @@
+"""The EC2 adapter: where the Elastic IP is, and moving it with a verified re-association."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import ElasticIpError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+
+
+@dataclass(frozen=True)
+class Association:
+    allocation_id: str
+    public_ip: str | None
+    instance_id: str | None
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    association: Association
+    associate_ms: float  # the AssociateAddress call (0 when the EIP was already there)
+    verify_ms: float  # DescribeAddresses until the new association is visible
+
+
+class ElasticIpMover:
+    def __init__(
+        self,
+        client: EC2Client,
+        allocation_id: str,
+        *,
+        verify_timeout_seconds: float = 10.0,
+        verify_interval_seconds: float = 0.25,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._ec2 = client
+        self._allocation_id = allocation_id
+        self._verify_timeout = verify_timeout_seconds
+        self._verify_interval = verify_interval_seconds
+        self._sleep = sleep
+
+    def describe(self) -> Association:
+        response = self._call("DescribeAddresses", self._ec2.describe_addresses, AllocationIds=[self._allocation_id])
+        addresses = response.get("Addresses") or []
+        if not addresses:
+            raise ElasticIpError(f"Elastic IP {self._allocation_id} not found")
+        address = addresses[0]
+        return Association(
+            allocation_id=self._allocation_id,
+            public_ip=address.get("PublicIp"),
+            instance_id=address.get("InstanceId"),
+        )
+
+    def move(self, instance_id: str) -> MoveResult:
+        """Associate the EIP with `instance_id` unless it is there already, then verify it is."""
+        current = self.describe()
+        if current.instance_id == instance_id:
+            return MoveResult(current, 0.0, 0.0)
+        started = time.monotonic()
+        self._call(
+            "AssociateAddress",
+            self._ec2.associate_address,
+            AllocationId=self._allocation_id,
+            InstanceId=instance_id,
+            AllowReassociation=True,
+        )
+        associated = time.monotonic()
+        deadline = associated + self._verify_timeout
+        while True:
+            current = self.describe()
+            if current.instance_id == instance_id or time.monotonic() >= deadline:
+                break
+            self._sleep(self._verify_interval)
+        verified = time.monotonic()
+        return MoveResult(current, round((associated - started) * 1000, 1), round((verified - associated) * 1000, 1))
+
+    def _call(self, operation: str, method: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return method(**kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise ElasticIpError(
+                f"{operation} {self._allocation_id}: {error.get('Code', 'Error')}: {error.get('Message', exc)}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise ElasticIpError(f"{operation} {self._allocation_id}: {exc}") from exc

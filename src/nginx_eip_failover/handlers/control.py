@@ -1,0 +1,36 @@
+"""ControlFunction: operator requests (status, failover, unpin, drain, undrain)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nginx_eip_failover.control import parse_control_request
+from nginx_eip_failover.observability import flush_node_metrics, logger, metrics
+from nginx_eip_failover.wiring import controller
+
+OPERATOR = "operator"
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    failover = controller()
+    request = parse_control_request(event, failover.settings)
+    logger.append_keys(action=request.action)
+    if request.action == "status":
+        return {"ok": True, "action": "status", "status": failover.status()}
+    logger.info("control request", extra={"request": event})
+    try:
+        report = failover.run_control(request, OPERATOR)
+    finally:
+        flush_node_metrics()
+    return {
+        "ok": report.move_error is None,
+        "action": request.action,
+        "result": report.decision.reason,
+        "moved_to": report.moved_to,
+        "error": report.move_error,
+        "status": failover.status(),
+    }

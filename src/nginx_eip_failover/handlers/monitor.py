@@ -1,0 +1,36 @@
+"""MonitorFunction: invoked by the schedule and by CloudWatch alarm actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nginx_eip_failover.monitor_events import parse_monitor_event
+from nginx_eip_failover.monitor_loop import run_monitor
+from nginx_eip_failover.observability import flush_node_metrics, logger, metrics
+from nginx_eip_failover.wiring import controller
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    trigger = parse_monitor_event(event)
+    logger.set_correlation_id(trigger.correlation_id)
+    logger.append_keys(trigger=trigger.kind)
+    if trigger.kind == "alarm":
+        # A hint, never proof: probing starts now, and only probes can move the EIP.
+        logger.info(
+            "alarm hint",
+            extra={
+                "alarm": trigger.alarm_name,
+                "state": trigger.alarm_state,
+                "instances": trigger.instance_ids,
+            },
+        )
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    try:
+        result = run_monitor(controller(), trigger.actor, remaining)
+    finally:
+        flush_node_metrics()
+    return {"trigger": trigger.kind, **result}

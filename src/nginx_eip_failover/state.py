@@ -1,0 +1,112 @@
+"""The controller's persistent state: plain immutable values, serialisable to JSON.
+
+Everything here changes only through the pure functions of `decision` and `control`; the state
+store writes it whole, conditional on the version it read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+Health = Literal["unknown", "up", "down"]
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class NodeHealth:
+    status: Health = "unknown"
+    # Streaks are capped at the rise/fall thresholds so a steady node does not change the state
+    # (and cost a write) on every probe.
+    ok_streak: int = 0
+    fail_streak: int = 0
+    since: float | None = None  # when `status` last changed
+    reason: str = ""  # the probe detail that caused the last change
+    # When the node last went from up to down, newest last, at most FLAP_SUPPRESS_THRESHOLD kept.
+    flaps: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pin:
+    node: str
+    reason: str
+    by: str
+    at: float
+
+
+@dataclass(frozen=True)
+class Drain:
+    reason: str
+    by: str
+    at: float
+
+
+@dataclass(frozen=True)
+class MoveIntent:
+    """A move committed to the state before EC2 is called: the lock that makes it happen once."""
+
+    id: str
+    target: str
+    source: str | None  # node name, "foreign:<instance>" or None when unassociated
+    reason: str
+    by: str
+    started_at: float
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: float
+    event: str
+    reason: str
+    by: str
+    node: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ControllerState:
+    nodes: Mapping[str, NodeHealth] = field(default_factory=dict)
+    # Last association the controller saw or made: instance ID or None; `observed` is False until
+    # the EIP was looked at once, so a fresh table is not mistaken for drift.
+    association: str | None = None
+    observed: bool = False
+    pin: Pin | None = None
+    drains: Mapping[str, Drain] = field(default_factory=dict)
+    move: MoveIntent | None = None
+    last_move_at: float | None = None
+    alerts: frozenset[str] = frozenset()
+    history: tuple[HistoryEntry, ...] = ()
+
+    def health(self, node: str) -> NodeHealth:
+        return self.nodes.get(node, NodeHealth())
+
+    def with_history(self, entry: HistoryEntry, limit: int) -> ControllerState:
+        return replace(self, history=(*self.history, entry)[-limit:])
+
+
+def state_to_dict(state: ControllerState) -> dict[str, Any]:
+    data = asdict(state)
+    data["alerts"] = sorted(state.alerts)
+    data["history"] = [asdict(entry) for entry in state.history]
+    data["schema"] = SCHEMA_VERSION
+    return data
+
+
+def state_from_dict(data: Mapping[str, Any]) -> ControllerState:
+    pin = data.get("pin")
+    move = data.get("move")
+    return ControllerState(
+        nodes={
+            name: NodeHealth(**{**health, "flaps": tuple(health.get("flaps") or ())})
+            for name, health in (data.get("nodes") or {}).items()
+        },
+        association=data.get("association"),
+        observed=bool(data.get("observed", False)),
+        pin=Pin(**pin) if pin else None,
+        drains={name: Drain(**drain) for name, drain in (data.get("drains") or {}).items()},
+        move=MoveIntent(**move) if move else None,
+        last_move_at=data.get("last_move_at"),
+        alerts=frozenset(data.get("alerts") or ()),
+        history=tuple(HistoryEntry(**entry) for entry in data.get("history") or ()),
+    )

@@ -1,0 +1,85 @@
+"""The DynamoDB adapter: one item per Elastic IP, every write conditional on the version read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import ConflictError, StateStoreError
+from .state import ControllerState, state_from_dict, state_to_dict
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    state: ControllerState
+    version: int  # 0: no item yet
+
+
+def state_key(allocation_id: str) -> str:
+    # One item per EIP group, so one table serves several groups when the stack grows to them.
+    return f"eip#{allocation_id}"
+
+
+class StateStore:
+    def __init__(self, client: DynamoDBClient, table_name: str, allocation_id: str) -> None:
+        self._dynamodb = client
+        self._table = table_name
+        self._key = state_key(allocation_id)
+
+    def load(self) -> Snapshot:
+        try:
+            response = self._dynamodb.get_item(TableName=self._table, Key={"pk": {"S": self._key}}, ConsistentRead=True)
+        except (ClientError, BotoCoreError) as exc:
+            raise StateStoreError(f"GetItem {self._table}/{self._key}: {_message(exc)}") from exc
+        item = response.get("Item")
+        if not item:
+            return Snapshot(ControllerState(), 0)
+        try:
+            version = int(item["version"]["N"])
+            state = state_from_dict(json.loads(item["state"]["S"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            # Never overwrite what we cannot read: an operator has to look at it.
+            raise StateStoreError(f"item {self._table}/{self._key} is not a valid state: {exc!r}") from exc
+        return Snapshot(state, version)
+
+    def save(self, state: ControllerState, expected_version: int) -> int:
+        """Write `state` if the stored version is still `expected_version`; returns the new version."""
+        version = expected_version + 1
+        condition: dict[str, Any]
+        if expected_version == 0:
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": self._key},
+                    "version": {"N": str(version)},
+                    "state": {"S": json.dumps(state_to_dict(state), sort_keys=True, separators=(",", ":"))},
+                },
+                **condition,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ConflictError(f"{self._key} changed since version {expected_version}") from exc
+            raise StateStoreError(f"PutItem {self._table}/{self._key}: {_message(exc)}") from exc
+        except BotoCoreError as exc:
+            raise StateStoreError(f"PutItem {self._table}/{self._key}: {exc}") from exc
+        return version
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
+    return str(exc)

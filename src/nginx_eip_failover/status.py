@@ -1,0 +1,92 @@
+"""The status document every control request returns (and the CLI prints)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from .config import Settings
+from .decision import is_damped
+from .elastic_ip import Association
+from .state import HistoryEntry
+from .state_store import Snapshot
+
+RECENT_MOVES = 10
+RECENT_HISTORY = 20
+
+
+def iso(at: float | None) -> str | None:
+    if at is None:
+        return None
+    return datetime.fromtimestamp(at, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _entry(entry: HistoryEntry) -> dict[str, Any]:
+    data = asdict(entry)
+    data["at"] = iso(entry.at)
+    return data
+
+
+def build_status(snapshot: Snapshot, association: Association, settings: Settings, now: float) -> dict[str, Any]:
+    state = snapshot.state
+    holder = settings.node_by_instance(association.instance_id)
+    nodes: dict[str, Any] = {}
+    for node in settings.nodes:
+        health = state.health(node.name)
+        drain = state.drains.get(node.name)
+        nodes[node.name] = {
+            "name": node.name,
+            "instance_id": node.instance_id,
+            "priority": node.priority,
+            "health_check_url": node.health_check_url,
+            "health": health.status,
+            "up": health.status == "up",
+            "since": iso(health.since),
+            "last_change_reason": health.reason,
+            "ok_streak": health.ok_streak,
+            "fail_streak": health.fail_streak,
+            "rise_threshold": settings.rise_threshold,
+            "fall_threshold": settings.fall_threshold,
+            "holds_eip": holder is not None and holder.name == node.name,
+            "pinned": state.pin is not None and state.pin.node == node.name,
+            "drained": drain is not None,
+            "drain": {"reason": drain.reason, "by": drain.by, "at": iso(drain.at)} if drain else None,
+            "flap_damped": is_damped(health, settings, now),
+            "recent_flaps": len(health.flaps),
+        }
+    moves = [entry for entry in state.history if entry.event in ("move_completed", "move_failed", "move_abandoned")]
+    return {
+        "eip": {
+            "allocation_id": association.allocation_id,
+            "public_ip": association.public_ip,
+            "instance_id": association.instance_id,
+            "node": holder.name if holder else None,
+            "foreign": association.instance_id is not None and holder is None,
+        },
+        "nodes": nodes,
+        "pin": (
+            {"node": state.pin.node, "reason": state.pin.reason, "by": state.pin.by, "at": iso(state.pin.at)}
+            if state.pin
+            else None
+        ),
+        "drains": sorted(state.drains),
+        "move_in_progress": (
+            {"id": state.move.id, "target": state.move.target, "started_at": iso(state.move.started_at)}
+            if state.move
+            else None
+        ),
+        "alerts": sorted(state.alerts),
+        "recent_moves": [_entry(entry) for entry in moves[-RECENT_MOVES:]],
+        "history": [_entry(entry) for entry in state.history[-RECENT_HISTORY:]],
+        "last_move_at": iso(state.last_move_at),
+        "state_version": snapshot.version,
+        "settings": {
+            "preempt": settings.preempt,
+            "preempt_delay_seconds": settings.preempt_delay_seconds,
+            "interval_seconds": settings.interval_seconds,
+            "timeout_seconds": settings.timeout_seconds,
+            "min_seconds_between_moves": settings.min_seconds_between_moves,
+        },
+        "checked_at": iso(now),
+    }
