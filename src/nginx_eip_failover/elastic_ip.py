@@ -54,7 +54,8 @@ class ElasticIpMover:
         return Association(
             allocation_id=self._allocation_id,
             public_ip=address.get("PublicIp"),
-            instance_id=address.get("InstanceId"),
+            # An unassociated address has no InstanceId (moto reports an empty string).
+            instance_id=address.get("InstanceId") or None,
         )
 
     def move(self, instance_id: str) -> MoveResult:

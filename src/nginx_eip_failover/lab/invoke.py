@@ -1,0 +1,112 @@
+"""Run one handler invocation in a fresh process, as Lambda would.
+
+    python -m nginx_eip_failover.lab.invoke monitor|control [--event JSON] [--remaining-ms N]
+
+The environment is the function's (as the template sets it). The handler's logs go to stderr; the
+result goes to stdout as one JSON object: {"ok": true, "payload": ...} or
+{"ok": false, "errorType": ..., "errorMessage": ...} (exit code 1), like Lambda's invoke response.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+HANDLERS = {
+    "monitor": "nginx_eip_failover.handlers.monitor",
+    "control": "nginx_eip_failover.handlers.control",
+}
+
+
+class LambdaContextDouble:
+    """The parts of the Lambda context the handlers and Powertools read; its clock really runs."""
+
+    def __init__(self, function: str, remaining_ms: int) -> None:
+        self.function_name = f"{function.capitalize()}Function"
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 128
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "lab"
+        self._deadline = time.monotonic() + remaining_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    ok: bool
+    payload: Any
+    error_type: str | None
+    error_message: str | None
+    logs: str
+    seconds: float
+
+
+def invoke_handler(
+    function: str,
+    event: Mapping[str, Any] | Any,
+    env: Mapping[str, str],
+    *,
+    remaining_ms: int = 3000,
+    timeout: float | None = None,
+) -> InvokeResult:
+    """Invoke `function` ("monitor" or "control") in a new Python process and wait for it."""
+    started = time.monotonic()
+    process = subprocess.run(
+        [sys.executable, "-m", "nginx_eip_failover.lab.invoke", function, "--remaining-ms", str(remaining_ms)],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        timeout=timeout if timeout is not None else remaining_ms / 1000 + 30,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+    try:
+        answer = json.loads(process.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return InvokeResult(False, None, "Runtime.ExitError", f"exit {process.returncode}", process.stderr, seconds)
+    return InvokeResult(
+        ok=bool(answer.get("ok")),
+        payload=answer.get("payload"),
+        error_type=answer.get("errorType"),
+        error_message=answer.get("errorMessage"),
+        logs=process.stderr,
+        seconds=seconds,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("function", choices=sorted(HANDLERS))
+    parser.add_argument("--event", help="the event as JSON (default: read from stdin)")
+    parser.add_argument("--remaining-ms", type=int, default=3000, help="the invocation's time budget")
+    args = parser.parse_args(argv)
+    event = json.loads(args.event if args.event is not None else sys.stdin.read())
+    result_stream = sys.stdout
+    sys.stdout = sys.stderr  # Powertools logs to stdout; keep stdout for the result alone
+    os.environ.setdefault("AWS_LAMBDA_FUNCTION_NAME", f"{args.function.capitalize()}Function")
+    context = LambdaContextDouble(args.function, args.remaining_ms)
+    try:
+        module = __import__(HANDLERS[args.function], fromlist=["lambda_handler"])
+        payload = module.lambda_handler(event, context)
+    except Exception as exc:
+        print(json.dumps({"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc)}), file=result_stream)
+        return 1
+    print(json.dumps({"ok": True, "payload": payload}, default=str), file=result_stream)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
