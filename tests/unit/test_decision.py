@@ -375,7 +375,7 @@ def test_decide_is_deterministic_and_pure() -> None:
     assert current == state(I1, node1=down(), node2=up())
 
 
-def _v(ok: bool):  # noqa: ANN202 - tiny local helper
+def _v(ok: bool):
     from nginx_eip_failover.decision import Verdict
 
     return Verdict(ok, "ok" if ok else "fail")

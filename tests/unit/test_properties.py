@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 
 from core_builders import FOREIGN, I1, I2, settings, three_nodes
-from hypothesis import given, settings as hyp_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from nginx_eip_failover.config import Settings
 from nginx_eip_failover.decision import Verdict, complete_move, decide, is_eligible, record_probes
@@ -109,7 +112,7 @@ def test_moves_are_bounded_by_holder_failures(cfg: Settings, sequence: list) -> 
     assert failovers <= run.holder_downs
     assert len(run.moves) <= len(cfg.nodes) * (run.holder_downs + 1)
     preemptions = [at for at, kind, _ in run.moves if kind == "preempt"]
-    assert all(b - a >= cfg.min_seconds_between_moves for a, b in zip(preemptions, preemptions[1:], strict=False))
+    assert all(b - a >= cfg.min_seconds_between_moves for a, b in itertools.pairwise(preemptions))
 
 
 @dataclass
@@ -128,7 +131,7 @@ class VersionedStore:
 
 @hyp_settings(max_examples=200, deadline=None)
 @given(racers=st.integers(2, 16), order=st.randoms(use_true_random=False))
-def test_racing_deciders_make_one_move_per_decision(racers: int, order) -> None:  # noqa: ANN001
+def test_racing_deciders_make_one_move_per_decision(racers: int, order) -> None:
     cfg = settings()
     failing = ControllerState(
         nodes={"node1": replace(_up(cfg), fail_streak=cfg.fall_threshold - 1), "node2": _up(cfg)},
@@ -156,7 +159,7 @@ def test_racing_deciders_make_one_move_per_decision(racers: int, order) -> None:
     assert store.state.move is not None
 
 
-def _up(cfg: Settings):  # noqa: ANN202
+def _up(cfg: Settings):
     from core_builders import up
 
     return up(0.0, cfg)
