@@ -27,6 +27,10 @@ from .state_store import Snapshot
 from .status import build_status
 
 MAX_CONFLICT_RETRIES = 25
+# How long a container reuses the state it last read or wrote. Staleness never causes a wrong move
+# (every move is a conditional write first), but operator changes (unpin, undrain) should reach a
+# long-running monitor loop without waiting for its next write.
+SNAPSHOT_MAX_AGE_SECONDS = 15.0
 
 
 class Prober(Protocol):
@@ -79,6 +83,7 @@ class FailoverController:
         # The last version this container read or wrote. Reusing it saves a read per cycle; it
         # cannot cause a wrong move, because every move is first a conditional write of it.
         self._snapshot: Snapshot | None = None
+        self._snapshot_at = 0.0
 
     def probe(self) -> list[Observation]:
         observations = self._prober.probe_all()
@@ -126,12 +131,22 @@ class FailoverController:
 
     def status(self) -> dict[str, Any]:
         snapshot = self._store.load()
-        self._snapshot = snapshot
+        self._remember(snapshot)
         return build_status(snapshot, self._eip.describe(), self.settings, self._clock())
+
+    def _cached_or_loaded(self) -> Snapshot:
+        if self._snapshot is None or time.monotonic() - self._snapshot_at > SNAPSHOT_MAX_AGE_SECONDS:
+            self._remember(self._store.load())
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def _remember(self, snapshot: Snapshot | None) -> None:
+        self._snapshot = snapshot
+        self._snapshot_at = time.monotonic()
 
     def _commit(self, build: Callable[[ControllerState, str | None, float], Decision], actor: str) -> CycleReport:
         for _attempt in range(MAX_CONFLICT_RETRIES):
-            snapshot = self._snapshot or self._store.load()
+            snapshot = self._cached_or_loaded()
             decide_started = time.monotonic()
             association = self._eip.describe()
             decision = build(snapshot.state, association.instance_id, self._clock())
@@ -144,7 +159,7 @@ class FailoverController:
                     self._snapshot = None
                     continue
                 snapshot = Snapshot(decision.state, version)
-            self._snapshot = snapshot
+            self._remember(snapshot)
             decided = time.monotonic()
             self._publish(list(decision.notices))
             report = CycleReport(decision=decision, observations=[], association=association)
@@ -189,7 +204,7 @@ class FailoverController:
 
     def _record_outcome(self, move_id: str, association: str | None, error: str | None, actor: str) -> None:
         for _attempt in range(MAX_CONFLICT_RETRIES):
-            snapshot = self._snapshot or self._store.load()
+            snapshot = self._cached_or_loaded()
             notices: list[Notice] = []
             state = complete_move(
                 snapshot.state, move_id, association, error, self.settings, self._clock(), actor, notices
@@ -201,7 +216,7 @@ class FailoverController:
             except ConflictError:
                 self._snapshot = None
                 continue
-            self._snapshot = Snapshot(state, version)
+            self._remember(Snapshot(state, version))
             self._publish(notices)
             return
         # The next cycle reconciles the intent from the EIP's association; nothing is lost.

@@ -1,13 +1,15 @@
 """What may invoke the monitor: the schedule (its explicit input, or a plain EventBridge scheduled
-event) and CloudWatch alarm actions. Anything else is rejected before any AWS call is made."""
+event) and CloudWatch alarm actions. Anything else is rejected before any AWS call is made.
+
+Parsed by hand rather than with Powertools' event data classes: importing that package loads every
+event class (about 35 ms measured), a seventh of boto3's own import, on every cold start.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-
-from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent, EventBridgeEvent
 
 from .errors import InvalidRequestError
 
@@ -39,9 +41,8 @@ def parse_monitor_event(event: object) -> MonitorTrigger:
     if event.get("source") == "aws.cloudwatch":
         return _alarm(event)
     if "detail-type" in event:
-        scheduled = EventBridgeEvent(dict(event))
-        if scheduled.detail_type != "Scheduled Event":
-            raise InvalidRequestError("detail-type", scheduled.detail_type, _EXPECTED)
+        if event["detail-type"] != "Scheduled Event":
+            raise InvalidRequestError("detail-type", event["detail-type"], _EXPECTED)
         return MonitorTrigger(kind="schedule", actor="monitor:schedule", correlation_id=event.get("id"))
     field = "source" if "source" in event else "event"
     value = event.get("source") if "source" in event else sorted(event)
@@ -55,13 +56,13 @@ def _alarm(event: Mapping[str, Any]) -> MonitorTrigger:
     name = data.get("alarmName")
     if not isinstance(name, str) or not name:
         raise InvalidRequestError("alarmData.alarmName", name, "must be a non-empty string")
-    alarm = CloudWatchAlarmEvent(dict(event))
     state = data.get("state")
-    state_value = state.get("value") if isinstance(state, Mapping) else None
+    state = state if isinstance(state, Mapping) else {}
+    state_value = state.get("value")
     return MonitorTrigger(
         kind="alarm",
-        actor=f"monitor:alarm:{alarm.alarm_data.alarm_name}",
-        correlation_id=f"{alarm.alarm_arn or name}@{state.get('timestamp') if isinstance(state, Mapping) else ''}",
+        actor=f"monitor:alarm:{name}",
+        correlation_id=f"{event.get('alarmArn') or name}@{state.get('timestamp', '')}",
         alarm_name=name,
         alarm_state=state_value if isinstance(state_value, str) else None,
         instance_ids=_instance_ids(data),

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from nginx_eip_failover.monitor_events import parse_monitor_event
 from nginx_eip_failover.monitor_loop import run_monitor
 from nginx_eip_failover.observability import flush_node_metrics, logger, metrics
 from nginx_eip_failover.wiring import controller
+
+if TYPE_CHECKING:
+    # Type-only: importing it at run time costs tens of milliseconds of cold start.
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @logger.inject_lambda_context(clear_state=True)
