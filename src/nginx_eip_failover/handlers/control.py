@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nginx_eip_failover.control import parse_control_request
-from nginx_eip_failover.observability import flush_node_metrics, logger, metrics
+from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler
 from nginx_eip_failover.wiring import controller
 
 if TYPE_CHECKING:
@@ -17,6 +17,7 @@ OPERATOR = "operator"
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@trace_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     failover = controller()
     request = parse_control_request(event, failover.settings)

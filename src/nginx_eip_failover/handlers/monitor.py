@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from nginx_eip_failover.monitor_events import parse_monitor_event
 from nginx_eip_failover.monitor_loop import run_monitor
-from nginx_eip_failover.observability import flush_node_metrics, logger, metrics
+from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler
 from nginx_eip_failover.wiring import controller
 
 if TYPE_CHECKING:
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@trace_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     trigger = parse_monitor_event(event)
     logger.set_correlation_id(trigger.correlation_id)
