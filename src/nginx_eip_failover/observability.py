@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -47,3 +47,37 @@ def trace_handler(handler: Callable[P, R]) -> Callable[P, R]:
     from aws_lambda_powertools import Tracer
 
     return Tracer().capture_lambda_handler(handler)
+
+
+class _ContextWithDefaults:
+    """The caller's context, with the attributes Powertools reads filled in when it lacks them.
+
+    Lambda always passes a full context; scripts and test harnesses sometimes pass None or a bare
+    object, and a monitor must not fail for that.
+    """
+
+    _DEFAULTS: ClassVar[dict[str, object]] = {
+        "function_name": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"),
+        "function_version": "$LATEST",
+        "memory_limit_in_mb": 0,
+        "invoked_function_arn": "",
+        "aws_request_id": "",
+    }
+
+    def __init__(self, context: object) -> None:
+        self._context = context
+
+    def __getattr__(self, name: str) -> Any:
+        if self._context is not None and hasattr(self._context, name):
+            return getattr(self._context, name)
+        if name in self._DEFAULTS:
+            return self._DEFAULTS[name]
+        raise AttributeError(name)
+
+
+def with_context_defaults(handler: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:
+    def wrapper(event: Any, context: Any = None) -> R:
+        return handler(event, _ContextWithDefaults(context))
+
+    wrapper.__doc__ = handler.__doc__
+    return wrapper

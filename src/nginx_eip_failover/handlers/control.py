@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nginx_eip_failover.control import parse_control_request
-from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler
+from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
 from nginx_eip_failover.wiring import controller
 
 if TYPE_CHECKING:
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 OPERATOR = "operator"
 
 
+@with_context_defaults
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @trace_handler

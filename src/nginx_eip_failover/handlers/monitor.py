@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from nginx_eip_failover.monitor_events import parse_monitor_event
 from nginx_eip_failover.monitor_loop import run_monitor
-from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler
+from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
 from nginx_eip_failover.wiring import controller
 
 if TYPE_CHECKING:
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
+@with_context_defaults
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @trace_handler
