@@ -13,7 +13,7 @@ from .state import HistoryEntry
 from .state_store import Snapshot
 
 RECENT_MOVES = 10
-RECENT_HISTORY = 20
+RECENT_HISTORY = 100  # the whole bounded history: the CLI's `history` reads it here
 
 
 def iso(at: float | None) -> str | None:
