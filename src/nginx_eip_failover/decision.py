@@ -25,6 +25,13 @@ Severity = Literal["info", "warning", "critical"]
 ALERT_NO_NODE_UP = "no_node_up"
 ALERT_FOREIGN_HOLDER = "foreign_holder"
 ALERT_MOVE_FAILING = "move_failing"
+# After a failed move the next attempt waits 1, 2, 4 ... seconds, at most this long, so an EC2
+# outage or a missing permission does not turn every probe cycle into another failing call.
+MAX_MOVE_BACKOFF_SECONDS = 30.0
+
+
+def move_backoff_seconds(failures: int) -> float:
+    return 0.0 if failures <= 0 else min(MAX_MOVE_BACKOFF_SECONDS, 2.0 ** (failures - 1))
 
 
 @dataclass(frozen=True)
@@ -199,6 +206,15 @@ def decide(
     if target is None or (holder is not None and target.name == holder.name):
         return Decision(state, None, reason, tuple(notices))
 
+    if state.move_failures and state.last_failure_at is not None:
+        wait = state.last_failure_at + move_backoff_seconds(state.move_failures) - now
+        if wait > 0:
+            return Decision(
+                state,
+                None,
+                f"{reason}; retrying after {state.move_failures} failed move(s) in {wait:.1f}s",
+                tuple(notices),
+            )
     source = holder.name if holder else None
     intent = MoveIntent(id=move_id, target=target.name, source=source, reason=reason, by=actor, started_at=now)
     state = replace(state, move=intent).with_history(
@@ -360,7 +376,15 @@ def complete_move(
                 f"{intent.reason}",
             )
         )
-        state = replace(state, move=None, association=association, observed=True, last_move_at=now)
+        state = replace(
+            state,
+            move=None,
+            association=association,
+            observed=True,
+            last_move_at=now,
+            move_failures=0,
+            last_failure_at=None,
+        )
         state = _set_alert(state, ALERT_MOVE_FAILING, False, notices, None)
         return state.with_history(
             HistoryEntry(
@@ -375,7 +399,7 @@ def complete_move(
         )
     problem = error or f"EIP is on {describe_association(settings, association)} after the call"
     state = _set_alert(
-        replace(state, move=None),
+        replace(state, move=None, move_failures=state.move_failures + 1, last_failure_at=now),
         ALERT_MOVE_FAILING,
         True,
         notices,

@@ -11,9 +11,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from .controller import CycleReport, FailoverController
 from .decision import describe_association
-from .observability import logger
+from .errors import ConflictError, ElasticIpError, StateStoreError
+from .observability import logger, metrics
 
 MARGIN_SECONDS = 1.0
 
@@ -29,11 +32,20 @@ def run_monitor(
     start = time.monotonic()
     deadline = start + (remaining_ms() / 1000 if remaining_ms else 0.0)
     reports: list[CycleReport] = []
+    errors: list[str] = []
     while True:
         cycle_start = time.monotonic()
-        report = controller.run_cycle(actor)
-        reports.append(report)
-        _log_cycle(report)
+        try:
+            report = controller.run_cycle(actor)
+        except (ElasticIpError, StateStoreError, ConflictError) as exc:
+            # An AWS fault (after botocore's retries) costs this cycle, not the invocation: the
+            # next cycle reads everything again and carries on.
+            errors.append(str(exc))
+            metrics.add_metric(name="CycleErrors", unit=MetricUnit.Count, value=1)
+            logger.exception("cycle failed", extra={"error": str(exc)})
+        else:
+            reports.append(report)
+            _log_cycle(report)
         cycle_seconds = time.monotonic() - cycle_start
         wait = max(0.0, settings.interval_seconds - cycle_seconds)
         left = deadline - time.monotonic()
@@ -44,6 +56,8 @@ def run_monitor(
         if left < wait + max(settings.timeout_seconds, cycle_seconds) + MARGIN_SECONDS:
             break
         sleep(wait)
+    if not reports:
+        raise errors_as_exception(errors)
     last = reports[-1]
     state = last.decision.state
     return {
@@ -60,9 +74,16 @@ def run_monitor(
             if r.moved_to is not None
         ],
         "move_errors": [r.move_error for r in reports if r.move_error],
+        "cycle_errors": errors,
         "alerts": sorted(state.alerts),
         "decision": last.decision.reason,
     }
+
+
+def errors_as_exception(errors: list[str]) -> Exception:
+    """Every cycle failed: the invocation fails too, so Lambda's Errors metric (and alarm) see it."""
+    first = errors[0] if errors else "no cycle ran"
+    return StateStoreError(f"all {len(errors)} probe cycles failed; first error: {first}")
 
 
 def _log_cycle(report: CycleReport) -> None:

@@ -75,6 +75,9 @@ class ControllerState:
     drains: Mapping[str, Drain] = field(default_factory=dict)
     move: MoveIntent | None = None
     last_move_at: float | None = None
+    # Consecutive failed moves and when the last one failed: the next attempt backs off.
+    move_failures: int = 0
+    last_failure_at: float | None = None
     alerts: frozenset[str] = frozenset()
     history: tuple[HistoryEntry, ...] = ()
 
@@ -107,6 +110,8 @@ def state_from_dict(data: Mapping[str, Any]) -> ControllerState:
         drains={name: Drain(**drain) for name, drain in (data.get("drains") or {}).items()},
         move=MoveIntent(**move) if move else None,
         last_move_at=data.get("last_move_at"),
+        move_failures=int(data.get("move_failures", 0)),
+        last_failure_at=data.get("last_failure_at"),
         alerts=frozenset(data.get("alerts") or ()),
         history=tuple(HistoryEntry(**entry) for entry in data.get("history") or ()),
     )

@@ -383,3 +383,24 @@ def _v(ok: bool):
 
 def test_node3_builder_uses_distinct_instances() -> None:
     assert {n.instance_id for n in three_nodes().nodes} == {I1, I2, I3}
+
+
+def test_repeated_move_failures_back_off_exponentially_up_to_a_cap() -> None:
+    from nginx_eip_failover.decision import MAX_MOVE_BACKOFF_SECONDS, move_backoff_seconds
+
+    current = _with_intent()
+    now = 101.0
+    for failures in range(1, 8):
+        current = complete_move(current, current.move.id, I1, "Throttling", CFG, now, "t", [])
+        assert current.move_failures == failures
+        wait = move_backoff_seconds(failures)
+        assert wait == min(MAX_MOVE_BACKOFF_SECONDS, 2.0 ** (failures - 1))
+        blocked = step(current, I1, CFG, now + wait - 0.01, move_id=f"b{failures}")
+        assert blocked.move is None
+        assert "retrying" in blocked.reason
+        retry = step(current, I1, CFG, now + wait, move_id=f"r{failures}")
+        assert retry.move is not None
+        current, now = retry.state, now + wait
+    done = complete_move(current, current.move.id, I2, None, CFG, now, "t", [])
+    assert done.move_failures == 0
+    assert done.last_failure_at is None
