@@ -187,7 +187,7 @@ class FailoverController:
             error = str(exc)
             association = self._association_after_failure()
         self._record_outcome(move.id, association, error, actor)
-        if error is None and association == move.target_instance:
+        if association == move.target_instance:
             report.moved_to = move.target
             metrics.add_metric(name="EipMoves", unit=MetricUnit.Count, value=1)
             logger.info("EIP moved", extra={"move_id": move.id, "to": move.target, "timings_ms": report.timings_ms})

@@ -367,7 +367,8 @@ def complete_move(
         return state
     target_instance = settings.node(intent.target).instance_id
     duration = round(now - intent.started_at, 3)
-    if error is None and association == target_instance:
+    # The EIP's association is the truth: a call that timed out after EC2 acted still moved it.
+    if association == target_instance:
         notices.append(
             Notice(
                 "move",
@@ -393,7 +394,12 @@ def complete_move(
                 reason=intent.reason,
                 by=actor,
                 node=intent.target,
-                detail={"id": move_id, "from": intent.source, "seconds": duration},
+                detail={
+                    "id": move_id,
+                    "from": intent.source,
+                    "seconds": duration,
+                    **({"error": error} if error else {}),
+                },
             ),
             settings.history_limit,
         )

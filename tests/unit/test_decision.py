@@ -404,3 +404,13 @@ def test_repeated_move_failures_back_off_exponentially_up_to_a_cap() -> None:
     done = complete_move(current, current.move.id, I2, None, CFG, now, "t", [])
     assert done.move_failures == 0
     assert done.last_failure_at is None
+
+
+def test_a_move_whose_call_failed_but_whose_eip_moved_counts_as_done() -> None:
+    notices: list = []
+    done = complete_move(_with_intent(), "m1", I2, "ReadTimeoutError", CFG, 101.0, "t", notices)
+    assert done.move is None
+    assert done.association == I2
+    assert done.history[-1].event == "move_completed"
+    assert done.history[-1].detail["error"] == "ReadTimeoutError"
+    assert done.move_failures == 0
