@@ -1,0 +1,124 @@
+# nginx-eip-failover: developer and CI entry points. `make help` lists the targets.
+#
+# Each tool lives in its own virtualenv, created on first use and refreshed when its inputs change:
+#   .venv          the package in editable mode with its dev extras (tests, lint, lab, bench)
+#   .venv-sam      AWS SAM CLI (sam validate --lint, sam build)
+#   .venv-cfnlint  cfn-lint
+#   .venv-checkov  checkov
+# Nothing here calls AWS: validate, lint and build work offline from AWS (PyPI is needed to install).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+CFNLINT_VENV := .venv-cfnlint
+CHECKOV_VENV := .venv-checkov
+STAMP := .installed
+
+# sam build needs the template's runtime (python3.13) on PATH; with pyenv, expose these versions.
+PYENV_BUILD_VERSIONS ?= 3.11.7:3.12.1:3.13.0
+HAVE_PYENV := $(shell command -v pyenv 2>/dev/null)
+
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# sam validate --lint needs a region; none is ever contacted.
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help install nginx test lint validate build cfn-lint checkov demo bench check clean distclean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+# ----------------------------------------------------------------------------------- environments
+
+install: $(VENV)/$(STAMP) ## create .venv (current python3) with the package and its dev extras
+
+$(VENV)/$(STAMP): pyproject.toml
+	@echo ">> $(VENV): pip install -e '.[dev]' with $$($(PYTHON) --version)"
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(SAM_VENV)/$(STAMP):
+	@echo ">> $(SAM_VENV): pip install aws-sam-cli"
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	touch $@
+
+$(CFNLINT_VENV)/$(STAMP):
+	@echo ">> $(CFNLINT_VENV): pip install cfn-lint"
+	test -x $(CFNLINT_VENV)/bin/python || $(PYTHON) -m venv $(CFNLINT_VENV)
+	$(CFNLINT_VENV)/bin/python -m pip install --quiet cfn-lint
+	touch $@
+
+$(CHECKOV_VENV)/$(STAMP):
+	@echo ">> $(CHECKOV_VENV): pip install checkov"
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov
+	touch $@
+
+nginx: ## make sure an nginx binary exists (the lab and integration tests run real nginx on 127.0.0.1)
+	@if nginx_bin=$$(command -v nginx || ls /usr/sbin/nginx /usr/local/sbin/nginx 2>/dev/null | head -n 1) \
+	    && [ -n "$$nginx_bin" ]; then \
+	  echo ">> nginx: $$nginx_bin"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo ">> nginx is missing: apt-get install nginx-light (or nginx)"; \
+	  export DEBIAN_FRONTEND=noninteractive RUNLEVEL=1; \
+	  apt-get update -q; \
+	  apt-get install -y -q --no-install-recommends nginx-light || apt-get install -y -q --no-install-recommends nginx; \
+	else \
+	  echo "nginx is not installed, and this is not root (or not Debian): install it first, e.g." >&2; \
+	  echo "  sudo apt-get update && sudo apt-get install -y nginx-light   (or: nginx)" >&2; \
+	  echo "  (Fedora/RHEL: sudo dnf install -y nginx; macOS: brew install nginx)" >&2; \
+	  exit 1; \
+	fi
+
+# ---------------------------------------------------------------------------------------- checks
+
+test: install nginx ## run the whole test suite
+	$(VENV)/bin/pytest -q tests
+
+lint: install ## ruff check, ruff format --check, mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+validate: $(SAM_VENV)/$(STAMP) ## sam validate --lint
+	$(SAM_VENV)/bin/sam validate --lint --template-file template.yaml
+
+cfn-lint: $(CFNLINT_VENV)/$(STAMP) ## cfn-lint (settings in .cfnlintrc)
+	$(CFNLINT_VENV)/bin/cfn-lint template.yaml
+
+# --skip-download: no call to the Prisma Cloud API (no network here; it only fetches guideline links).
+checkov: $(CHECKOV_VENV)/$(STAMP) ## checkov (suppressions are justified in template.yaml Metadata)
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
+
+check: lint test validate cfn-lint checkov ## everything CI checks except sam build
+
+build: $(SAM_VENV)/$(STAMP) ## sam build (needs python3.13 on PATH)
+ifneq ($(HAVE_PYENV),)
+	PYENV_VERSION=$(PYENV_BUILD_VERSIONS) $(SAM_VENV)/bin/sam build
+else
+	$(SAM_VENV)/bin/sam build
+endif
+
+# ------------------------------------------------------------------------------------------- run
+
+demo: install nginx ## run the local lab: two real nginx nodes, a moto AWS, the functions
+	$(VENV)/bin/python -m nginx_eip_failover.lab
+
+bench: install nginx ## run the benchmarks
+	$(VENV)/bin/python -m bench
+
+clean: ## remove build output and caches (keeps the virtualenvs)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist
+	find . -path ./.git -prune -o -path './.venv*' -prune -o \
+	  \( -name __pycache__ -o -name '*.egg-info' -o -name .mypy_cache \) -type d -print0 | xargs -0 rm -rf
+
+distclean: clean ## clean, and remove the virtualenvs too
+	rm -rf $(VENV) $(SAM_VENV) $(CFNLINT_VENV) $(CHECKOV_VENV)

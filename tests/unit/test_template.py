@@ -1,0 +1,586 @@
+"""template.yaml keeps the contract: functions, parameters, environment, least privilege, triggers, alarms.
+
+The template is read as data (tests/template_loader.py); nothing here talks to AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from template_loader import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "template.yaml"
+EVENTS_DIR = ROOT / "events"
+
+FUNCTIONS = {
+    "MonitorFunction": ("nginx_eip_failover.handlers.monitor.lambda_handler", 65),
+    "ControlFunction": ("nginx_eip_failover.handlers.control.lambda_handler", 30),
+}
+
+CONTRACT_PARAMETERS = (
+    "ElasticIpAllocationId",
+    "Node1InstanceId",
+    "Node2InstanceId",
+    "Node1HealthCheckUrl",
+    "Node2HealthCheckUrl",
+    "Node1Priority",
+    "Node2Priority",
+    "HealthCheckIntervalSeconds",
+    "HealthCheckTimeoutSeconds",
+    "FallThreshold",
+    "RiseThreshold",
+    "Preempt",
+    "PreemptDelaySeconds",
+)
+
+# Variable -> the parameter it is a plain !Ref of, on both functions.
+PARAMETER_VARIABLES = {
+    "EIP_ALLOCATION_ID": "ElasticIpAllocationId",
+    "NODE1_INSTANCE_ID": "Node1InstanceId",
+    "NODE1_HEALTH_CHECK_URL": "Node1HealthCheckUrl",
+    "NODE1_PRIORITY": "Node1Priority",
+    "NODE2_INSTANCE_ID": "Node2InstanceId",
+    "NODE2_HEALTH_CHECK_URL": "Node2HealthCheckUrl",
+    "NODE2_PRIORITY": "Node2Priority",
+    "HEALTH_CHECK_INTERVAL_SECONDS": "HealthCheckIntervalSeconds",
+    "HEALTH_CHECK_TIMEOUT_SECONDS": "HealthCheckTimeoutSeconds",
+    "FALL_THRESHOLD": "FallThreshold",
+    "RISE_THRESHOLD": "RiseThreshold",
+    "PREEMPT": "Preempt",
+    "PREEMPT_DELAY_SECONDS": "PreemptDelaySeconds",
+    "MIN_SECONDS_BETWEEN_MOVES": "MinSecondsBetweenMoves",
+    "FLAP_WINDOW_SECONDS": "FlapWindowSeconds",
+    "FLAP_SUPPRESS_THRESHOLD": "FlapSuppressThreshold",
+    "HEALTH_CHECK_CA_BUNDLE": "HealthCheckCaBundle",
+    "POWERTOOLS_LOG_LEVEL": "LogLevel",
+}
+OTHER_VARIABLES: dict[str, Any] = {
+    "STATE_TABLE_NAME": {"Ref": "StateTable"},
+    "NOTIFICATION_TOPIC_ARN": {"Ref": "NotificationTopic"},
+    "POWERTOOLS_SERVICE_NAME": "nginx-eip-failover",
+    "POWERTOOLS_METRICS_NAMESPACE": "NginxEipFailover",
+    "POWERTOOLS_TRACE_DISABLED": {"Fn::If": ["TracingEnabled", "false", "true"]},
+}
+
+DESCRIBE_ACTIONS = {"ec2:DescribeAddresses", "ec2:DescribeInstances"}
+ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
+METRICS = ("NodeUp", "ProbeLatency", "EipMoves", "MoveFailures", "NoHealthyNode", "MonitorCycles")
+CONTROL_FIELDS = {"action", "target", "reason", "force", "node"}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE_PATH)
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    return dict(template["Resources"])
+
+
+def _properties(resources: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    return dict(resources[logical_id].get("Properties") or {})
+
+
+def _of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: resource for name, resource in resources.items() if resource["Type"] == kind}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(resources: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in _properties(resources, function).get("Policies") or []:
+        assert isinstance(policy, dict) and set(policy) == {"Statement"}, (
+            f"{function}: only inline statements, no managed policies or SAM policy templates: {policy}"
+        )
+        statements.extend(policy["Statement"])
+    assert statements, f"{function} has no inline policy statements"
+    return statements
+
+
+def _sub_text(value: Any) -> str:
+    assert isinstance(value, dict) and "Fn::Sub" in value, value
+    sub = value["Fn::Sub"]
+    return str(sub[0] if isinstance(sub, list) else sub)
+
+
+# ------------------------------------------------------------------------------------------- loader
+
+
+def test_loader_turns_short_form_tags_into_long_form(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "Resources:\n"
+        "  A:\n"
+        "    Properties:\n"
+        "      R: !Ref X\n"
+        "      G: !GetAtt B.Arn\n"
+        "      S: !Sub '${AWS::Region}-x'\n"
+        "      I: !If [C, 1, !Ref AWS::NoValue]\n"
+        "      N: !Not [!Condition C]\n"
+        "      J: !Join\n"
+        "        - ','\n"
+        "        - [a, b]\n"
+    )
+    properties = load_template(path)["Resources"]["A"]["Properties"]
+    assert properties == {
+        "R": {"Ref": "X"},
+        "G": {"Fn::GetAtt": ["B", "Arn"]},
+        "S": {"Fn::Sub": "${AWS::Region}-x"},
+        "I": {"Fn::If": ["C", 1, {"Ref": "AWS::NoValue"}]},
+        "N": {"Fn::Not": [{"Condition": "C"}]},
+        "J": {"Fn::Join": [",", ["a", "b"]]},
+    }
+
+
+def test_loader_rejects_a_non_template(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ValueError, match="not a CloudFormation template"):
+        load_template(path)
+
+
+# ------------------------------------------------------------------------------------------ functions
+
+
+def test_is_a_sam_template(template: dict[str, Any]) -> None:
+    assert template["Transform"] == "AWS::Serverless-2016-10-31"
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_function_runtime_and_handler(resources: dict[str, Any], function: str) -> None:
+    handler, timeout = FUNCTIONS[function]
+    assert resources[function]["Type"] == "AWS::Serverless::Function"
+    properties = _properties(resources, function)
+    assert properties["Runtime"] == "python3.13"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["CodeUri"].rstrip("/") == "src"
+    assert properties["Handler"] == handler
+    assert properties["MemorySize"] == 128
+    assert properties["Timeout"] == timeout
+    assert (ROOT / "src" / "requirements.txt").is_file()
+    module = ROOT / "src" / (handler.rsplit(".", 1)[0].replace(".", "/") + ".py")
+    assert module.is_file(), f"{function}'s handler module {module} is missing"
+
+
+def test_monitor_timeout_overlaps_the_one_minute_schedule(resources: dict[str, Any]) -> None:
+    assert 60 < _properties(resources, "MonitorFunction")["Timeout"] <= 75
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_vpc_placement_and_tracing_are_conditional(resources: dict[str, Any], function: str) -> None:
+    properties = _properties(resources, function)
+    assert properties["VpcConfig"] == {
+        "Fn::If": [
+            "HasVpcConfig",
+            {"SubnetIds": {"Ref": "SubnetIds"}, "SecurityGroupIds": {"Ref": "SecurityGroupIds"}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert properties["Tracing"] == {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]}
+
+
+# ----------------------------------------------------------------------------------------- parameters
+
+
+@pytest.mark.parametrize("name", CONTRACT_PARAMETERS)
+def test_contract_parameter_exists(template: dict[str, Any], name: str) -> None:
+    assert name in template["Parameters"]
+
+
+def test_every_parameter_is_described_and_constrained(template: dict[str, Any]) -> None:
+    for name, spec in template["Parameters"].items():
+        assert str(spec.get("Description", "")).strip(), f"{name} has no Description"
+        if spec["Type"] == "CommaDelimitedList":
+            continue
+        constraints = {"AllowedPattern", "AllowedValues", "MinValue", "MaxValue"} & set(spec)
+        assert constraints, f"{name} has no AllowedPattern/AllowedValues/MinValue/MaxValue"
+
+
+def test_parameter_defaults(template: dict[str, Any]) -> None:
+    defaults = {name: spec.get("Default") for name, spec in template["Parameters"].items()}
+    assert defaults["Node1Priority"] == 101
+    assert defaults["Node2Priority"] == 100
+    assert defaults["HealthCheckIntervalSeconds"] == "1"
+    assert defaults["HealthCheckTimeoutSeconds"] == "1"
+    assert defaults["FallThreshold"] == 3
+    assert defaults["RiseThreshold"] == 2
+    assert defaults["Preempt"] == "true"
+    assert defaults["PreemptDelaySeconds"] == 60
+    assert defaults["MinSecondsBetweenMoves"] == 30
+    assert defaults["FlapWindowSeconds"] == 300
+    assert defaults["FlapSuppressThreshold"] == 3
+    assert defaults["HealthCheckCaBundle"] == ""
+    assert defaults["NotificationEmail"] == ""
+    assert defaults["CreateVpcEndpoints"] == "false"
+    assert defaults["LogLevel"] == "INFO"
+    assert defaults["EnableTracing"] == "false"
+    for required in ("ElasticIpAllocationId", "Node1InstanceId", "Node2InstanceId"):
+        assert "Default" not in template["Parameters"][required], f"{required} must be given by the operator"
+
+
+def test_number_parameter_ranges(template: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    for name in ("Node1Priority", "Node2Priority"):
+        assert (parameters[name]["Type"], parameters[name]["MinValue"], parameters[name]["MaxValue"]) == (
+            "Number",
+            0,
+            255,
+        )
+    for name in ("FallThreshold", "RiseThreshold", "FlapSuppressThreshold"):
+        assert (parameters[name]["MinValue"], parameters[name]["MaxValue"]) == (1, 100)
+    for name in ("PreemptDelaySeconds", "MinSecondsBetweenMoves", "FlapWindowSeconds"):
+        assert parameters[name]["MinValue"] == 0
+    for name in ("Preempt", "CreateVpcEndpoints", "EnableTracing"):
+        assert parameters[name]["AllowedValues"] == ["true", "false"]
+
+
+PATTERN_CASES = {
+    "ElasticIpAllocationId": (
+        ["eipalloc-0123456789abcdef0", "eipalloc-12345678"],
+        ["eipalloc-", "eipalloc-XYZ12345", "i-0123456789abcdef0", "eipalloc-0123456789abcdef01"],
+    ),
+    "Node1InstanceId": (
+        ["i-0123456789abcdef0", "i-12345678"],
+        ["i-1234567", "i-0123456789ABCDEF0", "eipalloc-12345678", " i-12345678"],
+    ),
+    "Node2HealthCheckUrl": (
+        ["http://10.0.1.10:8080/api/9/http/upstreams/backend", "https://node2.example/health"],
+        ["ftp://node2/health", "10.0.1.10:8080/health", "http://", ""],
+    ),
+    "HealthCheckIntervalSeconds": (
+        ["1", "0.5", ".25", "2.5", "10", "60", "0.05"],
+        ["0", "0.0", ".0", "-1", "1.", "abc", "", "1e3", "1,5"],
+    ),
+    "HealthCheckTimeoutSeconds": (["1", "0.2", "30"], ["0", "-0.5", "x"]),
+    "HealthCheckCaBundle": (["", "/opt/ca.pem", "/var/task/certs/ca.pem"], ["ca.pem", "/opt/my ca.pem"]),
+    "NotificationEmail": (["", "ops@example.com"], ["ops", "ops@", "a b@example.com"]),
+    "VpcId": (["", "vpc-0123456789abcdef0"], ["vpc-", "subnet-0123456789abcdef0"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PATTERN_CASES))
+def test_allowed_patterns(template: dict[str, Any], name: str) -> None:
+    pattern = re.compile(str(template["Parameters"][name]["AllowedPattern"]))
+    good, bad = PATTERN_CASES[name]
+    for value in good:
+        assert pattern.fullmatch(value), f"{name} should accept {value!r}"
+    for value in bad:
+        assert not pattern.fullmatch(value), f"{name} should reject {value!r}"
+
+
+# ---------------------------------------------------------------------------------------- environment
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_environment_of_each_function(template: dict[str, Any], resources: dict[str, Any], function: str) -> None:
+    variables = _properties(resources, function)["Environment"]["Variables"]
+    for variable, parameter in PARAMETER_VARIABLES.items():
+        assert variables.get(variable) == {"Ref": parameter}, f"{function}: {variable}"
+        assert parameter in template["Parameters"]
+    for variable, value in OTHER_VARIABLES.items():
+        assert variables.get(variable) == value, f"{function}: {variable}"
+
+
+def test_both_functions_get_the_same_environment_and_none_from_globals(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    monitor = _properties(resources, "MonitorFunction")["Environment"]["Variables"]
+    control = _properties(resources, "ControlFunction")["Environment"]["Variables"]
+    assert monitor == control
+    globals_function = (template.get("Globals") or {}).get("Function") or {}
+    assert "Environment" not in globals_function, "set the environment on each function (a harness reads it there)"
+
+
+def test_no_hard_coded_aws_endpoint(template: dict[str, Any]) -> None:
+    for function in FUNCTIONS:
+        variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert not any(name.startswith("AWS_ENDPOINT_URL") for name in variables)
+
+
+# -------------------------------------------------------------------------------------------- IAM
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_associate_address_is_scoped_to_the_eip_and_the_pair(resources: dict[str, Any], function: str) -> None:
+    statements = [s for s in _statements(resources, function) if "ec2:AssociateAddress" in _as_list(s["Action"])]
+    assert len(statements) == 1
+    (statement,) = statements
+    assert _as_list(statement["Action"]) == ["ec2:AssociateAddress"]
+    arns = sorted(_sub_text(resource) for resource in _as_list(statement["Resource"]))
+    prefix = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:"
+    assert arns == sorted(
+        [
+            prefix + "elastic-ip/${ElasticIpAllocationId}",
+            prefix + "instance/${Node1InstanceId}",
+            prefix + "instance/${Node2InstanceId}",
+        ]
+    )
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_only_describe_actions_use_a_wildcard_resource(resources: dict[str, Any], function: str) -> None:
+    for statement in _statements(resources, function):
+        assert statement["Effect"] == "Allow"
+        actions = set(_as_list(statement["Action"]))
+        assert not any(action == "*" or action.endswith(":*") for action in actions), actions
+        if "*" in _as_list(statement["Resource"]):
+            assert actions <= DESCRIBE_ACTIONS, f"{function}: {sorted(actions - DESCRIBE_ACTIONS)} on '*'"
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_data_actions_are_scoped_to_the_stack_resources(resources: dict[str, Any], function: str) -> None:
+    granted: dict[str, list[Any]] = {}
+    for statement in _statements(resources, function):
+        for action in _as_list(statement["Action"]):
+            granted.setdefault(action, []).extend(_as_list(statement["Resource"]))
+    dynamodb = {action for action in granted if action.startswith("dynamodb:")}
+    assert dynamodb == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    for action in dynamodb:
+        assert granted[action] == [{"Fn::GetAtt": ["StateTable", "Arn"]}]
+    assert {action for action in granted if action.startswith("sns:")} == {"sns:Publish"}
+    assert granted["sns:Publish"] == [{"Ref": "NotificationTopic"}]
+    for action in (action for action in granted if action.startswith("kms:")):
+        assert granted[action] == [{"Fn::GetAtt": ["NotificationKey", "Arn"]}]
+    assert set(granted) <= {
+        "ec2:AssociateAddress",
+        *DESCRIBE_ACTIONS,
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "sns:Publish",
+        "kms:Decrypt",
+        "kms:GenerateDataKey*",
+    }
+
+
+def test_both_functions_have_the_same_rights(resources: dict[str, Any]) -> None:
+    assert _statements(resources, "MonitorFunction") == _statements(resources, "ControlFunction")
+
+
+# ------------------------------------------------------------------------------------------ triggers
+
+
+def test_schedule_every_minute_with_explicit_input(resources: dict[str, Any]) -> None:
+    events = _properties(resources, "MonitorFunction")["Events"]
+    schedules = [event["Properties"] for event in events.values() if event["Type"] == "Schedule"]
+    assert len(schedules) == 1
+    (schedule,) = schedules
+    assert schedule["Schedule"] == "rate(1 minute)"
+    assert json.loads(schedule["Input"]) == {"trigger": "schedule"}
+    assert schedule.get("State", "ENABLED") == "ENABLED"
+    assert not _properties(resources, "ControlFunction").get("Events"), "operators invoke the control function"
+
+
+@pytest.mark.parametrize("node", ["1", "2"])
+def test_one_status_check_alarm_per_node_invokes_the_monitor(resources: dict[str, Any], node: str) -> None:
+    logical_id = f"Node{node}StatusCheckAlarm"
+    alarm = _properties(resources, logical_id)
+    assert resources[logical_id]["Type"] == "AWS::CloudWatch::Alarm"
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/EC2", "StatusCheckFailed")
+    assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": {"Ref": f"Node{node}InstanceId"}}]
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Maximum", 60, 1)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    assert _sub_text(alarm["AlarmName"]) == "${AWS::StackName}-node" + node + "-status-check"
+    assert alarm["AlarmActions"] == [{"Fn::GetAtt": ["MonitorFunction", "Arn"]}]
+
+    permissions = [
+        properties
+        for resource in _of_type(resources, "AWS::Lambda::Permission").values()
+        if (properties := resource["Properties"]).get("SourceArn") == {"Fn::GetAtt": [logical_id, "Arn"]}
+    ]
+    assert len(permissions) == 1, f"one lambda permission scoped to {logical_id}"
+    (permission,) = permissions
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert permission["Principal"] == ALARM_PRINCIPAL
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert permission["FunctionName"] in ({"Fn::GetAtt": ["MonitorFunction", "Arn"]}, {"Ref": "MonitorFunction"})
+
+
+def test_every_alarm_invoke_permission_is_scoped_to_one_alarm(resources: dict[str, Any]) -> None:
+    alarms = _of_type(resources, "AWS::CloudWatch::Alarm")
+    invoking = {
+        name
+        for name, alarm in alarms.items()
+        if "MonitorFunction" in json.dumps(alarm["Properties"].get("AlarmActions"))
+    }
+    assert invoking == {"Node1StatusCheckAlarm", "Node2StatusCheckAlarm"}
+    scoped = set()
+    for permission in _of_type(resources, "AWS::Lambda::Permission").values():
+        properties = permission["Properties"]
+        if properties["Principal"] == ALARM_PRINCIPAL:
+            assert "SourceAccount" in properties
+            source = properties["SourceArn"]["Fn::GetAtt"]
+            assert source[1] == "Arn" and source[0] in alarms
+            scoped.add(source[0])
+    assert scoped == invoking
+
+
+# ------------------------------------------------------------------------------------ state and topic
+
+
+def test_state_table(resources: dict[str, Any]) -> None:
+    table = resources["StateTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    properties = table["Properties"]
+    assert properties["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert properties["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert "TableName" not in properties, "let CloudFormation name it, so two stacks can share an account"
+
+
+def test_topic_is_encrypted_with_a_key_the_alarms_may_use(resources: dict[str, Any]) -> None:
+    assert resources["NotificationTopic"]["Type"] == "AWS::SNS::Topic"
+    assert _properties(resources, "NotificationTopic")["KmsMasterKeyId"] == {"Ref": "NotificationKey"}
+    key = _properties(resources, "NotificationKey")
+    assert key["EnableKeyRotation"] is True
+    cloudwatch = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert len(cloudwatch) == 1
+    assert cloudwatch[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+def test_email_subscription_is_optional(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    subscription = resources["NotificationEmailSubscription"]
+    assert subscription["Condition"] == "HasNotificationEmail"
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert template["Conditions"]["HasNotificationEmail"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "NotificationEmail"}, ""]}]
+    }
+
+
+def test_vpc_endpoints_only_with_vpc_placement(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    endpoints = _of_type(resources, "AWS::EC2::VPCEndpoint")
+    services = {_sub_text(endpoint["Properties"]["ServiceName"]).rsplit(".", 1)[1] for endpoint in endpoints.values()}
+    assert services == {"dynamodb", "ec2", "sns"}
+    for endpoint in endpoints.values():
+        assert endpoint["Condition"] == "CreateEndpoints"
+    assert {"Condition": "HasVpcConfig"} in template["Conditions"]["CreateEndpoints"]["Fn::And"]
+
+
+# -------------------------------------------------------------------------------- operator visibility
+
+
+def test_dashboard_shows_health_moves_latency_and_errors(resources: dict[str, Any]) -> None:
+    dashboard = resources["Dashboard"]
+    assert dashboard["Type"] == "AWS::CloudWatch::Dashboard"
+    text = _sub_text(dashboard["Properties"]["DashboardBody"])
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
+    metrics = [line for widget in body["widgets"] for line in widget["properties"].get("metrics", [])]
+    named = {(line[0], line[1]) for line in metrics}
+    for metric in METRICS:
+        assert ("NginxEipFailover", metric) in named
+    for line in metrics:
+        if line[0] == "NginxEipFailover":
+            assert line[2:4] == ["service", "nginx-eip-failover"], line
+    nodes = {line[5] for line in metrics if line[1] in ("NodeUp", "ProbeLatency")}
+    assert nodes == {"node1", "node2"}
+    for function in FUNCTIONS:
+        assert '"AWS/Lambda", "Errors", "FunctionName", "${' + function + '}"' in text
+
+
+def test_monitor_not_running_alarm(resources: dict[str, Any]) -> None:
+    alarm = _properties(resources, "MonitorNotRunningAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("NginxEipFailover", "MonitorCycles", "Sum")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "nginx-eip-failover"}]
+    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm.get("DatapointsToAlarm", 3)) == (60, 3, 3)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+
+
+def test_function_errors_alarm_covers_both_functions(resources: dict[str, Any]) -> None:
+    alarm = _properties(resources, "FunctionErrorsAlarm")
+    watched = {
+        dimension["Value"]["Ref"]
+        for metric in alarm["Metrics"]
+        if "MetricStat" in metric
+        for dimension in metric["MetricStat"]["Metric"]["Dimensions"]
+        if metric["MetricStat"]["Metric"]["MetricName"] == "Errors"
+    }
+    assert watched == set(FUNCTIONS)
+    assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+
+
+def test_outputs(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    expected = {
+        "MonitorFunctionName": {"Ref": "MonitorFunction"},
+        "ControlFunctionName": {"Ref": "ControlFunction"},
+        "StateTableName": {"Ref": "StateTable"},
+        "NotificationTopicArn": {"Ref": "NotificationTopic"},
+        "MonitorFunctionArn": {"Fn::GetAtt": ["MonitorFunction", "Arn"]},
+        "ControlFunctionArn": {"Fn::GetAtt": ["ControlFunction", "Arn"]},
+    }
+    for name, value in expected.items():
+        assert outputs[name]["Value"] == value
+
+
+def test_every_checkov_suppression_gives_a_reason(resources: dict[str, Any]) -> None:
+    for name, resource in resources.items():
+        for skip in ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip") or []:
+            assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (name, skip)
+            assert len(str(skip.get("comment", "")).strip()) > 30, f"{name}: {skip['id']} needs a reason"
+
+
+# --------------------------------------------------------------------------------------------- events
+
+
+def _events() -> list[Path]:
+    return sorted(EVENTS_DIR.glob("*.json"))
+
+
+def test_sample_events_exist() -> None:
+    names = {path.name for path in _events()}
+    assert names >= {
+        "monitor-schedule-input.json",
+        "monitor-scheduled-event.json",
+        "monitor-alarm.json",
+        "control-status.json",
+        "control-failover.json",
+        "control-failover-force.json",
+        "control-unpin.json",
+        "control-drain.json",
+        "control-undrain.json",
+    }
+
+
+@pytest.mark.parametrize("path", _events(), ids=lambda path: path.name)
+def test_sample_event_is_valid_json(path: Path) -> None:
+    assert isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
+
+
+@pytest.mark.parametrize("path", sorted(EVENTS_DIR.glob("control-*.json")), ids=lambda path: path.name)
+def test_control_samples_use_only_the_contract_fields(path: Path) -> None:
+    request = json.loads(path.read_text(encoding="utf-8"))
+    assert set(request) <= CONTROL_FIELDS
+    assert request["action"] in {"status", "failover", "unpin", "drain", "undrain"}
+
+
+def test_monitor_samples(resources: dict[str, Any]) -> None:
+    schedule = json.loads((EVENTS_DIR / "monitor-schedule-input.json").read_text())
+    template_input = next(iter(_properties(resources, "MonitorFunction")["Events"].values()))["Properties"]["Input"]
+    assert schedule == json.loads(template_input)
+
+    scheduled = json.loads((EVENTS_DIR / "monitor-scheduled-event.json").read_text())
+    assert (scheduled["source"], scheduled["detail-type"], scheduled["detail"]) == ("aws.events", "Scheduled Event", {})
+
+    alarm = json.loads((EVENTS_DIR / "monitor-alarm.json").read_text())
+    assert alarm["source"] == "aws.cloudwatch"
+    assert alarm["alarmArn"].endswith(":alarm:" + alarm["alarmData"]["alarmName"])
+    assert alarm["alarmData"]["state"]["value"] == "ALARM"
+    metric = alarm["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]
+    assert (metric["namespace"], metric["name"]) == ("AWS/EC2", "StatusCheckFailed")
+    assert re.fullmatch(r"i-[0-9a-f]{8,17}", metric["dimensions"]["InstanceId"])
