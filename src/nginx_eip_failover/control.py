@@ -99,7 +99,9 @@ def apply_control(
     elif request.action == "drain":
         assert request.node is not None
         drains = {**state.drains, request.node.name: Drain(reason=reason, by=actor, at=now)}
-        state = replace(state, drains=drains)
+        # Draining the pinned node overrides the pin: keeping it would only block failbacks later.
+        pin = None if state.pin is not None and state.pin.node == request.node.name else state.pin
+        state = replace(state, drains=drains, pin=pin)
     elif request.action == "undrain":
         assert request.node is not None
         state = replace(state, drains={k: v for k, v in state.drains.items() if k != request.node.name})

@@ -243,7 +243,7 @@ def _desired_node(
             return _keep_or_preempt(state, holder, eligible, settings, now)
         why_leave = "drained" if drained else f"down ({health.reason})"
         if not eligible:
-            return None, f"{holder.name} is {why_leave} but no other node is up: EIP stays"
+            return None, f"{holder.name} is {why_leave} but no other node is up and undrained: EIP stays"
         target = _pick(state, eligible, settings, now)
         return target, f"failover: {holder.name} is {why_leave}; {target.name} is up"
     if not eligible:

@@ -414,3 +414,19 @@ def test_a_move_whose_call_failed_but_whose_eip_moved_counts_as_done() -> None:
     assert done.history[-1].event == "move_completed"
     assert done.history[-1].detail["error"] == "ReadTimeoutError"
     assert done.move_failures == 0
+
+
+def test_draining_the_pinned_node_clears_the_pin() -> None:
+    from nginx_eip_failover.control import ControlRequest, apply_control
+
+    pinned = replace(state(I2, node1=up(), node2=up()), pin=Pin("node2", "t", "op", 0.0))
+    decision = apply_control(
+        pinned, ControlRequest("drain", node=CFG.node("node2"), reason="m"), I2, CFG, 10.0, actor="op", move_id="d"
+    )
+    assert decision.state.pin is None
+    assert decision.move is not None
+    assert decision.move.target == "node1"
+    other = apply_control(
+        pinned, ControlRequest("drain", node=CFG.node("node1"), reason="m"), I2, CFG, 10.0, actor="op", move_id="d"
+    )
+    assert other.state.pin == pinned.pin

@@ -501,17 +501,13 @@ def test_monitor_not_running_alarm(resources: dict[str, Any]) -> None:
     assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
 
 
-def test_function_errors_alarm_covers_both_functions(resources: dict[str, Any]) -> None:
-    alarm = _properties(resources, "FunctionErrorsAlarm")
-    watched = {
-        dimension["Value"]["Ref"]
-        for metric in alarm["Metrics"]
-        if "MetricStat" in metric
-        for dimension in metric["MetricStat"]["Metric"]["Dimensions"]
-        if metric["MetricStat"]["Metric"]["MetricName"] == "Errors"
-    }
-    assert watched == set(FUNCTIONS)
+def test_monitor_errors_alarm_watches_the_monitor_only(resources: dict[str, Any]) -> None:
+    # Control requests that are refused raise on purpose; they must not page anyone.
+    alarm = _properties(resources, "MonitorErrorsAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "MonitorFunction"}}]
     assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+    assert "FunctionErrorsAlarm" not in resources
 
 
 def test_outputs(template: dict[str, Any]) -> None:
