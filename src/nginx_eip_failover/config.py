@@ -73,6 +73,14 @@ class Settings:
         return tuple(node.name for node in self.nodes)
 
 
+class _SecretValueError(ValueError):
+    """A problem whose message must show the value with its secret part masked."""
+
+    def __init__(self, problem: str, shown: str) -> None:
+        super().__init__(problem)
+        self.shown = shown
+
+
 def _required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name)
     if value is None or value.strip() == "":
@@ -88,6 +96,8 @@ def _parse(env: Mapping[str, str], name: str, default: str | None, convert: Call
         raw = default
     try:
         return convert(raw.strip())
+    except _SecretValueError as exc:
+        raise ConfigError(name, exc.shown, str(exc)) from None
     except ValueError as exc:
         raise ConfigError(name, raw, str(exc)) from None
 
@@ -150,8 +160,9 @@ def _health_check_url(text: str) -> str:
     except ValueError:
         raise ValueError("has an invalid port") from None
     if parts.username or parts.password:
-        # Credentials in a URL end up in logs and in the console; refuse them.
-        raise ValueError("must not contain credentials")
+        # Credentials in a URL end up in logs and in the console: refuse them, and do not echo them.
+        masked = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+        raise _SecretValueError("must not contain credentials", masked)
     return text
 
 

@@ -137,6 +137,14 @@ def _failover(
             target.name,
             f'{target.name} is {health.status}{detail}; add "force": true to move the EIP there anyway',
         )
+    if association is not None and settings.node_by_instance(association) is None and not request.force:
+        # The contract leaves an EIP on a foreign instance alone unless an operator forces it:
+        # something outside the pair may be serving it on purpose.
+        raise RefusedError(
+            "force",
+            request.force,
+            f'the EIP is on {association}, outside the pair; add "force": true to take it for {target.name}',
+        )
     reason = request.reason or "(no reason given)"
     state = replace(state, pin=Pin(node=target.name, reason=reason, by=actor, at=now))
     state = state.with_history(_recorded(request, reason, actor, now), settings.history_limit)

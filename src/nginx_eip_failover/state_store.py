@@ -43,7 +43,7 @@ class StateStore:
         try:
             version = int(item["version"]["N"])
             state = state_from_dict(json.loads(item["state"]["S"]))
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             # Never overwrite what we cannot read: an operator has to look at it.
             raise StateStoreError(f"item {self._table}/{self._key} is not a valid state: {exc!r}") from exc
         return Snapshot(state, version)
