@@ -34,7 +34,8 @@ def add_node_metric(node: str, name: str, unit: MetricUnit, value: float) -> Non
 
 def flush_node_metrics() -> None:
     for node_metrics in _per_node.values():
-        node_metrics.flush_metrics()
+        if node_metrics.metric_set:  # a status request probes nothing: nothing to flush
+            node_metrics.flush_metrics()
 
 
 def trace_handler(handler: Callable[P, R]) -> Callable[P, R]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from nginx_eip_failover.control import parse_control_request
 from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
 from nginx_eip_failover.wiring import controller
@@ -23,6 +25,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     failover = controller()
     request = parse_control_request(event, failover.settings)
     logger.append_keys(action=request.action)
+    metrics.add_metric(name="ControlRequests", unit=MetricUnit.Count, value=1)
     if request.action == "status":
         return {"ok": True, "action": "status", "status": failover.status()}
     logger.info("control request", extra={"request": event})
