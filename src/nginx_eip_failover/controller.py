@@ -43,7 +43,7 @@ class EipPort(Protocol):
 
 
 class StorePort(Protocol):
-    def load(self) -> Snapshot: ...
+    def load(self, *, consistent: bool = True) -> Snapshot: ...
     def save(self, state: ControllerState, expected_version: int) -> int: ...
 
 
@@ -135,8 +135,12 @@ class FailoverController:
         return build_status(snapshot, self._eip.describe(), self.settings, self._clock())
 
     def _cached_or_loaded(self) -> Snapshot:
-        if self._snapshot is None or time.monotonic() - self._snapshot_at > SNAPSHOT_MAX_AGE_SECONDS:
+        if self._snapshot is None:
             self._remember(self._store.load())
+        elif time.monotonic() - self._snapshot_at > SNAPSHOT_MAX_AGE_SECONDS:
+            # A refresh only looks for operator changes; a stale answer is caught by the
+            # conditional write, so an eventually consistent read (half the price) is enough.
+            self._remember(self._store.load(consistent=False))
         assert self._snapshot is not None
         return self._snapshot
 

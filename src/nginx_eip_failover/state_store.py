@@ -32,9 +32,12 @@ class StateStore:
         self._table = table_name
         self._key = state_key(allocation_id)
 
-    def load(self) -> Snapshot:
+    def load(self, *, consistent: bool = True) -> Snapshot:
+        """Read the state; `consistent=False` halves the read's cost where staleness is harmless."""
         try:
-            response = self._dynamodb.get_item(TableName=self._table, Key={"pk": {"S": self._key}}, ConsistentRead=True)
+            response = self._dynamodb.get_item(
+                TableName=self._table, Key={"pk": {"S": self._key}}, ConsistentRead=consistent
+            )
         except (ClientError, BotoCoreError) as exc:
             raise StateStoreError(f"GetItem {self._table}/{self._key}: {_message(exc)}") from exc
         item = response.get("Item")

@@ -16,9 +16,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from . import processes
 
 HANDLERS = {
     "monitor": "nginx_eip_failover.handlers.monitor",
@@ -60,29 +62,47 @@ def invoke_handler(
     *,
     remaining_ms: int = 3000,
     timeout: float | None = None,
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> InvokeResult:
-    """Invoke `function` ("monitor" or "control") in a new Python process and wait for it."""
+    """Invoke `function` ("monitor" or "control") in a new Python process and wait for it.
+
+    The process runs in its own process group and is registered with the lab's process registry,
+    so it is killed if the caller is interrupted, times out or exits. `on_start` receives the
+    process (e.g. to kill it early); a killed invocation returns a Runtime.ExitError result.
+    """
     started = time.monotonic()
-    process = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-m", "nginx_eip_failover.lab.invoke", function, "--remaining-ms", str(remaining_ms)],
-        input=json.dumps(event),
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=dict(env),
-        timeout=timeout if timeout is not None else remaining_ms / 1000 + 30,
-        check=False,
+        start_new_session=True,
     )
+    processes.register(process, f"{function} invocation")
+    try:
+        if on_start is not None:
+            on_start(process)
+        stdout, stderr = process.communicate(
+            json.dumps(event), timeout=timeout if timeout is not None else remaining_ms / 1000 + 30
+        )
+    except BaseException:
+        processes.terminate_group(process, timeout=1.0)
+        raise
+    finally:
+        processes.unregister(process)
     seconds = time.monotonic() - started
     try:
-        answer = json.loads(process.stdout.strip().splitlines()[-1])
+        answer = json.loads(stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
-        return InvokeResult(False, None, "Runtime.ExitError", f"exit {process.returncode}", process.stderr, seconds)
+        return InvokeResult(False, None, "Runtime.ExitError", f"exit {process.returncode}", stderr, seconds)
     return InvokeResult(
         ok=bool(answer.get("ok")),
         payload=answer.get("payload"),
         error_type=answer.get("errorType"),
         error_message=answer.get("errorMessage"),
-        logs=process.stderr,
+        logs=stderr,
         seconds=seconds,
     )
 
@@ -97,9 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     result_stream = sys.stdout
     sys.stdout = sys.stderr  # Powertools logs to stdout; keep stdout for the result alone
     os.environ.setdefault("AWS_LAMBDA_FUNCTION_NAME", f"{args.function.capitalize()}Function")
-    context = LambdaContextDouble(args.function, args.remaining_ms)
     try:
+        # The init phase (module imports) runs before the invocation's clock starts, as on Lambda.
         module = __import__(HANDLERS[args.function], fromlist=["lambda_handler"])
+        context = LambdaContextDouble(args.function, args.remaining_ms)
         payload = module.lambda_handler(event, context)
     except Exception as exc:
         print(json.dumps({"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc)}), file=result_stream)

@@ -1,0 +1,355 @@
+"""The lab as one object: AWS (a moto server, optionally behind the recording proxy), two real nginx
+nodes, the pair (instances and EIP) and the stack from template.yaml, and the functions' environment.
+
+    with LabEnvironment(parameters={"PreemptDelaySeconds": "8"}) as lab:
+        lab.monitor()                       # one MonitorFunction invocation in a fresh process
+        lab.nodes["node1"].stop()           # really stops that nginx
+        lab.control({"action": "status"})   # one ControlFunction invocation
+        lab.holder()                        # "node1", "node2", None or "foreign:i-..."
+
+Settings are given as template parameter values; a setting the contract does not name a parameter
+for (e.g. MIN_SECONDS_BETWEEN_MOVES) may be given by its environment variable, and the lab finds
+the parameter that feeds it in the template.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+
+from .aws_proxy import AwsProxy
+from .invoke import InvokeResult, invoke_handler
+from .moto_server import DUMMY_AWS_ENV, REGION, MotoServer
+from .nginx_node import NginxNode, ensure_nginx
+from .stack import (
+    CONTROL_FUNCTION,
+    MONITOR_FUNCTION,
+    LabStack,
+    Pair,
+    StackTemplate,
+    TemplateError,
+    alarm_event,
+    create_instance,
+    create_pair,
+    create_stack,
+    find_template,
+)
+
+NODE_NAMES = ("node1", "node2")
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the functions' CodeUri: src/
+
+
+_clients: dict[tuple[str, str], Any] = {}
+_clients_lock = threading.Lock()
+_session: list[boto3.session.Session] = []
+
+
+def lab_client(service: str, endpoint_url: str) -> Any:
+    """A boto3 client of the lab's AWS with the dummy credentials (cached: creating one costs ~0.2 s)."""
+    with _clients_lock:
+        key = (service, endpoint_url)
+        if key not in _clients:
+            if not _session:
+                _session.append(
+                    boto3.session.Session(
+                        aws_access_key_id=DUMMY_AWS_ENV["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=DUMMY_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+                        aws_session_token=DUMMY_AWS_ENV["AWS_SESSION_TOKEN"],
+                        region_name=REGION,
+                    )
+                )
+            _clients[key] = _session[0].client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
+        return _clients[key]
+
+
+def resolve_settings(template: StackTemplate, settings: Mapping[str, str]) -> dict[str, str]:
+    """Parameter values from settings named by parameter or by the environment variable they feed."""
+    parameters: dict[str, str] = {}
+    for key, value in settings.items():
+        if key in template.parameters:
+            parameters[key] = str(value)
+            continue
+        parameter = template.parameter_for_variable(key, (MONITOR_FUNCTION, CONTROL_FUNCTION))
+        if parameter is None:
+            raise TemplateError(
+                f"{template.path}: {key} is neither a parameter nor a variable both functions take from one "
+                "(a literal in the template cannot be changed by the lab without drifting from the stack)"
+            )
+        parameters[parameter] = str(value)
+    return parameters
+
+
+class LabEnvironment:
+    def __init__(
+        self,
+        *,
+        settings: Mapping[str, str] | None = None,
+        base_dir: Path | None = None,
+        moto: MotoServer | None = None,
+        use_proxy: bool = True,
+        template: Path | None = None,
+        stack_name: str | None = None,
+    ) -> None:
+        self._own_dir = base_dir is None
+        self.dir = Path(tempfile.mkdtemp(prefix="nginx-eip-failover-lab-")) if base_dir is None else base_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._own_moto = moto is None
+        self.moto = moto or MotoServer(self.dir / "moto.log")
+        self._use_proxy = use_proxy
+        self.proxy: AwsProxy | None = None
+        self.template_path = template or find_template()
+        self.template = StackTemplate(self.template_path)
+        self.settings = dict(settings or {})
+        self.stack_name = stack_name or f"lab-{uuid.uuid4().hex[:8]}"
+        self.nginx = ensure_nginx()
+        self.nodes: dict[str, NginxNode] = {}
+        self.pair: Pair | None = None
+        self.stack: LabStack | None = None
+        self.monitor_env: dict[str, str] = {}
+        self.control_env: dict[str, str] = {}
+        self.notification_queue_url: str | None = None
+        self.extra_env: dict[str, str] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> LabEnvironment:
+        try:
+            if self._own_moto:
+                self.moto.start()
+            if self._use_proxy:
+                self.proxy = AwsProxy(self.moto.url).start()
+            for name in NODE_NAMES:
+                self.nodes[name] = NginxNode(name, self.dir, nginx=self.nginx)
+                self.nodes[name].start()
+            self.pair = create_pair(self.ec2)
+            parameters = {
+                "ElasticIpAllocationId": self.pair.allocation_id,
+                "Node1InstanceId": self.pair.instance_ids[0],
+                "Node2InstanceId": self.pair.instance_ids[1],
+                "Node1HealthCheckUrl": self.nodes["node1"].health_url,
+                "Node2HealthCheckUrl": self.nodes["node2"].health_url,
+                **resolve_settings(self.template, self.settings),
+            }
+            self.stack = create_stack(
+                self.template,
+                {"dynamodb": self.dynamodb, "sns": self.sns, "sqs": self.sqs, "kms": self.client("kms")},
+                parameters,
+                self.stack_name,
+            )
+            self.monitor_env = self._function_env(MONITOR_FUNCTION)
+            self.control_env = self._function_env(CONTROL_FUNCTION)
+            self._subscribe_inbox()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.stop()
+        if self.proxy is not None:
+            self.proxy.stop()
+        if self._own_moto:
+            self.moto.stop()
+
+    def remove_files(self) -> None:
+        """Remove the lab's directory, if the lab created it (not a base_dir it was given)."""
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> LabEnvironment:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+        if error is None:
+            self.remove_files()  # a lab that failed keeps its logs (nginx, moto) for a look
+
+    # -- AWS as the lab sees it (directly, not through the proxy) ---------------------------------
+    def client(self, service: str) -> Any:
+        return lab_client(service, self.moto.url)
+
+    @property
+    def ec2(self) -> Any:
+        return self.client("ec2")
+
+    @property
+    def dynamodb(self) -> Any:
+        return self.client("dynamodb")
+
+    @property
+    def sns(self) -> Any:
+        return self.client("sns")
+
+    @property
+    def sqs(self) -> Any:
+        return self.client("sqs")
+
+    @property
+    def endpoint_url(self) -> str:
+        """What the functions use as AWS_ENDPOINT_URL: the proxy if there is one, else moto."""
+        return self.proxy.url if self.proxy is not None else self.moto.url
+
+    def _function_env(self, function: str) -> dict[str, str]:
+        assert self.stack is not None
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": str(_PACKAGE_ROOT),
+            "LANG": "C.UTF-8",
+            **DUMMY_AWS_ENV,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            **self.stack.env_of(function),
+        }
+
+    def _subscribe_inbox(self) -> None:
+        """An SQS queue subscribed to the stack's topic: the lab reads the operators' notifications."""
+        assert self.stack is not None
+        topics = self.stack.resource_names("AWS::SNS::Topic")
+        if not topics:
+            return
+        url = self.sqs.create_queue(QueueName=f"{self.stack_name}-inbox")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for topic in topics.values():
+            self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "false"})
+        self.notification_queue_url = url
+
+    # -- names -----------------------------------------------------------------------------------
+    @property
+    def allocation_id(self) -> str:
+        assert self.pair is not None
+        return self.pair.allocation_id
+
+    def instance_id(self, node: str) -> str:
+        assert self.pair is not None
+        return self.pair.instance_ids[NODE_NAMES.index(node)]
+
+    def node_of(self, instance_id: str | None) -> str | None:
+        """The node name ("node1", "node2") of a pair member, None when unassociated, "foreign:<id>" otherwise."""
+        if instance_id is None:
+            return None
+        assert self.pair is not None
+        if instance_id in self.pair.instance_ids:
+            return NODE_NAMES[self.pair.instance_ids.index(instance_id)]
+        return f"foreign:{instance_id}"
+
+    @property
+    def table_name(self) -> str:
+        return self.monitor_env["STATE_TABLE_NAME"]
+
+    # -- invoking the functions --------------------------------------------------------------------
+    def monitor(
+        self,
+        event: Mapping[str, Any] | None = None,
+        *,
+        remaining_ms: int = 1000,
+        env: Mapping[str, str] | None = None,
+        on_start: Callable[[Any], None] | None = None,
+    ) -> InvokeResult:
+        """One MonitorFunction invocation; by default the schedule's input and a single cycle."""
+        assert self.stack is not None
+        event = dict(self.stack.schedule_input) if event is None else event
+        merged = {**self.monitor_env, **self.extra_env, **(env or {})}
+        return invoke_handler("monitor", event, merged, remaining_ms=remaining_ms, on_start=on_start)
+
+    def control(self, request: Any, *, env: Mapping[str, str] | None = None) -> InvokeResult:
+        merged = {**self.control_env, **self.extra_env, **(env or {})}
+        return invoke_handler("control", request, merged, remaining_ms=30000)
+
+    def alarm_event(self, node: str, state: str = "ALARM") -> dict[str, Any]:
+        """The event the template's CloudWatch alarm on `node`'s instance would send the monitor."""
+        assert self.stack is not None
+        instance = self.instance_id(node)
+        return alarm_event(self.stack.alarm_for(instance), instance, state)
+
+    # -- observing ---------------------------------------------------------------------------------
+    def eip_instance(self) -> str | None:
+        address = self.ec2.describe_addresses(AllocationIds=[self.allocation_id])["Addresses"][0]
+        return address.get("InstanceId") or None
+
+    def holder(self) -> str | None:
+        return self.node_of(self.eip_instance())
+
+    def move_eip_by_hand(self, instance_id: str) -> None:
+        self.ec2.associate_address(AllocationId=self.allocation_id, InstanceId=instance_id, AllowReassociation=True)
+
+    def create_foreign_instance(self) -> str:
+        return create_instance(self.ec2)
+
+    def item(self) -> dict[str, Any] | None:
+        """The raw state item in the table (as DynamoDB stores it), or None."""
+        items = self.dynamodb.scan(TableName=self.table_name, ConsistentRead=True).get("Items") or []
+        if len(items) > 1:
+            raise AssertionError(f"the state table holds {len(items)} items, expected at most one")
+        return items[0] if items else None
+
+    def state(self) -> dict[str, Any]:
+        item = self.item()
+        if item is None:
+            return {}
+        state = json.loads(item["state"]["S"])
+        state["version"] = int(item["version"]["N"])
+        return dict(state)
+
+    def history(self, *events: str) -> list[dict[str, Any]]:
+        entries = list(self.state().get("history") or [])
+        return [entry for entry in entries if not events or entry["event"] in events]
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Notifications published to the stack's topic since the last call (drained from the inbox)."""
+        if self.notification_queue_url is None:
+            return []
+        received: list[dict[str, Any]] = []
+        while True:
+            messages = (
+                self.sqs.receive_message(
+                    QueueUrl=self.notification_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+                ).get("Messages")
+                or []
+            )
+            if not messages:
+                return received
+            for message in messages:
+                body = json.loads(message["Body"])
+                attributes = body.get("MessageAttributes") or {}
+                received.append(
+                    {
+                        "subject": body.get("Subject"),
+                        "message": body.get("Message"),
+                        "kind": (attributes.get("kind") or {}).get("Value"),
+                        "severity": (attributes.get("severity") or {}).get("Value"),
+                    }
+                )
+                self.sqs.delete_message(QueueUrl=self.notification_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def describe(self) -> dict[str, Any]:
+        """What a CLI needs to drive the running lab (written to lab.json by `lab up`)."""
+        assert self.stack is not None and self.pair is not None
+        return {
+            "endpoint_url": self.endpoint_url,
+            "moto_url": self.moto.url,
+            "region": REGION,
+            "stack_name": self.stack_name,
+            "template": str(self.template_path),
+            "parameters": self.stack.parameters,
+            "resources": self.stack.physical_ids,
+            "elastic_ip": {"allocation_id": self.pair.allocation_id, "public_ip": self.pair.public_ip},
+            "monitor_env": self.monitor_env,
+            "control_env": self.control_env,
+            "schedule_input": self.stack.schedule_input,
+            "nodes": {
+                name: {"instance_id": self.instance_id(name), **node.describe()} for name, node in self.nodes.items()
+            },
+            "pids": {"moto": self.moto.pid, **{name: node.pid for name, node in self.nodes.items()}},
+            "lab_dir": str(self.dir),
+        }

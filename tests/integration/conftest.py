@@ -1,0 +1,63 @@
+"""Integration fixtures: one moto server per session; per test, a fresh lab (two real nginx, a fresh
+pair, table and topic created from template.yaml, a recording AWS proxy) whose handlers run in
+separate processes with the template's environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lab_driving import LabFactory
+
+from nginx_eip_failover.lab import processes
+from nginx_eip_failover.lab.environment import LabEnvironment
+from nginx_eip_failover.lab.moto_server import MotoServer
+from nginx_eip_failover.lab.nginx_node import find_nginx, install_instructions
+
+# Short, test-friendly settings (given as template parameters); a test overrides what it needs.
+FAST_SETTINGS = {
+    "HealthCheckIntervalSeconds": "0.3",
+    "HealthCheckTimeoutSeconds": "0.5",
+    "FallThreshold": "3",
+    "RiseThreshold": "2",
+    "Preempt": "true",
+    "PreemptDelaySeconds": "2",
+    "MinSecondsBetweenMoves": "0",
+}
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    if find_nginx() is None:
+        pytest.fail(install_instructions(), pytrace=False)  # CI installs it: never skip silently
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabFactory]:
+    """Factory: make_lab(PreemptDelaySeconds="5", ...) -> a started lab; all stopped after the test."""
+    labs: list[LabEnvironment] = []
+
+    def make(**settings: str) -> LabEnvironment:
+        lab = LabEnvironment(
+            settings={**FAST_SETTINGS, **settings},
+            base_dir=tmp_path / f"lab{len(labs)}",
+            moto=moto_server,
+        )
+        labs.append(lab)
+        return lab.start()
+
+    yield make
+    for lab in labs:
+        lab.stop()
+    leftovers = {pid: name for pid, name in processes.running().items() if name != "moto server"}
+    assert not leftovers, f"processes left running after the test: {leftovers}"
+
+
+@pytest.fixture
+def lab(make_lab: LabFactory) -> LabEnvironment:
+    return make_lab()

@@ -1,0 +1,69 @@
+"""Driving the lab's functions from a test: single cycles, looping invocations, checked results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from nginx_eip_failover.lab.environment import LabEnvironment
+from nginx_eip_failover.lab.invoke import InvokeResult
+
+LabFactory = Callable[..., LabEnvironment]
+
+
+def ok(result: InvokeResult) -> dict[str, Any]:
+    """The payload of a successful invocation; otherwise fail with the handler's error and logs."""
+    assert result.ok, f"{result.error_type}: {result.error_message}\n{result.logs[-4000:]}"
+    assert isinstance(result.payload, dict)
+    return result.payload
+
+
+def cycle(lab: LabEnvironment, event: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """One monitor invocation that runs exactly one probe cycle (the time budget leaves no room for two)."""
+    payload = ok(lab.monitor(event, remaining_ms=1000, **kwargs))
+    assert payload["cycles"] == 1
+    return payload
+
+
+def cycles(lab: LabEnvironment, count: int) -> list[dict[str, Any]]:
+    return [cycle(lab) for _ in range(count)]
+
+
+def loop_for(lab: LabEnvironment, seconds: float, event: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """One monitor invocation whose time budget keeps it probing for about `seconds`."""
+    interval = float(lab.monitor_env["HEALTH_CHECK_INTERVAL_SECONDS"])
+    timeout = float(lab.monitor_env["HEALTH_CHECK_TIMEOUT_SECONDS"])
+    remaining_ms = int((seconds + 1.0 + timeout + interval) * 1000)
+    return ok(lab.monitor(event, remaining_ms=remaining_ms, **kwargs))
+
+
+def place_on_node1(lab: LabEnvironment) -> None:
+    """Steady state: the first cycle puts the unassociated EIP on node1, both nodes up."""
+    payload = cycle(lab)
+    assert payload["eip"]["holder"] == "node1"
+    assert payload["nodes"] == {"node1": "up", "node2": "up"}
+    assert lab.holder() == "node1"
+
+
+def control(lab: LabEnvironment, request: dict[str, Any]) -> dict[str, Any]:
+    payload = ok(lab.control(request))
+    assert payload["ok"] is True, payload
+    return payload
+
+
+def log_records(result: InvokeResult, message: str) -> list[dict[str, Any]]:
+    """The handler's structured (Powertools JSON) log lines with this message."""
+    records = []
+    for line in result.logs.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("message") == message:
+            records.append(record)
+    return records
+
+
+def moves_to(lab: LabEnvironment, node: str) -> list[dict[str, Any]]:
+    return [entry for entry in lab.history("move_completed") if entry["node"] == node]
