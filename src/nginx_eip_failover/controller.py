@@ -163,7 +163,9 @@ class FailoverController:
                     self._snapshot = None
                     continue
                 snapshot = Snapshot(decision.state, version)
-            self._remember(snapshot)
+                # Only a read or a write makes the cached copy fresh; an unchanged cycle must not
+                # extend its life, or operator changes would never reach a running loop.
+                self._remember(snapshot)
             decided = time.monotonic()
             self._publish(list(decision.notices))
             report = CycleReport(decision=decision, observations=[], association=association)

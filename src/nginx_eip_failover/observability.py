@@ -36,6 +36,8 @@ def flush_node_metrics() -> None:
     for node_metrics in _per_node.values():
         if node_metrics.metric_set:  # a status request probes nothing: nothing to flush
             node_metrics.flush_metrics()
+    # Flushing also drops the Node dimension: the next invocation of a warm container starts anew.
+    _per_node.clear()
 
 
 def trace_handler(handler: Callable[P, R]) -> Callable[P, R]:
