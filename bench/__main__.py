@@ -1,0 +1,79 @@
+"""Run every benchmark and print one table: benchmark, metric, value, target, result.
+
+    python -m bench [--quick] [--trials N] [--only NAME ...] [--failovers-per-month N] [-v]
+
+Per-benchmark figures and progress go to stderr; the table (with the date and the machine) goes to
+stdout. The exit status is 1 when a target is missed, so CI can see it; the table says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import aws_calls, cold_start, cost, failover_time, probe_concurrency
+from .common import Options, Row, format_table, say
+
+ORDER = ("probe_concurrency", "cold_start", "aws_calls", "cost", "failover_time")
+
+
+def machine() -> str:
+    return (
+        f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer trials and shorter runs: a smoke test")
+    parser.add_argument("--trials", type=int, help="trials per measurement (failover, cold start, probes)")
+    parser.add_argument("--only", nargs="+", choices=ORDER, help="run only these benchmarks")
+    parser.add_argument("--failovers-per-month", type=float, default=4, help="cost model: failovers per month")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    options = Options(trials=args.trials, quick=args.quick, verbose=args.verbose)
+    selected = [name for name in ORDER if not args.only or name in args.only]
+    measured: dict[str, Any] | None = None
+    rows: list[Row] = []
+    started = time.monotonic()
+
+    def aws() -> list[Row]:
+        nonlocal measured
+        result, measured = aws_calls.run(options)
+        return result
+
+    runners: dict[str, Callable[[], list[Row]]] = {
+        "probe_concurrency": lambda: probe_concurrency.run(options),
+        "cold_start": lambda: cold_start.run(options),
+        "aws_calls": aws,
+        "cost": lambda: cost.run(options, measured, failovers=args.failovers_per_month),
+        "failover_time": lambda: failover_time.run(options),
+    }
+    for name in selected:
+        say(f"== {name}")
+        began = time.monotonic()
+        try:
+            rows += runners[name]()
+        except Exception as exc:  # one broken benchmark must not hide the others' results
+            traceback.print_exc()
+            rows.append(Row(name, "benchmark failed", f"{type(exc).__name__}: {exc}"[:200], "runs", False))
+        say(f"== {name}: {time.monotonic() - began:.0f} s")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    mode = "quick (smoke test, not a measurement)" if options.quick else "full"
+    print(f"nginx-eip-failover benchmarks, {now}, {machine()}, {mode} run, {time.monotonic() - started:.0f} s")
+    print()
+    print(format_table(rows))
+    sys.stdout.flush()
+    return 0 if all(row.ok is not False for row in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

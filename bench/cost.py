@@ -1,0 +1,339 @@
+"""Monthly bill for one HA pair, from measured figures, next to an NLB and Route 53 health checks.
+
+Inputs measured by bench.aws_calls on the lab (one scheduled minute of the real handler): the
+invocation's duration, DynamoDB calls and item size (-> RRU/WRU), the bytes the handler writes to
+its log stream, the EMF metric set. The rest is the template: 128 MB arm64, a schedule of one
+invocation per minute with a 65 s timeout, 4 alarms (2 node StatusCheckFailed alarms,
+MonitorNotRunning, FunctionErrors = metric math over 2 metrics), a dashboard, a KMS key for the
+SNS topic, optional EC2 and SNS interface endpoints.
+
+Prices: us-east-1 list prices, written next to each line (PRICES below, with where they were
+checked). A month is 730 hours (43,800 minutes), as AWS's calculator uses.
+
+    python -m bench.cost [--quick] [--failovers-per-month N] [--pairs-per-invocation K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .common import Options, Row, print_rows, say
+
+NAME = "cost"
+HOURS = 730.0
+MINUTES = HOURS * 60
+MEMORY_GB = 128 / 1024
+TARGET_DOLLARS = 1.0
+PRICES_CHECKED = (
+    "us-east-1 list prices as published on the AWS pricing pages for Lambda, DynamoDB, CloudWatch, "
+    "ELB, Route 53, PrivateLink, EC2 (EIP remaps) and VPC (public IPv4); cross-checked on "
+    "2026-11-25 against stored copies of those pages and third-party summaries (kodekloud Lambda "
+    "notes, airbyte DynamoDB pricing after the Nov 2024 cut, clustercost NLB 2025, factualminds "
+    "CloudWatch 2026, aws.amazon.com/privatelink/pricing). EIP remap and KMS prices not re-checked."
+)
+PRICES = {
+    "lambda_gb_s": 0.0000133334,  # arm64, first 7.5 billion GB-s/month
+    "lambda_request": 0.20 / 1e6,
+    "lambda_free_gb_s": 400_000,  # monthly free tier (account-wide, all functions)
+    "lambda_free_requests": 1_000_000,
+    "dynamodb_wru": 0.625 / 1e6,  # on-demand, since the Nov 2024 price cut
+    "dynamodb_rru": 0.125 / 1e6,  # 1 RRU = one strongly consistent read of up to 4 KB
+    "eip_remap": 0.10,  # beyond 100 remaps per month
+    "eip_free_remaps": 100,
+    "public_ipv4_hour": 0.005,
+    "alarm_metric": 0.10,  # standard resolution, per metric in the alarm
+    "custom_metric": 0.30,  # first 10,000 metrics, prorated by the hour
+    "logs_ingest_gb": 0.50,
+    "logs_store_gb_month": 0.03,
+    "dashboard": 3.00,  # beyond 3 free dashboards
+    "kms_key": 1.00,
+    "interface_endpoint_hour": 0.01,  # per AZ
+    "nlb_hour": 0.0225,
+    "nlcu_hour": 0.006,
+    "r53_health_check": 0.50,  # AWS endpoint
+    "r53_optional_feature": 1.00,  # each of HTTPS, string matching, fast (10 s) interval, latency
+    "r53_hosted_zone": 0.50,
+}
+# Lambda adds START, END and REPORT lines per invocation (about 350 bytes); CloudWatch Logs bills
+# 26 bytes of overhead per event on top of the message.
+PLATFORM_LOG_BYTES = 350
+EVENT_OVERHEAD_BYTES = 26
+
+
+@dataclass(frozen=True)
+class Line:
+    group: str  # "target": Lambda + DynamoDB + alarms; "other": the rest of this stack's bill
+    item: str
+    quantity: str
+    price: str
+    dollars: float
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
+
+
+def bill(measured: dict[str, Any], failovers: float, pairs_per_invocation: int = 1, azs: int = 2) -> list[Line]:
+    """One pair's monthly lines. Shared lines (the monitor's duration, the two stack alarms) are
+    divided by `pairs_per_invocation` (a what-if: the code watches one pair per stack today)."""
+    p = PRICES
+    steady, failover = measured["steady"], measured["failover"]
+    k = pairs_per_invocation
+    invocations = MINUTES  # the schedule: one per minute; each runs until its timeout leaves no room
+    duration = measured["duration_s"]
+    gb_s = invocations * duration * MEMORY_GB
+    lines = [
+        Line(
+            "target",
+            "Lambda monitor: duration",
+            f"{invocations:,.0f} inv x {duration:.1f} s x 0.125 GB"
+            f" = {gb_s:,.0f} GB-s" + (f" / {k} pairs" if k > 1 else ""),
+            f"{p['lambda_gb_s']} $/GB-s",
+            gb_s * p["lambda_gb_s"] / k,
+        ),
+        Line(
+            "target",
+            "Lambda monitor: requests",
+            f"{invocations:,.0f}" + (f" / {k}" if k > 1 else ""),
+            "$0.20 per 1M",
+            invocations * p["lambda_request"] / k,
+        ),
+        Line(
+            "target",
+            "Lambda control: operator requests",
+            "~100 x 2 s x 0.125 GB",
+            f"{p['lambda_gb_s']} $/GB-s",
+            100 * 2 * MEMORY_GB * p["lambda_gb_s"] + 100 * p["lambda_request"],
+        ),
+    ]
+    # DynamoDB: steady reads (and writes, if any) every minute; each failover event = the failover
+    # minute's writes and again for the failback (preemption), at the size of an item whose
+    # history is full (100 entries).
+    full_item = measured.get("item_bytes_full_history", steady["item_bytes_max"])
+    rru_per_read = max(1, math.ceil(full_item / 4096))
+    wru_per_write = max(1, math.ceil(full_item / 1024))
+    reads = _count(steady["calls"], "GetItem") * MINUTES
+    steady_writes = _count(steady["calls"], "PutItem") * MINUTES
+    event_writes = 2 * _count(failover["calls"], "PutItem") * failovers
+    lines += [
+        Line(
+            "target",
+            "DynamoDB reads (GetItem, consistent)",
+            f"{reads:,.0f} x {rru_per_read} RRU (item {full_item / 1024:.1f} KB with a full history)",
+            "$0.125 per 1M RRU",
+            reads * rru_per_read * p["dynamodb_rru"],
+        ),
+        Line(
+            "target",
+            "DynamoDB writes (PutItem)",
+            f"{steady_writes:,.0f} steady + {event_writes:,.0f} for "
+            f"{failovers:g} failovers (and failbacks) x {wru_per_write} WRU",
+            "$0.625 per 1M WRU",
+            (steady_writes + event_writes) * wru_per_write * p["dynamodb_wru"],
+        ),
+        Line(
+            "target",
+            "CloudWatch alarms",
+            "2 node alarms + MonitorNotRunning + FunctionErrors (2 metrics)"
+            + (f"; the last two shared by {k} pairs" if k > 1 else ""),
+            "$0.10 per alarm metric",
+            2 * p["alarm_metric"] + 3 * p["alarm_metric"] / k,
+        ),
+    ]
+    moves = 2 * failovers
+    log_bytes = (
+        steady["log_bytes"]
+        + EVENT_OVERHEAD_BYTES * steady["log_lines"]
+        + PLATFORM_LOG_BYTES
+        + (EVENT_OVERHEAD_BYTES * 3)
+    )
+    log_gb = log_bytes * invocations / 1e9
+    continuous = [m for m in measured["emf_metrics_fresh"] if not m.startswith(("EipMoves", "MoveFailures"))]
+    lines += [
+        Line(
+            "other",
+            "EIP remaps",
+            f"{moves:g} moves (failover + failback) - 100 free",
+            "$0.10 per remap beyond 100",
+            max(0.0, moves - p["eip_free_remaps"]) * p["eip_remap"],
+        ),
+        Line(
+            "other",
+            "CloudWatch custom metrics (EMF)",
+            f"{len(continuous)} published every minute: " + ", ".join(sorted({m.split("[")[0] for m in continuous})),
+            "$0.30 per metric-month",
+            len(continuous) * p["custom_metric"],
+        ),
+        Line(
+            "other",
+            "CloudWatch Logs ingestion",
+            f"{log_bytes:,.0f} B per invocation x {invocations:,.0f} = {log_gb * 1000:.0f} MB",
+            "$0.50 per GB",
+            log_gb * p["logs_ingest_gb"],
+        ),
+        Line(
+            "other",
+            "CloudWatch Logs storage",
+            f"{log_gb * 1000:.0f} MB kept 30 days",
+            "$0.03 per GB-month",
+            log_gb * p["logs_store_gb_month"],
+        ),
+        Line(
+            "other", "CloudWatch dashboard", "1 (free if the account has 3 or fewer)", "$3.00 per month", p["dashboard"]
+        ),
+        Line("other", "KMS key for the SNS topic", "1 customer managed key", "$1.00 per month", p["kms_key"]),
+        Line(
+            "other",
+            "Public IPv4 (the EIP itself)",
+            "730 h; any design keeping a public IP pays it",
+            "$0.005 per hour",
+            HOURS * p["public_ipv4_hour"],
+        ),
+        Line(
+            "optional",
+            "VPC interface endpoints (EC2 + SNS)",
+            f"2 endpoints x {azs} AZs x 730 h (DynamoDB gateway endpoint is free)",
+            "$0.01 per endpoint-AZ-hour",
+            2 * azs * HOURS * p["interface_endpoint_hour"],
+        ),
+    ]
+    return lines
+
+
+def alternatives(azs: int = 2) -> list[Line]:
+    p = PRICES
+    return [
+        Line("nlb", "NLB hours", "730 h", "$0.0225 per hour", HOURS * p["nlb_hour"]),
+        Line(
+            "nlb",
+            "NLB capacity (NLCU)",
+            "1 NLCU average (light traffic)",
+            "$0.006 per NLCU-hour",
+            HOURS * p["nlcu_hour"],
+        ),
+        Line("nlb", "NLB public IPv4", f"{azs} AZs x 730 h", "$0.005 per hour", azs * HOURS * p["public_ipv4_hour"]),
+        Line(
+            "route53",
+            "Route 53 health checks, basic (30 s)",
+            "2 checks",
+            "$0.50 per check-month",
+            2 * p["r53_health_check"],
+        ),
+        Line(
+            "route53",
+            "Route 53 health checks, HTTPS + fast (10 s)",
+            "2 checks x 2 optional features",
+            "$1.00 per feature-month",
+            2 * 2 * p["r53_optional_feature"],
+        ),
+        Line("route53", "Route 53 hosted zone", "1", "$0.50 per month", p["r53_hosted_zone"]),
+        Line("route53", "Public IPv4 on both nodes", "2 x 730 h", "$0.005 per hour", 2 * HOURS * p["public_ipv4_hour"]),
+    ]
+
+
+def _count(calls: dict[str, float], operation: str) -> float:
+    return sum(n for api, n in calls.items() if api.endswith(":" + operation))
+
+
+def _total(lines: Sequence[Line], *groups: str) -> float:
+    return sum(line.dollars for line in lines if line.group in groups)
+
+
+def pairs_needed(measured: dict[str, Any], failovers: float) -> int:
+    for k in range(1, 100):
+        if _total(bill(measured, failovers, k), "target") <= TARGET_DOLLARS:
+            return k
+    return 100
+
+
+def seconds_per_minute_within_target(measured: dict[str, Any], failovers: float) -> float:
+    """How long each minute's invocation could run (probing) for the target to hold, one pair."""
+    others = _total(bill(measured, failovers), "target") - bill(measured, failovers)[0].dollars
+    budget = TARGET_DOLLARS - others
+    return max(0.0, budget / (MINUTES * MEMORY_GB * PRICES["lambda_gb_s"]))
+
+
+def run(options: Options, measured: dict[str, Any] | None = None, failovers: float = 4, pairs: int = 1) -> list[Row]:
+    if measured is None:
+        from . import aws_calls
+
+        measured = aws_calls.measure(options)
+    measured = dict(measured)
+    if "duration_s" not in measured:
+        steady = measured["steady"]
+        # A quick run's invocation is shorter than the template's 65 s timeout; the loop stops when
+        # the time left is below one interval + one probe timeout + the 1 s margin (3 s at defaults).
+        measured["duration_s"] = steady["seconds"] if steady.get("scale", 1.0) == 1.0 else 65 - 3
+    lines = bill(measured, failovers, pairs)
+    others = alternatives()
+    say(f"[{NAME}] prices: {PRICES_CHECKED}")
+    width = max(len(line.item) for line in lines + others)
+    for line in lines + others:
+        dollars = _money(line.dollars)
+        say(f"[{NAME}] {line.group:8} {line.item.ljust(width)} {dollars:>8}  {line.quantity}  @ {line.price}")
+    target = _total(lines, "target")
+    lambda_part = lines[0].dollars + lines[1].dollars
+    free = max(0.0, lines[0].dollars - PRICES["lambda_free_gb_s"] * PRICES["lambda_gb_s"] / pairs)
+    with_free_tier = (
+        target
+        - lines[0].dollars
+        + free
+        - lines[1].dollars
+        - _total([line for line in lines if line.item == "CloudWatch alarms"], "target")
+    )
+    k = pairs_needed(measured, failovers)
+    seconds = seconds_per_minute_within_target(measured, failovers)
+    return [
+        Row(
+            NAME,
+            f"Lambda + DynamoDB + alarms, 1 pair, defaults, {failovers:g} failovers/month",
+            f"{_money(target)}/month (Lambda {_money(lambda_part)}, DynamoDB "
+            f"{_money(lines[3].dollars + lines[4].dollars)}, alarms {_money(lines[5].dollars)})",
+            f"<= {_money(TARGET_DOLLARS)}",
+            target <= TARGET_DOLLARS,
+        ),
+        Row(
+            NAME,
+            "same, inside the free tier (400k GB-s, 1M requests, 10 alarms)",
+            f"{_money(with_free_tier)}/month",
+            "if nothing else in the account uses it",
+        ),
+        Row(
+            NAME,
+            "what would meet the target without the free tier",
+            f">= {k} pairs per invocation, or probing only {seconds:.0f} s of each minute",
+        ),
+        Row(
+            NAME,
+            "rest of this stack's bill (metrics, logs, dashboard, KMS key)",
+            f"{_money(_total(lines, 'other') - HOURS * PRICES['public_ipv4_hour'])}/month"
+            f" (+ {_money(HOURS * PRICES['public_ipv4_hour'])} public IPv4 of the EIP, any design)",
+        ),
+        Row(NAME, "optional VPC interface endpoints (EC2 + SNS, 2 AZs)", f"{_money(_total(lines, 'optional'))}/month"),
+        Row(NAME, "NLB instead (hours + 1 NLCU + 2 public IPv4)", f"{_money(_total(others, 'nlb'))}/month"),
+        Row(
+            NAME,
+            "Route 53 failover instead (2 checks basic / HTTPS+fast, zone, 2 IPv4)",
+            f"{_money(_total(others, 'route53') - 4 * PRICES['r53_optional_feature'])} / "
+            f"{_money(_total(others, 'route53'))}/month",
+        ),
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="measure with a 20 s invocation instead of 65 s")
+    parser.add_argument("--failovers-per-month", type=float, default=4)
+    parser.add_argument("--pairs-per-invocation", type=int, default=1, help="what-if: pairs sharing one monitor")
+    args = parser.parse_args(argv)
+    rows = run(Options(quick=args.quick), failovers=args.failovers_per_month, pairs=args.pairs_per_invocation)
+    print_rows(rows)
+    return 0 if all(row.ok is not False for row in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
