@@ -48,8 +48,15 @@ def test_eip_on_a_foreign_instance_is_left_alone_until_an_operator_takes_it_back
     assert kinds.count("refused_move") == 1
     status = control(lab, {"action": "status"})["status"]
     assert status["eip"]["foreign"] is True and status["eip"]["node"] is None
+    # WHEN an operator asks for a failover without "force", THEN it is refused and nothing moves
+    refused = lab.control({"action": "failover", "target": "node1", "reason": "take the EIP back"})
+    assert not refused.ok
+    assert refused.error_type == "RefusedError"
+    assert "field 'force' = false" in (refused.error_message or "")
+    assert foreign in (refused.error_message or "")
+    assert lab.holder() == f"foreign:{foreign}"
     # WHEN an operator forces a failover to node1
-    answer = control(lab, {"action": "failover", "target": "node1", "reason": "take the EIP back"})
+    answer = control(lab, {"action": "failover", "target": "node1", "reason": "take the EIP back", "force": True})
     # THEN the EIP is back on node1 and the alert clears on the next cycle
     assert answer["moved_to"] == "node1"
     assert lab.holder() == "node1"
