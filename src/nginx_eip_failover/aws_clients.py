@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
 _CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    # total_max_attempts counts the first call: 3 calls in all. ("max_attempts" counts retries only,
+    # so max_attempts=3 made 4 calls and stretched a failing move past the move timeout sooner.)
+    retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=2,
     read_timeout=5,
     tcp_keepalive=True,

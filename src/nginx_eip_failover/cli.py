@@ -210,7 +210,7 @@ def lambda_transport(
         config = Config(
             read_timeout=READ_TIMEOUT_SECONDS,
             connect_timeout=10,
-            retries={"mode": "standard", "max_attempts": 3},
+            retries={"mode": "standard", "total_max_attempts": 3},  # 3 calls in all, like the functions
             user_agent_extra=f"{PROG}/{_version()}",
         )
         if not resolved:

@@ -51,7 +51,8 @@ class Settings:
     ca_bundle: str | None
     history_limit: int = 100
     # How long another invocation's committed move may stay unconfirmed before it counts as
-    # crashed and is reconciled from the EIP's real association.
+    # crashed and is reconciled from the EIP's real association (MOVE_TIMEOUT_SECONDS; not a
+    # template parameter: the default suits Lambda, tests and the lab shorten it).
     move_timeout_seconds: float = 30.0
     # Probes of several observers (AZs) will be combined with a quorum; one observer today.
     quorum: int = 1
@@ -228,4 +229,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         table_name=_required(env, "STATE_TABLE_NAME"),
         topic_arn=topic,
         ca_bundle=ca_bundle,
+        move_timeout_seconds=_parse(env, "MOVE_TIMEOUT_SECONDS", "30", _number(1.0, 3600.0)),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -192,7 +192,11 @@ class FailoverController:
         except ElasticIpError as exc:
             error = str(exc)
             association = self._association_after_failure()
-        self._record_outcome(move.id, association, error, actor)
+        recorded = self._record_outcome(move.id, association, error, actor)
+        if recorded is not None:
+            # The report (the monitor's result: alerts, nodes) shows the state after the outcome,
+            # e.g. the move_failing alert the failed move raised, not the intent's state before it.
+            report.decision = replace(report.decision, state=recorded)
         if association == move.target_instance:
             report.moved_to = move.target
             metrics.add_metric(name="EipMoves", unit=MetricUnit.Count, value=1)
@@ -200,6 +204,9 @@ class FailoverController:
         else:
             report.move_error = error or f"EIP on {association} after the move"
             metrics.add_metric(name="MoveFailures", unit=MetricUnit.Count, value=1)
+            # Every failed attempt, with EC2's error: the SNS notice (and its log line) is sent only
+            # when the move_failing alert is raised, not for the retries after it.
+            logger.error("move failed", extra={"move_id": move.id, "to": move.target, "error": report.move_error})
 
     def _association_after_failure(self) -> str | None:
         try:
@@ -208,7 +215,9 @@ class FailoverController:
             logger.exception("cannot read the EIP after a failed move")
             return None
 
-    def _record_outcome(self, move_id: str, association: str | None, error: str | None, actor: str) -> None:
+    def _record_outcome(
+        self, move_id: str, association: str | None, error: str | None, actor: str
+    ) -> ControllerState | None:
         for _attempt in range(MAX_CONFLICT_RETRIES):
             snapshot = self._cached_or_loaded()
             notices: list[Notice] = []
@@ -216,7 +225,7 @@ class FailoverController:
                 snapshot.state, move_id, association, error, self.settings, self._clock(), actor, notices
             )
             if state == snapshot.state:
-                return  # another invocation already recorded it
+                return state  # another invocation already recorded it
             try:
                 version = self._store.save(state, snapshot.version)
             except ConflictError:
@@ -224,9 +233,10 @@ class FailoverController:
                 continue
             self._remember(Snapshot(state, version))
             self._publish(notices)
-            return
+            return state
         # The next cycle reconciles the intent from the EIP's association; nothing is lost.
         logger.error("could not record the move's outcome", extra={"move_id": move_id})
+        return None
 
     def _publish(self, notices: list[Notice]) -> None:
         if notices:

@@ -62,18 +62,28 @@ class StateStore:
                 "ConditionExpression": "version = :expected",
                 "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
             }
+        item = {
+            "pk": {"S": self._key},
+            "version": {"N": str(version)},
+            "state": {"S": json.dumps(state_to_dict(state), sort_keys=True, separators=(",", ":"))},
+        }
         try:
             self._dynamodb.put_item(
                 TableName=self._table,
-                Item={
-                    "pk": {"S": self._key},
-                    "version": {"N": str(version)},
-                    "state": {"S": json.dumps(state_to_dict(state), sort_keys=True, separators=(",", ":"))},
-                },
+                Item=item,
+                # The item as it is on a failed condition, at no extra cost: see below.
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **condition,
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                # botocore retries a write whose answer was lost (5xx, throttling or a dropped
+                # connection after DynamoDB applied it); the retry then fails its own condition.
+                # If the stored item is exactly ours, our write took effect: report success, or
+                # the caller would re-decide on top of its own move intent, take it for another
+                # invocation's move in progress and leave the EIP alone until the move timeout.
+                if exc.response.get("Item") == item:
+                    return version
                 raise ConflictError(f"{self._key} changed since version {expected_version}") from exc
             raise StateStoreError(f"PutItem {self._table}/{self._key}: {_message(exc)}") from exc
         except BotoCoreError as exc:

@@ -3,7 +3,9 @@
 Point a function's AWS_ENDPOINT_URL at `AwsProxy.url` instead of the moto server: each request is
 recorded as (service, action, status) - so a test can count the AssociateAddress calls that really
 reached EC2 - and `inject(Fault(...))` makes chosen calls fail (an AWS error answer, a delay, a
-dropped connection) either before the call reaches moto or after it took effect there.
+dropped connection) either before the call reaches moto or after it took effect there. An error or
+a drop with `delay_seconds` holds the call first: "before", it never reaches moto (a caller killed
+meanwhile never made it); "after", it took effect and the answer is held.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ class Fault:
 
     kind "error": answer `status` with an AWS error `code` (e.g. 503 "RequestLimitExceeded",
     400 "ThrottlingException", 500 "InternalError"); kind "drop": close the connection without an
-    answer; kind "delay": wait `delay_seconds`, then forward normally. `times` calls are affected
-    (None: every matching call until `clear_faults`).
+    answer; kind "delay": wait `delay_seconds`, then forward normally. An "error" or "drop" waits
+    `delay_seconds` too (0 by default) before it fails: "before" moto sees the call, or "after" it
+    took effect. `times` calls are affected (None: every matching call until `clear_faults`).
     """
 
     action: str  # e.g. "AssociateAddress", "PutItem"; "*" for every call of the service
@@ -208,13 +211,14 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         headers = {key: value for key, value in self.headers.items() if key.lower() not in ("connection", "keep-alive")}
         service, action = identify(headers, body)
         fault = self.owner._take_fault(service, action)
-        if fault is not None and fault.kind == "delay":
+        if fault is not None and (fault.kind == "delay" or fault.when == "before"):
             time.sleep(fault.delay_seconds)
         if fault is not None and fault.when == "before" and fault.kind != "delay":
             self._fail(service, action, fault, None)
             return
         status, upstream_headers, answer = self.owner._forward(self.command, self.path, headers, body)
         if fault is not None and fault.when == "after" and fault.kind != "delay":
+            time.sleep(fault.delay_seconds)
             self._fail(service, action, fault, status)
             return
         self.owner._record(Call(service, action, status, time.time(), fault.kind if fault else None, status))
