@@ -184,7 +184,7 @@ def decide(
                 "refused_move",
                 "critical",
                 f"EIP {settings.allocation_id} is on {association}, outside the pair; left there "
-                "(an operator failover takes it back)",
+                '(an operator failover with "force": true takes it back)',
             ),
         )
         return Decision(state, None, f"EIP on foreign instance {association}: left alone", tuple(notices))
@@ -247,7 +247,7 @@ def _desired_node(
         target = _pick(state, eligible, settings, now)
         return target, f"failover: {holder.name} is {why_leave}; {target.name} is up"
     if not eligible:
-        return None, "no node is up: EIP stays unassociated"
+        return None, "no node is up and undrained: EIP stays unassociated"
     target = _pick(state, eligible, settings, now)
     return target, f"EIP unassociated; {target.name} is up"
 
