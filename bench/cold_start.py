@@ -12,12 +12,13 @@ Wall times are printed beside them.
 
 Bytecode matters, so two layouts are measured:
 
-* "as sam build ships it": `sam build` (aws-lambda-builders' python_pip workflow) excludes `*.pyc`
-  and `__pycache__` from the copied source and installs dependencies by unzipping wheels, so the
-  function's own package *and* Powertools are compiled from source on every cold start (the
-  package directory is read-only in Lambda, nothing can be cached). boto3 comes with the runtime,
-  already compiled.
-* "precompiled": everything has bytecode (what `python -m compileall` at build time would give).
+* "as shipped": everything has bytecode. The functions build with src/Makefile (BuildMethod:
+  makefile), which runs `compileall` at build time.
+* "without bytecode": what sam's default pip builder (aws-lambda-builders' python_pip workflow)
+  would ship: it excludes `*.pyc` and `__pycache__` and installs dependencies by unzipping wheels,
+  so the function's own package *and* Powertools would be compiled from source on every cold start
+  (the package directory is read-only in Lambda, nothing can be cached). Kept for comparison: it is
+  why src/Makefile exists. boto3 comes with the runtime, already compiled, in both.
 
 Both are emulated with PYTHONPYCACHEPREFIX: a private bytecode tree holding either everything or
 everything but Powertools and the function's package, and PYTHONDONTWRITEBYTECODE so it stays so.
@@ -300,7 +301,10 @@ def run(options: Options) -> list[Row]:
         base = {**lab.monitor_env, "POWERTOOLS_LOG_LEVEL": "INFO"}
         compiled, shipped = Path(scratch) / "compiled", Path(scratch) / "shipped"
         build_bytecode(base, compiled, shipped)
-        layouts = [("as sam build ships it", layout_env(base, shipped)), ("precompiled", layout_env(base, compiled))]
+        layouts = [
+            ("as shipped: precompiled by src/Makefile", layout_env(base, compiled)),
+            ("without bytecode: sam's default builder", layout_env(base, shipped)),
+        ]
         results = []
         for label, env in layouts:
             say(f"[{NAME}] {label}: {repeats} fresh processes per kind")
@@ -310,14 +314,16 @@ def run(options: Options) -> list[Row]:
 
     for figures in results:
         label = figures["label"]
+        # The target applies to what is shipped; the other layout is there to show why.
+        target = f"<= {TARGET_RATIO}x" if label.startswith("as shipped") else ""
         for short in ("monitor", "control"):
             rows.append(
                 Row(
                     NAME,
                     f"import {short} handler / import boto3 ({label})",
                     f"{figures[f'{short}_ratio']:.2f}x ({figures[f'{short}_ms']:.0f} / {figures['boto3_ms']:.0f} ms)",
-                    f"<= {TARGET_RATIO}x",
-                    figures[f"{short}_ratio"] <= TARGET_RATIO,
+                    target,
+                    figures[f"{short}_ratio"] <= TARGET_RATIO if target else None,
                 )
             )
         rows.append(
@@ -326,8 +332,8 @@ def run(options: Options) -> list[Row]:
                 f"first invocation / bare boto3 client + DescribeAddresses ({label})",
                 f"{figures['first_ratio']:.2f}x ({figures['first_handler_total_ms']:.0f} / "
                 f"{figures['first_bare_total_ms']:.0f} ms)",
-                f"<= {TARGET_RATIO}x",
-                figures["first_ratio"] <= TARGET_RATIO,
+                target,
+                figures["first_ratio"] <= TARGET_RATIO if target else None,
             )
         )
         rows.append(
@@ -367,7 +373,7 @@ def run(options: Options) -> list[Row]:
             not shipped["forbidden"] and not unexpected,
         )
     )
-    for title, rows_profile in (("as shipped", profile), ("precompiled", profile_compiled)):
+    for title, rows_profile in (("as shipped", profile), ("without bytecode", profile_compiled)):
         packages = _by_package(rows_profile)
         heaviest = sorted(rows_profile, key=lambda row: -row[1])[:8]
         say(

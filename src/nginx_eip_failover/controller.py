@@ -12,19 +12,20 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .config import Settings
-from .control import ControlRequest, apply_control
 from .decision import Decision, Notice, Observation, complete_move, decide, node_verdicts, record_probes
 from .elastic_ip import Association, MoveResult
 from .errors import ConflictError, ElasticIpError
 from .observability import add_node_metric, logger, metrics
 from .state import ControllerState
 from .state_store import Snapshot
-from .status import build_status
+
+if TYPE_CHECKING:
+    from .control import ControlRequest
 
 MAX_CONFLICT_RETRIES = 25
 # How long a container reuses the state it last read or wrote. Staleness never causes a wrong move
@@ -116,6 +117,8 @@ class FailoverController:
 
     def run_control(self, request: ControlRequest, actor: str) -> CycleReport:
         """Apply an operator request on fresh probe results; raises (changing nothing) if refused."""
+        from .control import apply_control  # only the ControlFunction needs it: not on the monitor's cold path
+
         observations = self.probe() if request.action != "status" else []
         verdicts = node_verdicts(observations, self.settings.quorum)
         settings = self.settings
@@ -130,6 +133,8 @@ class FailoverController:
         return report
 
     def status(self) -> dict[str, Any]:
+        from .status import build_status  # only the ControlFunction needs it
+
         snapshot = self._store.load()
         self._remember(snapshot)
         return build_status(snapshot, self._eip.describe(), self.settings, self._clock())

@@ -47,9 +47,16 @@ def trace_handler(handler: Callable[P, R]) -> Callable[P, R]:
     """
     if os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() != "false":
         return handler
-    from aws_lambda_powertools import Tracer
+    try:
+        from aws_lambda_powertools import Tracer
 
-    return Tracer().capture_lambda_handler(handler)
+        tracer = Tracer()
+    except ImportError:
+        # The X-Ray SDK is not in the package by default (it would bring botocore along and shadow
+        # the runtime's). Lambda's active tracing still records each invocation without it.
+        logger.warning("tracing is on but aws-xray-sdk is not installed: no subsegments (see README)")
+        return handler
+    return tracer.capture_lambda_handler(handler)
 
 
 class _ContextWithDefaults:

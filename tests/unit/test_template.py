@@ -580,3 +580,14 @@ def test_monitor_samples(resources: dict[str, Any]) -> None:
     metric = alarm["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]
     assert (metric["namespace"], metric["name"]) == ("AWS/EC2", "StatusCheckFailed")
     assert re.fullmatch(r"i-[0-9a-f]{8,17}", metric["dimensions"]["InstanceId"])
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_functions_build_with_precompiled_bytecode(resources: dict[str, Any], function: str) -> None:
+    # sam's default pip builder ships no .pyc, and /var/task is read-only: every cold start would
+    # compile the package and Powertools again. src/Makefile compiles them at build time.
+    assert resources[function]["Metadata"]["BuildMethod"] == "makefile"
+    makefile = (ROOT / "src" / "Makefile").read_text()
+    assert f"build-{function}" in makefile
+    assert "compileall" in makefile
+    assert "--python-version 3.13" in makefile and "aarch64" in makefile
