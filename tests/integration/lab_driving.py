@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -52,17 +53,31 @@ def control(lab: LabEnvironment, request: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def log_records(result: InvokeResult, message: str) -> list[dict[str, Any]]:
-    """The handler's structured (Powertools JSON) log lines with this message."""
+def json_logs(result: InvokeResult) -> list[dict[str, Any]]:
+    """The handler's structured (Powertools JSON) log lines."""
     records = []
     for line in result.logs.splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(record, dict) and record.get("message") == message:
+        if isinstance(record, dict):
             records.append(record)
     return records
+
+
+def log_records(result: InvokeResult, message: str) -> list[dict[str, Any]]:
+    """The handler's structured log lines with this message."""
+    return [record for record in json_logs(result) if record.get("message") == message]
+
+
+def until_holder(lab: LabEnvironment, node: str, deadline: float = 60.0) -> None:
+    """Run monitor cycles until the EIP is on `node` (or fail after `deadline` seconds)."""
+    give_up = time.monotonic() + deadline
+    while lab.holder() != node and time.monotonic() < give_up:
+        cycle(lab)
+        time.sleep(0.2)
+    assert lab.holder() == node
 
 
 def moves_to(lab: LabEnvironment, node: str) -> list[dict[str, Any]]:

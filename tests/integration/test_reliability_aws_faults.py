@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from lab_driving import cycle, cycles, loop_for, ok, place_on_node1
+from lab_driving import cycle, cycles, json_logs, loop_for, ok, place_on_node1, until_holder
 
 from nginx_eip_failover.decision import move_backoff_seconds
 from nginx_eip_failover.lab.aws_proxy import Fault
@@ -44,15 +44,7 @@ def metric_totals(result: InvokeResult) -> dict[str, float]:
 
 
 def error_logs(result: InvokeResult) -> list[dict[str, Any]]:
-    records = []
-    for line in result.logs.splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and record.get("level") == "ERROR":
-            records.append(record)
-    return records
+    return [record for record in json_logs(result) if record.get("level") == "ERROR"]
 
 
 def about_to_fail_over(lab: LabEnvironment) -> None:
@@ -62,14 +54,6 @@ def about_to_fail_over(lab: LabEnvironment) -> None:
     cycles(lab, 2)
     assert lab.proxy is not None
     lab.proxy.reset()
-
-
-def until_holder(lab: LabEnvironment, node: str) -> None:
-    give_up = time.monotonic() + DEADLINE
-    while lab.holder() != node and time.monotonic() < give_up:
-        cycle(lab)
-        time.sleep(0.2)
-    assert lab.holder() == node
 
 
 def test_transient_throttling_and_5xx_are_absorbed_by_bounded_retries(lab: LabEnvironment) -> None:

@@ -5,25 +5,14 @@ test_lab_drift_and_races.py::test_eip_moved_by_hand_inside_the_pair_returns_afte
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-from lab_driving import control, cycle, cycles, loop_for, ok, place_on_node1
+from lab_driving import control, cycle, cycles, loop_for, ok, place_on_node1, until_holder
 
 from nginx_eip_failover.lab.aws_proxy import Fault
 from nginx_eip_failover.lab.environment import LabEnvironment
 
 pytestmark = pytest.mark.integration
-
-DEADLINE = 60.0
-
-
-def until_holder(lab: LabEnvironment, node: str) -> None:
-    give_up = time.monotonic() + DEADLINE
-    while lab.holder() != node and time.monotonic() < give_up:
-        cycle(lab)
-        time.sleep(0.2)
-    assert lab.holder() == node
 
 
 def no_healthy_node_metrics(logs: str) -> int:

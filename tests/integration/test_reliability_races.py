@@ -76,8 +76,15 @@ def test_race_16_monitors_2_alarms_and_an_operator_failover_while_node1_fails(la
     assert [entry["node"] for entry in completed] == ["node2"]
     operator_moved = bool(operator.ok and operator.payload["moved_to"])
     assert sum(len(payload["moves"]) for payload in monitors) + operator_moved == 1
-    # AND the final state is consistent: the EIP on node2, node1 down, one move notification
+    # AND the final state is consistent: the EIP on node2, node1 down, one move notification.
+    # Invocations that probe at the same instant may write the very same sample (a write whose
+    # stored item is already exactly ours counts as done), so on a loaded machine where each racer
+    # runs a single cycle, node1 can need a few more cycles to reach FallThreshold.
     assert lab.holder() == "node2"
+    for _ in range(3):
+        if lab.state()["nodes"]["node1"]["status"] == "down":
+            break
+        assert cycle(lab)["moves"] == []
     assert lab.state()["nodes"]["node1"]["status"] == "down"
     assert [notice["kind"] for notice in lab.notifications()].count("move") == 1
     if operator.ok:
