@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import aws_calls, cold_start, cost, failover_time, probe_concurrency
-from .common import Options, Row, format_table, say
+from .common import Options, Row, exit_status, format_table, say
 
 ORDER = ("probe_concurrency", "cold_start", "aws_calls", "cost", "failover_time")
 
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(format_table(rows))
     sys.stdout.flush()
-    return 0 if all(row.ok is not False for row in rows) else 1
+    return exit_status(rows)
 
 
 if __name__ == "__main__":

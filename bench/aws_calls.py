@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from .common import Options, Row, parse_options, print_rows, say
+from .common import Options, Row, parse_options, report, say
 
 NAME = "aws_calls"
 TIMEOUT_MS = 65_000  # the template's MonitorFunction Timeout
@@ -265,8 +265,7 @@ def run(options: Options) -> tuple[list[Row], dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     rows, _figures = run(parse_options(argv, __doc__ or ""))
-    print_rows(rows)
-    return 0 if all(row.ok is not False for row in rows) else 1
+    return report(rows)
 
 
 if __name__ == "__main__":

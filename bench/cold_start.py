@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .common import Options, Row, median, parse_options, print_rows, say
+from .common import Options, Row, median, parse_options, report, say
 
 NAME = "cold_start"
 TARGET_RATIO = 1.2
@@ -394,8 +394,7 @@ def run(options: Options) -> list[Row]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     rows = run(parse_options(argv, __doc__ or ""))
-    print_rows(rows)
-    return 0 if all(row.ok is not False for row in rows) else 1
+    return report(rows)
 
 
 if __name__ == "__main__":

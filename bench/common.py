@@ -81,8 +81,15 @@ def format_table(rows: Sequence[Row]) -> str:
     return "\n".join(out)
 
 
-def print_rows(rows: Sequence[Row]) -> None:
+def exit_status(rows: Sequence[Row]) -> int:
+    """0 when no target was missed (rows without a target do not count), else 1."""
+    return 0 if all(row.ok is not False for row in rows) else 1
+
+
+def report(rows: Sequence[Row]) -> int:
+    """Print the table of one benchmark run alone; its exit status."""
     print(format_table(rows), flush=True)
+    return exit_status(rows)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .common import Options, Row, print_rows, say
+from .common import Options, Row, report, say
 
 NAME = "cost"
 HOURS = 730.0
@@ -331,8 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pairs-per-invocation", type=int, default=1, help="what-if: pairs sharing one monitor")
     args = parser.parse_args(argv)
     rows = run(Options(quick=args.quick), failovers=args.failovers_per_month, pairs=args.pairs_per_invocation)
-    print_rows(rows)
-    return 0 if all(row.ok is not False for row in rows) else 1
+    return report(rows)
 
 
 if __name__ == "__main__":

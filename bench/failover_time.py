@@ -31,7 +31,7 @@ from typing import Any
 from nginx_eip_failover.lab.environment import LabEnvironment
 from nginx_eip_failover.lab.scheduler import Invocation, MonitorScheduler
 
-from .common import Options, Row, median, percentile, print_rows, say
+from .common import Options, Row, median, percentile, report, say
 
 NAME = "failover_time"
 POLL_SECONDS = 0.05
@@ -286,8 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = Options(trials=args.trials, quick=args.quick, verbose=args.verbose)
     rows = run(options, args.profile, args.remaining_ms)
-    print_rows(rows)
-    return 0 if all(row.ok is not False for row in rows) else 1
+    return report(rows)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from nginx_eip_failover.config import NodeConfig
 from nginx_eip_failover.health_probe import HealthProber
 from nginx_eip_failover.lab.nginx_node import NginxNode
 
-from .common import Options, Row, median, parse_options, percentile, print_rows, say, workdir
+from .common import Options, Row, median, parse_options, percentile, report, say, workdir
 
 NAME = "probe_concurrency"
 TIMEOUT_SECONDS = 1.0
@@ -114,8 +114,7 @@ def run(options: Options) -> list[Row]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     rows = run(parse_options(argv, __doc__ or ""))
-    print_rows(rows)
-    return 0 if all(row.ok is not False for row in rows) else 1
+    return report(rows)
 
 
 if __name__ == "__main__":

@@ -126,15 +126,20 @@ def run_demo(params: DemoParameters, *, verbose: bool, keep: bool) -> int:
         keep_files = True
         raise
     finally:
-        if scheduler is not None:
-            scheduler.stop()
-        if observer is not None:
-            observer.stop()
-        lab.stop()
+        _stop_all(scheduler, observer, lab)
         if keep_files:
             print(f"Lab files (nginx configs and logs, moto log): {lab.dir}", flush=True)
         else:
             lab.remove_files()
+
+
+def _stop_all(scheduler: MonitorScheduler | None, observer: EipObserver | None, lab: LabEnvironment) -> None:
+    """Stop what the lab runs, invocations first, so nothing probes a node being stopped."""
+    if scheduler is not None:
+        scheduler.stop()
+    if observer is not None:
+        observer.stop()
+    lab.stop()
 
 
 def run_up(path: Path, params: DemoParameters, *, verbose: bool) -> int:
@@ -168,11 +173,7 @@ def run_up(path: Path, params: DemoParameters, *, verbose: bool) -> int:
         while True:
             time.sleep(1)
     finally:
-        if scheduler is not None:
-            scheduler.stop()
-        if observer is not None:
-            observer.stop()
-        lab.stop()
+        _stop_all(scheduler, observer, lab)
         path.unlink(missing_ok=True)
         lab.remove_files()
 
