@@ -73,6 +73,21 @@ class Settings:
     def node_names(self) -> tuple[str, ...]:
         return tuple(node.name for node in self.nodes)
 
+    def describe_association(self, association: str | None) -> str:
+        """For people: "node1", "unassociated" or "foreign instance i-..."."""
+        if association is None:
+            return "unassociated"
+        node = self.node_by_instance(association)
+        return node.name if node else f"foreign instance {association}"
+
+    def source_of(self, association: str | None) -> str | None:
+        """Where a move starts, as stored in its intent: a node name, "foreign:<instance>", or None
+        when the EIP is unassociated. The one encoding, whoever starts the move."""
+        if association is None:
+            return None
+        node = self.node_by_instance(association)
+        return node.name if node else f"foreign:{association}"
+
 
 class _SecretValueError(ValueError):
     """A problem whose message must show the value with its secret part masked."""

@@ -12,44 +12,25 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .config import Settings
-from .decision import Decision, Notice, Observation, complete_move, decide, node_verdicts, record_probes
-from .elastic_ip import Association, MoveResult
+from .decision import Context, Decision, complete_move, decide, node_verdicts, record_probes
 from .errors import ConflictError, ElasticIpError
 from .observability import add_node_metric, logger, metrics
+from .ports import Association, EipPort, Notice, NotifierPort, Observation, Prober, Snapshot, StorePort
 from .state import ControllerState
-from .state_store import Snapshot
 
 if TYPE_CHECKING:
-    from .control import ControlRequest
+    from .operator_requests import ControlRequest
 
 MAX_CONFLICT_RETRIES = 25
 # How long a container reuses the state it last read or wrote. Staleness never causes a wrong move
 # (every move is a conditional write first), but operator changes (unpin, undrain) should reach a
 # long-running monitor loop without waiting for its next write.
 SNAPSHOT_MAX_AGE_SECONDS = 15.0
-
-
-class Prober(Protocol):
-    def probe_all(self) -> list[Observation]: ...
-
-
-class EipPort(Protocol):
-    def describe(self) -> Association: ...
-    def move(self, instance_id: str) -> MoveResult: ...
-
-
-class StorePort(Protocol):
-    def load(self, *, consistent: bool = True) -> Snapshot: ...
-    def save(self, state: ControllerState, expected_version: int) -> int: ...
-
-
-class NotifierPort(Protocol):
-    def publish(self, notices: list[Notice]) -> None: ...
 
 
 @dataclass
@@ -101,8 +82,8 @@ class FailoverController:
         settings = self.settings
 
         def build(state: ControllerState, association: str | None, now: float) -> Decision:
-            state = record_probes(state, verdicts, settings, now, actor)
-            return decide(state, association, settings, now, actor=actor, move_id=self._new_id())
+            ctx = Context(settings, now, actor)
+            return decide(record_probes(state, verdicts, ctx), association, ctx, move_id=self._new_id())
 
         report = self._commit(build, actor)
         report.observations = observations
@@ -117,15 +98,17 @@ class FailoverController:
 
     def run_control(self, request: ControlRequest, actor: str) -> CycleReport:
         """Apply an operator request on fresh probe results; raises (changing nothing) if refused."""
-        from .control import apply_control  # only the ControlFunction needs it: not on the monitor's cold path
+        from .operator_requests import (
+            apply_control,  # only the ControlFunction needs it: not on the monitor's cold path
+        )
 
-        observations = self.probe() if request.action != "status" else []
+        observations = self.probe()
         verdicts = node_verdicts(observations, self.settings.quorum)
         settings = self.settings
 
         def build(state: ControllerState, association: str | None, now: float) -> Decision:
-            state = record_probes(state, verdicts, settings, now, actor)
-            return apply_control(state, request, association, settings, now, actor=actor, move_id=self._new_id())
+            ctx = Context(settings, now, actor)
+            return apply_control(record_probes(state, verdicts, ctx), request, association, ctx, move_id=self._new_id())
 
         self._snapshot = None  # an operator acts on what is stored now, not on a cached copy
         report = self._commit(build, actor)
@@ -190,7 +173,8 @@ class FailoverController:
         error: str | None = None
         association: str | None
         try:
-            result = self._eip.move(move.target_instance)
+            target_instance = self.settings.node(move.target).instance_id
+            result = self._eip.move(target_instance)
             association = result.association.instance_id
             report.association = result.association
             report.timings_ms.update(associate=result.associate_ms, verify=result.verify_ms)
@@ -202,7 +186,7 @@ class FailoverController:
             # The report (the monitor's result: alerts, nodes) shows the state after the outcome,
             # e.g. the move_failing alert the failed move raised, not the intent's state before it.
             report.decision = replace(report.decision, state=recorded)
-        if association == move.target_instance:
+        if association == self.settings.node(move.target).instance_id:
             report.moved_to = move.target
             metrics.add_metric(name="EipMoves", unit=MetricUnit.Count, value=1)
             logger.info("EIP moved", extra={"move_id": move.id, "to": move.target, "timings_ms": report.timings_ms})
@@ -225,10 +209,8 @@ class FailoverController:
     ) -> ControllerState | None:
         for _attempt in range(MAX_CONFLICT_RETRIES):
             snapshot = self._cached_or_loaded()
-            notices: list[Notice] = []
-            state = complete_move(
-                snapshot.state, move_id, association, error, self.settings, self._clock(), actor, notices
-            )
+            ctx = Context(self.settings, self._clock(), actor)
+            state, notices = complete_move(snapshot.state, move_id, association, error, ctx)
             if state == snapshot.state:
                 return state  # another invocation already recorded it
             try:
@@ -237,7 +219,7 @@ class FailoverController:
                 self._snapshot = None
                 continue
             self._remember(Snapshot(state, version))
-            self._publish(notices)
+            self._publish(list(notices))
             return state
         # The next cycle reconciles the intent from the EIP's association; nothing is lost.
         logger.error("could not record the move's outcome", extra={"move_id": move_id})

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from .config import NodeConfig, Settings
+from .ports import Notice, Observation
 from .state import ControllerState, HistoryEntry, MoveIntent, NodeHealth
-
-Severity = Literal["info", "warning", "critical"]
 
 ALERT_NO_NODE_UP = "no_node_up"
 ALERT_FOREIGN_HOLDER = "foreign_holder"
@@ -35,46 +33,33 @@ def move_backoff_seconds(failures: int) -> float:
 
 
 @dataclass(frozen=True)
-class Observation:
-    """One probe of one node by one observer (today a single observer: the function itself)."""
-
-    node: str
-    ok: bool
-    detail: str
-    latency_ms: float
-    observer: str = "local"
-
-
-@dataclass(frozen=True)
 class Verdict:
     ok: bool
     detail: str
 
 
 @dataclass(frozen=True)
-class Move:
-    id: str
-    target: str
-    target_instance: str
-    source: str | None
-    reason: str
+class Context:
+    """What every step of one decision shares: who decides, when, under which settings."""
 
+    settings: Settings
+    now: float
+    actor: str
 
-@dataclass(frozen=True)
-class Notice:
-    """Something an operator should hear about (SNS and logs), sent only by the writer that won."""
-
-    kind: str
-    severity: Severity
-    message: str
+    def entry(self, event: str, reason: str, node: str | None = None, **detail: object) -> HistoryEntry:
+        return HistoryEntry(at=self.now, event=event, reason=reason, by=self.actor, node=node, detail=detail)
 
 
 @dataclass(frozen=True)
 class Decision:
     state: ControllerState
-    move: Move | None
+    # The intent committed in `state`: the controller carries it out once the write has won.
+    move: MoveIntent | None
     reason: str
     notices: tuple[Notice, ...] = ()
+
+
+Notices = tuple[Notice, ...]
 
 
 def node_verdicts(observations: Iterable[Observation], quorum: int = 1) -> dict[str, Verdict]:
@@ -94,22 +79,20 @@ def node_verdicts(observations: Iterable[Observation], quorum: int = 1) -> dict[
     return verdicts
 
 
-def record_probes(
-    state: ControllerState, verdicts: Mapping[str, Verdict], settings: Settings, now: float, actor: str
-) -> ControllerState:
+def record_probes(state: ControllerState, verdicts: Mapping[str, Verdict], ctx: Context) -> ControllerState:
     """Advance each node's rise/fall counters; a node with no history takes its first verdict."""
+    settings = ctx.settings
     nodes = dict(state.nodes)
     for node in settings.nodes:
         verdict = verdicts.get(node.name)
         if verdict is None:
             continue
         old = state.health(node.name)
-        new = _advance(old, verdict, settings, now)
+        new = _advance(old, verdict, settings, ctx.now)
         nodes[node.name] = new
         if new.status != old.status:
             state = state.with_history(
-                HistoryEntry(at=now, event=f"node_{new.status}", reason=verdict.detail, by=actor, node=node.name),
-                settings.history_limit,
+                ctx.entry(f"node_{new.status}", verdict.detail, node.name), settings.history_limit
             )
     return replace(state, nodes=nodes)
 
@@ -150,36 +133,21 @@ def is_eligible(state: ControllerState, node: str) -> bool:
     return state.health(node).status == "up" and node not in state.drains
 
 
-def describe_association(settings: Settings, association: str | None) -> str:
-    if association is None:
-        return "unassociated"
-    node = settings.node_by_instance(association)
-    return node.name if node else f"foreign instance {association}"
-
-
-def decide(
-    state: ControllerState,
-    association: str | None,
-    settings: Settings,
-    now: float,
-    *,
-    actor: str,
-    move_id: str,
-) -> Decision:
+def decide(state: ControllerState, association: str | None, ctx: Context, *, move_id: str) -> Decision:
     """Choose where the EIP belongs, given what the EIP is associated with right now."""
-    notices: list[Notice] = []
-    state = settle_move(state, association, settings, now, actor, notices)
+    settings = ctx.settings
+    state, notices = settle_move(state, association, ctx)
     if state.move is not None:
-        return Decision(state, None, f"move {state.move.id} to {state.move.target} in progress", tuple(notices))
-    state = _observe_association(state, association, settings, now, actor, notices)
+        return Decision(state, None, f"move {state.move.id} to {state.move.target} in progress", notices)
+    state, seen = _observe_association(state, association, ctx)
+    notices += seen
 
     holder = settings.node_by_instance(association)
     if association is not None and holder is None:
-        state = _set_alert(
+        state, raised = _set_alert(
             state,
             ALERT_FOREIGN_HOLDER,
             True,
-            notices,
             Notice(
                 "refused_move",
                 "critical",
@@ -187,49 +155,53 @@ def decide(
                 '(an operator failover with "force": true takes it back)',
             ),
         )
-        return Decision(state, None, f"EIP on foreign instance {association}: left alone", tuple(notices))
-    state = _set_alert(state, ALERT_FOREIGN_HOLDER, False, notices, None)
+        return Decision(state, None, f"EIP on foreign instance {association}: left alone", notices + raised)
+    state, cleared = _set_alert(state, ALERT_FOREIGN_HOLDER, False)
+    notices += cleared
 
     any_up = any(state.health(node.name).status == "up" for node in settings.nodes)
-    state = _set_alert(
+    state, changed = _set_alert(
         state,
         ALERT_NO_NODE_UP,
         not any_up,
-        notices,
         Notice(
             "no_node_up",
             "critical",
-            f"no node is up; EIP {settings.allocation_id} stays {describe_association(settings, association)}",
+            f"no node is up; EIP {settings.allocation_id} stays {settings.describe_association(association)}",
         ),
     )
-    target, reason = _desired_node(state, holder, settings, now)
+    notices += changed
+    target, reason = _desired_node(state, holder, settings, ctx.now)
     if target is None or (holder is not None and target.name == holder.name):
-        return Decision(state, None, reason, tuple(notices))
+        return Decision(state, None, reason, notices)
 
     if state.move_failures and state.last_failure_at is not None:
-        wait = state.last_failure_at + move_backoff_seconds(state.move_failures) - now
+        wait = state.last_failure_at + move_backoff_seconds(state.move_failures) - ctx.now
         if wait > 0:
             return Decision(
-                state,
-                None,
-                f"{reason}; retrying after {state.move_failures} failed move(s) in {wait:.1f}s",
-                tuple(notices),
+                state, None, f"{reason}; retrying after {state.move_failures} failed move(s) in {wait:.1f}s", notices
             )
-    source = holder.name if holder else None
-    intent = MoveIntent(id=move_id, target=target.name, source=source, reason=reason, by=actor, started_at=now)
+    return start_move(state, target, association, reason, ctx, move_id=move_id, notices=notices)
+
+
+def start_move(
+    state: ControllerState,
+    target: NodeConfig,
+    association: str | None,
+    reason: str,
+    ctx: Context,
+    *,
+    move_id: str,
+    notices: Notices = (),
+) -> Decision:
+    """Commit the intent to move the EIP to `target`: the one way every move (automatic or an
+    operator's) starts, so they record the same intent and history."""
+    source = ctx.settings.source_of(association)
+    intent = MoveIntent(id=move_id, target=target.name, source=source, reason=reason, by=ctx.actor, started_at=ctx.now)
     state = replace(state, move=intent).with_history(
-        HistoryEntry(
-            at=now,
-            event="move_started",
-            reason=reason,
-            by=actor,
-            node=target.name,
-            detail={"id": move_id, "from": source},
-        ),
-        settings.history_limit,
+        ctx.entry("move_started", reason, target.name, id=move_id, **{"from": source}), ctx.settings.history_limit
     )
-    move = Move(id=move_id, target=target.name, target_instance=target.instance_id, source=source, reason=reason)
-    return Decision(state, move, reason, tuple(notices))
+    return Decision(state, intent, reason, notices)
 
 
 def _desired_node(
@@ -315,161 +287,108 @@ def preemption_target(
     return best, f"preempt: {best.name} (priority {best.priority}) up for {up_for:.1f}s"
 
 
-def settle_move(
-    state: ControllerState,
-    association: str | None,
-    settings: Settings,
-    now: float,
-    actor: str,
-    notices: list[Notice],
-) -> ControllerState:
+def settle_move(state: ControllerState, association: str | None, ctx: Context) -> tuple[ControllerState, Notices]:
     """Finish a committed move whose EIP change is visible, or drop one whose invocation died."""
+    settings = ctx.settings
     intent = state.move
     if intent is None:
-        return state
+        return state, ()
     if association == settings.node(intent.target).instance_id:
-        return complete_move(state, intent.id, association, None, settings, now, actor, notices)
-    if now - intent.started_at < settings.move_timeout_seconds:
-        return state
-    notices.append(
-        Notice(
+        return complete_move(state, intent.id, association, None, ctx)
+    if ctx.now - intent.started_at < settings.move_timeout_seconds:
+        return state, ()
+    notice = Notice("move_abandoned", "warning", f"move {intent.id} to {intent.target} never completed; deciding again")
+    state = replace(state, move=None).with_history(
+        ctx.entry(
             "move_abandoned",
-            "warning",
-            f"move {intent.id} to {intent.target} never completed; deciding again",
-        )
-    )
-    return replace(state, move=None).with_history(
-        HistoryEntry(
-            at=now,
-            event="move_abandoned",
-            reason="the invocation that started it did not finish; reconciled from the EIP's association",
-            by=actor,
-            node=intent.target,
-            detail={"id": intent.id, "association": association},
+            "the invocation that started it did not finish; reconciled from the EIP's association",
+            intent.target,
+            id=intent.id,
+            association=association,
         ),
         settings.history_limit,
     )
+    return state, (notice,)
 
 
 def complete_move(
-    state: ControllerState,
-    move_id: str,
-    association: str | None,
-    error: str | None,
-    settings: Settings,
-    now: float,
-    actor: str,
-    notices: list[Notice],
-) -> ControllerState:
+    state: ControllerState, move_id: str, association: str | None, error: str | None, ctx: Context
+) -> tuple[ControllerState, Notices]:
     """Record the outcome of move `move_id`; a no-op if another invocation already recorded it."""
+    settings = ctx.settings
     intent = state.move
     if intent is None or intent.id != move_id:
-        return state
+        return state, ()
     target_instance = settings.node(intent.target).instance_id
-    duration = round(now - intent.started_at, 3)
+    duration = round(ctx.now - intent.started_at, 3)
     # The EIP's association is the truth: a call that timed out after EC2 acted still moved it.
     if association == target_instance:
-        notices.append(
-            Notice(
-                "move",
-                "warning",
-                f"EIP {settings.allocation_id} moved from {intent.source or 'unassociated'} to {intent.target}: "
-                f"{intent.reason}",
-            )
+        moved = Notice(
+            "move",
+            "warning",
+            f"EIP {settings.allocation_id} moved from {intent.source or 'unassociated'} to {intent.target}: "
+            f"{intent.reason}",
         )
         state = replace(
             state,
             move=None,
             association=association,
             observed=True,
-            last_move_at=now,
+            last_move_at=ctx.now,
             move_failures=0,
             last_failure_at=None,
         )
-        state = _set_alert(state, ALERT_MOVE_FAILING, False, notices, None)
-        return state.with_history(
-            HistoryEntry(
-                at=now,
-                event="move_completed",
-                reason=intent.reason,
-                by=actor,
-                node=intent.target,
-                detail={
-                    "id": move_id,
-                    "from": intent.source,
-                    "seconds": duration,
-                    **({"error": error} if error else {}),
-                },
-            ),
-            settings.history_limit,
+        state, cleared = _set_alert(state, ALERT_MOVE_FAILING, False)
+        entry = ctx.entry(
+            "move_completed",
+            intent.reason,
+            intent.target,
+            id=move_id,
+            seconds=duration,
+            **{"from": intent.source},
+            **({"error": error} if error else {}),
         )
-    problem = error or f"EIP is on {describe_association(settings, association)} after the call"
-    state = _set_alert(
-        replace(state, move=None, move_failures=state.move_failures + 1, last_failure_at=now),
+        return state.with_history(entry, settings.history_limit), (moved, *cleared)
+    problem = error or f"EIP is on {settings.describe_association(association)} after the call"
+    state, raised = _set_alert(
+        replace(state, move=None, move_failures=state.move_failures + 1, last_failure_at=ctx.now),
         ALERT_MOVE_FAILING,
         True,
-        notices,
-        Notice(
-            "move_failed",
-            "critical",
-            f"moving EIP {settings.allocation_id} to {intent.target} failed: {problem}",
-        ),
+        Notice("move_failed", "critical", f"moving EIP {settings.allocation_id} to {intent.target} failed: {problem}"),
     )
-    return state.with_history(
-        HistoryEntry(
-            at=now,
-            event="move_failed",
-            reason=problem,
-            by=actor,
-            node=intent.target,
-            detail={"id": move_id, "from": intent.source, "seconds": duration},
-        ),
-        settings.history_limit,
-    )
+    entry = ctx.entry("move_failed", problem, intent.target, id=move_id, seconds=duration, **{"from": intent.source})
+    return state.with_history(entry, settings.history_limit), raised
 
 
 def _observe_association(
-    state: ControllerState,
-    association: str | None,
-    settings: Settings,
-    now: float,
-    actor: str,
-    notices: list[Notice],
-) -> ControllerState:
+    state: ControllerState, association: str | None, ctx: Context
+) -> tuple[ControllerState, Notices]:
+    settings = ctx.settings
     if state.observed and association == state.association:
-        return state
+        return state, ()
+    notices: Notices = ()
     if state.observed:
-        was = describe_association(settings, state.association)
-        now_on = describe_association(settings, association)
-        notices.append(
+        was = settings.describe_association(state.association)
+        now_on = settings.describe_association(association)
+        notices = (
             Notice(
-                "drift",
-                "warning",
-                f"EIP {settings.allocation_id} changed outside the controller: {was} -> {now_on}",
-            )
+                "drift", "warning", f"EIP {settings.allocation_id} changed outside the controller: {was} -> {now_on}"
+            ),
         )
         state = state.with_history(
-            HistoryEntry(
-                at=now,
-                event="drift",
-                reason=f"EIP was {was}, found {now_on}",
-                by=actor,
-                detail={"was": state.association, "now": association},
-            ),
+            ctx.entry("drift", f"EIP was {was}, found {now_on}", was=state.association, now=association),
             settings.history_limit,
         )
-    return replace(state, association=association, observed=True)
+    return replace(state, association=association, observed=True), notices
 
 
 def _set_alert(
-    state: ControllerState, alert: str, active: bool, notices: list[Notice], notice: Notice | None
-) -> ControllerState:
+    state: ControllerState, alert: str, active: bool, notice: Notice | None = None
+) -> tuple[ControllerState, Notices]:
     """Raise or clear an alert; notify only on the change, not on every cycle it persists."""
     if active == (alert in state.alerts):
-        return state
+        return state, ()
     if active:
-        if notice is not None:
-            notices.append(notice)
-        return replace(state, alerts=state.alerts | {alert})
-    notices.append(Notice(f"{alert}_cleared", "info", f"cleared: {alert.replace('_', ' ')}"))
-    return replace(state, alerts=state.alerts - {alert})
+        return replace(state, alerts=state.alerts | {alert}), (notice,) if notice is not None else ()
+    cleared = Notice(f"{alert}_cleared", "info", f"cleared: {alert.replace('_', ' ')}")
+    return replace(state, alerts=state.alerts - {alert}), (cleared,)

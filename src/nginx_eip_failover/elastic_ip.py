@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import ElasticIpError
+from .ports import Association, MoveResult
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
-
-
-@dataclass(frozen=True)
-class Association:
-    allocation_id: str
-    public_ip: str | None
-    instance_id: str | None
-
-
-@dataclass(frozen=True)
-class MoveResult:
-    association: Association
-    associate_ms: float  # the AssociateAddress call (0 when the EIP was already there)
-    verify_ms: float  # DescribeAddresses until the new association is visible
 
 
 class ElasticIpMover:

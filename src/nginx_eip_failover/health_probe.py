@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import urllib3
 
 from .config import NodeConfig
-from .decision import Observation
+from .ports import Observation
 
 MAX_BODY_BYTES = 1 << 20
 _API_PATH = re.compile(r"/api/\d+/")

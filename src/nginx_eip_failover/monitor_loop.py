@@ -14,7 +14,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .controller import CycleReport, FailoverController
-from .decision import describe_association
 from .errors import ConflictError, ElasticIpError, StateStoreError
 from .observability import logger, metrics
 
@@ -65,7 +64,7 @@ def run_monitor(
         "seconds": round(time.monotonic() - start, 3),
         "eip": {
             "instance_id": last.association.instance_id,
-            "holder": describe_association(settings, last.association.instance_id),
+            "holder": settings.describe_association(last.association.instance_id),
         },
         "nodes": {node.name: state.health(node.name).status for node in settings.nodes},
         "moves": [

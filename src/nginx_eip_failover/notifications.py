@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .decision import Notice
 from .observability import logger
+from .ports import Notice
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient

@@ -48,7 +48,7 @@ class MoveIntent:
 
     id: str
     target: str
-    source: str | None  # node name, "foreign:<instance>" or None when unassociated
+    source: str | None  # see Settings.source_of: node name, "foreign:<instance>", or None when unassociated
     reason: str
     by: str
     started_at: float

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import ConflictError, StateStoreError
+from .ports import Snapshot
 from .state import ControllerState, state_from_dict, state_to_dict
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    state: ControllerState
-    version: int  # 0: no item yet
 
 
 def state_key(allocation_id: str) -> str:

@@ -8,9 +8,8 @@ from typing import Any
 
 from .config import Settings
 from .decision import is_damped
-from .elastic_ip import Association
+from .ports import Association, Snapshot
 from .state import HistoryEntry
-from .state_store import Snapshot
 
 RECENT_MOVES = 10
 RECENT_HISTORY = 100  # the whole bounded history: the CLI's `history` reads it here

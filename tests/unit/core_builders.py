@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from nginx_eip_failover.config import NodeConfig, Settings
-from nginx_eip_failover.decision import Decision, Verdict, decide, record_probes
+from nginx_eip_failover.decision import Context, Decision, Verdict, decide, record_probes
 from nginx_eip_failover.state import ControllerState, NodeHealth
 
 I1 = "i-0000000000000aaa1"
@@ -78,5 +78,5 @@ def step(
 ) -> Decision:
     """One monitor cycle of the pure core: record the probe results, then decide."""
     if results:
-        current = record_probes(current, verdicts(**results), cfg, now, "test")
-    return decide(current, association, cfg, now, actor="test", move_id=move_id)
+        current = record_probes(current, verdicts(**results), Context(cfg, now, "test"))
+    return decide(current, association, Context(cfg, now, "test"), move_id=move_id)

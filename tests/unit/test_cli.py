@@ -22,9 +22,8 @@ from core_builders import I1, I2, settings
 from moto import mock_aws
 
 from nginx_eip_failover import cli
-from nginx_eip_failover.elastic_ip import Association
+from nginx_eip_failover.ports import Association, Snapshot
 from nginx_eip_failover.state import ControllerState, Drain, HistoryEntry, NodeHealth, Pin
-from nginx_eip_failover.state_store import Snapshot
 from nginx_eip_failover.status import build_status
 
 # A status document as the ControlFunction returns it (shape of status.build_status).

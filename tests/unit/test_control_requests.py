@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from nginx_eip_failover.config import Settings
-from nginx_eip_failover.control import MAX_REASON_LENGTH, apply_control, parse_control_request
-from nginx_eip_failover.decision import Decision, complete_move, decide
+from nginx_eip_failover.decision import Context, Decision, complete_move, decide
 from nginx_eip_failover.errors import InvalidRequestError, RefusedError
+from nginx_eip_failover.operator_requests import MAX_REASON_LENGTH, apply_control, parse_control_request
 from nginx_eip_failover.state import ControllerState, Drain, MoveIntent, NodeHealth, Pin
 
 LONG_REASON = "r" * (MAX_REASON_LENGTH + 1)
@@ -146,7 +146,7 @@ def apply(
     settings: Settings, state: ControllerState, association: str | None, request: dict[str, Any], now: float = NOW
 ) -> Decision:
     parsed = parse_control_request(request, settings)
-    return apply_control(state, parsed, association, settings, now, actor=ACTOR, move_id="m1")
+    return apply_control(state, parsed, association, Context(settings, now, ACTOR), move_id="m1")
 
 
 def events(decision: Decision) -> list[str]:
@@ -157,7 +157,10 @@ def test_failover_to_an_up_node_pins_it_and_moves_the_eip(settings: Settings) ->
     state, association = current(settings, "node1", node1=up(), node2=up())
     decision = apply(settings, state, association, {"action": "failover", "target": "node2", "reason": "patch node1"})
     assert decision.move is not None
-    assert (decision.move.target, decision.move.target_instance) == ("node2", settings.node("node2").instance_id)
+    assert (decision.move.target, settings.node(decision.move.target).instance_id) == (
+        "node2",
+        settings.node("node2").instance_id,
+    )
     assert decision.move.source == "node1"
     assert decision.state.pin == Pin(node="node2", reason="patch node1", by=ACTOR, at=NOW)
     assert decision.state.move is not None and decision.state.move.id == "m1"
@@ -231,10 +234,10 @@ def test_a_pin_blocks_preemption_until_unpin(settings: Settings) -> None:
     state, association = current(settings, "node1", node1=up(), node2=up())
     decision = apply(settings, state, association, {"action": "failover", "target": "node2"})
     moved = settings.node("node2").instance_id
-    state = complete_move(decision.state, "m1", moved, None, settings, NOW + 1, ACTOR, [])
+    state = complete_move(decision.state, "m1", moved, None, Context(settings, NOW + 1, ACTOR))[0]
     assert state.move is None and state.pin is not None
     later = NOW + 10 * (settings.preempt_delay_seconds + settings.min_seconds_between_moves)
-    kept = decide(state, moved, settings, later, actor="monitor", move_id="m2")
+    kept = decide(state, moved, Context(settings, later, "monitor"), move_id="m2")
     assert kept.move is None
     unpinned = apply(settings, kept.state, moved, {"action": "unpin", "reason": "done"}, now=later)
     assert unpinned.state.pin is None
@@ -265,7 +268,7 @@ def test_drain_of_the_standby_moves_nothing_and_makes_it_ineligible(settings: Se
     drained = apply(settings, state, association, {"action": "drain", "node": "node2"})
     assert drained.move is None
     failing = replace(drained.state, nodes={"node1": down(NOW), "node2": up()})
-    decision = decide(failing, association, settings, NOW + 1, actor="monitor", move_id="m2")
+    decision = decide(failing, association, Context(settings, NOW + 1, "monitor"), move_id="m2")
     assert decision.move is None
 
 

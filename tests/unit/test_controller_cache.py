@@ -10,10 +10,8 @@ from core_builders import I1, settings
 
 from nginx_eip_failover import controller as controller_module
 from nginx_eip_failover.controller import SNAPSHOT_MAX_AGE_SECONDS, FailoverController
-from nginx_eip_failover.decision import Observation
-from nginx_eip_failover.elastic_ip import Association, MoveResult
+from nginx_eip_failover.ports import Association, MoveResult, Observation, Snapshot
 from nginx_eip_failover.state import ControllerState
-from nginx_eip_failover.state_store import Snapshot
 
 
 @dataclass

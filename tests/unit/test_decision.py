@@ -10,13 +10,14 @@ from core_builders import FOREIGN, I1, I2, I3, down, settings, state, step, thre
 from nginx_eip_failover.decision import (
     ALERT_FOREIGN_HOLDER,
     ALERT_NO_NODE_UP,
-    Observation,
+    Context,
     complete_move,
     decide,
     is_damped,
     node_verdicts,
     record_probes,
 )
+from nginx_eip_failover.ports import Observation
 from nginx_eip_failover.state import ControllerState, Drain, MoveIntent, NodeHealth, Pin
 
 CFG = settings()
@@ -81,7 +82,7 @@ def test_holder_down_and_other_up_moves_to_other() -> None:
     decision = step(state(I1, node1=down(), node2=up()), I1, CFG, 100.0)
     assert decision.move is not None
     assert decision.move.target == "node2"
-    assert decision.move.target_instance == I2
+    assert CFG.node(decision.move.target).instance_id == I2
     assert decision.state.move is not None  # the intent is part of the state to commit
 
 
@@ -218,7 +219,7 @@ def test_up_node_counts_flaps_only_on_up_to_down_transitions() -> None:
     cfg = settings(fall_threshold=1, rise_threshold=1)
     current = state(I1, node1=up(), node2=up())
     for now, ok in enumerate([False, True, False, True, False, False, False]):
-        current = record_probes(current, {"node1": _v(ok)}, cfg, float(now), "t")
+        current = record_probes(current, {"node1": _v(ok)}, Context(cfg, float(now), "t"))
     assert current.health("node1").flaps == (0.0, 2.0, 4.0)
 
 
@@ -314,16 +315,14 @@ def test_a_move_of_a_crashed_invocation_is_abandoned_and_decided_again() -> None
 
 
 def test_complete_move_is_idempotent() -> None:
-    notices: list = []
-    done = complete_move(_with_intent(), "m1", I2, None, CFG, 101.0, "t", notices)
+    done = complete_move(_with_intent(), "m1", I2, None, Context(CFG, 101.0, "t"))[0]
     assert done.move is None
     assert done.last_move_at == 101.0
-    assert complete_move(done, "m1", I2, None, CFG, 102.0, "t", []) == done
+    assert complete_move(done, "m1", I2, None, Context(CFG, 102.0, "t"))[0] == done
 
 
 def test_failed_move_is_recorded_and_alerted() -> None:
-    notices: list = []
-    failed = complete_move(_with_intent(), "m1", I1, "Throttling", CFG, 101.0, "t", notices)
+    failed, notices = complete_move(_with_intent(), "m1", I1, "Throttling", Context(CFG, 101.0, "t"))
     assert failed.move is None
     assert failed.history[-1].event == "move_failed"
     assert "move_failed" in [n.kind for n in notices]
@@ -369,8 +368,8 @@ def test_one_observer_verdict_is_its_probe() -> None:
 
 def test_decide_is_deterministic_and_pure() -> None:
     current = state(I1, node1=down(), node2=up())
-    first = decide(current, I1, CFG, 100.0, actor="a", move_id="x")
-    second = decide(current, I1, CFG, 100.0, actor="a", move_id="x")
+    first = decide(current, I1, Context(CFG, 100.0, "a"), move_id="x")
+    second = decide(current, I1, Context(CFG, 100.0, "a"), move_id="x")
     assert first == second
     assert current == state(I1, node1=down(), node2=up())
 
@@ -391,7 +390,7 @@ def test_repeated_move_failures_back_off_exponentially_up_to_a_cap() -> None:
     current = _with_intent()
     now = 101.0
     for failures in range(1, 8):
-        current = complete_move(current, current.move.id, I1, "Throttling", CFG, now, "t", [])
+        current = complete_move(current, current.move.id, I1, "Throttling", Context(CFG, now, "t"))[0]
         assert current.move_failures == failures
         wait = move_backoff_seconds(failures)
         assert wait == min(MAX_MOVE_BACKOFF_SECONDS, 2.0 ** (failures - 1))
@@ -401,14 +400,13 @@ def test_repeated_move_failures_back_off_exponentially_up_to_a_cap() -> None:
         retry = step(current, I1, CFG, now + wait, move_id=f"r{failures}")
         assert retry.move is not None
         current, now = retry.state, now + wait
-    done = complete_move(current, current.move.id, I2, None, CFG, now, "t", [])
+    done = complete_move(current, current.move.id, I2, None, Context(CFG, now, "t"))[0]
     assert done.move_failures == 0
     assert done.last_failure_at is None
 
 
 def test_a_move_whose_call_failed_but_whose_eip_moved_counts_as_done() -> None:
-    notices: list = []
-    done = complete_move(_with_intent(), "m1", I2, "ReadTimeoutError", CFG, 101.0, "t", notices)
+    done = complete_move(_with_intent(), "m1", I2, "ReadTimeoutError", Context(CFG, 101.0, "t"))[0]
     assert done.move is None
     assert done.association == I2
     assert done.history[-1].event == "move_completed"
@@ -417,16 +415,16 @@ def test_a_move_whose_call_failed_but_whose_eip_moved_counts_as_done() -> None:
 
 
 def test_draining_the_pinned_node_clears_the_pin() -> None:
-    from nginx_eip_failover.control import ControlRequest, apply_control
+    from nginx_eip_failover.operator_requests import ControlRequest, apply_control
 
     pinned = replace(state(I2, node1=up(), node2=up()), pin=Pin("node2", "t", "op", 0.0))
     decision = apply_control(
-        pinned, ControlRequest("drain", node=CFG.node("node2"), reason="m"), I2, CFG, 10.0, actor="op", move_id="d"
+        pinned, ControlRequest("drain", node=CFG.node("node2"), reason="m"), I2, Context(CFG, 10.0, "op"), move_id="d"
     )
     assert decision.state.pin is None
     assert decision.move is not None
     assert decision.move.target == "node1"
     other = apply_control(
-        pinned, ControlRequest("drain", node=CFG.node("node1"), reason="m"), I2, CFG, 10.0, actor="op", move_id="d"
+        pinned, ControlRequest("drain", node=CFG.node("node1"), reason="m"), I2, Context(CFG, 10.0, "op"), move_id="d"
     )
     assert other.state.pin == pinned.pin

@@ -16,9 +16,9 @@ import pytest
 
 from nginx_eip_failover import aws_clients, wiring
 from nginx_eip_failover.config import load_settings
-from nginx_eip_failover.control import parse_control_request
 from nginx_eip_failover.errors import ConfigError, InvalidRequestError, RefusedError, StateStoreError
 from nginx_eip_failover.handlers import control, monitor
+from nginx_eip_failover.operator_requests import parse_control_request
 from nginx_eip_failover.state_store import state_key
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

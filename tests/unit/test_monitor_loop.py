@@ -14,10 +14,10 @@ from nginx_eip_failover import monitor_loop
 from nginx_eip_failover.config import Settings
 from nginx_eip_failover.controller import CycleReport
 from nginx_eip_failover.decision import Decision
-from nginx_eip_failover.elastic_ip import Association
 from nginx_eip_failover.errors import ConflictError, ElasticIpError, StateStoreError
 from nginx_eip_failover.monitor_loop import MARGIN_SECONDS, run_monitor
 from nginx_eip_failover.observability import metrics
+from nginx_eip_failover.ports import Association
 from nginx_eip_failover.state import ControllerState, NodeHealth
 
 

@@ -11,7 +11,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from nginx_eip_failover.config import Settings
-from nginx_eip_failover.decision import Verdict, complete_move, decide, is_eligible, record_probes
+from nginx_eip_failover.decision import Context, Verdict, complete_move, decide, is_eligible, record_probes
 from nginx_eip_failover.state import ControllerState
 
 configs = st.builds(
@@ -57,11 +57,11 @@ def _simulate(cfg: Settings, sequence: list, association: str | None) -> Run:
         if drift is not None:
             association = None if drift == "unassociate" else drift
         verdicts = {node.name: Verdict(ok, "ok" if ok else "fail") for node, ok in zip(cfg.nodes, oks, strict=False)}
-        before = record_probes(current, verdicts, cfg, now, "t")
+        before = record_probes(current, verdicts, Context(cfg, now, "t"))
         holder = cfg.node_by_instance(association)
         if holder and current.health(holder.name).status == "up" and before.health(holder.name).status == "down":
             run.holder_downs += 1
-        decision = decide(before, association, cfg, now, actor="t", move_id=f"m{now}")
+        decision = decide(before, association, Context(cfg, now, "t"), move_id=f"m{now}")
         current = decision.state
         if decision.move is None:
             continue
@@ -84,8 +84,8 @@ def _simulate(cfg: Settings, sequence: list, association: str | None) -> Run:
             if before.last_move_at is not None:
                 assert now - before.last_move_at >= cfg.min_seconds_between_moves
         run.moves.append((now, kind, target))
-        association = decision.move.target_instance
-        current = complete_move(current, decision.move.id, association, None, cfg, now, "t", [])
+        association = cfg.node(decision.move.target).instance_id
+        current = complete_move(current, decision.move.id, association, None, Context(cfg, now, "t"))[0]
     return run
 
 
@@ -146,8 +146,10 @@ def test_racing_deciders_make_one_move_per_decision(racers: int, order) -> None:
     while pending:
         racer = pending.pop(0)
         seen, version = snapshots[racer]
-        after = record_probes(seen, {"node1": Verdict(False, "refused"), "node2": Verdict(True, "ok")}, cfg, 10.0, "t")
-        decision = decide(after, I1, cfg, 10.0, actor=f"r{racer}", move_id=f"m{racer}")
+        after = record_probes(
+            seen, {"node1": Verdict(False, "refused"), "node2": Verdict(True, "ok")}, Context(cfg, 10.0, "t")
+        )
+        decision = decide(after, I1, Context(cfg, 10.0, f"r{racer}"), move_id=f"m{racer}")
         if decision.state == seen:
             continue
         if store.save(decision.state, version):

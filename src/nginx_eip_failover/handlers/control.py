@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from nginx_eip_failover.control import parse_control_request
 from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
+from nginx_eip_failover.operator_requests import parse_control_request
 from nginx_eip_failover.wiring import controller
 
 if TYPE_CHECKING:

@@ -11,9 +11,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from .config import NodeConfig, Settings
-from .decision import Decision, Move, Notice, decide, describe_association, settle_move
+from .decision import Context, Decision, decide, settle_move, start_move
 from .errors import InvalidRequestError, RefusedError
-from .state import ControllerState, Drain, HistoryEntry, MoveIntent, Pin
+from .ports import Notice
+from .state import ControllerState, Drain, HistoryEntry, Pin
 
 Action = Literal["status", "failover", "unpin", "drain", "undrain"]
 
@@ -78,35 +79,27 @@ def _node(field: str, value: Any, settings: Settings) -> NodeConfig:
 
 
 def apply_control(
-    state: ControllerState,
-    request: ControlRequest,
-    association: str | None,
-    settings: Settings,
-    now: float,
-    *,
-    actor: str,
-    move_id: str,
+    state: ControllerState, request: ControlRequest, association: str | None, ctx: Context, *, move_id: str
 ) -> Decision:
     """Apply an accepted request, then decide where the EIP belongs under the new rules."""
-    notices: list[Notice] = []
-    state = settle_move(state, association, settings, now, actor, notices)
+    state, notices = settle_move(state, association, ctx)
     if request.action == "failover":
         assert request.node is not None
-        return _failover(state, request, request.node, association, settings, now, actor, move_id, notices)
+        return _failover(state, request, request.node, association, ctx, move_id, notices)
     reason = request.reason or "(no reason given)"
     if request.action == "unpin":
         state = replace(state, pin=None)
     elif request.action == "drain":
         assert request.node is not None
-        drains = {**state.drains, request.node.name: Drain(reason=reason, by=actor, at=now)}
+        drains = {**state.drains, request.node.name: Drain(reason=reason, by=ctx.actor, at=ctx.now)}
         # Draining the pinned node overrides the pin: keeping it would only block failbacks later.
         pin = None if state.pin is not None and state.pin.node == request.node.name else state.pin
         state = replace(state, drains=drains, pin=pin)
     elif request.action == "undrain":
         assert request.node is not None
         state = replace(state, drains={k: v for k, v in state.drains.items() if k != request.node.name})
-    state = state.with_history(_recorded(request, reason, actor, now), settings.history_limit)
-    decision = decide(state, association, settings, now, actor=actor, move_id=move_id)
+    state = state.with_history(_recorded(request, reason, ctx), ctx.settings.history_limit)
+    decision = decide(state, association, ctx, move_id=move_id)
     return replace(decision, notices=(*notices, *decision.notices))
 
 
@@ -115,11 +108,9 @@ def _failover(
     request: ControlRequest,
     target: NodeConfig,
     association: str | None,
-    settings: Settings,
-    now: float,
-    actor: str,
+    ctx: Context,
     move_id: str,
-    notices: list[Notice],
+    notices: tuple[Notice, ...],
 ) -> Decision:
     if state.move is not None:
         raise RefusedError(
@@ -137,7 +128,7 @@ def _failover(
             target.name,
             f'{target.name} is {health.status}{detail}; add "force": true to move the EIP there anyway',
         )
-    if association is not None and settings.node_by_instance(association) is None and not request.force:
+    if association is not None and ctx.settings.node_by_instance(association) is None and not request.force:
         # The contract leaves an EIP on a foreign instance alone unless an operator forces it:
         # something outside the pair may be serving it on purpose.
         raise RefusedError(
@@ -146,37 +137,14 @@ def _failover(
             f'the EIP is on {association}, outside the pair; add "force": true to take it for {target.name}',
         )
     reason = request.reason or "(no reason given)"
-    state = replace(state, pin=Pin(node=target.name, reason=reason, by=actor, at=now))
-    state = state.with_history(_recorded(request, reason, actor, now), settings.history_limit)
+    state = replace(state, pin=Pin(node=target.name, reason=reason, by=ctx.actor, at=ctx.now))
+    state = state.with_history(_recorded(request, reason, ctx), ctx.settings.history_limit)
     if association == target.instance_id:
-        return Decision(state, None, f"EIP already on {target.name}; pinned there", tuple(notices))
-    source = describe_association(settings, association)
+        return Decision(state, None, f"EIP already on {target.name}; pinned there", notices)
     why = f"operator failover to {target.name}: {reason}"
-    state = replace(
-        state,
-        move=MoveIntent(id=move_id, target=target.name, source=source, reason=why, by=actor, started_at=now),
-    ).with_history(
-        HistoryEntry(
-            at=now,
-            event="move_started",
-            reason=why,
-            by=actor,
-            node=target.name,
-            detail={"id": move_id, "from": source},
-        ),
-        settings.history_limit,
-    )
-    move = Move(id=move_id, target=target.name, target_instance=target.instance_id, source=source, reason=why)
-    return Decision(state, move, why, tuple(notices))
+    return start_move(state, target, association, why, ctx, move_id=move_id, notices=notices)
 
 
-def _recorded(request: ControlRequest, reason: str, actor: str, now: float) -> HistoryEntry:
+def _recorded(request: ControlRequest, reason: str, ctx: Context) -> HistoryEntry:
     detail: dict[str, Any] = {"force": True} if request.force else {}
-    return HistoryEntry(
-        at=now,
-        event=f"control_{request.action}",
-        reason=reason,
-        by=actor,
-        node=request.node.name if request.node else None,
-        detail=detail,
-    )
+    return ctx.entry(f"control_{request.action}", reason, request.node.name if request.node else None, **detail)

@@ -1,0 +1,72 @@
+"""The ports: value types and interfaces the service uses, implemented by the adapters.
+
+The core (`decision`, `operator_requests`) and the service (`controller`, `status`) import these,
+never an adapter module, so a fake for a test needs nothing from boto3 or urllib3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from .state import ControllerState
+
+Severity = Literal["info", "warning", "critical"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One probe of one node by one observer (today a single observer: the function itself)."""
+
+    node: str
+    ok: bool
+    detail: str
+    latency_ms: float
+    observer: str = "local"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something an operator should hear about (SNS and logs), sent only by the writer that won."""
+
+    kind: str
+    severity: Severity
+    message: str
+
+
+@dataclass(frozen=True)
+class Association:
+    allocation_id: str
+    public_ip: str | None
+    instance_id: str | None
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    association: Association
+    associate_ms: float  # the AssociateAddress call (0 when the EIP was already there)
+    verify_ms: float  # DescribeAddresses until the new association is visible
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    state: ControllerState
+    version: int  # 0: no item yet
+
+
+class Prober(Protocol):
+    def probe_all(self) -> list[Observation]: ...
+
+
+class EipPort(Protocol):
+    def describe(self) -> Association: ...
+    def move(self, instance_id: str) -> MoveResult: ...
+
+
+class StorePort(Protocol):
+    def load(self, *, consistent: bool = True) -> Snapshot: ...
+    def save(self, state: ControllerState, expected_version: int) -> int: ...
+
+
+class NotifierPort(Protocol):
+    def publish(self, notices: list[Notice]) -> None: ...
