@@ -23,6 +23,9 @@ _ALLOCATION_ID = re.compile(r"^eipalloc-[0-9a-f]{8,17}$")
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 # node1 .. nodeN: the template has two, the core does not care how many.
 _MAX_NODES = 16
+# A control request probes once, writes, may move the EIP (verified for up to 10 s) and answers
+# with the status, all inside the ControlFunction's 30 s: a probe gets a third of that at most.
+MAX_PROBE_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     nodes = _load_nodes(env)
     interval = _parse(env, "HEALTH_CHECK_INTERVAL_SECONDS", "1", _number(0.0, 60.0, low_inclusive=False))
-    timeout = _parse(env, "HEALTH_CHECK_TIMEOUT_SECONDS", "1", _number(0.0, 30.0, low_inclusive=False))
+    timeout = _parse(
+        env, "HEALTH_CHECK_TIMEOUT_SECONDS", "1", _number(0.0, MAX_PROBE_TIMEOUT_SECONDS, low_inclusive=False)
+    )
+    if timeout > interval:
+        # A probe that outlasts its interval stretches every cycle: the interval would be a lie,
+        # and detection would take FallThreshold timeouts instead of FallThreshold intervals.
+        raise ConfigError(
+            "HEALTH_CHECK_TIMEOUT_SECONDS",
+            env.get("HEALTH_CHECK_TIMEOUT_SECONDS"),
+            f"must not exceed HEALTH_CHECK_INTERVAL_SECONDS ({interval:g}): a probe must fit inside its interval",
+        )
     topic = env.get("NOTIFICATION_TOPIC_ARN", "").strip() or None
     ca_bundle = env.get("HEALTH_CHECK_CA_BUNDLE", "").strip() or None
     if ca_bundle is not None and not os.path.isfile(ca_bundle):  # noqa: PTH113 - cheap stat, clear error
@@ -238,7 +251,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rise_threshold=_parse(env, "RISE_THRESHOLD", "2", _integer(1, 100)),
         preempt=_parse(env, "PREEMPT", "true", _boolean),
         preempt_delay_seconds=_parse(env, "PREEMPT_DELAY_SECONDS", "60", _number(0.0, 86400.0)),
-        min_seconds_between_moves=_parse(env, "MIN_SECONDS_BETWEEN_MOVES", "30", _number(0.0, 86400.0)),
+        # 0 by default: a non-zero value delays failbacks beyond PreemptDelaySeconds (opt-in damping).
+        min_seconds_between_moves=_parse(env, "MIN_SECONDS_BETWEEN_MOVES", "0", _number(0.0, 86400.0)),
         flap_window_seconds=_parse(env, "FLAP_WINDOW_SECONDS", "300", _number(0.0, 86400.0)),
         flap_suppress_threshold=_parse(env, "FLAP_SUPPRESS_THRESHOLD", "3", _integer(1, 100)),
         table_name=_required(env, "STATE_TABLE_NAME"),

@@ -21,12 +21,22 @@ from .decision import Context, Decision, complete_move, decide, node_verdicts, r
 from .errors import ConflictError, ElasticIpError
 from .observability import add_node_metric, logger, metrics
 from .ports import Association, EipPort, Notice, NotifierPort, Observation, Prober, Snapshot, StorePort
-from .state import ControllerState
+from .state import ControllerState, MoveIntent
 
 if TYPE_CHECKING:
     from .operator_requests import ControlRequest
 
 MAX_CONFLICT_RETRIES = 25
+# A committed move needs this long to send AssociateAddress. A cycle with less time left in its
+# invocation commits no move: it could not carry it out, and the intent would block every other
+# invocation until MOVE_TIMEOUT_SECONDS. (Verification and the outcome's record need no reserve:
+# the next cycle completes a move whose association it sees.)
+MOVE_TIME_RESERVE_SECONDS = 2.0
+# A control request answers with the status after its move: what its probes leave for the rest.
+CONTROL_TIME_AFTER_PROBES_SECONDS = 15.0
+# A committed move whose probes are older than this is checked again before EC2 is called: the
+# intent must still be ours (consistent read) and the target must still answer.
+RECHECK_AFTER_SECONDS = 2.0
 # How long a container reuses the state it last read or wrote. Staleness never causes a wrong move
 # (every move is a conditional write first), but operator changes (unpin, undrain) should reach a
 # long-running monitor loop without waiting for its next write.
@@ -67,15 +77,21 @@ class FailoverController:
         self._snapshot: Snapshot | None = None
         self._snapshot_at = 0.0
 
-    def probe(self) -> list[Observation]:
-        observations = self._prober.probe_all()
+    def probe(self, budget_seconds: float | None = None) -> list[Observation]:
+        observations = self._prober.probe_all(budget_seconds)
         for observation in observations:
             add_node_metric(observation.node, "ProbeLatency", MetricUnit.Milliseconds, observation.latency_ms)
         return observations
 
-    def run_cycle(self, actor: str) -> CycleReport:
-        """One monitor cycle: probe every node, record the results, move the EIP if it must."""
+    def run_cycle(self, actor: str, time_left: Callable[[], float] | None = None) -> CycleReport:
+        """One monitor cycle: probe every node, record the results, move the EIP if it must.
+
+        `time_left()`: seconds left in the invocation; no move is committed without
+        MOVE_TIME_RESERVE_SECONDS to carry it out.
+        """
         started = time.monotonic()
+        probed_at = self._clock()
+        # The loop starts a cycle only with room for a whole probe timeout: no budget to cut here.
         observations = self.probe()
         probed = time.monotonic()
         verdicts = node_verdicts(observations, self.settings.quorum)
@@ -83,9 +99,11 @@ class FailoverController:
 
         def build(state: ControllerState, association: str | None, now: float) -> Decision:
             ctx = Context(settings, now, actor)
-            return decide(record_probes(state, verdicts, ctx), association, ctx, move_id=self._new_id())
+            may_move = time_left is None or time_left() >= MOVE_TIME_RESERVE_SECONDS
+            recorded = record_probes(state, verdicts, ctx, probed_at)
+            return decide(recorded, association, ctx, move_id=self._new_id(), may_move=may_move)
 
-        report = self._commit(build, actor)
+        report = self._commit(build, actor, probed_at)
         report.observations = observations
         report.timings_ms = {"probe": _ms(started, probed), **report.timings_ms}
         metrics.add_metric(name="MonitorCycles", unit=MetricUnit.Count, value=1)
@@ -96,22 +114,30 @@ class FailoverController:
             metrics.add_metric(name="NoHealthyNode", unit=MetricUnit.Count, value=1)
         return report
 
-    def run_control(self, request: ControlRequest, actor: str) -> CycleReport:
-        """Apply an operator request on fresh probe results; raises (changing nothing) if refused."""
+    def run_control(
+        self, request: ControlRequest, actor: str, time_left: Callable[[], float] | None = None
+    ) -> CycleReport:
+        """Apply an operator request on fresh probe results; raises (changing nothing) if refused.
+
+        Probes are cut so that the move and the status still fit in the invocation's time.
+        """
         from .operator_requests import (
             apply_control,  # only the ControlFunction needs it: not on the monitor's cold path
         )
 
-        observations = self.probe()
+        probed_at = self._clock()
+        budget = max(0.1, time_left() - CONTROL_TIME_AFTER_PROBES_SECONDS) if time_left else None
+        observations = self.probe(budget)
         verdicts = node_verdicts(observations, self.settings.quorum)
         settings = self.settings
 
         def build(state: ControllerState, association: str | None, now: float) -> Decision:
             ctx = Context(settings, now, actor)
-            return apply_control(record_probes(state, verdicts, ctx), request, association, ctx, move_id=self._new_id())
+            recorded = record_probes(state, verdicts, ctx, probed_at)
+            return apply_control(recorded, request, association, ctx, move_id=self._new_id())
 
         self._snapshot = None  # an operator acts on what is stored now, not on a cached copy
-        report = self._commit(build, actor)
+        report = self._commit(build, actor, probed_at)
         report.observations = observations
         return report
 
@@ -136,7 +162,9 @@ class FailoverController:
         self._snapshot = snapshot
         self._snapshot_at = time.monotonic()
 
-    def _commit(self, build: Callable[[ControllerState, str | None, float], Decision], actor: str) -> CycleReport:
+    def _commit(
+        self, build: Callable[[ControllerState, str | None, float], Decision], actor: str, probed_at: float
+    ) -> CycleReport:
         for _attempt in range(MAX_CONFLICT_RETRIES):
             snapshot = self._cached_or_loaded()
             decide_started = time.monotonic()
@@ -155,26 +183,33 @@ class FailoverController:
                 # extend its life, or operator changes would never reach a running loop.
                 self._remember(snapshot)
             decided = time.monotonic()
-            self._publish(list(decision.notices))
             report = CycleReport(decision=decision, observations=[], association=association)
             report.timings_ms["decide"] = _ms(decide_started, decided)
             if decision.move is not None:
-                self._execute(decision, report, actor)
+                self._execute(decision, report, actor, probed_at)
+            # After EC2, never between the committed intent and its call: a slow SNS (retries for
+            # seconds) must not make the move act on a stale decision.
+            self._publish(list(decision.notices))
             return report
         raise ConflictError(f"state kept changing: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
 
-    def _execute(self, decision: Decision, report: CycleReport, actor: str) -> None:
+    def _execute(self, decision: Decision, report: CycleReport, actor: str, probed_at: float) -> None:
         move = decision.move
         assert move is not None
         logger.info(
             "moving EIP",
             extra={"move_id": move.id, "from": move.source, "to": move.target, "reason": move.reason},
         )
+        if self._clock() - probed_at > RECHECK_AFTER_SECONDS and not self._still_wanted(move, report, actor):
+            return
+        # Another invocation abandons this intent after MOVE_TIMEOUT_SECONDS: the call must be
+        # sent well before that, or not at all.
+        not_after = time.monotonic() + (move.started_at + self.settings.move_timeout_seconds / 2 - self._clock())
         error: str | None = None
         association: str | None
         try:
             target_instance = self.settings.node(move.target).instance_id
-            result = self._eip.move(target_instance)
+            result = self._eip.move(target_instance, not_after=not_after)
             association = result.association.instance_id
             report.association = result.association
             report.timings_ms.update(associate=result.associate_ms, verify=result.verify_ms)
@@ -196,6 +231,30 @@ class FailoverController:
             # Every failed attempt, with EC2's error: the SNS notice (and its log line) is sent only
             # when the move_failing alert is raised, not for the retries after it.
             logger.error("move failed", extra={"move_id": move.id, "to": move.target, "error": report.move_error})
+
+    def _still_wanted(self, move: MoveIntent, report: CycleReport, actor: str) -> bool:
+        """An aged decision (the intent's write was slow) is checked again before EC2 is called:
+        the intent must still be ours, and the target must still pass a probe."""
+        snapshot = self._store.load(consistent=True)
+        self._remember(snapshot)
+        if snapshot.state.move is None or snapshot.state.move.id != move.id:
+            logger.warning(
+                "move taken over or settled by another invocation; not calling EC2", extra={"move_id": move.id}
+            )
+            report.move_error = f"move {move.id} was taken over by another invocation before EC2 was called"
+            return False
+        seen = {o.node: o for o in self.probe()}
+        target = seen.get(move.target)
+        if target is not None and target.ok:
+            return True
+        detail = target.detail if target is not None else "not probed"
+        error = f"{move.target} failed its re-check probe before EC2 was called ({detail})"
+        logger.warning("move cancelled: target failed its re-check", extra={"move_id": move.id, "error": error})
+        report.move_error = error
+        recorded = self._record_outcome(move.id, self._association_after_failure(), error, actor)
+        if recorded is not None:
+            report.decision = replace(report.decision, state=recorded)
+        return False
 
     def _association_after_failure(self) -> str | None:
         try:

@@ -13,12 +13,14 @@ Nothing here assumes two nodes or one observer.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .config import NodeConfig, Settings
 from .ports import Notice, Observation
 from .state import ControllerState, HistoryEntry, MoveIntent, NodeHealth
+from .text_bounds import MAX_ENTRY_REASON_BYTES, bounded
 
 ALERT_NO_NODE_UP = "no_node_up"
 ALERT_FOREIGN_HOLDER = "foreign_holder"
@@ -47,7 +49,16 @@ class Context:
     actor: str
 
     def entry(self, event: str, reason: str, node: str | None = None, **detail: object) -> HistoryEntry:
-        return HistoryEntry(at=self.now, event=event, reason=reason, by=self.actor, node=node, detail=detail)
+        # Every entry's text is bounded in bytes here, whatever a node or EC2 answered.
+        detail = {key: bounded(value) if isinstance(value, str) else value for key, value in detail.items()}
+        return HistoryEntry(
+            at=self.now,
+            event=event,
+            reason=bounded(reason, MAX_ENTRY_REASON_BYTES),
+            by=bounded(self.actor),
+            node=node,
+            detail=detail,
+        )
 
 
 @dataclass(frozen=True)
@@ -75,50 +86,81 @@ def node_verdicts(observations: Iterable[Observation], quorum: int = 1) -> dict[
     for node, seen in by_node.items():
         failed = [o for o in seen if not o.ok]
         ok = len(failed) < min(quorum, len(seen))
-        verdicts[node] = Verdict(ok=ok, detail=(seen[0] if ok else failed[0]).detail)
+        verdicts[node] = Verdict(ok=ok, detail=bounded((seen[0] if ok else failed[0]).detail))
     return verdicts
 
 
-def record_probes(state: ControllerState, verdicts: Mapping[str, Verdict], ctx: Context) -> ControllerState:
-    """Advance each node's rise/fall counters; a node with no history takes its first verdict."""
+# Timer jitter allowance when a streak's span is compared with whole intervals: one prober's probes
+# are at least an interval apart, but two wall clocks read a few milliseconds differently.
+SPAN_TOLERANCE = 0.95
+
+
+def record_probes(
+    state: ControllerState, verdicts: Mapping[str, Verdict], ctx: Context, probed_at: float | None = None
+) -> ControllerState:
+    """Advance each node's rise/fall streaks with probes taken at `probed_at` (default: now).
+
+    A node goes down after FallThreshold failed probes that span (FallThreshold - 1) intervals
+    with no success in between, whoever probed; up again likewise with RiseThreshold. A node
+    with no history takes its first verdict.
+    """
     settings = ctx.settings
+    at = ctx.now if probed_at is None else probed_at
     nodes = dict(state.nodes)
     for node in settings.nodes:
         verdict = verdicts.get(node.name)
         if verdict is None:
             continue
         old = state.health(node.name)
-        new = _advance(old, verdict, settings, ctx.now)
+        new = _advance(old, verdict, settings, at)
         nodes[node.name] = new
         if new.status != old.status:
-            state = state.with_history(
-                ctx.entry(f"node_{new.status}", verdict.detail, node.name), settings.history_limit
-            )
+            entry = ctx.entry(f"node_{new.status}", verdict.detail, node.name)
+            state = state.with_history(entry, settings.history_limit)
     return replace(state, nodes=nodes)
 
 
-def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, now: float) -> NodeHealth:
+def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, at: float) -> NodeHealth:
+    continues = (old.ok_streak > 0) if verdict.ok else (old.fail_streak > 0)
+    # None while a streak continues: a state written before streaks had a start (counted as spanned).
+    started = old.streak_started_at if continues else at
+    # A probe older than the streak's start (an overlapping invocation's, committed late) does not
+    # stretch the span backwards.
+    span = math.inf if started is None else max(0.0, at - started)
     if verdict.ok:
         ok_streak, fail_streak = min(old.ok_streak + 1, settings.rise_threshold), 0
-        promote = old.status == "unknown" or (old.status == "down" and ok_streak >= settings.rise_threshold)
+        promote = old.status == "unknown" or (
+            old.status == "down"
+            and ok_streak >= settings.rise_threshold
+            and _spans(span, settings.rise_threshold, settings)
+        )
         status = "up" if promote else old.status
     else:
         ok_streak, fail_streak = 0, min(old.fail_streak + 1, settings.fall_threshold)
-        demote = old.status == "unknown" or (old.status == "up" and fail_streak >= settings.fall_threshold)
+        demote = old.status == "unknown" or (
+            old.status == "up"
+            and fail_streak >= settings.fall_threshold
+            and _spans(span, settings.fall_threshold, settings)
+        )
         status = "down" if demote else old.status
     if status == old.status:
-        return replace(old, ok_streak=ok_streak, fail_streak=fail_streak)
+        return replace(old, ok_streak=ok_streak, fail_streak=fail_streak, streak_started_at=started)
     flaps = old.flaps
     if old.status == "up" and status == "down":
-        flaps = (*flaps, now)[-settings.flap_suppress_threshold :]
+        flaps = (*flaps, at)[-settings.flap_suppress_threshold :]
     return NodeHealth(
         status=status,
         ok_streak=ok_streak,
         fail_streak=fail_streak,
-        since=now,
+        since=at,
         reason=verdict.detail,
         flaps=flaps,
+        streak_started_at=started,
     )
+
+
+def _spans(span: float, threshold: int, settings: Settings) -> bool:
+    return span >= (threshold - 1) * settings.interval_seconds * SPAN_TOLERANCE
 
 
 def is_damped(health: NodeHealth, settings: Settings, now: float) -> bool:
@@ -133,8 +175,14 @@ def is_eligible(state: ControllerState, node: str) -> bool:
     return state.health(node).status == "up" and node not in state.drains
 
 
-def decide(state: ControllerState, association: str | None, ctx: Context, *, move_id: str) -> Decision:
-    """Choose where the EIP belongs, given what the EIP is associated with right now."""
+def decide(
+    state: ControllerState, association: str | None, ctx: Context, *, move_id: str, may_move: bool = True
+) -> Decision:
+    """Choose where the EIP belongs, given what the EIP is associated with right now.
+
+    `may_move=False`: the caller has no time left to carry a move out, so none is committed; the
+    next cycle (or the next invocation) decides again on fresh probes.
+    """
     settings = ctx.settings
     state, notices = settle_move(state, association, ctx)
     if state.move is not None:
@@ -172,7 +220,13 @@ def decide(state: ControllerState, association: str | None, ctx: Context, *, mov
     )
     notices += changed
     target, reason = _desired_node(state, holder, settings, ctx.now)
-    if target is None or (holder is not None and target.name == holder.name):
+    if holder is not None and target is not None and target.name == holder.name:
+        # The EIP is where it belongs, whoever put it there (a verification that lagged, an
+        # operator by hand): a failing move is over, and so is its back-off.
+        state = replace(state, move_failures=0, last_failure_at=None)
+        state, cleared = _set_alert(state, ALERT_MOVE_FAILING, False)
+        return Decision(state, None, reason, notices + cleared)
+    if target is None:
         return Decision(state, None, reason, notices)
 
     if state.move_failures and state.last_failure_at is not None:
@@ -181,6 +235,8 @@ def decide(state: ControllerState, association: str | None, ctx: Context, *, mov
             return Decision(
                 state, None, f"{reason}; retrying after {state.move_failures} failed move(s) in {wait:.1f}s", notices
             )
+    if not may_move:
+        return Decision(state, None, f"{reason}; deferred: no time left in this invocation to move", notices)
     return start_move(state, target, association, reason, ctx, move_id=move_id, notices=notices)
 
 
@@ -197,6 +253,7 @@ def start_move(
     """Commit the intent to move the EIP to `target`: the one way every move (automatic or an
     operator's) starts, so they record the same intent and history."""
     source = ctx.settings.source_of(association)
+    reason = bounded(reason, MAX_ENTRY_REASON_BYTES)
     intent = MoveIntent(id=move_id, target=target.name, source=source, reason=reason, by=ctx.actor, started_at=ctx.now)
     state = replace(state, move=intent).with_history(
         ctx.entry("move_started", reason, target.name, id=move_id, **{"from": source}), ctx.settings.history_limit
@@ -231,7 +288,17 @@ def _keep_or_preempt(
     if state.health(holder.name).status != "up":
         return holder, f"{holder.name} holds the EIP and is not known to be down"
     if state.pin is not None:
-        return holder, f"pinned to {state.pin.node}: no priority moves until unpin"
+        if state.pin.node == holder.name:
+            return holder, f"pinned to {state.pin.node}: no priority moves until unpin"
+        # The pin is the operator's wish: once the pinned node is back (and has stayed up for the
+        # preempt delay), the EIP returns to it, Preempt or not.
+        pinned = next((node for node in eligible if node.name == state.pin.node), None)
+        if pinned is None:
+            return holder, f"pinned to {state.pin.node}, which is not up: {holder.name} keeps the EIP"
+        if is_damped(state.health(pinned.name), settings, now):
+            return holder, f"pinned to {pinned.name}, damped after flapping: {holder.name} keeps the EIP"
+        target, reason = _failback_due(state, pinned, settings, now, why=f"back to pinned {pinned.name}")
+        return target or holder, reason
     if not any(node.priority > holder.priority for node in eligible):
         return holder, f"{holder.name} holds the EIP and is up"
     if not settings.preempt:
@@ -271,20 +338,28 @@ def preemption_target(
     if not candidates:
         return None, f"{holder.name} holds the EIP; higher-priority nodes are damped after flapping"
     best = max(candidates, key=lambda node: node.priority)
-    since = state.health(best.name).since
+    return _failback_due(state, best, settings, now, why=f"preempt: {best.name} (priority {best.priority})")
+
+
+def _failback_due(
+    state: ControllerState, target: NodeConfig, settings: Settings, now: float, *, why: str
+) -> tuple[NodeConfig | None, str]:
+    """`target` once it has been up for PreemptDelaySeconds (and MinSecondsBetweenMoves since the
+    last move), else None with how long is left."""
+    since = state.health(target.name).since
     up_for = now - since if since is not None else 0.0
     if up_for < settings.preempt_delay_seconds:
         wait = settings.preempt_delay_seconds - up_for
         return (
             None,
-            f"{best.name} up for {up_for:.1f}s; failback after PreemptDelaySeconds ({wait:.1f}s left)",
+            f"{target.name} up for {up_for:.1f}s; failback after PreemptDelaySeconds ({wait:.1f}s left)",
         )
     if state.last_move_at is not None:
         since_move = now - state.last_move_at
         if since_move < settings.min_seconds_between_moves:
             wait = settings.min_seconds_between_moves - since_move
-            return None, f"failback to {best.name} waits for MinSecondsBetweenMoves ({wait:.1f}s left)"
-    return best, f"preempt: {best.name} (priority {best.priority}) up for {up_for:.1f}s"
+            return None, f"failback to {target.name} waits for MinSecondsBetweenMoves ({wait:.1f}s left)"
+    return target, f"{why} up for {up_for:.1f}s"
 
 
 def settle_move(state: ControllerState, association: str | None, ctx: Context) -> tuple[ControllerState, Notices]:
@@ -349,7 +424,7 @@ def complete_move(
             **({"error": error} if error else {}),
         )
         return state.with_history(entry, settings.history_limit), (moved, *cleared)
-    problem = error or f"EIP is on {settings.describe_association(association)} after the call"
+    problem = bounded(error or f"EIP is on {settings.describe_association(association)} after the call")
     state, raised = _set_alert(
         replace(state, move=None, move_failures=state.move_failures + 1, last_failure_at=ctx.now),
         ALERT_MOVE_FAILING,

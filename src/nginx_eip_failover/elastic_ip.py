@@ -44,12 +44,21 @@ class ElasticIpMover:
             instance_id=address.get("InstanceId") or None,
         )
 
-    def move(self, instance_id: str) -> MoveResult:
-        """Associate the EIP with `instance_id` unless it is there already, then verify it is."""
+    def move(self, instance_id: str, *, not_after: float | None = None) -> MoveResult:
+        """Associate the EIP with `instance_id` unless it is there already, then verify it is.
+
+        `not_after` (time.monotonic()): a slow DescribeAddresses (retries) must not let a decision
+        that may have been taken over go out late; past it, nothing is sent.
+        """
         current = self.describe()
         if current.instance_id == instance_id:
             return MoveResult(current, 0.0, 0.0)
         started = time.monotonic()
+        if not_after is not None and started > not_after:
+            raise ElasticIpError(
+                f"AssociateAddress {self._allocation_id}: not sent, the decision is {started - not_after:.1f}s "
+                "past its deadline (another invocation may have taken the move over)"
+            )
         self._call(
             "AssociateAddress",
             self._ec2.associate_address,

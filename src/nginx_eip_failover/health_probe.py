@@ -1,9 +1,12 @@
 """HTTP(S) health probes of the nodes, all at once, each bounded by the probe timeout.
 
 One probe succeeds only on a 2xx answer within the timeout whose body, when it is NGINX Plus API
-JSON for an upstream (an object with `peers`), has at least one peer `up`. Everything else is a
-failure with a one-line reason. Each probe runs in its own daemon thread and the cycle waits for
-the timeout at most, so a node that hangs (or a DNS lookup that does) never delays the others.
+JSON for an upstream (an object with `peers`), has at least one peer `up`; for the collection of
+all upstreams (`/api/<n>/http/upstreams`, `/api/<n>/stream/upstreams`) every upstream needs a peer
+`up`. Everything else is a failure with a one-line reason, bounded in bytes whatever the node
+answers (an upstream of 12,000 peers is summarised, not listed). Each probe runs in its own daemon
+thread and the cycle waits for the timeout at most, so a node that hangs (or a DNS lookup that
+does) never delays the others.
 """
 
 from __future__ import annotations
@@ -21,9 +24,14 @@ import urllib3
 
 from .config import NodeConfig
 from .ports import Observation
+from .text_bounds import bounded
 
 MAX_BODY_BYTES = 1 << 20
 _API_PATH = re.compile(r"/api/\d+/")
+# The collection of every upstream: an object of upstream name -> upstream (each with `peers`).
+_ALL_UPSTREAMS_PATH = re.compile(r"/api/\d+/(?:http|stream)/upstreams/?$")
+# How many distinct peer states a failure detail names ("11990 down, 10 unhealthy").
+_STATES_SHOWN = 4
 _READ_CHUNK = 16 * 1024
 
 
@@ -49,14 +57,17 @@ class HealthProber:
             retries=False,
         )
 
-    def probe_all(self) -> list[Observation]:
+    def probe_all(self, budget_seconds: float | None = None) -> list[Observation]:
+        """Probe every node at once; each probe ends at the timeout, or sooner when the caller has
+        less time left (`budget_seconds`: a control request must answer within its invocation)."""
         results: dict[str, Observation] = {}
-        deadline = time.monotonic() + self._timeout
+        timeout = self._timeout if budget_seconds is None else max(0.001, min(self._timeout, budget_seconds))
+        deadline = time.monotonic() + timeout
         threads = []
         for node in self._nodes:
             thread = threading.Thread(
                 target=self._probe_into,
-                args=(node, deadline, results),
+                args=(node, deadline, timeout, results),
                 name=f"probe-{node.name}",
                 daemon=True,
             )
@@ -70,25 +81,25 @@ class HealthProber:
             or Observation(
                 node=node.name,
                 ok=False,
-                detail=f"no answer within {self._timeout:g}s",
-                latency_ms=self._timeout * 1000,
+                detail=f"no answer within {timeout:g}s",
+                latency_ms=timeout * 1000,
                 observer=self._observer,
             )
             for node in self._nodes
         ]
 
-    def _probe_into(self, node: NodeConfig, deadline: float, results: dict[str, Observation]) -> None:
+    def _probe_into(self, node: NodeConfig, deadline: float, timeout: float, results: dict[str, Observation]) -> None:
         started = time.monotonic()
         try:
             ok, detail = self._check(node.health_check_url, deadline)
         except Exception as exc:
             ok, detail = False, _describe_exception(exc)
         if time.monotonic() > deadline:
-            ok, detail = False, f"no answer within {self._timeout:g}s"
+            ok, detail = False, f"no answer within {timeout:g}s"
         results[node.name] = Observation(
             node=node.name,
             ok=ok,
-            detail=detail,
+            detail=bounded(detail),
             latency_ms=round((time.monotonic() - started) * 1000, 1),
             observer=self._observer,
         )
@@ -114,8 +125,9 @@ class HealthProber:
         if not 200 <= response.status < 300:
             return False, f"HTTP {response.status}"
         content_type = response.headers.get("Content-Type", "")
-        if _API_PATH.search(urlsplit(url).path) or "json" in content_type.lower():
-            return _check_api_body(body, response.status)
+        path = urlsplit(url).path
+        if _API_PATH.search(path) or "json" in content_type.lower():
+            return _check_api_body(body, response.status, all_upstreams=bool(_ALL_UPSTREAMS_PATH.search(path)))
         return True, f"HTTP {response.status}"
 
 
@@ -138,21 +150,51 @@ def _read_until(response: Any, deadline: float) -> bytes:
         chunks.append(chunk)
 
 
-def _check_api_body(body: bytes, status: int) -> tuple[bool, str]:
+def _check_api_body(body: bytes, status: int, *, all_upstreams: bool = False) -> tuple[bool, str]:
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return False, f"HTTP {status} with invalid JSON ({exc.__class__.__name__}: {str(exc)[:80]})"
-    if not isinstance(data, dict) or "peers" not in data:
-        return True, f"HTTP {status}"
-    peers = data["peers"]
+    if isinstance(data, dict) and "peers" in data:
+        ok, summary = _check_peers(data["peers"])
+        return ok, f"HTTP {status}, {summary}" if ok else f"upstream has {summary}"
+    if all_upstreams:
+        return _check_all_upstreams(data, status)
+    return True, f"HTTP {status}"
+
+
+def _check_all_upstreams(data: object, status: int) -> tuple[bool, str]:
+    """Every upstream of the collection needs a peer up: a node serving one site of two is not healthy."""
+    if not isinstance(data, dict) or not data:
+        return False, f"HTTP {status} but the upstreams collection is empty or not an object"
+    failing: list[str] = []
+    for name, upstream in data.items():
+        if not isinstance(upstream, dict) or "peers" not in upstream:
+            failing.append(f"{str(name)[:40]}: not an upstream")
+            continue
+        ok, summary = _check_peers(upstream["peers"])
+        if not ok:
+            failing.append(f"{str(name)[:40]}: {summary}")
+    if failing:
+        return False, f"HTTP {status} but {len(failing)} of {len(data)} upstreams failing ({'; '.join(failing[:2])})"
+    return True, f"HTTP {status}, all {len(data)} upstreams have a peer up"
+
+
+def _check_peers(peers: object) -> tuple[bool, str]:
     if not isinstance(peers, list):
-        return False, f"HTTP {status} but 'peers' is {type(peers).__name__}, not a list"
-    states = [peer.get("state") if isinstance(peer, dict) else None for peer in peers]
-    up = states.count("up")
-    if up == 0:
-        return False, f"upstream has no peer up ({len(peers)} peers: {', '.join(map(str, states)) or 'none'})"
-    return True, f"HTTP {status}, {up}/{len(peers)} peers up"
+        return False, f"'peers' is {type(peers).__name__}, not a list"
+    counts: dict[str, int] = {}
+    for peer in peers:
+        state = peer.get("state") if isinstance(peer, dict) else None
+        key = state[:20] if isinstance(state, str) else "invalid"
+        counts[key] = counts.get(key, 0) + 1
+    up = counts.get("up", 0)
+    if up:
+        return True, f"{up}/{len(peers)} peers up"
+    # A summary, never a list: a real upstream can have thousands of peers.
+    shown = sorted(counts.items(), key=lambda item: -item[1])[:_STATES_SHOWN]
+    states = ", ".join(f"{count} {state}" for state, count in shown) or "no peers"
+    return False, f"no peer up (0/{len(peers)} peers up: {states})"
 
 
 def _describe_exception(exc: BaseException) -> str:

@@ -30,12 +30,13 @@ def run_monitor(
     settings = controller.settings
     start = time.monotonic()
     deadline = start + (remaining_ms() / 1000 if remaining_ms else 0.0)
+    time_left = (lambda: _time_left(deadline, remaining_ms)) if remaining_ms is not None else None
     reports: list[CycleReport] = []
     errors: list[str] = []
     while True:
         cycle_start = time.monotonic()
         try:
-            report = controller.run_cycle(actor)
+            report = controller.run_cycle(actor, time_left)
         except (ElasticIpError, StateStoreError, ConflictError) as exc:
             # An AWS fault (after botocore's retries) costs this cycle, not the invocation: the
             # next cycle reads everything again and carries on.
@@ -77,6 +78,10 @@ def run_monitor(
         "alerts": sorted(state.alerts),
         "decision": last.decision.reason,
     }
+
+
+def _time_left(deadline: float, remaining_ms: Callable[[], int]) -> float:
+    return min(deadline - time.monotonic(), remaining_ms() / 1000)
 
 
 def errors_as_exception(errors: list[str]) -> Exception:

@@ -15,6 +15,7 @@ from .decision import Context, Decision, decide, settle_move, start_move
 from .errors import InvalidRequestError, RefusedError
 from .ports import Notice
 from .state import ControllerState, Drain, HistoryEntry, Pin
+from .text_bounds import MAX_REASON_BYTES, bounded
 
 Action = Literal["status", "failover", "unpin", "drain", "undrain"]
 
@@ -57,6 +58,8 @@ def parse_control_request(event: object, settings: Settings) -> ControlRequest:
         raise InvalidRequestError("reason", reason, "must be a string")
     if len(reason) > MAX_REASON_LENGTH:
         raise InvalidRequestError("reason", reason[:40] + "...", f"must be at most {MAX_REASON_LENGTH} characters")
+    # 500 characters are at most 2000 bytes of UTF-8; lone surrogates (which JSON allows) are not text.
+    reason = bounded(reason, MAX_REASON_BYTES)
     force = event.get("force", False)
     if not isinstance(force, bool):
         raise InvalidRequestError("force", force, "must be true or false (a JSON boolean)")

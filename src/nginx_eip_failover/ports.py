@@ -55,12 +55,15 @@ class Snapshot:
 
 
 class Prober(Protocol):
-    def probe_all(self) -> list[Observation]: ...
+    def probe_all(self, budget_seconds: float | None = None) -> list[Observation]: ...
 
 
 class EipPort(Protocol):
     def describe(self) -> Association: ...
-    def move(self, instance_id: str) -> MoveResult: ...
+
+    # `not_after` (time.monotonic()): the move is no longer wanted after it, so AssociateAddress is
+    # not sent late (ElasticIpError instead).
+    def move(self, instance_id: str, *, not_after: float | None = None) -> MoveResult: ...
 
 
 class StorePort(Protocol):

@@ -6,12 +6,16 @@ store writes it whole, conditional on the version it read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Health = Literal["unknown", "up", "down"]
 SCHEMA_VERSION = 1
+# The history's share of the state item, whatever its entries hold: DynamoDB refuses items over
+# 400 KB, and a state that cannot be written stops failover for good.
+HISTORY_MAX_BYTES = 48 * 1024
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,10 @@ class NodeHealth:
     fail_streak: int = 0
     since: float | None = None  # when `status` last changed
     reason: str = ""  # the probe detail that caused the last change
+    # When the first probe of the current streak (ok or failed, from any prober) was taken. A
+    # streak counts only once it spans its threshold's intervals, so overlapping invocations
+    # that probe the same blip cannot add up to a failure (hysteresis by time, not by count).
+    streak_started_at: float | None = None
     # When the node last went from up to down, newest last, at most FLAP_SUPPRESS_THRESHOLD kept.
     flaps: tuple[float, ...] = ()
 
@@ -85,7 +93,20 @@ class ControllerState:
         return self.nodes.get(node, NodeHealth())
 
     def with_history(self, entry: HistoryEntry, limit: int) -> ControllerState:
-        return replace(self, history=(*self.history, entry)[-limit:])
+        """Append `entry`, keeping the newest `limit` entries that fit in HISTORY_MAX_BYTES."""
+        history = (*self.history, entry)[-limit:]
+        size = 0
+        for index in range(len(history) - 1, -1, -1):
+            size += entry_size(history[index])
+            if size > HISTORY_MAX_BYTES:
+                history = history[index + 1 :]
+                break
+        return replace(self, history=history)
+
+
+def entry_size(entry: HistoryEntry) -> int:
+    """Bytes the entry takes in the stored item (UTF-8 JSON, as the state store writes it)."""
+    return len(json.dumps(asdict(entry), ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
 
 
 def state_to_dict(state: ControllerState) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from nginx_eip_failover.lab.nginx_node import find_nginx, install_instructions
 # Short, test-friendly settings (given as template parameters); a test overrides what it needs.
 FAST_SETTINGS = {
     "HealthCheckIntervalSeconds": "0.3",
-    "HealthCheckTimeoutSeconds": "0.5",
+    "HealthCheckTimeoutSeconds": "0.3",  # at most the interval
     "FallThreshold": "3",
     "RiseThreshold": "2",
     "Preempt": "true",

@@ -29,7 +29,7 @@ DEFAULTS = {
     "RISE_THRESHOLD": ("rise_threshold", 2),
     "PREEMPT": ("preempt", True),
     "PREEMPT_DELAY_SECONDS": ("preempt_delay_seconds", 60.0),
-    "MIN_SECONDS_BETWEEN_MOVES": ("min_seconds_between_moves", 30.0),
+    "MIN_SECONDS_BETWEEN_MOVES": ("min_seconds_between_moves", 0.0),
     "FLAP_WINDOW_SECONDS": ("flap_window_seconds", 300.0),
     "FLAP_SUPPRESS_THRESHOLD": ("flap_suppress_threshold", 3),
     "NOTIFICATION_TOPIC_ARN": ("topic_arn", None),
@@ -59,8 +59,10 @@ INVALID = [
     ("HEALTH_CHECK_INTERVAL_SECONDS", "60.5", "(0, 60]"),
     ("HEALTH_CHECK_INTERVAL_SECONDS", "nan", "finite"),
     ("HEALTH_CHECK_TIMEOUT_SECONDS", "inf", "finite"),
-    ("HEALTH_CHECK_TIMEOUT_SECONDS", "0", "(0, 30]"),
-    ("HEALTH_CHECK_TIMEOUT_SECONDS", "31", "(0, 30]"),
+    ("HEALTH_CHECK_TIMEOUT_SECONDS", "0", "(0, 10]"),
+    ("HEALTH_CHECK_TIMEOUT_SECONDS", "11", "(0, 10]"),
+    # A probe must fit inside its interval (1 s here).
+    ("HEALTH_CHECK_TIMEOUT_SECONDS", "1.5", "must not exceed HEALTH_CHECK_INTERVAL_SECONDS (1)"),
     ("HEALTH_CHECK_TIMEOUT_SECONDS", "1s", "number"),
     ("FALL_THRESHOLD", "0", "[1, 100]"),
     ("FALL_THRESHOLD", "101", "[1, 100]"),
@@ -170,7 +172,7 @@ def test_an_optional_variable_missing_or_empty_takes_its_default(
         ("HEALTH_CHECK_INTERVAL_SECONDS", "0.5", "interval_seconds", 0.5),
         ("HEALTH_CHECK_INTERVAL_SECONDS", "60", "interval_seconds", 60.0),
         ("HEALTH_CHECK_TIMEOUT_SECONDS", "0.25", "timeout_seconds", 0.25),
-        ("HEALTH_CHECK_TIMEOUT_SECONDS", " 30 ", "timeout_seconds", 30.0),
+        ("HEALTH_CHECK_TIMEOUT_SECONDS", " 1 ", "timeout_seconds", 1.0),
         ("FALL_THRESHOLD", "1", "fall_threshold", 1),
         ("RISE_THRESHOLD", "100", "rise_threshold", 100),
         ("PREEMPT", "false", "preempt", False),
@@ -192,8 +194,14 @@ def test_an_optional_variable_missing_or_empty_takes_its_default(
 def test_valid_values_including_fractions_and_bounds(
     base_env: dict[str, str], variable: str, text: str, attribute: str, value: object
 ) -> None:
+    base_env["HEALTH_CHECK_TIMEOUT_SECONDS"] = "0.25"  # fits every interval below
     base_env[variable] = text
     assert getattr(load_settings(base_env), attribute) == value
+
+
+def test_the_longest_probe_timeout_fits_a_long_interval(base_env: dict[str, str]) -> None:
+    base_env.update(HEALTH_CHECK_INTERVAL_SECONDS="60", HEALTH_CHECK_TIMEOUT_SECONDS="10")
+    assert load_settings(base_env).timeout_seconds == 10.0
 
 
 @pytest.mark.parametrize("priorities", [("0", "255"), ("255", "0"), (" 101 ", "+100")])

@@ -30,13 +30,13 @@ class CountingStore:
 
 
 class SteadyPair:
-    def probe_all(self) -> list[Observation]:
+    def probe_all(self, budget_seconds: float | None = None) -> list[Observation]:
         return [Observation("node1", True, "ok", 1.0), Observation("node2", True, "ok", 1.0)]
 
     def describe(self) -> Association:
         return Association("eipalloc-00000000000000001", "203.0.113.1", I1)
 
-    def move(self, instance_id: str) -> MoveResult:
+    def move(self, instance_id: str, *, not_after: float | None = None) -> MoveResult:
         raise AssertionError("a steady pair never moves")
 
     def publish(self, notices: list) -> None:

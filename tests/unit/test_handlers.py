@@ -4,6 +4,7 @@ and the environment the template gives the functions."""
 from __future__ import annotations
 
 import json
+import math
 import socket
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ import boto3
 import pytest
 
 from nginx_eip_failover import aws_clients, wiring
+from nginx_eip_failover import controller as controller_module
 from nginx_eip_failover.config import load_settings
 from nginx_eip_failover.errors import ConfigError, InvalidRequestError, RefusedError, StateStoreError
 from nginx_eip_failover.handlers import control, monitor
@@ -58,6 +60,9 @@ def alarm(instance_id: str) -> dict[str, Any]:
     }
 
 
+INTERVAL = 0.2
+
+
 class Context:
     """A Lambda context whose remaining time counts down in real time."""
 
@@ -89,6 +94,9 @@ class Stack:
     associate_calls: list[str] = field(default_factory=list)
 
     def monitor(self, event: Any = SCHEDULE, seconds: float = 0.0) -> dict[str, Any]:
+        # Invocations one probe interval apart at least, as real ones are: hysteresis counts by
+        # time, so back-to-back single-cycle invocations would never add up to FallThreshold.
+        time.sleep(INTERVAL)
         return monitor.lambda_handler(event, Context(seconds))  # type: ignore[no-any-return]
 
     def control(self, request: Any) -> dict[str, Any]:
@@ -157,8 +165,8 @@ def stack(
         "NODE2_INSTANCE_ID": node2_id,
         "NODE1_HEALTH_CHECK_URL": node1.url(),
         "NODE2_HEALTH_CHECK_URL": node2.url(),
-        "HEALTH_CHECK_INTERVAL_SECONDS": "0.2",
-        "HEALTH_CHECK_TIMEOUT_SECONDS": "0.5",
+        "HEALTH_CHECK_INTERVAL_SECONDS": str(INTERVAL),
+        "HEALTH_CHECK_TIMEOUT_SECONDS": str(INTERVAL),
         "FALL_THRESHOLD": str(FALL),
         "RISE_THRESHOLD": str(RISE),
         "PREEMPT_DELAY_SECONDS": "0",
@@ -168,6 +176,9 @@ def stack(
     }
     for variable, value in env.items():
         monkeypatch.setenv(variable, value)
+    # One-cycle invocations here have no time left by their context; in Lambda the last cycle of
+    # an invocation commits no move (tested below), here every cycle may.
+    monkeypatch.setattr(controller_module, "MOVE_TIME_RESERVE_SECONDS", -math.inf)
     world = Stack(ec2, aws["dynamodb"], sqs, queue, TABLE, allocation_id, node1_id, node2_id, node1, node2)
     # The controller's own EC2 client (cached per container): count its AssociateAddress calls.
     aws_clients.ec2().meta.events.register(

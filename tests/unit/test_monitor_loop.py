@@ -45,7 +45,7 @@ class FakeController:
         self.failures: list[Exception | None] = []
         self.moves: dict[int, str] = {}
 
-    def run_cycle(self, actor: str) -> CycleReport:
+    def run_cycle(self, actor: str, time_left: Callable[[], float] | None = None) -> CycleReport:
         assert len(self.started) < 1000, "the loop does not end"
         self.started.append(self.clock.now)
         self.clock.now += self.cycle_seconds

@@ -216,7 +216,7 @@ def test_parameter_defaults(template: dict[str, Any]) -> None:
     assert defaults["RiseThreshold"] == 2
     assert defaults["Preempt"] == "true"
     assert defaults["PreemptDelaySeconds"] == 60
-    assert defaults["MinSecondsBetweenMoves"] == 30
+    assert defaults["MinSecondsBetweenMoves"] == 0  # contract rule 3: no default may stretch PreemptDelaySeconds
     assert defaults["FlapWindowSeconds"] == 300
     assert defaults["FlapSuppressThreshold"] == 3
     assert defaults["HealthCheckCaBundle"] == ""

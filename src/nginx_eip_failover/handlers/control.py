@@ -30,7 +30,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"ok": True, "action": "status", "status": failover.status()}
     logger.info("control request", extra={"request": event})
     try:
-        report = failover.run_control(request, OPERATOR)
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        time_left = (lambda: remaining() / 1000) if remaining else None
+        report = failover.run_control(request, OPERATOR, time_left)
     finally:
         flush_node_metrics()
     return {
