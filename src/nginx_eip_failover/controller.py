@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -26,6 +26,7 @@ from .state_store import Snapshot
 
 if TYPE_CHECKING:
     from .control import ControlRequest
+    from .status import StatusDocument
 
 MAX_CONFLICT_RETRIES = 25
 # How long a container reuses the state it last read or wrote. Staleness never causes a wrong move
@@ -132,7 +133,7 @@ class FailoverController:
         report.observations = observations
         return report
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StatusDocument:
         from .status import build_status  # only the ControlFunction needs it
 
         snapshot = self._store.load()
