@@ -1,17 +1,22 @@
-"""A refused control request carries a machine-readable code.
+"""A refused control request carries a machine-readable code from the core to the CLI.
 
 `RefusedError.code` ends the error's message as ` [refused:<code>]`. Lambda's error document for an
 unhandled exception is {"errorType": the class name, "errorMessage": str(error), ...} (the lab's
-invoke helper reports the same two fields), so the code arrives with it.
+invoke helper reports the same two fields), so the code arrives with it, and the CLI acts on
+errorType "RefusedError" and that code, never on the wording.
 """
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 import pytest
+from botocore.response import StreamingBody
 from core_builders import FOREIGN, I1, down, settings, up
 
+from nginx_eip_failover import cli
 from nginx_eip_failover.control import apply_control, parse_control_request
 from nginx_eip_failover.errors import InvalidRequestError, RefusedError, split_refusal
 from nginx_eip_failover.state import ControllerState, Drain, MoveIntent
@@ -81,3 +86,26 @@ def test_an_invalid_request_has_no_refusal_code() -> None:
         parse_control_request({"action": "failover", "target": "node3"}, settings())
     assert not isinstance(raised.value, RefusedError)
     assert split_refusal(str(raised.value)) == (None, str(raised.value))
+
+
+def lambda_error_document(error: Exception) -> dict[str, Any]:
+    """What Lambda's Python runtime returns for an exception the handler raises."""
+    return {"errorMessage": str(error), "errorType": type(error).__name__, "requestId": "r", "stackTrace": []}
+
+
+@pytest.mark.parametrize(("code", "state", "association", "request_", "field"), REFUSALS, ids=IDS)
+def test_the_code_travels_in_lambdas_error_document_to_the_cli(
+    code: str, state: ControllerState, association: str | None, request_: dict[str, Any], field: str
+) -> None:
+    error = refused(state, association, request_)
+    body = json.dumps(lambda_error_document(error)).encode()
+    response = cli.decode_lambda_answer(
+        {"FunctionError": "Unhandled", "Payload": StreamingBody(io.BytesIO(body), len(body))}
+    )
+    assert (response.error_type, response.refusal) == ("RefusedError", code)
+    assert response.message == str(error).removesuffix(f" [refused:{code}]")
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["failover", "--to", "node2"], transport=lambda _: response, out=out, err=err) == 1
+    hint = ["nginx-eip-failover: add --force to move the EIP there anyway"] if code in cli.FORCE_OVERRIDES else []
+    assert err.getvalue().splitlines() == [f"nginx-eip-failover: {response.message}", *hint]
+    assert out.getvalue() == ""
