@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -25,6 +25,7 @@ from .state import ControllerState, MoveIntent
 
 if TYPE_CHECKING:
     from .operator_requests import ControlRequest
+    from .status import StatusDocument
 
 MAX_CONFLICT_RETRIES = 25
 # A committed move needs this long to send AssociateAddress. A cycle with less time left in its
@@ -141,7 +142,7 @@ class FailoverController:
         report.observations = observations
         return report
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StatusDocument:
         from .status import build_status  # only the ControlFunction needs it
 
         snapshot = self._store.load()

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Literal
+
+# Why the current state refuses a well-formed control request. A RefusedError's message ends with
+# " [refused:<code>]", so the code survives Lambda's error document {"errorType", "errorMessage"}.
+RefusalCode = Literal["target_down", "target_drained", "foreign_holder", "move_in_progress"]
+_REFUSAL_MARK = re.compile(r" \[refused:([a-z_]+)\]\Z")
 
 
 def _show(value: object) -> str:
@@ -32,11 +39,33 @@ class InvalidRequestError(FailoverError):
     def __init__(self, field: str, value: object, problem: str) -> None:
         self.field = field
         self.value = value
-        super().__init__(f"invalid request: field '{field}' = {_show(value)}: {problem}")
+        self.problem = problem
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        return f"invalid request: field '{self.field}' = {_show(self.value)}: {self.problem}"
 
 
 class RefusedError(InvalidRequestError):
-    """A well-formed control request that the current state does not allow (e.g. target down)."""
+    """A well-formed control request that the current state does not allow (e.g. target down).
+
+    `code` says why, for programs; the message ends with it: `... anyway [refused:target_down]`.
+    """
+
+    def __init__(self, field: str, value: object, problem: str, *, code: RefusalCode) -> None:
+        self.code: RefusalCode = code
+        super().__init__(field, value, problem)
+
+    def _message(self) -> str:
+        return f"{super()._message()} [refused:{self.code}]"
+
+
+def split_refusal(message: str) -> tuple[str | None, str]:
+    """A RefusedError's message -> (its code, the message without the code); (None, message) otherwise."""
+    found = _REFUSAL_MARK.search(message)
+    if found is None:
+        return None, message
+    return found.group(1), message[: found.start()]
 
 
 class ConflictError(FailoverError):

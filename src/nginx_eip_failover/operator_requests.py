@@ -120,9 +120,10 @@ def _failover(
             "action",
             "failover",
             f"move {state.move.id} to {state.move.target} is in progress; retry in a few seconds",
+            code="move_in_progress",
         )
     if target.name in state.drains:
-        raise RefusedError("target", target.name, f"{target.name} is drained; undrain it first")
+        raise RefusedError("target", target.name, f"{target.name} is drained; undrain it first", code="target_drained")
     health = state.health(target.name)
     if health.status != "up" and not request.force:
         detail = f" ({health.reason})" if health.reason else ""
@@ -130,6 +131,7 @@ def _failover(
             "target",
             target.name,
             f'{target.name} is {health.status}{detail}; add "force": true to move the EIP there anyway',
+            code="target_down",
         )
     if association is not None and ctx.settings.node_by_instance(association) is None and not request.force:
         # The contract leaves an EIP on a foreign instance alone unless an operator forces it:
@@ -138,6 +140,7 @@ def _failover(
             "force",
             request.force,
             f'the EIP is on {association}, outside the pair; add "force": true to take it for {target.name}',
+            code="foreign_holder",
         )
     reason = request.reason or "(no reason given)"
     state = replace(state, pin=Pin(node=target.name, reason=reason, by=ctx.actor, at=ctx.now))

@@ -273,7 +273,7 @@ def test_the_function_can_come_from_the_environment(monkeypatch: pytest.MonkeyPa
         chosen.append((function_name, stack_name))
         return FakeFunction()
 
-    monkeypatch.setattr(cli, "lambda_transport", fake_lambda_transport)
+    monkeypatch.setattr(cli.transports, "lambda_transport", fake_lambda_transport)
     assert run_cli(["status"], environ={cli.STACK_ENV: "prod-lb"})[0] == 0
     assert run_cli(["status"], environ={cli.FUNCTION_ENV: "fn", cli.STACK_ENV: "prod-lb"})[0] == 0
     assert run_cli(["status", "--stack-name", "s"], environ={cli.FUNCTION_ENV: "fn"})[0] == 0
@@ -402,11 +402,11 @@ def test_a_reason_with_newlines_stays_on_its_row() -> None:
 # --------------------------------------------------------------------------------- exit codes
 
 REFUSED = cli.Response(
-    payload={"errorType": "RefusedError", "errorMessage": "invalid request: ..."},
+    payload={"errorType": "RefusedError", "errorMessage": "invalid request: ... [refused:target_down]"},
     error_type="RefusedError",
     error_message=(
         "invalid request: field 'target' = \"node1\": node1 is down (connection refused); "
-        'add "force": true to move the EIP there anyway'
+        'add "force": true to move the EIP there anyway [refused:target_down]'
     ),
 )
 
@@ -426,6 +426,39 @@ def test_a_refused_request_with_json_prints_the_error_document_too() -> None:
     assert code == 1
     assert json.loads(out)["errorType"] == "RefusedError"
     assert "node1 is down" in err
+
+
+@pytest.mark.parametrize(
+    ("refusal", "hint"),
+    [
+        ("target_down", True),
+        ("foreign_holder", True),
+        ("target_drained", False),
+        ("move_in_progress", False),
+        (None, False),  # no code: the wording alone never adds the hint
+    ],
+)
+def test_the_refusal_code_not_the_wording_decides_the_force_hint(refusal: str | None, hint: bool) -> None:
+    text = 'invalid request: field \'target\' = "node1": whatever it says; add "force": true'
+    message = f"{text} [refused:{refusal}]" if refusal else text
+    response = cli.Response(
+        payload={"errorType": "RefusedError", "errorMessage": message},
+        error_type="RefusedError",
+        error_message=message,
+    )
+    assert response.refusal == refusal
+    code, out, err = run_cli(["failover", "--to", "node1"], FakeFunction(response))
+    assert (code, out) == (1, "")
+    force_hint = ["nginx-eip-failover: add --force to move the EIP there anyway"] if hint else []
+    assert err.splitlines() == [f"nginx-eip-failover: {text}", *force_hint]
+
+
+def test_only_a_refused_error_carries_a_refusal_code() -> None:
+    message = "invalid request: field 'reason' = \"x [refused:target_down]\": odd [refused:target_down]"
+    response = cli.Response(error_type="InvalidRequestError", error_message=message)
+    assert (response.refusal, response.message) == (None, message)
+    code, _, err = run_cli(["failover", "--to", "node1"], FakeFunction(response))
+    assert (code, err) == (1, f"nginx-eip-failover: {message}\n")
 
 
 def test_an_accepted_request_whose_move_failed_exits_1() -> None:
@@ -468,13 +501,38 @@ def test_a_transport_failure_exits_1() -> None:
 def test_lab_mode_without_a_running_lab_is_a_usage_error(tmp_path: Path) -> None:
     code, _, err = run_cli(["status", "--lab-file", str(tmp_path / "lab.json")])
     assert code == 2
-    assert "no running lab" in err and "python -m nginx_eip_failover.lab up" in err
+    assert "no running lab" in err and "python -m nginx_eip_failover_lab up" in err
     stale = tmp_path / "stale.json"
     dead_pid = 2**22 + 12345  # above pid_max's default: never a live process
     stale.write_text(json.dumps({"pid": dead_pid, "control_env": {}}))
     code, _, err = run_cli(["status", "--lab", "--lab-file", str(stale)])
     assert code == 2
     assert f"pid {dead_pid} is gone" in err
+
+
+LAB_MISSING = (
+    "nginx-eip-failover: --lab needs the development lab: pip install -e '.[dev]' from a clone of the repository\n"
+)
+
+
+def test_lab_mode_without_the_lab_installed_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain `pip install .` has no lab (nor the PyYAML it needs): one clear line, exit 2, no traceback."""
+    loaded = [name for name in sys.modules if name.startswith("nginx_eip_failover_lab.")]
+    for name in ["nginx_eip_failover_lab", *loaded]:
+        monkeypatch.setitem(sys.modules, name, None)  # importing a None entry raises ImportError
+    for argv in (["--lab", "status"], ["failover", "--to", "node2", "--lab-file", "/tmp/lab.json"]):
+        code, out, err = run_cli(argv, environ={})
+        assert (code, out, err) == (2, "", LAB_MISSING)
+
+
+def test_lab_mode_without_the_lab_installed_is_one_line_from_the_command() -> None:
+    script = (
+        "import runpy, sys; sys.modules['nginx_eip_failover_lab'] = None; "
+        "sys.argv = ['nginx-eip-failover', '--lab', 'status']; "
+        "runpy.run_module('nginx_eip_failover.cli', run_name='__main__')"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", LAB_MISSING)
 
 
 def test_lab_file_defaults_to_the_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -629,4 +687,14 @@ def test_an_unknown_profile_is_a_usage_error() -> None:
 
 def test_importing_the_cli_does_not_import_boto3() -> None:
     code = "import sys, nginx_eip_failover.cli; assert 'boto3' not in sys.modules, 'boto3 imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_importing_the_cli_imports_neither_botocore_nor_the_lab() -> None:
+    code = (
+        "import sys, nginx_eip_failover.cli; "
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'nginx_eip_failover_lab') "
+        "or m.startswith('nginx_eip_failover.lab')); "
+        "assert not loaded, loaded"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,246 @@
+"""The command line: options, the request each subcommand sends, the transport it goes through,
+what is printed and the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO, cast
+
+from . import transports
+from .common import PROG, TransportError, UsageError, version
+from .rendering import render_action, render_history, render_json, render_status
+from .transports import FUNCTION_OUTPUT, Transport
+
+if TYPE_CHECKING:
+    from nginx_eip_failover.status import StatusDocument
+
+FUNCTION_ENV = "NGINX_EIP_FAILOVER_FUNCTION_NAME"
+STACK_ENV = "NGINX_EIP_FAILOVER_STACK_NAME"
+DEFAULT_HISTORY_LIMIT = 20
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+# Refusals that `--force` overrides (RefusedError codes: see nginx_eip_failover.errors.RefusalCode).
+FORCE_OVERRIDES = frozenset({"target_down", "foreign_holder"})
+
+
+# ----------------------------------------------------------------------------------------- parsing
+
+
+def _target_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Where to send the request and how to print it; accepted before or after the subcommand.
+
+    On the subcommands the defaults are SUPPRESS, so a value given before the subcommand is not
+    overwritten by the subcommand's default.
+    """
+
+    def default(value: Any) -> Any:
+        return value if top else argparse.SUPPRESS
+
+    group = parser.add_argument_group("where and how (AWS CLI conventions)")
+    group.add_argument("--profile", default=default(None), help="AWS profile (default: AWS_PROFILE or default)")
+    group.add_argument("--region", default=default(None), help="AWS region (default: AWS_REGION / profile)")
+    group.add_argument(
+        "--endpoint-url",
+        default=default(None),
+        help="AWS endpoint for Lambda and CloudFormation (AWS_ENDPOINT_URL is honoured too)",
+    )
+    group.add_argument(
+        "--function-name",
+        default=default(None),
+        help=f"the ControlFunction's name or ARN (default: ${FUNCTION_ENV})",
+    )
+    group.add_argument(
+        "--stack-name",
+        default=default(None),
+        help=f"the stack; its {FUNCTION_OUTPUT} output names the function (default: ${STACK_ENV})",
+    )
+    group.add_argument("--lab", action="store_true", default=default(False), help="use the local lab (lab up)")
+    group.add_argument(
+        "--lab-file",
+        default=default(None),
+        metavar="PATH",
+        help="the running lab's description (implies --lab; default: $NGINX_EIP_FAILOVER_LAB_FILE or "
+        "/tmp/nginx-eip-failover-lab/lab.json)",
+    )
+    group.add_argument(
+        "--output",
+        choices=["table", "json"],
+        default=default("table"),
+        help="table (default) or json: the function's raw answer",
+    )
+    group.add_argument(
+        "--json", dest="output", action="store_const", const="json", default=default("table"), help="--output json"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Operate the NGINX Plus Elastic IP failover: show it, move the EIP, drain a node.",
+        epilog="Exit codes: 0 done; 1 refused or failed (the function's message on stderr); 2 usage error.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    _target_options(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=summary, description=summary)
+        _target_options(sub, top=False)
+        return sub
+
+    command("status", "show the EIP, both nodes, pin, drains, alerts and recent moves")
+    failover = command("failover", "move the EIP to a node now and pin it there (until unpin)")
+    failover.add_argument("--to", required=True, metavar="NODE", help="node1, node2 or an instance ID")
+    failover.add_argument("--reason", help="recorded in the history")
+    failover.add_argument("--force", action="store_true", help="move even if the target is not up")
+    unpin = command("unpin", "clear the pin; normal preemption rules apply again")
+    unpin.add_argument("--reason", help="recorded in the history")
+    for name, summary in (
+        ("drain", "never choose NODE; the EIP leaves it when the other node is up"),
+        ("undrain", "make NODE eligible again"),
+    ):
+        sub = command(name, summary)
+        sub.add_argument("node", metavar="NODE", help="node1, node2 or an instance ID")
+        sub.add_argument("--reason", help="recorded in the history")
+    history = command("history", "show the recorded events (oldest first)")
+    history.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=DEFAULT_HISTORY_LIMIT,
+        metavar="N",
+        help=f"the last N events (default {DEFAULT_HISTORY_LIMIT}; the state keeps 100)",
+    )
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def build_request(args: argparse.Namespace) -> dict[str, Any]:
+    """The exact JSON request a subcommand sends (`history` reads the status)."""
+    command: str = args.command
+    if command in ("status", "history"):
+        return {"action": "status"}
+    request: dict[str, Any] = {"action": command}
+    if command == "failover":
+        request["target"] = args.to
+        if args.force:
+            request["force"] = True
+    elif command in ("drain", "undrain"):
+        request["node"] = args.node
+    if args.reason is not None:
+        request["reason"] = args.reason
+    return request
+
+
+def transport_for(args: argparse.Namespace, environ: Mapping[str, str]) -> Transport:
+    """The transport the options (or the environment) choose: the lab, or the deployed function."""
+    lab = bool(args.lab or args.lab_file)
+    function_name = args.function_name
+    stack_name = args.stack_name
+    if lab:
+        if function_name or stack_name:
+            raise UsageError("--lab cannot be combined with --function-name or --stack-name")
+        return transports.lab_transport(args.lab_file)
+    if function_name and stack_name:
+        raise UsageError("give --function-name or --stack-name, not both")
+    if not function_name and not stack_name:
+        function_name = environ.get(FUNCTION_ENV) or None
+        stack_name = None if function_name else environ.get(STACK_ENV) or None
+    if not function_name and not stack_name:
+        raise UsageError(
+            "which ControlFunction? give --stack-name NAME (the deployed stack), --function-name NAME_OR_ARN "
+            f"or --lab (or set {STACK_ENV} / {FUNCTION_ENV})"
+        )
+    return transports.lambda_transport(
+        function_name,
+        stack_name,
+        profile=args.profile,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+    )
+
+
+# --------------------------------------------------------------------------------------------- run
+
+
+def run(args: argparse.Namespace, transport: Transport, out: TextIO, err: TextIO) -> int:
+    """Send the subcommand's request through `transport`, print the answer, return the exit code."""
+    request = build_request(args)
+    response = transport(request)
+    if response.failed:
+        if args.output == "json" and response.payload is not None:
+            print(render_json(response.payload), file=out)
+        print(f"{PROG}: {response.message or response.error_type}", file=err)
+        if response.refusal in FORCE_OVERRIDES:
+            print(f"{PROG}: add --force to move the EIP there anyway", file=err)
+        return EXIT_FAILED
+    payload = response.payload
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("status"), Mapping):
+        print(f"{PROG}: unexpected answer from the function: {json.dumps(payload)[:500]}", file=err)
+        return EXIT_FAILED
+    status = cast("StatusDocument", payload["status"])
+    if args.command == "history":
+        entries = list(status.get("history") or [])[-args.limit :]
+        print(render_json(entries) if args.output == "json" else render_history(entries), file=out)
+        return EXIT_OK
+    if args.output == "json":
+        print(render_json(payload), file=out)
+    elif args.command == "status":
+        print(render_status(status), file=out)
+    else:
+        print(render_action(request, payload), file=out)
+    if payload.get("ok") is False:
+        print(f"{PROG}: {args.command} accepted but the EIP move failed: {payload.get('error')}", file=err)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    transport: Transport | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, errors exit 2
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        chosen = transport or transport_for(args, os.environ if environ is None else environ)
+        return run(args, chosen, out, err)
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return EXIT_USAGE
+    except TransportError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=err)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `nginx-eip-failover status --json | head`: the reader left; say nothing more.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
