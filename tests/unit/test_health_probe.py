@@ -20,6 +20,7 @@ import pytest
 from nginx_eip_failover.config import NodeConfig
 from nginx_eip_failover.health_probe import MAX_BODY_BYTES, HealthProber
 from nginx_eip_failover.ports import Observation
+from nginx_eip_failover.text_bounds import MAX_DETAIL_BYTES, stored_size
 
 TIMEOUT = 0.5
 # Loose on purpose: only catches a probe that blocks far beyond its timeout (a hang, a trickle).
@@ -391,3 +392,53 @@ def test_plain_http_to_a_tls_port_fails(tls_url: str, tls_files: tuple[Path, Pat
     observation, elapsed = probe(tls_url.replace("https://", "http://"), ca_bundle=str(tls_files[0]))
     assert not observation.ok
     assert elapsed < GENEROUS
+
+
+# --- hardening (issue 11): huge upstreams, the all-upstreams collection, the caller's budget -------
+
+
+def test_an_upstream_of_twelve_thousand_peers_is_summarised_in_bounded_bytes(node_server: Any) -> None:
+    server = node_server()
+    peers = [{"id": i, "server": f"10.0.{i // 250}.{i % 250}:8080", "state": "down"} for i in range(12_000)]
+    peers[:10] = [{**peer, "state": "unhealthy \u2603" * 30} for peer in peers[:10]]
+    server.respond(200, {"peers": peers})
+    observation, _ = probe(server.url())
+    assert not observation.ok
+    assert "no peer up" in observation.detail and "0/12000" in observation.detail
+    assert stored_size(observation.detail) <= MAX_DETAIL_BYTES
+
+
+ALL_HTTP = "/api/9/http/upstreams"
+ALL_STREAM = "/api/9/stream/upstreams/"
+UP = {"peers": [{"state": "up"}]}
+DOWN = {"peers": [{"state": "down"}, {"state": "unavail"}]}
+
+
+@pytest.mark.parametrize("path", [ALL_HTTP, ALL_STREAM])
+@pytest.mark.parametrize(
+    ("body", "ok", "detail"),
+    [
+        ({"site_a": UP, "site_b": UP}, True, "all 2 upstreams have a peer up"),
+        ({"site_a": UP, "site_b": DOWN}, False, "site_b: no peer up"),
+        ({}, False, "empty"),
+        ({"site_a": UP, "site_b": {"zone": "x"}}, False, "site_b: not an upstream"),
+    ],
+)
+def test_the_all_upstreams_url_needs_a_peer_up_in_every_upstream(
+    node_server: Any, path: str, body: object, ok: bool, detail: str
+) -> None:
+    """The old probe passed the whole collection: it has no top-level `peers`."""
+    server = node_server()
+    server.respond(200, body)
+    observation, _ = probe(server.url(path))
+    assert observation.ok is ok
+    assert detail in observation.detail
+
+
+def test_a_probe_is_cut_to_the_callers_budget(raw_server: Any) -> None:
+    """A control request has its invocation's time left: a hung node costs that, not the timeout."""
+    hung = raw_server(never_answer)
+    prober = HealthProber([node(hung.url())], timeout_seconds=5.0)
+    [observation] = prober.probe_all(budget_seconds=0.2)
+    assert not observation.ok
+    assert observation.detail == "no answer within 0.2s"
