@@ -120,7 +120,7 @@ def _later(seconds: float, action: Any) -> threading.Timer:
 
 def measure(options: Options) -> dict[str, Any]:
     """Run the two minutes; figures per minute (scaled to 60 s of coverage in --quick mode)."""
-    from nginx_eip_failover.lab.environment import LabEnvironment
+    from nginx_eip_failover_lab.environment import LabEnvironment
 
     remaining_ms = QUICK_MS if options.quick else TIMEOUT_MS
     figures: dict[str, Any] = {"remaining_ms": remaining_ms}

@@ -290,7 +290,7 @@ def measure_layout(label: str, env: Mapping[str, str], repeats: int) -> dict[str
 
 
 def run(options: Options) -> list[Row]:
-    from nginx_eip_failover.lab.environment import LabEnvironment
+    from nginx_eip_failover_lab.environment import LabEnvironment
 
     repeats = options.count(15, 5)
     rows: list[Row] = []

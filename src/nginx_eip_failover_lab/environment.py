@@ -46,7 +46,7 @@ from .stack import (
 )
 
 NODE_NAMES = ("node1", "node2")
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the functions' CodeUri: src/
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the functions' CodeUri: src/
 
 
 _clients: dict[tuple[str, str], Any] = {}

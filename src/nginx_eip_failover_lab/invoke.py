@@ -1,6 +1,6 @@
 """Run one handler invocation in a fresh process, as Lambda would.
 
-    python -m nginx_eip_failover.lab.invoke monitor|control [--event JSON] [--remaining-ms N]
+    python -m nginx_eip_failover_lab.invoke monitor|control [--event JSON] [--remaining-ms N]
 
 The environment is the function's (as the template sets it). The handler's logs go to stderr; the
 result goes to stdout as one JSON object: {"ok": true, "payload": ...} or
@@ -72,7 +72,7 @@ def invoke_handler(
     """
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "nginx_eip_failover.lab.invoke", function, "--remaining-ms", str(remaining_ms)],
+        [sys.executable, "-m", "nginx_eip_failover_lab.invoke", function, "--remaining-ms", str(remaining_ms)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

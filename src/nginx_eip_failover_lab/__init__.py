@@ -1,8 +1,8 @@
 """The local lab: a moto server as AWS, real nginx processes as the NGINX Plus nodes, and the real
 handlers run in fresh processes as Lambda would run them. Development and demo use only.
 
-    python -m nginx_eip_failover.lab [--quick]   the scripted demo (make demo)
-    python -m nginx_eip_failover.lab up          a running lab for the CLI, until Ctrl-C
+    python -m nginx_eip_failover_lab [--quick]   the scripted demo (make demo)
+    python -m nginx_eip_failover_lab up          a running lab for the CLI, until Ctrl-C
 
 Modules: `invoke` (one handler invocation in a fresh process), `moto_server`, `nginx_node`,
 `aws_proxy` (records and fault-injects the functions' AWS calls), `cfn_yaml` and `stack` (the stack
