@@ -29,7 +29,7 @@ from .invoke import invoke_handler
 from .nginx_node import NginxMissingError, ensure_nginx
 from .scenario import NORMAL, QUICK, DemoParameters, DemoScenario, summary_table
 from .scheduler import MonitorScheduler
-from .stack import TemplateError
+from .template import TemplateError
 from .timeline import EipObserver, Timeline
 
 LAB_FILE_ENV = "NGINX_EIP_FAILOVER_LAB_FILE"
