@@ -110,7 +110,7 @@ endif
 # ------------------------------------------------------------------------------------------- run
 
 demo: install nginx ## run the local lab: two real nginx nodes, a moto AWS, the functions
-	$(VENV)/bin/python -m nginx_eip_failover.lab
+	$(VENV)/bin/python -m nginx_eip_failover_lab
 
 bench: install nginx ## run the benchmarks
 	$(VENV)/bin/python -m bench

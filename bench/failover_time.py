@@ -1,6 +1,6 @@
 """Failover time on the lab: node1's nginx really stopped -> the EIP on node2, seen from outside.
 
-The lab (helper modules in `nginx_eip_failover.lab`): a moto server as AWS, the stack created from
+The lab (helper modules in `nginx_eip_failover_lab`): a moto server as AWS, the stack created from
 template.yaml, two real nginx processes. The MonitorFunction runs as Lambda runs it: a fresh Python
 process per invocation (`lab.invoke`), looping while the context's remaining time allows, started
 back to back by the lab's scheduler (`--remaining-ms`, default 30 s; in AWS the schedule starts one
@@ -28,8 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nginx_eip_failover.lab.environment import LabEnvironment
-from nginx_eip_failover.lab.scheduler import Invocation, MonitorScheduler
+from nginx_eip_failover_lab.environment import LabEnvironment
+from nginx_eip_failover_lab.scheduler import Invocation, MonitorScheduler
 
 from .common import Options, Row, median, percentile, report, say
 

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 def test_quick_demo_passes_every_step_and_reports_the_failover_time() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "nginx_eip_failover.lab", "--quick"],
+        [sys.executable, "-m", "nginx_eip_failover_lab", "--quick"],
         capture_output=True,
         text=True,
         timeout=240,

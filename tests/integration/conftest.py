@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from lab_driving import LabFactory
 
-from nginx_eip_failover.lab import processes
-from nginx_eip_failover.lab.environment import LabEnvironment
-from nginx_eip_failover.lab.moto_server import MotoServer
-from nginx_eip_failover.lab.nginx_node import find_nginx, install_instructions
+from nginx_eip_failover_lab import processes
+from nginx_eip_failover_lab.environment import LabEnvironment
+from nginx_eip_failover_lab.moto_server import MotoServer
+from nginx_eip_failover_lab.nginx_node import find_nginx, install_instructions
 
 # Short, test-friendly settings (given as template parameters); a test overrides what it needs.
 FAST_SETTINGS = {

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from nginx_eip_failover.lab.environment import LabEnvironment
-from nginx_eip_failover.lab.invoke import InvokeResult
+from nginx_eip_failover_lab.environment import LabEnvironment
+from nginx_eip_failover_lab.invoke import InvokeResult
 
 LabFactory = Callable[..., LabEnvironment]
 

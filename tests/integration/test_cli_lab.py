@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from lab_driving import LabFactory, cycles, place_on_node1
 
-from nginx_eip_failover.lab.environment import LabEnvironment
+from nginx_eip_failover_lab.environment import LabEnvironment
 
 pytestmark = pytest.mark.integration
 

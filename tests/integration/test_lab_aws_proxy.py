@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from lab_driving import cycle, cycles, place_on_node1
 
-from nginx_eip_failover.lab.aws_proxy import Fault
-from nginx_eip_failover.lab.environment import LabEnvironment
+from nginx_eip_failover_lab.aws_proxy import Fault
+from nginx_eip_failover_lab.environment import LabEnvironment
 
 pytestmark = pytest.mark.integration
 

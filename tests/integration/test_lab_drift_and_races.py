@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from lab_driving import LabFactory, control, cycle, cycles, loop_for, moves_to, ok, place_on_node1
 
-from nginx_eip_failover.lab.environment import LabEnvironment
+from nginx_eip_failover_lab.environment import LabEnvironment
 
 pytestmark = pytest.mark.integration
 

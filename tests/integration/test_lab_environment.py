@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from nginx_eip_failover.lab.cfn_yaml import load_template
-from nginx_eip_failover.lab.environment import LabEnvironment
-from nginx_eip_failover.lab.invoke import invoke_handler
+from nginx_eip_failover_lab.cfn_yaml import load_template
+from nginx_eip_failover_lab.environment import LabEnvironment
+from nginx_eip_failover_lab.invoke import invoke_handler
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +74,7 @@ def test_lab_up_serves_the_control_function_and_stops_everything_on_a_signal(
     lab_file = tmp_path / "lab.json"
     env = {**os.environ, "NGINX_EIP_FAILOVER_LAB_FILE": str(lab_file)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "nginx_eip_failover.lab", "up"],
+        [sys.executable, "-m", "nginx_eip_failover_lab", "up"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -94,7 +94,7 @@ def test_lab_up_serves_the_control_function_and_stops_everything_on_a_signal(
         assert result.ok, result.logs[-3000:]
         assert result.payload["status"]["eip"]["allocation_id"] == described["elastic_ip"]["allocation_id"]
         cli = subprocess.run(
-            [sys.executable, "-m", "nginx_eip_failover.lab", "control", '{"action": "status"}'],
+            [sys.executable, "-m", "nginx_eip_failover_lab", "control", '{"action": "status"}'],
             env=env,
             capture_output=True,
             text=True,
@@ -124,7 +124,7 @@ def test_lab_up_serves_the_control_function_and_stops_everything_on_a_signal(
 def test_missing_nginx_says_what_to_install_and_exits_2(tmp_path: Path) -> None:
     env = {**os.environ, "NGINX_EIP_FAILOVER_NGINX": str(tmp_path / "no-such-nginx")}
     result = subprocess.run(
-        [sys.executable, "-m", "nginx_eip_failover.lab", "--quick"],
+        [sys.executable, "-m", "nginx_eip_failover_lab", "--quick"],
         env=env,
         capture_output=True,
         text=True,

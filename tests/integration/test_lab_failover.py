@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lab_driving import LabFactory, cycle, cycles, log_records, loop_for, moves_to, place_on_node1
 
-from nginx_eip_failover.lab.environment import LabEnvironment
+from nginx_eip_failover_lab.environment import LabEnvironment
 
 pytestmark = pytest.mark.integration
 

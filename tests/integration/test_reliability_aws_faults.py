@@ -13,9 +13,9 @@ import pytest
 from lab_driving import cycle, cycles, json_logs, loop_for, ok, place_on_node1, until_holder
 
 from nginx_eip_failover.decision import move_backoff_seconds
-from nginx_eip_failover.lab.aws_proxy import Fault
-from nginx_eip_failover.lab.environment import LabEnvironment
-from nginx_eip_failover.lab.invoke import InvokeResult
+from nginx_eip_failover_lab.aws_proxy import Fault
+from nginx_eip_failover_lab.environment import LabEnvironment
+from nginx_eip_failover_lab.invoke import InvokeResult
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from lab_driving import control, cycles, place_on_node1
 
-from nginx_eip_failover.lab.environment import LabEnvironment
-from nginx_eip_failover.lab.invoke import invoke_handler
+from nginx_eip_failover_lab.environment import LabEnvironment
+from nginx_eip_failover_lab.invoke import invoke_handler
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import json
 import pytest
 from lab_driving import control, cycle, cycles, loop_for, ok, place_on_node1, until_holder
 
-from nginx_eip_failover.lab.aws_proxy import Fault
-from nginx_eip_failover.lab.environment import LabEnvironment
+from nginx_eip_failover_lab.aws_proxy import Fault
+from nginx_eip_failover_lab.environment import LabEnvironment
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from lab_driving import cycle, ok, place_on_node1
 
-from nginx_eip_failover.lab.environment import LabEnvironment
-from nginx_eip_failover.lab.invoke import InvokeResult
+from nginx_eip_failover_lab.environment import LabEnvironment
+from nginx_eip_failover_lab.invoke import InvokeResult
 
 pytestmark = pytest.mark.integration
 

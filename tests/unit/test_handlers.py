@@ -22,12 +22,14 @@ from nginx_eip_failover.errors import ConfigError, InvalidRequestError, RefusedE
 from nginx_eip_failover.handlers import control, monitor
 from nginx_eip_failover.operator_requests import parse_control_request
 from nginx_eip_failover.state_store import state_key
+from nginx_eip_failover_lab.lambda_context import LambdaContextDouble
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 FALL = 2
 RISE = 2
 SCHEDULE = {"trigger": "schedule"}
 TABLE = "nginx-eip-failover-state"
+REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e812345678"
 
 
 def alarm(instance_id: str) -> dict[str, Any]:
@@ -63,20 +65,9 @@ def alarm(instance_id: str) -> dict[str, Any]:
 INTERVAL = 0.2
 
 
-class Context:
-    """A Lambda context whose remaining time counts down in real time."""
-
-    function_name = "MonitorFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:MonitorFunction"
-    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
-
-    def __init__(self, seconds: float = 0.0) -> None:
-        self._deadline = time.monotonic() + seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+def context(seconds: float = 0.0) -> LambdaContextDouble:
+    """A context with `seconds` of the invocation left."""
+    return LambdaContextDouble(seconds * 1000, memory_limit_in_mb=256, aws_request_id=REQUEST_ID)
 
 
 @dataclass
@@ -97,10 +88,10 @@ class Stack:
         # Invocations one probe interval apart at least, as real ones are: hysteresis counts by
         # time, so back-to-back single-cycle invocations would never add up to FallThreshold.
         time.sleep(INTERVAL)
-        return monitor.lambda_handler(event, Context(seconds))  # type: ignore[no-any-return]
+        return monitor.lambda_handler(event, context(seconds))  # type: ignore[no-any-return]
 
     def control(self, request: Any) -> dict[str, Any]:
-        return control.lambda_handler(request, Context())  # type: ignore[no-any-return]
+        return control.lambda_handler(request, context())  # type: ignore[no-any-return]
 
     def holder(self) -> str | None:
         address = self.ec2.describe_addresses(AllocationIds=[self.allocation_id])["Addresses"][0]

@@ -1,11 +1,11 @@
 """The local failover lab.
 
-    python -m nginx_eip_failover.lab [demo] [--quick] [--verbose] [--keep]
+    python -m nginx_eip_failover_lab [demo] [--quick] [--verbose] [--keep]
         the scripted demo: live timeline, summary table, exit 0 only if every step behaved
-    python -m nginx_eip_failover.lab up [--file PATH]
+    python -m nginx_eip_failover_lab up [--file PATH]
         start the lab and keep the monitor running until Ctrl-C; writes PATH (default
         $NGINX_EIP_FAILOVER_LAB_FILE or /tmp/nginx-eip-failover-lab/lab.json) for other tools
-    python -m nginx_eip_failover.lab control '{"action": "status"}' [--file PATH]
+    python -m nginx_eip_failover_lab control '{"action": "status"}' [--file PATH]
         invoke the ControlFunction against a running `up` lab
 
 Everything listens on 127.0.0.1; AWS is a local moto server (no account, no real AWS call); the
@@ -29,7 +29,7 @@ from .invoke import invoke_handler
 from .nginx_node import NginxMissingError, ensure_nginx
 from .scenario import NORMAL, QUICK, DemoParameters, DemoScenario, summary_table
 from .scheduler import MonitorScheduler
-from .stack import TemplateError
+from .template import TemplateError
 from .timeline import EipObserver, Timeline
 
 LAB_FILE_ENV = "NGINX_EIP_FAILOVER_LAB_FILE"
@@ -163,7 +163,7 @@ def run_up(path: Path, params: DemoParameters, *, verbose: bool) -> int:
             on_result=observer.report_invocation,
         ).start()
         print(f"\nLab running; its description is in {path}", flush=True)
-        print(f'  {sys.executable} -m nginx_eip_failover.lab control \'{{"action": "status"}}\'', flush=True)
+        print(f'  {sys.executable} -m nginx_eip_failover_lab control \'{{"action": "status"}}\'', flush=True)
         print("  or from Python: invoke_handler('control', event, json.load(open(PATH))['control_env'])", flush=True)
         print(
             f"  hang node1: kill -STOP -{lab.nodes['node1'].pid}   resume: kill -CONT -{lab.nodes['node1'].pid}",
@@ -183,7 +183,7 @@ def run_control(request: str, path: Path) -> int:
         described: dict[str, Any] = json.loads(path.read_text())
     except FileNotFoundError:
         print(
-            f"no running lab: {path} not found (start one with: python -m nginx_eip_failover.lab up)", file=sys.stderr
+            f"no running lab: {path} not found (start one with: python -m nginx_eip_failover_lab up)", file=sys.stderr
         )
         return 2
     result = invoke_handler("control", json.loads(request), described["control_env"], remaining_ms=30000)
@@ -196,7 +196,7 @@ def run_control(request: str, path: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m nginx_eip_failover.lab",
+        prog="python -m nginx_eip_failover_lab",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

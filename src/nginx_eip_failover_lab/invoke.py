@@ -1,6 +1,6 @@
 """Run one handler invocation in a fresh process, as Lambda would.
 
-    python -m nginx_eip_failover.lab.invoke monitor|control [--event JSON] [--remaining-ms N]
+    python -m nginx_eip_failover_lab.invoke monitor|control [--event JSON] [--remaining-ms N]
 
 The environment is the function's (as the template sets it). The handler's logs go to stderr; the
 result goes to stdout as one JSON object: {"ok": true, "payload": ...} or
@@ -15,34 +15,17 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from . import processes
+from .lambda_context import LambdaContextDouble
 
 HANDLERS = {
     "monitor": "nginx_eip_failover.handlers.monitor",
     "control": "nginx_eip_failover.handlers.control",
 }
-
-
-class LambdaContextDouble:
-    """The parts of the Lambda context the handlers and Powertools read; its clock really runs."""
-
-    def __init__(self, function: str, remaining_ms: int) -> None:
-        self.function_name = f"{function.capitalize()}Function"
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 128
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = "lab"
-        self._deadline = time.monotonic() + remaining_ms / 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 @dataclass(frozen=True)
@@ -72,7 +55,7 @@ def invoke_handler(
     """
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "nginx_eip_failover.lab.invoke", function, "--remaining-ms", str(remaining_ms)],
+        [sys.executable, "-m", "nginx_eip_failover_lab.invoke", function, "--remaining-ms", str(remaining_ms)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -120,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # The init phase (module imports) runs before the invocation's clock starts, as on Lambda.
         module = __import__(HANDLERS[args.function], fromlist=["lambda_handler"])
-        context = LambdaContextDouble(args.function, args.remaining_ms)
+        context = LambdaContextDouble(args.remaining_ms, function_name=f"{args.function.capitalize()}Function")
         payload = module.lambda_handler(event, context)
     except Exception as exc:
         print(json.dumps({"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc)}), file=result_stream)

@@ -8,9 +8,8 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
+from .account import REGION
 from .processes import ManagedProcess, free_port, wait_until
-
-REGION = "us-east-1"
 
 # Credentials and settings for every process that talks to the lab's AWS: nothing reaches real AWS.
 DUMMY_AWS_ENV: Mapping[str, str] = {

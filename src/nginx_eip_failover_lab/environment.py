@@ -27,26 +27,18 @@ from typing import Any
 
 import boto3
 
+from .account import REGION
 from .aws_proxy import AwsProxy
+from .fixtures import Pair, create_instance, create_pair
 from .invoke import InvokeResult, invoke_handler
-from .moto_server import DUMMY_AWS_ENV, REGION, MotoServer
+from .moto_server import DUMMY_AWS_ENV, MotoServer
 from .nginx_node import NginxNode, ensure_nginx
-from .stack import (
-    CONTROL_FUNCTION,
-    MONITOR_FUNCTION,
-    LabStack,
-    Pair,
-    StackTemplate,
-    TemplateError,
-    alarm_event,
-    create_instance,
-    create_pair,
-    create_stack,
-    find_template,
-)
+from .provisioner import LabStack, create_stack
+from .template import CONTROL_FUNCTION, MONITOR_FUNCTION, StackTemplate, TemplateError, find_template
+from .triggers import alarm_event
 
 NODE_NAMES = ("node1", "node2")
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the functions' CodeUri: src/
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the functions' CodeUri: src/
 
 
 _clients: dict[tuple[str, str], Any] = {}
