@@ -22,7 +22,9 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "nginx-eip-failover")
 from nginx_eip_failover import aws_clients, wiring
 from nginx_eip_failover.config import Settings, load_settings
 
-UNIT_DIR = Path(__file__).parent / "unit"
+# In-process suites: the pure core and service with fakes (unit), adapters and handlers on moto's
+# in-process mock_aws (adapters). Integration and e2e tests bring a moto server of their own.
+IN_PROCESS_DIRS = (Path(__file__).parent / "unit", Path(__file__).parent / "adapters")
 NODE1_ID = "i-0123456789abcdef1"
 NODE2_ID = "i-0123456789abcdef2"
 ALLOCATION_ID = "eipalloc-0123456789abcdef0"
@@ -60,8 +62,8 @@ def _isolate(env: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_real_aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Unit tests: dummy credentials, no endpoint override, no profile, fresh boto3 clients."""
-    if UNIT_DIR not in Path(str(request.node.path)).parents:
+    """Unit and adapter tests: dummy credentials, no endpoint override, no profile, fresh boto3 clients."""
+    if not set(IN_PROCESS_DIRS) & set(Path(str(request.node.path)).parents):
         yield  # integration tests bring their own moto server and AWS_ENDPOINT_URL
         return
     _isolate(monkeypatch)

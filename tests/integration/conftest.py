@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab_driving import LabFactory
 
 from nginx_eip_failover_lab import processes
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.moto_server import MotoServer
 from nginx_eip_failover_lab.nginx_node import find_nginx, install_instructions
+from support.lab_driving import LabFactory
 
 # Short, test-friendly settings (given as template parameters); a test overrides what it needs.
 FAST_SETTINGS = {

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_driving import LabFactory, cycles, place_on_node1
 
 from nginx_eip_failover_lab.environment import LabEnvironment
+from support.lab_driving import LabFactory, cycles, place_on_node1
 
 pytestmark = pytest.mark.integration
 

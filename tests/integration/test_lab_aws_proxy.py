@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from lab_driving import cycle, cycles, place_on_node1
 
 from nginx_eip_failover_lab.aws_proxy import Fault
 from nginx_eip_failover_lab.environment import LabEnvironment
+from support.lab_driving import cycle, cycles, place_on_node1
 
 pytestmark = pytest.mark.integration
 

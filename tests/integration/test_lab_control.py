@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from lab_driving import LabFactory, control, cycle, cycles, place_on_node1
 
 from nginx_eip_failover_lab.environment import LabEnvironment
+from support.lab_driving import LabFactory, control, cycle, cycles, place_on_node1
 
 pytestmark = pytest.mark.integration
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from lab_driving import LabFactory, control, cycle, cycles, loop_for, moves_to, ok, place_on_node1
 
 from nginx_eip_failover_lab.environment import LabEnvironment
+from support.lab_driving import LabFactory, control, cycle, cycles, loop_for, moves_to, ok, place_on_node1
 
 pytestmark = pytest.mark.integration
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from lab_driving import LabFactory, cycle, cycles, log_records, loop_for, moves_to, place_on_node1
 
 from nginx_eip_failover_lab.environment import LabEnvironment
+from support.lab_driving import LabFactory, cycle, cycles, log_records, loop_for, moves_to, place_on_node1
 
 pytestmark = pytest.mark.integration
 

@@ -10,12 +10,12 @@ import time
 from typing import Any
 
 import pytest
-from lab_driving import cycle, cycles, json_logs, loop_for, ok, place_on_node1, until_holder
 
 from nginx_eip_failover.decision import move_backoff_seconds
 from nginx_eip_failover_lab.aws_proxy import Fault
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import InvokeResult
+from support.lab_driving import cycle, cycles, json_logs, loop_for, ok, place_on_node1, until_holder
 
 pytestmark = pytest.mark.integration
 

@@ -18,10 +18,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from lab_driving import control, cycles, place_on_node1
 
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import invoke_handler
+from support.lab_driving import control, cycles, place_on_node1
 
 pytestmark = pytest.mark.integration
 

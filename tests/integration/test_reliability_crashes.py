@@ -12,12 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from lab_driving import cycle, cycles, place_on_node1
 
 from nginx_eip_failover_lab import processes
 from nginx_eip_failover_lab.aws_proxy import Fault
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import InvokeResult
+from support.lab_driving import cycle, cycles, place_on_node1
 
 pytestmark = pytest.mark.integration
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from lab_driving import control, cycle, cycles, loop_for, ok, place_on_node1, until_holder
 
 from nginx_eip_failover_lab.aws_proxy import Fault
 from nginx_eip_failover_lab.environment import LabEnvironment
+from support.lab_driving import control, cycle, cycles, loop_for, ok, place_on_node1, until_holder
 
 pytestmark = pytest.mark.integration
 

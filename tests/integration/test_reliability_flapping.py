@@ -10,7 +10,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from lab_driving import LabFactory, cycle, loop_for, place_on_node1
+
+from support.lab_driving import LabFactory, cycle, loop_for, place_on_node1
 
 pytestmark = pytest.mark.integration
 

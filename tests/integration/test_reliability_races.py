@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from lab_driving import cycle, ok, place_on_node1
 
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import InvokeResult
+from support.lab_driving import cycle, ok, place_on_node1
 
 pytestmark = pytest.mark.integration
 

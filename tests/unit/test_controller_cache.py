@@ -6,12 +6,12 @@ import types
 from dataclasses import dataclass, field
 
 import pytest
-from core_builders import I1, settings
 
 from nginx_eip_failover import controller as controller_module
 from nginx_eip_failover.controller import SNAPSHOT_MAX_AGE_SECONDS, FailoverController
 from nginx_eip_failover.ports import Association, MoveResult, Observation, Snapshot
 from nginx_eip_failover.state import ControllerState
+from support.core_builders import I1, settings
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from core_builders import FOREIGN, I1, I2, I3, down, settings, state, step, three_nodes, up
 
 from nginx_eip_failover.decision import (
     ALERT_FOREIGN_HOLDER,
@@ -19,6 +18,7 @@ from nginx_eip_failover.decision import (
 )
 from nginx_eip_failover.ports import Observation
 from nginx_eip_failover.state import ControllerState, Drain, MoveIntent, NodeHealth, Pin
+from support.core_builders import FOREIGN, I1, I2, I3, down, settings, state, step, three_nodes, up
 
 CFG = settings()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from core_builders import I1, I2, down, settings, state, step, up, verdicts
 from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
@@ -15,6 +14,7 @@ from nginx_eip_failover.decision import ALERT_MOVE_FAILING, Context, complete_mo
 from nginx_eip_failover.operator_requests import apply_control, parse_control_request
 from nginx_eip_failover.state import HISTORY_MAX_BYTES, ControllerState, MoveIntent, Pin, state_to_dict
 from nginx_eip_failover.text_bounds import MAX_REASON_BYTES, bounded, stored_size
+from support.core_builders import I1, I2, down, settings, state, step, up, verdicts
 
 CFG = settings(fall_threshold=3, rise_threshold=2, interval_seconds=1.0, preempt_delay_seconds=10.0)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from core_builders import I1, I2, down, settings, state, up
-
 from nginx_eip_failover.controller import FailoverController
 from nginx_eip_failover.errors import ElasticIpError
 from nginx_eip_failover.ports import Association, MoveResult, Notice, Observation, Snapshot
 from nginx_eip_failover.state import ControllerState
+from support.core_builders import I1, I2, down, settings, state, up
 
 ALLOCATION = "eipalloc-00000000000000001"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 
-from core_builders import FOREIGN, I1, I2, settings, three_nodes
 from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 from nginx_eip_failover.config import Settings
 from nginx_eip_failover.decision import Context, Verdict, complete_move, decide, is_eligible, record_probes
 from nginx_eip_failover.state import ControllerState
+from support.core_builders import FOREIGN, I1, I2, settings, three_nodes
 
 configs = st.builds(
     lambda fall, rise, preempt, delay, gap, window, three: (three_nodes if three else settings)(
@@ -162,6 +162,6 @@ def test_racing_deciders_make_one_move_per_decision(racers: int, order) -> None:
 
 
 def _up(cfg: Settings):
-    from core_builders import up
+    from support.core_builders import up
 
     return up(0.0, cfg)

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 from botocore.response import StreamingBody
-from core_builders import FOREIGN, I1, down, settings, up
 
 from nginx_eip_failover import cli
 from nginx_eip_failover.decision import Context
 from nginx_eip_failover.errors import InvalidRequestError, RefusedError, split_refusal
 from nginx_eip_failover.operator_requests import apply_control, parse_control_request
 from nginx_eip_failover.state import ControllerState, Drain, MoveIntent
+from support.core_builders import FOREIGN, I1, down, settings, up
 
 NOW = 10_000.0
 BOTH_UP = ControllerState(nodes={"node1": up(), "node2": up()}, association=I1, observed=True)

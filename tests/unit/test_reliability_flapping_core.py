@@ -15,10 +15,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from core_builders import settings, three_nodes
 from test_properties import Run, _simulate
 
 from nginx_eip_failover.config import Settings
+from support.core_builders import settings, three_nodes
 
 F, T = False, True
 CYCLE = 1.0  # seconds between probe cycles (HealthCheckIntervalSeconds at its default)

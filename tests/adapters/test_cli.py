@@ -18,13 +18,13 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from core_builders import I1, I2, settings
 from moto import mock_aws
 
 from nginx_eip_failover import cli
 from nginx_eip_failover.ports import Association, Snapshot
 from nginx_eip_failover.state import ControllerState, Drain, HistoryEntry, NodeHealth, Pin
 from nginx_eip_failover.status import build_status
+from support.core_builders import I1, I2, settings
 
 # A status document as the ControlFunction returns it (shape of status.build_status).
 STATUS: dict[str, Any] = {

@@ -1,0 +1,1 @@
+"""Shared builders and drivers for the test suites (imported as `support.*`)."""
