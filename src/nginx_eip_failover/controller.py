@@ -28,11 +28,12 @@ if TYPE_CHECKING:
     from .status import StatusDocument
 
 MAX_CONFLICT_RETRIES = 25
-# A committed move needs this long to send AssociateAddress. A cycle with less time left in its
-# invocation commits no move: it could not carry it out, and the intent would block every other
-# invocation until MOVE_TIMEOUT_SECONDS. (Verification and the outcome's record need no reserve:
-# the next cycle completes a move whose association it sees.)
-MOVE_TIME_RESERVE_SECONDS = 2.0
+# A committed move needs this long to send AssociateAddress (it answers in 100-300 ms). A cycle
+# with less time left in its invocation (a slow write ate the loop's 1 s margin) commits no move:
+# it could not carry it out, and the intent would block every other invocation until
+# MOVE_TIMEOUT_SECONDS. (Verification and the outcome's record need no reserve: the next cycle
+# completes a move whose association it sees.)
+MOVE_TIME_RESERVE_SECONDS = 0.5
 # A control request answers with the status after its move: what its probes leave for the rest.
 CONTROL_TIME_AFTER_PROBES_SECONDS = 15.0
 # A committed move whose probes are older than this is checked again before EC2 is called: the

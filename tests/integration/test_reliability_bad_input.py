@@ -49,7 +49,7 @@ COLD_STARTS: list[tuple[str, str, str | None, str]] = [
     ("monitor", "EIP_ALLOCATION_ID", "", "required"),  # empty
     ("control", "STATE_TABLE_NAME", None, "required"),  # missing
     ("monitor", "FALL_THRESHOLD", "0", "[1, 100]"),  # out of range
-    ("control", "HEALTH_CHECK_TIMEOUT_SECONDS", "31", "(0, 30]"),  # out of range
+    ("control", "HEALTH_CHECK_TIMEOUT_SECONDS", "11", "(0, 10]"),  # out of range
     ("monitor", "NODE1_HEALTH_CHECK_URL", "ftp://127.0.0.1/health", "http:// or https://"),  # scheme
     ("control", "MOVE_TIMEOUT_SECONDS", "0", "[1, 3600]"),  # out of range
 ]

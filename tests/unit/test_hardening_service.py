@@ -113,7 +113,7 @@ def test_a_fresh_decision_goes_straight_to_ec2_without_a_second_probe() -> None:
 
 def test_the_last_cycle_of_an_invocation_commits_no_move() -> None:
     world = failing_holder(World())
-    report = controller(world).run_cycle("monitor", time_left=lambda: 0.5)
+    report = controller(world).run_cycle("monitor", time_left=lambda: 0.2)
     assert report.decision.move is None and "deferred" in report.decision.reason
     assert world.snapshot.state.move is None
     assert not any(event.startswith("associate") for event in world.events)
