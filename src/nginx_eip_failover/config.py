@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from .addresses import AddressSet, ElasticIpSpec
 from .errors import ConfigError
 
 T = TypeVar("T")
+DEFAULT_GROUP = "default"
 
 _ALLOCATION_ID = re.compile(r"^eipalloc-[0-9a-f]{8,17}$")
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
@@ -34,6 +36,9 @@ class NodeConfig:
     instance_id: str
     health_check_url: str
     priority: int
+    # The ENI where the group's addresses land on this node (secondary IPs, routes, EIPs by
+    # private IP); None: the instance's primary interface.
+    network_interface_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,14 @@ class Settings:
     move_timeout_seconds: float = 30.0
     # Probes of several observers (AZs) will be combined with a quorum; one observer today.
     quorum: int = 1
+    # The group's name in a fleet; the stack's own pair (its template parameters) is "default".
+    group: str = DEFAULT_GROUP
+    # Every address the group serves; None: the one EIP `allocation_id`, by InstanceId.
+    addresses: AddressSet | None = None
+
+    @property
+    def address_set(self) -> AddressSet:
+        return self.addresses or AddressSet((ElasticIpSpec(self.allocation_id),))
 
     def node(self, name: str) -> NodeConfig:
         for node in self.nodes:

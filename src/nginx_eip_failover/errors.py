@@ -33,6 +33,17 @@ class ConfigError(FailoverError):
         super().__init__(f"configuration error: {variable}={_show(value)} {problem}")
 
 
+class FleetConfigError(FailoverError):
+    """The fleet document is invalid; it names the group, the field and the value."""
+
+    def __init__(self, group: str | None, field: str, value: object, problem: str) -> None:
+        self.group = group
+        self.field = field
+        self.value = value
+        where = f"group {_show(group)} " if group is not None else ""
+        super().__init__(f"fleet configuration error: {where}field '{field}' = {_show(value)}: {problem}")
+
+
 class InvalidRequestError(FailoverError):
     """A control request or a monitor event is malformed or refused; nothing was changed."""
 
