@@ -66,6 +66,7 @@ class FailoverController:
         *,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
+        per_node_metrics: bool = True,
     ) -> None:
         self.settings = settings
         self._store = store
@@ -74,6 +75,9 @@ class FailoverController:
         self._notifier = notifier
         self._clock = clock
         self._new_id = new_id
+        # Metrics with a Node dimension cost $0.30 a month each: a fleet keeps them to its own pair
+        # (the stack's dashboard) and reports the other groups in its logs and fleet metrics.
+        self._per_node_metrics = per_node_metrics
         # The last version this container read or wrote. Reusing it saves a read per cycle; it
         # cannot cause a wrong move, because every move is first a conditional write of it.
         self._snapshot: Snapshot | None = None
@@ -81,8 +85,9 @@ class FailoverController:
 
     def probe(self, budget_seconds: float | None = None) -> list[Observation]:
         observations = self._prober.probe_all(budget_seconds)
-        for observation in observations:
-            add_node_metric(observation.node, "ProbeLatency", MetricUnit.Milliseconds, observation.latency_ms)
+        if self._per_node_metrics:
+            for observation in observations:
+                add_node_metric(observation.node, "ProbeLatency", MetricUnit.Milliseconds, observation.latency_ms)
         return observations
 
     def run_cycle(self, actor: str, time_left: Callable[[], float] | None = None) -> CycleReport:
@@ -108,10 +113,11 @@ class FailoverController:
         report = self._commit(build, actor, probed_at)
         report.observations = observations
         report.timings_ms = {"probe": _ms(started, probed), **report.timings_ms}
-        metrics.add_metric(name="MonitorCycles", unit=MetricUnit.Count, value=1)
-        for node in settings.nodes:
-            up = report.decision.state.health(node.name).status == "up"
-            add_node_metric(node.name, "NodeUp", MetricUnit.Count, 1 if up else 0)
+        if self._per_node_metrics:
+            metrics.add_metric(name="MonitorCycles", unit=MetricUnit.Count, value=1)
+            for node in settings.nodes:
+                up = report.decision.state.health(node.name).status == "up"
+                add_node_metric(node.name, "NodeUp", MetricUnit.Count, 1 if up else 0)
         if "no_node_up" in report.decision.state.alerts:
             metrics.add_metric(name="NoHealthyNode", unit=MetricUnit.Count, value=1)
         return report

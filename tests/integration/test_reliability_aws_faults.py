@@ -69,7 +69,9 @@ def test_transient_throttling_and_5xx_are_absorbed_by_bounded_retries(lab: LabEn
     ]
     for fault in faults:
         lab.proxy.inject(fault)
-    result = lab.monitor(remaining_ms=1000)
+    # Time for the retries' backoff (up to a second each): a cycle left with less than the move
+    # reserve would rightly commit no move.
+    result = lab.monitor(remaining_ms=6000)
     # THEN every fault was met and retried, and the failover happened in that same cycle, once
     payload = ok(result)
     assert [fault.hits for fault in faults] == [1, 1, 2, 2]
