@@ -39,17 +39,17 @@ class GroupResult:
 class Fleet:
     def __init__(
         self,
-        base: Settings,
+        default: FailoverController,
         build: Callable[[Settings], FailoverController],
         source: FleetSource | None,
         *,
         refresh_seconds: float = REFRESH_SECONDS,
     ) -> None:
-        self.base = base
+        self.base = default.settings
         self._build = build
         self._source = source
         self._refresh_seconds = refresh_seconds
-        self._controllers: dict[str, FailoverController] = {DEFAULT_GROUP: build(base)}
+        self._controllers: dict[str, FailoverController] = {DEFAULT_GROUP: default}
         self._version = -1
         self._loaded_at = float("-inf")
         self._pool: ThreadPoolExecutor | None = None

@@ -6,6 +6,7 @@ changes neither the EIP nor the stored state.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -17,17 +18,23 @@ from .ports import Notice
 from .state import ControllerState, Drain, HistoryEntry, Pin
 from .text_bounds import MAX_REASON_BYTES, bounded
 
-Action = Literal["status", "failover", "unpin", "drain", "undrain"]
+Action = Literal["status", "failover", "unpin", "drain", "undrain", "fleet_show", "fleet_apply"]
 
-# Required and optional fields of each action; anything else is an error.
+# Required and optional fields of each action; anything else is an error. `group` names the group
+# of a fleet (optional while the stack serves its own pair alone).
 _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "status": (frozenset(), frozenset()),
-    "failover": (frozenset({"target"}), frozenset({"reason", "force"})),
-    "unpin": (frozenset(), frozenset({"reason"})),
-    "drain": (frozenset({"node"}), frozenset({"reason"})),
-    "undrain": (frozenset({"node"}), frozenset({"reason"})),
+    "status": (frozenset(), frozenset({"group"})),
+    "failover": (frozenset({"target"}), frozenset({"reason", "force", "group"})),
+    "unpin": (frozenset(), frozenset({"reason", "group"})),
+    "drain": (frozenset({"node"}), frozenset({"reason", "group"})),
+    "undrain": (frozenset({"node"}), frozenset({"reason", "group"})),
+    # The fleet document: shown, or replaced whole (validated first; conditional on `version`).
+    "fleet_show": (frozenset(), frozenset()),
+    "fleet_apply": (frozenset({"document", "version"}), frozenset()),
 }
+FLEET_ACTIONS = frozenset({"fleet_show", "fleet_apply"})
 MAX_REASON_LENGTH = 500
+_GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,17 @@ class ControlRequest:
     node: NodeConfig | None = None  # the failover target or the node to drain/undrain
     reason: str = ""
     force: bool = False
+    group: str | None = None
+
+
+def requested_group(event: object) -> str | None:
+    """The `group` a request names, checked before its nodes (which depend on the group)."""
+    if not isinstance(event, Mapping) or "group" not in event:
+        return None
+    group = event["group"]
+    if not isinstance(group, str) or not _GROUP_NAME.fullmatch(group):
+        raise InvalidRequestError("group", group, "must be a group name (lowercase letters, digits and -)")
+    return group
 
 
 def parse_control_request(event: object, settings: Settings) -> ControlRequest:
@@ -63,7 +81,8 @@ def parse_control_request(event: object, settings: Settings) -> ControlRequest:
     force = event.get("force", False)
     if not isinstance(force, bool):
         raise InvalidRequestError("force", force, "must be true or false (a JSON boolean)")
-    return ControlRequest(action=action, node=node, reason=reason.strip(), force=force)  # type: ignore[arg-type]
+    group = requested_group(event)
+    return ControlRequest(action=action, node=node, reason=reason.strip(), force=force, group=group)  # type: ignore[arg-type]
 
 
 def _allowed(action: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""Builds the controller from the environment, once per container (lazily, so a bad configuration
+"""Builds the controllers from the environment, once per container (lazily, so a bad configuration
 is reported by the invocation that needs it, naming the variable, before any AWS call)."""
 
 from __future__ import annotations
@@ -6,23 +6,40 @@ from __future__ import annotations
 from functools import cache
 
 from . import aws_clients
-from .config import load_settings
+from .config import DEFAULT_GROUP, Settings, load_settings
 from .controller import FailoverController
 from .elastic_ip import ElasticIpMover
+from .fleet import Fleet
+from .fleet_store import FleetStore
 from .health_probe import HealthProber
 from .notifications import Notifier
 from .state_store import StateStore
 
 
-@cache
-def controller() -> FailoverController:
-    settings = load_settings()
+def build_controller(settings: Settings) -> FailoverController:
+    """One group's controller: its state item, its addresses, its nodes, its notices."""
+    default = settings.group == DEFAULT_GROUP
     return FailoverController(
         settings,
         store=StateStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
         eip=ElasticIpMover(aws_clients.ec2(), settings.allocation_id),
         prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle),
         notifier=Notifier(
-            aws_clients.sns() if settings.topic_arn else None, settings.topic_arn, source="nginx-eip-failover"
+            aws_clients.sns() if settings.topic_arn else None,
+            settings.topic_arn,
+            source="nginx-eip-failover" if default else f"nginx-eip-failover/{settings.group}",
         ),
+        per_node_metrics=default,
     )
+
+
+@cache
+def controller() -> FailoverController:
+    """The stack's own pair (its template parameters): the fleet's "default" group."""
+    return build_controller(load_settings())
+
+
+@cache
+def fleet() -> Fleet:
+    default = controller()
+    return Fleet(default, build_controller, FleetStore(aws_clients.dynamodb(), default.settings.table_name))

@@ -368,10 +368,11 @@ def test_control_acts_on_the_stored_state_not_on_a_containers_cached_copy(
 ) -> None:
     stack.monitor()
     stack.control({"action": "drain", "node": "node2", "reason": "r"})
-    first_container = wiring.controller()
+    first_container = wiring.fleet()
     wiring.controller.cache_clear()  # a second container undrains node2
+    wiring.fleet.cache_clear()
     stack.control({"action": "undrain", "node": "node2"})
-    monkeypatch.setattr(control, "controller", lambda: first_container)  # back to the first one
+    monkeypatch.setattr(control, "fleet", lambda: first_container)  # back to the first one
     result = stack.control({"action": "failover", "target": "node2", "reason": "after undrain"})
     assert result["moved_to"] == "node2"
     assert stack.holder() == stack.node2_id

@@ -33,7 +33,10 @@ def group(name: str = "web", first: int = 1) -> dict[str, Any]:
             },
         ],
         "elastic_ips": [
-            {"allocation_id": f"eipalloc-{first + 0x1000:017x}", "private_ips": {"node1": "10.0.1.20", "node2": "10.0.2.20"}},
+            {
+                "allocation_id": f"eipalloc-{first + 0x1000:017x}",
+                "private_ips": {"node1": "10.0.1.20", "node2": "10.0.2.20"},
+            },
             {"allocation_id": f"eipalloc-{first + 0x1001:017x}"},
         ],
         "secondary_private_ips": [f"10.0.1.{50 + first}"],

@@ -1,4 +1,4 @@
-"""ControlFunction: operator requests (status, failover, unpin, drain, undrain)."""
+"""ControlFunction: operator requests (status, failover, unpin, drain, undrain, fleet_show, fleet_apply)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
-from nginx_eip_failover.operator_requests import parse_control_request
-from nginx_eip_failover.wiring import controller
+from nginx_eip_failover.operator_requests import FLEET_ACTIONS, parse_control_request, requested_group
+from nginx_eip_failover.wiring import fleet
 
 if TYPE_CHECKING:
     # Type-only: importing it at run time costs tens of milliseconds of cold start.
@@ -22,12 +22,25 @@ OPERATOR = "operator"
 @metrics.log_metrics
 @trace_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    failover = controller()
+    groups = fleet()
+    if isinstance(event, dict) and event.get("action") in FLEET_ACTIONS:
+        from nginx_eip_failover.fleet_requests import handle_fleet_request
+
+        parse_control_request(event, groups.base)  # the fields, strictly, before anything is read
+        metrics.add_metric(name="ControlRequests", unit=MetricUnit.Count, value=1)
+        return handle_fleet_request(event, groups)
+    group = requested_group(event)
+    if group is None and isinstance(event, dict) and event.get("action") == "status" and len(groups.controllers()) > 1:
+        from nginx_eip_failover.fleet_requests import fleet_status
+
+        parse_control_request(event, groups.base)
+        return fleet_status(groups)
+    failover = groups.group(group)
     request = parse_control_request(event, failover.settings)
-    logger.append_keys(action=request.action)
+    logger.append_keys(action=request.action, group=failover.settings.group)
     metrics.add_metric(name="ControlRequests", unit=MetricUnit.Count, value=1)
     if request.action == "status":
-        return {"ok": True, "action": "status", "status": failover.status()}
+        return {"ok": True, "action": "status", "group": failover.settings.group, "status": failover.status()}
     logger.info("control request", extra={"request": event})
     try:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
@@ -38,6 +51,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return {
         "ok": report.move_error is None,
         "action": request.action,
+        "group": failover.settings.group,
         "result": report.decision.reason,
         "moved_to": report.moved_to,
         "error": report.move_error,
