@@ -9,11 +9,12 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from . import transports
 from .common import PROG, TransportError, UsageError, version
-from .rendering import render_action, render_history, render_json, render_status
+from .rendering import render_action, render_fleet, render_history, render_json, render_status
 from .transports import FUNCTION_OUTPUT, Transport
 
 if TYPE_CHECKING:
@@ -92,9 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     _target_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, summary: str) -> argparse.ArgumentParser:
+    def command(name: str, summary: str, *, grouped: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=summary, description=summary)
         _target_options(sub, top=False)
+        if grouped:
+            sub.add_argument(
+                "--group",
+                metavar="NAME",
+                help="the group of a fleet (optional while the stack serves its own pair alone; "
+                "status without it shows the fleet table)",
+            )
         return sub
 
     command("status", "show the EIP, both nodes, pin, drains, alerts and recent moves")
@@ -119,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"the last N events (default {DEFAULT_HISTORY_LIMIT}; the state keeps 100)",
     )
+    fleet = command(
+        "fleet", "show the fleet document, or apply a new one (validated by the function first)", grouped=False
+    )
+    fleet_commands = fleet.add_subparsers(dest="fleet_command", metavar="show|apply", required=True)
+    fleet_commands.add_parser("show", help="print the fleet document and its version (JSON)")
+    apply = fleet_commands.add_parser("apply", help="replace the fleet document with FILE (JSON)")
+    apply.add_argument("file", metavar="FILE", type=Path, help="the fleet document (schema: fleet.schema.json)")
     return parser
 
 
@@ -135,9 +150,12 @@ def _positive_int(text: str) -> int:
 def build_request(args: argparse.Namespace) -> dict[str, Any]:
     """The exact JSON request a subcommand sends (`history` reads the status)."""
     command: str = args.command
+    if command == "fleet":
+        return {"action": "fleet_show"}  # `apply` sends its document with the version read here
+    group = {"group": args.group} if args.group else {}
     if command in ("status", "history"):
-        return {"action": "status"}
-    request: dict[str, Any] = {"action": command}
+        return {"action": "status", **group}
+    request: dict[str, Any] = {"action": command, **group}
     if command == "failover":
         request["target"] = args.to
         if args.force:
@@ -184,6 +202,9 @@ def run(args: argparse.Namespace, transport: Transport, out: TextIO, err: TextIO
     """Send the subcommand's request through `transport`, print the answer, return the exit code."""
     request = build_request(args)
     response = transport(request)
+    if args.command == "fleet" and not response.failed and args.fleet_command == "apply":
+        request = _apply_request(args.file, response.payload)
+        response = transport(request)
     if response.failed:
         if args.output == "json" and response.payload is not None:
             print(render_json(response.payload), file=out)
@@ -192,6 +213,15 @@ def run(args: argparse.Namespace, transport: Transport, out: TextIO, err: TextIO
             print(f"{PROG}: add --force to move the EIP there anyway", file=err)
         return EXIT_FAILED
     payload = response.payload
+    if isinstance(payload, Mapping) and args.command == "fleet":
+        shown = payload.get("document") if args.fleet_command == "show" else payload
+        print(
+            render_json(shown) if args.output == "json" or args.fleet_command == "show" else _applied(payload), file=out
+        )
+        return EXIT_OK
+    if isinstance(payload, Mapping) and isinstance(payload.get("fleet"), list):
+        print(render_json(payload) if args.output == "json" else render_fleet(payload["fleet"]), file=out)
+        return EXIT_OK
     if not isinstance(payload, Mapping) or not isinstance(payload.get("status"), Mapping):
         print(f"{PROG}: unexpected answer from the function: {json.dumps(payload)[:500]}", file=err)
         return EXIT_FAILED
@@ -210,6 +240,20 @@ def run(args: argparse.Namespace, transport: Transport, out: TextIO, err: TextIO
         print(f"{PROG}: {args.command} accepted but the EIP move failed: {payload.get('error')}", file=err)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _apply_request(path: Path, shown: Any) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"cannot read the fleet document {str(path)!r}: {exc}") from None
+    version = shown.get("version", 0) if isinstance(shown, Mapping) else 0
+    return {"action": "fleet_apply", "document": document, "version": version}
+
+
+def _applied(payload: Mapping[str, Any]) -> str:
+    groups = payload.get("groups") or []
+    return f"fleet document version {payload.get('version')} applied: {len(groups)} group(s): {', '.join(groups)}"
 
 
 def main(

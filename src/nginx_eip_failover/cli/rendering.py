@@ -237,3 +237,27 @@ def render_action(request: Mapping[str, Any], payload: Mapping[str, Any]) -> str
     if isinstance(status, Mapping):
         lines.extend(["", render_status(cast("StatusDocument", status))])
     return "\n".join(lines)
+
+
+def render_fleet(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The fleet table: one row a group."""
+    body = []
+    for row in rows:
+        if "error" in row:
+            body.append([str(row.get("group")), "?", "?", "?", f"error: {row['error']}"])
+            continue
+        nodes = row.get("nodes") or {}
+        up = sum(1 for health in nodes.values() if health == "up")
+        notes = [f"pinned {row['pin']}"] if row.get("pin") else []
+        notes += [f"drained {', '.join(row.get('drains') or [])}"] if row.get("drains") else []
+        notes += [f"ALERT {alert}" for alert in row.get("alerts") or []]
+        body.append(
+            [
+                str(row.get("group")),
+                _text(row.get("holder")),
+                _text(row.get("public_ip")),
+                f"{up}/{len(nodes)} up",
+                "; ".join(notes) or "-",
+            ]
+        )
+    return table(["GROUP", "HOLDER", "PUBLIC IP", "NODES", "NOTES"], body)
