@@ -13,11 +13,12 @@ from typing import Any, Literal
 from .config import NodeConfig, Settings
 from .decision import Context, Decision, decide, settle_move, start_move
 from .errors import InvalidRequestError, RefusedError
+from .log_query import LogQuery, parse_log_query
 from .ports import Notice
 from .state import ControllerState, Drain, HistoryEntry, Pin
 from .text_bounds import MAX_REASON_BYTES, bounded
 
-Action = Literal["status", "failover", "unpin", "drain", "undrain"]
+Action = Literal["status", "failover", "unpin", "drain", "undrain", "log"]
 
 # Required and optional fields of each action; anything else is an error.
 _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -26,6 +27,8 @@ _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "unpin": (frozenset(), frozenset({"reason"})),
     "drain": (frozenset({"node"}), frozenset({"reason"})),
     "undrain": (frozenset({"node"}), frozenset({"reason"})),
+    # Reads the decision log (log_query): changes nothing, like status.
+    "log": (frozenset(), frozenset({"since", "until", "limit", "after"})),
 }
 MAX_REASON_LENGTH = 500
 
@@ -36,6 +39,7 @@ class ControlRequest:
     node: NodeConfig | None = None  # the failover target or the node to drain/undrain
     reason: str = ""
     force: bool = False
+    log: LogQuery | None = None  # the `log` action's query
 
 
 def parse_control_request(event: object, settings: Settings) -> ControlRequest:
@@ -63,7 +67,8 @@ def parse_control_request(event: object, settings: Settings) -> ControlRequest:
     force = event.get("force", False)
     if not isinstance(force, bool):
         raise InvalidRequestError("force", force, "must be true or false (a JSON boolean)")
-    return ControlRequest(action=action, node=node, reason=reason.strip(), force=force)  # type: ignore[arg-type]
+    log = parse_log_query(event) if action == "log" else None
+    return ControlRequest(action=action, node=node, reason=reason.strip(), force=force, log=log)  # type: ignore[arg-type]
 
 
 def _allowed(action: str) -> list[str]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from functools import cache
 
 from . import aws_clients
-from .config import load_settings
+from .config import Settings, load_settings
 from .controller import FailoverController
+from .decision_journal import DecisionJournal
+from .decision_log import DecisionLogTable
 from .elastic_ip import ElasticIpMover
 from .health_probe import HealthProber
 from .notifications import Notifier
@@ -25,4 +27,17 @@ def controller() -> FailoverController:
         notifier=Notifier(
             aws_clients.sns() if settings.topic_arn else None, settings.topic_arn, source="nginx-eip-failover"
         ),
+        journal=DecisionJournal(decision_log(settings), settings),
+    )
+
+
+def decision_log(settings: Settings) -> DecisionLogTable | None:
+    """The decision log's table, or None when DECISION_LOG_TABLE_NAME is empty (logging off)."""
+    if settings.decision_log_table is None:
+        return None
+    return DecisionLogTable(
+        aws_clients.dynamodb(),
+        settings.decision_log_table,
+        settings.allocation_id,
+        retention_days=settings.decision_log_retention_days,
     )
