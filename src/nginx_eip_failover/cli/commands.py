@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from . import transports
+from . import incident, transports
 from .common import PROG, TransportError, UsageError, version
 from .rendering import render_action, render_history, render_json, render_status
 from .transports import FUNCTION_OUTPUT, Transport
@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"the last N events (default {DEFAULT_HISTORY_LIMIT}; the state keeps 100)",
     )
+    incident.add_commands(command)  # explain, replay, log export: the decision log
     return parser
 
 
@@ -228,7 +229,10 @@ def main(
     except SystemExit as exc:  # argparse: --help/--version exit 0, errors exit 2
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        chosen = transport or transport_for(args, os.environ if environ is None else environ)
+        env = os.environ if environ is None else environ
+        if args.command in incident.COMMANDS:
+            return incident.run(args, lambda: transport or transport_for(args, env), out, err)
+        chosen = transport or transport_for(args, env)
         return run(args, chosen, out, err)
     except UsageError as exc:
         print(f"{PROG}: {exc}", file=err)
