@@ -8,7 +8,7 @@ from lab_driving import control, loop_for
 
 from nginx_eip_failover.lab.environment import LabEnvironment
 from nginx_eip_failover.log_records import ChangeRecord, record_from_dict
-from nginx_eip_failover.replay import replay
+from nginx_eip_failover.replay import ReplayResult, replay
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +42,10 @@ def test_a_lab_failover_is_logged_and_replays_exactly(lab: LabEnvironment) -> No
     first_failed = min(
         (r.probed_at or r.at) for r in changes if any(o.node == "node1" and not o.ok for o in r.observations)
     )
-    failovers = [at for at, e in other.moves("replayed") if e.event == "move_started" and e.reason.startswith("failover")]
-    assert failovers and failovers[0] < [at for at, e in result.moves("replayed") if e.reason.startswith("failover")][0]
-    assert first_failed <= failovers[0]
+
+    def failovers(replayed: ReplayResult) -> list[float]:
+        starts = replayed.moves("replayed")
+        return [at for at, e in starts if e.event == "move_started" and e.reason.startswith("failover")]
+
+    assert failovers(other)[0] < failovers(result)[0]
+    assert first_failed <= failovers(other)[0]
