@@ -73,6 +73,11 @@ class Settings:
     def address_set(self) -> AddressSet:
         return self.addresses or AddressSet((ElasticIpSpec(self.allocation_id),))
 
+    # The decision log's table (DECISION_LOG_TABLE_NAME; None: no decision log) and how long its
+    # records are kept (DECISION_LOG_RETENTION_DAYS).
+    decision_log_table: str | None = None
+    decision_log_retention_days: float = 14.0
+
     def node(self, name: str) -> NodeConfig:
         for node in self.nodes:
             if node.name == name:
@@ -272,4 +277,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         topic_arn=topic,
         ca_bundle=ca_bundle,
         move_timeout_seconds=_parse(env, "MOVE_TIMEOUT_SECONDS", "30", _number(1.0, 3600.0)),
+        decision_log_table=env.get("DECISION_LOG_TABLE_NAME", "").strip() or None,
+        decision_log_retention_days=_parse(env, "DECISION_LOG_RETENTION_DAYS", "14", _number(1.0, 3650.0)),
     )

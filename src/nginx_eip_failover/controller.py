@@ -18,12 +18,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from .config import Settings
 from .decision import Context, Decision, complete_move, decide, node_verdicts, record_probes
+from .decision_journal import DecisionJournal
 from .errors import ConflictError, ElasticIpError
 from .observability import add_node_metric, logger, metrics
 from .ports import Association, EipPort, Notice, NotifierPort, Observation, Prober, Snapshot, StorePort
 from .state import ControllerState, MoveIntent
 
 if TYPE_CHECKING:
+    from .log_records import OutcomeCause
     from .operator_requests import ControlRequest
     from .status import StatusDocument
 
@@ -67,6 +69,7 @@ class FailoverController:
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
         per_node_metrics: bool = True,
+        journal: DecisionJournal | None = None,
     ) -> None:
         self.settings = settings
         self._store = store
@@ -82,6 +85,8 @@ class FailoverController:
         # cannot cause a wrong move, because every move is first a conditional write of it.
         self._snapshot: Snapshot | None = None
         self._snapshot_at = 0.0
+        # The decision log (off unless given one): inputs and outputs of every state change.
+        self.journal = journal or DecisionJournal(None, settings)
 
     def probe(self, budget_seconds: float | None = None) -> list[Observation]:
         observations = self._prober.probe_all(budget_seconds)
@@ -107,8 +112,18 @@ class FailoverController:
         def build(state: ControllerState, association: str | None, now: float) -> Decision:
             ctx = Context(settings, now, actor)
             may_move = time_left is None or time_left() >= MOVE_TIME_RESERVE_SECONDS
+            move_id = self._new_id()
+            self.journal.attempt(
+                state,
+                association,
+                ctx,
+                probed_at=probed_at,
+                observations=observations,
+                move_id=move_id,
+                may_move=may_move,
+            )
             recorded = record_probes(state, verdicts, ctx, probed_at)
-            return decide(recorded, association, ctx, move_id=self._new_id(), may_move=may_move)
+            return decide(recorded, association, ctx, move_id=move_id, may_move=may_move)
 
         report = self._commit(build, actor, probed_at)
         report.observations = observations
@@ -141,8 +156,18 @@ class FailoverController:
 
         def build(state: ControllerState, association: str | None, now: float) -> Decision:
             ctx = Context(settings, now, actor)
+            move_id = self._new_id()
+            self.journal.attempt(
+                state,
+                association,
+                ctx,
+                probed_at=probed_at,
+                observations=observations,
+                move_id=move_id,
+                request=request,
+            )
             recorded = record_probes(state, verdicts, ctx, probed_at)
-            return apply_control(recorded, request, association, ctx, move_id=self._new_id())
+            return apply_control(recorded, request, association, ctx, move_id=move_id)
 
         self._snapshot = None  # an operator acts on what is stored now, not on a cached copy
         report = self._commit(build, actor, probed_at)
@@ -186,10 +211,13 @@ class FailoverController:
                     logger.info("state changed under us; reading it again", extra={"version": snapshot.version})
                     self._snapshot = None
                     continue
+                self.journal.committed(decision, snapshot.version, version)
                 snapshot = Snapshot(decision.state, version)
                 # Only a read or a write makes the cached copy fresh; an unchanged cycle must not
                 # extend its life, or operator changes would never reach a running loop.
                 self._remember(snapshot)
+            else:
+                self.journal.unchanged(decision, snapshot.version)
             decided = time.monotonic()
             report = CycleReport(decision=decision, observations=[], association=association)
             report.timings_ms["decide"] = _ms(decide_started, decided)
@@ -198,6 +226,8 @@ class FailoverController:
             # After EC2, never between the committed intent and its call: a slow SNS (retries for
             # seconds) must not make the move act on a stale decision.
             self._publish(list(decision.notices))
+            # The decision log too: after EC2, and a failed write never fails the cycle.
+            self.journal.flush()
             return report
         raise ConflictError(f"state kept changing: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
 
@@ -259,7 +289,7 @@ class FailoverController:
         error = f"{move.target} failed its re-check probe before EC2 was called ({detail})"
         logger.warning("move cancelled: target failed its re-check", extra={"move_id": move.id, "error": error})
         report.move_error = error
-        recorded = self._record_outcome(move.id, self._association_after_failure(), error, actor)
+        recorded = self._record_outcome(move.id, self._association_after_failure(), error, actor, cause="recheck")
         if recorded is not None:
             report.decision = replace(report.decision, state=recorded)
         return False
@@ -272,7 +302,7 @@ class FailoverController:
             return None
 
     def _record_outcome(
-        self, move_id: str, association: str | None, error: str | None, actor: str
+        self, move_id: str, association: str | None, error: str | None, actor: str, cause: OutcomeCause = "ec2"
     ) -> ControllerState | None:
         for _attempt in range(MAX_CONFLICT_RETRIES):
             snapshot = self._cached_or_loaded()
@@ -286,6 +316,18 @@ class FailoverController:
                 self._snapshot = None
                 continue
             self._remember(Snapshot(state, version))
+            self.journal.outcome(
+                snapshot.state,
+                state,
+                notices,
+                ctx,
+                move_id=move_id,
+                association=association,
+                error=error,
+                cause=cause,
+                version_before=snapshot.version,
+                version_after=version,
+            )
             self._publish(list(notices))
             return state
         # The next cycle reconciles the intent from the EIP's association; nothing is lost.

@@ -14,11 +14,12 @@ from typing import Any, Literal
 from .config import NodeConfig, Settings
 from .decision import Context, Decision, decide, settle_move, start_move
 from .errors import InvalidRequestError, RefusedError
+from .log_query import LogQuery, parse_log_query
 from .ports import Notice
 from .state import ControllerState, Drain, HistoryEntry, Pin
 from .text_bounds import MAX_REASON_BYTES, bounded
 
-Action = Literal["status", "failover", "unpin", "drain", "undrain", "fleet_show", "fleet_apply"]
+Action = Literal["status", "failover", "unpin", "drain", "undrain", "log", "fleet_show", "fleet_apply"]
 
 # Required and optional fields of each action; anything else is an error. `group` names the group
 # of a fleet (optional while the stack serves its own pair alone).
@@ -31,6 +32,8 @@ _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     # The fleet document: shown, or replaced whole (validated first; conditional on `version`).
     "fleet_show": (frozenset(), frozenset()),
     "fleet_apply": (frozenset({"document", "version"}), frozenset()),
+    # Reads the decision log (log_query): changes nothing, like status.
+    "log": (frozenset(), frozenset({"since", "until", "limit", "after", "group"})),
 }
 FLEET_ACTIONS = frozenset({"fleet_show", "fleet_apply"})
 MAX_REASON_LENGTH = 500
@@ -44,6 +47,7 @@ class ControlRequest:
     reason: str = ""
     force: bool = False
     group: str | None = None
+    log: LogQuery | None = None  # the `log` action's query
 
 
 def requested_group(event: object) -> str | None:
@@ -82,7 +86,8 @@ def parse_control_request(event: object, settings: Settings) -> ControlRequest:
     if not isinstance(force, bool):
         raise InvalidRequestError("force", force, "must be true or false (a JSON boolean)")
     group = requested_group(event)
-    return ControlRequest(action=action, node=node, reason=reason.strip(), force=force, group=group)  # type: ignore[arg-type]
+    log = parse_log_query(event) if action == "log" else None
+    return ControlRequest(action=action, node=node, reason=reason.strip(), force=force, group=group, log=log)  # type: ignore[arg-type]
 
 
 def _allowed(action: str) -> list[str]:

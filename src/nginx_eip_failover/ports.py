@@ -6,10 +6,14 @@ never an adapter module, so a fake for a test needs nothing from boto3 or urllib
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from .state import ControllerState
+
+if TYPE_CHECKING:
+    from .log_records import LogRecord
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -73,3 +77,15 @@ class StorePort(Protocol):
 
 class NotifierPort(Protocol):
     def publish(self, notices: list[Notice]) -> None: ...
+
+
+class DecisionLog(Protocol):
+    """Append-only log of the core's state-changing steps (see log_records), read back by time."""
+
+    def append(self, records: Sequence[LogRecord]) -> None: ...
+
+    # Records whose sort key is in [since, until] (epoch seconds), oldest first, at most `limit`;
+    # `after`: a sort key to continue from (exclusive), for the next page.
+    def read(
+        self, since: float, until: float | None = None, limit: int = 500, *, after: str | None = None
+    ) -> list[LogRecord]: ...

@@ -8,6 +8,8 @@ from functools import cache
 from . import aws_clients
 from .config import DEFAULT_GROUP, Settings, load_settings
 from .controller import FailoverController
+from .decision_journal import DecisionJournal
+from .decision_log import DecisionLogTable
 from .elastic_ip import ElasticIpMover
 from .fleet import Fleet
 from .fleet_store import FleetStore
@@ -30,6 +32,19 @@ def build_controller(settings: Settings) -> FailoverController:
             source="nginx-eip-failover" if default else f"nginx-eip-failover/{settings.group}",
         ),
         per_node_metrics=default,
+        journal=DecisionJournal(decision_log(settings), settings),
+    )
+
+
+def decision_log(settings: Settings) -> DecisionLogTable | None:
+    """The decision log's table, or None when DECISION_LOG_TABLE_NAME is empty (logging off)."""
+    if settings.decision_log_table is None:
+        return None
+    return DecisionLogTable(
+        aws_clients.dynamodb(),
+        settings.decision_log_table,
+        settings.allocation_id,
+        retention_days=settings.decision_log_retention_days,
     )
 
 

@@ -30,6 +30,7 @@ RISE = 2
 SCHEDULE = {"trigger": "schedule"}
 TABLE = "nginx-eip-failover-state"
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+LOG_TABLE = "nginx-eip-failover-decision-log"
 
 
 def alarm(instance_id: str) -> dict[str, Any]:
@@ -127,6 +128,15 @@ def aws(moto_module: None, boto_session: boto3.session.Session) -> dict[str, Any
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    clients["dynamodb"].create_table(
+        TableName=LOG_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
     return clients
 
 
@@ -163,6 +173,7 @@ def stack(
         "PREEMPT_DELAY_SECONDS": "0",
         "MIN_SECONDS_BETWEEN_MOVES": "0",
         "STATE_TABLE_NAME": TABLE,
+        "DECISION_LOG_TABLE_NAME": LOG_TABLE,
         "NOTIFICATION_TOPIC_ARN": topic,
     }
     for variable, value in env.items():
@@ -440,7 +451,7 @@ def test_the_sample_control_events_run_in_an_operators_order(stack: Stack) -> No
         pytest.skip("no events/control*.json yet")
     settings = load_settings()
     actions = {parse_control_request(json.loads(path.read_text()), settings).action for path in samples}
-    assert actions == {"status", "failover", "unpin", "drain", "undrain"}
+    assert actions == {"status", "failover", "unpin", "drain", "undrain", "log"}
     stack.monitor()
     order = ["status", "failover", "unpin", "drain", "undrain", "failover-force", "unpin"]
     for name in order:
@@ -449,6 +460,11 @@ def test_the_sample_control_events_run_in_an_operators_order(stack: Stack) -> No
             result = stack.control(json.loads(path.read_text()))
             assert result["ok"] is True, (name, result)
             assert result["status"]["eip"]["allocation_id"] == stack.allocation_id
+    log = stack.control(json.loads((EVENTS / "control-log.json").read_text()))
+    assert log["ok"] is True and log["action"] == "log" and log["enabled"] is True
+    ops = [record["op"] for record in log["records"] if record["type"] == "change"]
+    assert ops[:2] == ["cycle", "outcome"]  # the placement, then its outcome
+    assert ops.count("control") == 6
 
 
 def test_the_sample_monitor_events_run(stack: Stack) -> None:

@@ -59,9 +59,11 @@ PARAMETER_VARIABLES = {
     "FLAP_SUPPRESS_THRESHOLD": "FlapSuppressThreshold",
     "HEALTH_CHECK_CA_BUNDLE": "HealthCheckCaBundle",
     "POWERTOOLS_LOG_LEVEL": "LogLevel",
+    "DECISION_LOG_RETENTION_DAYS": "DecisionLogRetentionDays",
 }
 OTHER_VARIABLES: dict[str, Any] = {
     "STATE_TABLE_NAME": {"Ref": "StateTable"},
+    "DECISION_LOG_TABLE_NAME": {"Ref": "DecisionLogTable"},
     "NOTIFICATION_TOPIC_ARN": {"Ref": "NotificationTopic"},
     "POWERTOOLS_SERVICE_NAME": "nginx-eip-failover",
     "POWERTOOLS_METRICS_NAMESPACE": "NginxEipFailover",
@@ -71,7 +73,12 @@ OTHER_VARIABLES: dict[str, Any] = {
 DESCRIBE_ACTIONS = {"ec2:DescribeAddresses", "ec2:DescribeInstances"}
 ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
 METRICS = ("NodeUp", "ProbeLatency", "EipMoves", "MoveFailures", "NoHealthyNode", "MonitorCycles")
-CONTROL_FIELDS = {"action", "target", "reason", "force", "node"}
+CONTROL_FIELDS = {"action", "target", "reason", "force", "node", "since", "until", "limit", "after"}
+# The decision log's table: append (BatchWriteItem) for both, read (Query) for the ControlFunction only.
+DECISION_LOG_ACTIONS = {
+    "MonitorFunction": {"dynamodb:BatchWriteItem"},
+    "ControlFunction": {"dynamodb:BatchWriteItem", "dynamodb:Query"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -344,9 +351,11 @@ def test_data_actions_are_scoped_to_the_stack_resources(resources: dict[str, Any
         for action in _as_list(statement["Action"]):
             granted.setdefault(action, []).extend(_as_list(statement["Resource"]))
     dynamodb = {action for action in granted if action.startswith("dynamodb:")}
-    assert dynamodb == {"dynamodb:GetItem", "dynamodb:PutItem"}
-    for action in dynamodb:
+    assert dynamodb == {"dynamodb:GetItem", "dynamodb:PutItem", *DECISION_LOG_ACTIONS[function]}
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem"):
         assert granted[action] == [{"Fn::GetAtt": ["StateTable", "Arn"]}]
+    for action in DECISION_LOG_ACTIONS[function]:
+        assert granted[action] == [{"Fn::GetAtt": ["DecisionLogTable", "Arn"]}]
     assert {action for action in granted if action.startswith("sns:")} == {"sns:Publish"}
     assert granted["sns:Publish"] == [{"Ref": "NotificationTopic"}]
     for action in (action for action in granted if action.startswith("kms:")):
@@ -359,11 +368,15 @@ def test_data_actions_are_scoped_to_the_stack_resources(resources: dict[str, Any
         "sns:Publish",
         "kms:Decrypt",
         "kms:GenerateDataKey*",
+        *DECISION_LOG_ACTIONS[function],
     }
 
 
-def test_both_functions_have_the_same_rights(resources: dict[str, Any]) -> None:
-    assert _statements(resources, "MonitorFunction") == _statements(resources, "ControlFunction")
+def test_both_functions_have_the_same_rights_but_only_control_reads_the_log(resources: dict[str, Any]) -> None:
+    def without_log(function: str) -> list[dict[str, Any]]:
+        return [s for s in _statements(resources, function) if "DecisionLog" not in str(s["Resource"])]
+
+    assert without_log("MonitorFunction") == without_log("ControlFunction")
 
 
 # ------------------------------------------------------------------------------------------ triggers
@@ -439,6 +452,20 @@ def test_state_table(resources: dict[str, Any]) -> None:
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert properties["SSESpecification"]["SSEEnabled"] is True
     assert "TableName" not in properties, "let CloudFormation name it, so two stacks can share an account"
+
+
+def test_decision_log_table_is_append_only_with_a_ttl(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    table = resources["DecisionLogTable"]
+    properties = table["Properties"]
+    assert properties["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert "TableName" not in properties
+    assert template["Parameters"]["DecisionLogRetentionDays"]["Default"] == 14
 
 
 def test_topic_is_encrypted_with_a_key_the_alarms_may_use(resources: dict[str, Any]) -> None:
@@ -562,7 +589,7 @@ def test_sample_event_is_valid_json(path: Path) -> None:
 def test_control_samples_use_only_the_contract_fields(path: Path) -> None:
     request = json.loads(path.read_text(encoding="utf-8"))
     assert set(request) <= CONTROL_FIELDS
-    assert request["action"] in {"status", "failover", "unpin", "drain", "undrain"}
+    assert request["action"] in {"status", "failover", "unpin", "drain", "undrain", "log"}
 
 
 def test_monitor_samples(resources: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from . import transports
+from . import incident, transports
 from .common import PROG, TransportError, UsageError, version
 from .rendering import render_action, render_fleet, render_history, render_json, render_status
 from .transports import FUNCTION_OUTPUT, Transport
@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_commands.add_parser("show", help="print the fleet document and its version (JSON)")
     apply = fleet_commands.add_parser("apply", help="replace the fleet document with FILE (JSON)")
     apply.add_argument("file", metavar="FILE", type=Path, help="the fleet document (schema: fleet.schema.json)")
+    incident.add_commands(command)  # explain, replay, log export: the decision log
     return parser
 
 
@@ -272,7 +273,10 @@ def main(
     except SystemExit as exc:  # argparse: --help/--version exit 0, errors exit 2
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        chosen = transport or transport_for(args, os.environ if environ is None else environ)
+        env = os.environ if environ is None else environ
+        if args.command in incident.COMMANDS:
+            return incident.run(args, lambda: transport or transport_for(args, env), out, err)
+        chosen = transport or transport_for(args, env)
         return run(args, chosen, out, err)
     except UsageError as exc:
         print(f"{PROG}: {exc}", file=err)

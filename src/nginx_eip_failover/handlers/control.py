@@ -1,7 +1,8 @@
-"""ControlFunction: operator requests (status, failover, unpin, drain, undrain, fleet_show, fleet_apply)."""
+"""ControlFunction: operator requests (status, failover, unpin, drain, undrain, log, fleet_show, fleet_apply)."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -41,6 +42,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="ControlRequests", unit=MetricUnit.Count, value=1)
     if request.action == "status":
         return {"ok": True, "action": "status", "group": failover.settings.group, "status": failover.status()}
+    if request.action == "log":
+        from nginx_eip_failover.log_query import LogQuery, log_answer
+        from nginx_eip_failover.wiring import decision_log
+
+        return log_answer(request.log or LogQuery(), decision_log(failover.settings), time.time())
     logger.info("control request", extra={"request": event})
     try:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
