@@ -206,9 +206,8 @@ class AddressSetMover:
                     eni, reported = tables.get(table, {}).get(_network(route.destination), (None, None))
                     label = f"route {route.destination} in {table}"
                     states.append(AddressState(label, "route", instance_of(eni, reported), eni))
+        # The primary EIP's holder; when it is unassociated, the first associated address's.
         holder = next((state.instance_id for state in states if state.instance_id), None)
-        if states[0].instance_id is None and holder is not None:
-            pass  # the primary EIP is unassociated: the first associated address names the holder
         missing = tuple(state.label for state in states if not self._is_on(state, private_ips, holder, enis))
         return SetView(
             allocation_id=self._set.primary_allocation_id,
@@ -376,11 +375,7 @@ class AddressSetMover:
             if state.kind != "route":
                 continue
             route, table = self._route_of(state.label)
-            family = (
-                "DestinationIpv6CidrBlock"
-                if _network(route.destination).version == 6
-                else "DestinationCidrBlock"
-            )
+            family = "DestinationIpv6CidrBlock" if _network(route.destination).version == 6 else "DestinationCidrBlock"
             exists = state.network_interface_id is not None or state.instance_id is not None
             operation = "ReplaceRoute" if exists else "CreateRoute"
             method = self._ec2.replace_route if exists else self._ec2.create_route
@@ -413,9 +408,7 @@ class AddressSetMover:
                 return view  # the addresses not seen on the target are named as unverified
             enis = dict(self._enis)
             placed = {
-                state.label
-                for state in view.states
-                if self._is_on(state, view.private_ips or {}, instance_id, enis)
+                state.label for state in view.states if self._is_on(state, view.private_ips or {}, instance_id, enis)
             }
             if sent <= placed or time.monotonic() >= deadline:
                 break

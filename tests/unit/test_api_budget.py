@@ -136,5 +136,5 @@ def test_try_acquire_never_jumps_the_queue() -> None:
 
 @pytest.mark.parametrize(("burst", "refill"), [(0, 5.0), (50, 0.0), (50, -1.0)])
 def test_bad_parameters_are_refused(burst: int, refill: float) -> None:
-    with pytest.raises(ValueError, match="burst|refill"):
+    with pytest.raises(ValueError, match=r"burst|refill"):
         ApiBudget(burst=burst, refill_per_second=refill)
