@@ -63,7 +63,7 @@ class SetView(Association):
 
     states: tuple[AddressState, ...] = ()
     missing: tuple[str, ...] = ()  # labels not on the holder (all of them when nothing is held)
-    private_ips: Mapping[str, str | None] | None = None  # EIP label -> the private IP it is on
+    private_ips: tuple[tuple[str, str | None], ...] = ()  # (EIP label, the private IP it is on)
 
     @property
     def holder(self) -> str | None:
@@ -74,6 +74,10 @@ class SetView(Association):
     @property
     def association(self) -> Association:
         return Association(self.allocation_id, self.public_ip, self.instance_id)
+
+    def private_ip(self, label: str) -> str | None:
+        """The private IP an EIP of the set is on (None: unassociated)."""
+        return dict(self.private_ips).get(label)
 
     def state(self, label: str) -> AddressState:
         for state in self.states:
@@ -215,7 +219,7 @@ class AddressSetMover:
             instance_id=holder,
             states=tuple(states),
             missing=missing,
-            private_ips=private_ips,
+            private_ips=tuple(private_ips.items()),
         )
 
     def _is_on(
@@ -325,7 +329,7 @@ class AddressSetMover:
             raise ElasticIpError(f"move {instance_id}: not a node of this group ({', '.join(self._nodes)})")
         view = self.describe()
         enis = dict(self._enis)
-        todo = [state for state in view.states if not self._is_on(state, view.private_ips or {}, instance_id, enis)]
+        todo = [state for state in view.states if not self._is_on(state, dict(view.private_ips), instance_id, enis)]
         if not todo:
             outcomes = tuple(AddressOutcome(state.label, state.kind, "in_place") for state in view.states)
             return SetMoveResult(view, 0.0, 0.0, outcomes)
@@ -391,29 +395,31 @@ class AddressSetMover:
             if failure:
                 failures[state.label] = failure
         associated = time.monotonic()
-        view = self._verify(instance_id, {state.label for state in todo} - set(failures), view)
+        view, verify_error = self._verify(instance_id, {state.label for state in todo} - set(failures), view)
         verified = time.monotonic()
-        outcomes = tuple(self._outcome(state, instance_id, todo, failures, view) for state in view.states)
+        outcomes = tuple(self._outcome(state, instance_id, todo, failures, view, verify_error) for state in view.states)
         result = SetMoveResult(view, _ms(started, associated), _ms(associated, verified), outcomes)
         if result.missing:
             raise AddressSetError(instance_id, result)
         return result
 
-    def _verify(self, instance_id: str, sent: set[str], view: SetView) -> SetView:
+    def _verify(self, instance_id: str, sent: set[str], view: SetView) -> tuple[SetView, str | None]:
+        """describe() until every sent address is on the target or the verify timeout; the last
+        view, and the describe error that cut verification short, if any."""
         deadline = time.monotonic() + self._verify_timeout
         while sent:
             try:
                 view = self.describe()
-            except ElasticIpError:
-                return view  # the addresses not seen on the target are named as unverified
+            except ElasticIpError as exc:
+                return view, f"not verified: {exc}"
             enis = dict(self._enis)
             placed = {
-                state.label for state in view.states if self._is_on(state, view.private_ips or {}, instance_id, enis)
+                state.label for state in view.states if self._is_on(state, dict(view.private_ips), instance_id, enis)
             }
             if sent <= placed or time.monotonic() >= deadline:
                 break
             self._sleep(self._verify_interval)
-        return view
+        return view, None
 
     def _outcome(
         self,
@@ -422,9 +428,10 @@ class AddressSetMover:
         todo: Iterable[AddressState],
         failures: Mapping[str, _Failure],
         view: SetView,
+        verify_error: str | None,
     ) -> AddressOutcome:
         sent = any(previous.label == state.label for previous in todo)
-        if self._is_on(state, view.private_ips or {}, instance_id, dict(self._enis)):
+        if self._is_on(state, dict(view.private_ips), instance_id, dict(self._enis)):
             return AddressOutcome(state.label, state.kind, "moved" if sent else "in_place")
         failure = failures.get(state.label)
         if failure is not None:
@@ -432,7 +439,7 @@ class AddressSetMover:
                 state.label, state.kind, failure.status, failure.operation, failure.error_code, failure.detail
             )
         where = state.instance_id or "nowhere"
-        detail = f"seen on {where} after {self._verify_timeout:g}s of verification"
+        detail = verify_error or f"seen on {where} after {self._verify_timeout:g}s of verification"
         return AddressOutcome(state.label, state.kind, "unverified" if sent else "failed", None, None, detail)
 
     def _route_of(self, label: str) -> tuple[RouteSpec, str]:

@@ -388,3 +388,29 @@ def test_ec2_errors_on_describe_name_the_operation_and_the_address(world: World)
         world.mover(addresses).describe()
     with pytest.raises(ElasticIpError, match=r"not a node of this group"):
         world.mover().move("i-00000000000000fff")
+
+
+def test_verification_waits_for_a_lagging_describe_and_names_what_never_showed(world: World) -> None:
+    node2 = world.nodes["node2"]
+    addresses = world.address_set(by_instance=False, secondary=False)
+    real = world.client.describe_route_tables
+    stale = real()  # every route still on node1 in this answer
+    lag = {"left": 3}
+
+    def lagging(**kwargs: Any) -> Any:
+        if lag["left"] > 0:
+            lag["left"] -= 1
+            return stale
+        return real(**kwargs)
+
+    sleeps: list[float] = []
+    mover = world.mover(addresses, sleep=sleeps.append)
+    world.client.describe_route_tables = lagging
+    result = mover.move(node2.instance_id)
+    assert {outcome.status for outcome in result.outcomes} == {"moved"}
+    assert len(sleeps) >= 1  # it polled until the routes showed up
+    # A describe that never catches up: the routes are named as unverified after the timeout.
+    mover = world.mover(addresses, verify_timeout_seconds=0.05)
+    world.client.describe_route_tables = lambda **_: stale
+    with pytest.raises(AddressSetError, match=r"seen on i-\w+ after 0\.05s of verification"):
+        mover.move(node2.instance_id)
