@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
+from .ec2_request_limit import THROTTLE_CODE, THROTTLE_MESSAGE, THROTTLE_STATUS, Ec2RequestLimit
+
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _JSON_SERVICES = ("dynamodb",)
 
@@ -88,6 +90,7 @@ class AwsProxy:
         self._lock = threading.Lock()
         self._calls: list[Call] = []
         self._faults: list[Fault] = []
+        self._request_limit: Ec2RequestLimit | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -143,6 +146,19 @@ class AwsProxy:
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def limit_ec2_requests(self, limit: Ec2RequestLimit | None) -> Ec2RequestLimit | None:
+        """Enforce EC2's request limit on mutating calls (None: off, the default); beyond it a call
+        is answered 503 RequestLimitExceeded before it reaches moto."""
+        with self._lock:
+            self._request_limit = limit
+        return limit
+
+    def _throttle(self, service: str, action: str) -> Fault | None:
+        limit = self._request_limit
+        if limit is None or limit.admits(service, action):
+            return None
+        return Fault(action, service, status=THROTTLE_STATUS, code=THROTTLE_CODE, message=THROTTLE_MESSAGE)
 
     def _take_fault(self, service: str, action: str) -> Fault | None:
         with self._lock:
@@ -210,7 +226,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {key: value for key, value in self.headers.items() if key.lower() not in ("connection", "keep-alive")}
         service, action = identify(headers, body)
-        fault = self.owner._take_fault(service, action)
+        fault = self.owner._throttle(service, action) or self.owner._take_fault(service, action)
         if fault is not None and (fault.kind == "delay" or fault.when == "before"):
             time.sleep(fault.delay_seconds)
         if fault is not None and fault.when == "before" and fault.kind != "delay":
