@@ -38,7 +38,10 @@ def _client(service: str) -> Any:
 
 @cache
 def ec2() -> EC2Client:
-    return _client("ec2")  # type: ignore[no-any-return]
+    # Adaptive mode adds botocore's client-side rate limiter, which slows down after throttling:
+    # EC2's mutating calls share one per-account budget (see api_budget for the pacing before it).
+    config = _CONFIG.merge(Config(retries={"mode": "adaptive", "total_max_attempts": 3}))
+    return _session().client("ec2", config=config)
 
 
 @cache

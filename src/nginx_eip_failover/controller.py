@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .config import Settings
-from .decision import Context, Decision, complete_move, decide, node_verdicts, record_probes
+from .decision import Context, Decision, complete_move, decide, is_eligible, node_verdicts, record_probes
 from .decision_journal import DecisionJournal
 from .errors import ConflictError, ElasticIpError
 from .observability import add_node_metric, logger, metrics
@@ -109,21 +109,23 @@ class FailoverController:
         verdicts = node_verdicts(observations, self.settings.quorum)
         settings = self.settings
 
-        def build(state: ControllerState, association: str | None, now: float) -> Decision:
+        def build(state: ControllerState, seen: Association, now: float) -> Decision:
             ctx = Context(settings, now, actor)
             may_move = time_left is None or time_left() >= MOVE_TIME_RESERVE_SECONDS
             move_id = self._new_id()
+            missing = tuple(getattr(seen, "missing", ()))  # an address set's stragglers
             self.journal.attempt(
                 state,
-                association,
+                seen.instance_id,
                 ctx,
                 probed_at=probed_at,
                 observations=observations,
                 move_id=move_id,
                 may_move=may_move,
+                missing=missing,
             )
             recorded = record_probes(state, verdicts, ctx, probed_at)
-            return decide(recorded, association, ctx, move_id=move_id, may_move=may_move)
+            return decide(recorded, seen.instance_id, ctx, move_id=move_id, may_move=may_move, missing=missing)
 
         report = self._commit(build, actor, probed_at)
         report.observations = observations
@@ -154,12 +156,12 @@ class FailoverController:
         verdicts = node_verdicts(observations, self.settings.quorum)
         settings = self.settings
 
-        def build(state: ControllerState, association: str | None, now: float) -> Decision:
+        def build(state: ControllerState, seen: Association, now: float) -> Decision:
             ctx = Context(settings, now, actor)
             move_id = self._new_id()
             self.journal.attempt(
                 state,
-                association,
+                seen.instance_id,
                 ctx,
                 probed_at=probed_at,
                 observations=observations,
@@ -167,7 +169,7 @@ class FailoverController:
                 request=request,
             )
             recorded = record_probes(state, verdicts, ctx, probed_at)
-            return apply_control(recorded, request, association, ctx, move_id=move_id)
+            return apply_control(recorded, request, seen.instance_id, ctx, move_id=move_id)
 
         self._snapshot = None  # an operator acts on what is stored now, not on a cached copy
         report = self._commit(build, actor, probed_at)
@@ -196,13 +198,13 @@ class FailoverController:
         self._snapshot_at = time.monotonic()
 
     def _commit(
-        self, build: Callable[[ControllerState, str | None, float], Decision], actor: str, probed_at: float
+        self, build: Callable[[ControllerState, Association, float], Decision], actor: str, probed_at: float
     ) -> CycleReport:
         for _attempt in range(MAX_CONFLICT_RETRIES):
             snapshot = self._cached_or_loaded()
             decide_started = time.monotonic()
             association = self._eip.describe()
-            decision = build(snapshot.state, association.instance_id, self._clock())
+            decision = build(snapshot.state, association, self._clock())
             if decision.state != snapshot.state:
                 try:
                     version = self._store.save(decision.state, snapshot.version)
@@ -247,7 +249,7 @@ class FailoverController:
         association: str | None
         try:
             target_instance = self.settings.node(move.target).instance_id
-            result = self._eip.move(target_instance, not_after=not_after)
+            result = self._eip.move(target_instance, not_after=not_after, priority=self._priority(move))
             association = result.association.instance_id
             report.association = result.association
             report.timings_ms.update(associate=result.associate_ms, verify=result.verify_ms)
@@ -269,6 +271,17 @@ class FailoverController:
             # Every failed attempt, with EC2's error: the SNS notice (and its log line) is sent only
             # when the move_failing alert is raised, not for the retries after it.
             logger.error("move failed", extra={"move_id": move.id, "to": move.target, "error": report.move_error})
+
+    def _priority(self, move: MoveIntent) -> int:
+        """Failovers (and repairs) before placements before failbacks, when a fleet's moves queue
+        for EC2's API budget: the group whose holder died waits least."""
+        from .api_budget import PRIORITY_FAILBACK, PRIORITY_FAILOVER, PRIORITY_PLACEMENT
+
+        if move.source is None or move.source.startswith("foreign:"):
+            return PRIORITY_PLACEMENT
+        state = self._snapshot.state if self._snapshot is not None else None
+        source_fine = state is not None and is_eligible(state, move.source) and move.source != move.target
+        return PRIORITY_FAILBACK if source_fine else PRIORITY_FAILOVER
 
     def _still_wanted(self, move: MoveIntent, report: CycleReport, actor: str) -> bool:
         """An aged decision (the intent's write was slow) is checked again before EC2 is called:

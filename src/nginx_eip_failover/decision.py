@@ -25,6 +25,7 @@ from .text_bounds import MAX_ENTRY_REASON_BYTES, bounded
 ALERT_NO_NODE_UP = "no_node_up"
 ALERT_FOREIGN_HOLDER = "foreign_holder"
 ALERT_MOVE_FAILING = "move_failing"
+ALERT_ADDRESSES_MISSING = "addresses_missing"
 # After a failed move the next attempt waits 1, 2, 4 ... seconds, at most this long, so an EC2
 # outage or a missing permission does not turn every probe cycle into another failing call.
 MAX_MOVE_BACKOFF_SECONDS = 30.0
@@ -176,12 +177,20 @@ def is_eligible(state: ControllerState, node: str) -> bool:
 
 
 def decide(
-    state: ControllerState, association: str | None, ctx: Context, *, move_id: str, may_move: bool = True
+    state: ControllerState,
+    association: str | None,
+    ctx: Context,
+    *,
+    move_id: str,
+    may_move: bool = True,
+    missing: tuple[str, ...] = (),
 ) -> Decision:
     """Choose where the EIP belongs, given what the EIP is associated with right now.
 
     `may_move=False`: the caller has no time left to carry a move out, so none is committed; the
     next cycle (or the next invocation) decides again on fresh probes.
+    `missing`: the addresses of the group's set that are not on the holder (a partial move, or an
+    address moved by hand); a holder that stays gets them back, as a move to itself.
     """
     settings = ctx.settings
     state, notices = settle_move(state, association, ctx)
@@ -220,10 +229,33 @@ def decide(
     )
     notices += changed
     target, reason = _desired_node(state, holder, settings, ctx.now)
+    state, split = _set_alert(
+        state,
+        ALERT_ADDRESSES_MISSING,
+        bool(missing) and holder is not None,
+        Notice(
+            "addresses_missing",
+            "critical",
+            f"group {settings.group}: not on {settings.describe_association(association)}: {', '.join(missing)}",
+        ),
+    )
+    notices += split
     if holder is not None and target is not None and target.name == holder.name:
+        if missing and holder.name not in state.drains and state.health(holder.name).status == "up":
+            # The set is split: the holder gets the stragglers back (only they are sent), after
+            # the same back-off as any failed move.
+            why = f"{reason}; repairing the address set: {', '.join(missing)} not on {holder.name}"
+            if state.repairs and state.last_move_at is not None:
+                wait = state.last_move_at + move_backoff_seconds(state.repairs) - ctx.now
+                if wait > 0:
+                    return Decision(state, None, bounded(f"{why}; retrying in {wait:.1f}s"), notices)
+            if not may_move:
+                return Decision(state, None, f"{why}; deferred: no time left in this invocation to move", notices)
+            state = replace(state, repairs=state.repairs + 1)
+            return start_move(state, holder, association, bounded(why), ctx, move_id=move_id, notices=notices)
         # The EIP is where it belongs, whoever put it there (a verification that lagged, an
         # operator by hand): a failing move is over, and so is its back-off.
-        state = replace(state, move_failures=0, last_failure_at=None)
+        state = replace(state, move_failures=0, last_failure_at=None, repairs=0 if not missing else state.repairs)
         state, cleared = _set_alert(state, ALERT_MOVE_FAILING, False)
         return Decision(state, None, reason, notices + cleared)
     if target is None:

@@ -64,6 +64,7 @@ class _Attempt:
     observations: tuple[Observation, ...]
     move_id: str
     may_move: bool
+    missing: tuple[str, ...]
     request: RequestRecord | None
 
 
@@ -93,6 +94,7 @@ class DecisionJournal:
         observations: Sequence[Observation],
         move_id: str,
         may_move: bool = True,
+        missing: tuple[str, ...] = (),
         request: ControlRequest | None = None,
     ) -> None:
         if self._log is None:
@@ -106,6 +108,7 @@ class DecisionJournal:
             observations=tuple(recorded_observation(o) for o in observations),
             move_id=move_id,
             may_move=may_move,
+            missing=missing,
             request=_request_record(request) if request is not None else None,
         )
 
@@ -124,6 +127,7 @@ class DecisionJournal:
                 observations=attempt.observations,
                 move_id=attempt.move_id,
                 may_move=attempt.may_move,
+                missing=attempt.missing,
                 actor=bounded(attempt.actor, MAX_REASON_BYTES),
                 reason=bounded(decision.reason, MAX_REASON_BYTES),
             )
@@ -151,6 +155,7 @@ class DecisionJournal:
                 observations=attempt.observations,
                 move_id=attempt.move_id,
                 may_move=attempt.may_move,
+                missing=attempt.missing,
                 request=attempt.request,
                 reason=bounded(decision.reason, MAX_REASON_BYTES),
                 move=decision.move,

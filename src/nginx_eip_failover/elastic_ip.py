@@ -44,11 +44,12 @@ class ElasticIpMover:
             instance_id=address.get("InstanceId") or None,
         )
 
-    def move(self, instance_id: str, *, not_after: float | None = None) -> MoveResult:
+    def move(self, instance_id: str, *, not_after: float | None = None, priority: int = 0) -> MoveResult:
         """Associate the EIP with `instance_id` unless it is there already, then verify it is.
 
         `not_after` (time.monotonic()): a slow DescribeAddresses (retries) must not let a decision
-        that may have been taken over go out late; past it, nothing is sent.
+        that may have been taken over go out late; past it, nothing is sent. `priority` is for
+        movers that share EC2's API budget (address_set); one EIP's single call needs none.
         """
         current = self.describe()
         if current.instance_id == instance_id:

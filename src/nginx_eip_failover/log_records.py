@@ -67,6 +67,8 @@ class ChangeRecord:
     observations: tuple[Observation, ...] = ()
     move_id: str | None = None  # cycle/control: the id the core was given; outcome: the move's id
     may_move: bool = True
+    # Labels of the group's addresses that were not on the holder (an address set left split).
+    missing: tuple[str, ...] = ()
     request: RequestRecord | None = None
     error: str | None = None  # outcome: EC2's error, or why the re-check cancelled the move
     cause: OutcomeCause | None = None
@@ -96,6 +98,7 @@ class SteadyCycle:
     may_move: bool
     actor: str
     reason: str
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,7 @@ def record_to_dict(record: LogRecord) -> dict[str, Any]:
                     "observations": [_observation_to_list(o) for o in cycle.observations],
                     "move_id": cycle.move_id,
                     "may_move": cycle.may_move,
+                    "missing": list(cycle.missing),
                     "actor": cycle.actor,
                     "reason": cycle.reason,
                 }
@@ -288,6 +292,7 @@ def record_to_dict(record: LogRecord) -> dict[str, Any]:
             "observations": [_observation_to_list(o) for o in record.observations],
             "move_id": record.move_id,
             "may_move": record.may_move,
+            "missing": list(record.missing),
             "request": asdict(record.request) if record.request is not None else None,
             "error": record.error,
             "cause": record.cause,
@@ -322,6 +327,7 @@ def record_from_dict(data: Mapping[str, Any]) -> LogRecord:
                         observations=tuple(_observation_from_list(o) for o in cycle["observations"]),
                         move_id=str(cycle["move_id"]),
                         may_move=bool(cycle["may_move"]),
+                        missing=tuple(str(label) for label in cycle.get("missing") or ()),
                         actor=str(cycle["actor"]),
                         reason=str(cycle["reason"]),
                     )
@@ -354,6 +360,7 @@ def record_from_dict(data: Mapping[str, Any]) -> LogRecord:
             observations=tuple(_observation_from_list(o) for o in inputs.get("observations") or ()),
             move_id=inputs.get("move_id"),
             may_move=bool(inputs.get("may_move", True)),
+            missing=tuple(str(label) for label in inputs.get("missing") or ()),
             request=RequestRecord(**request) if request else None,
             error=inputs.get("error"),
             cause=inputs.get("cause"),

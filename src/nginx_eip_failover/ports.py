@@ -66,8 +66,9 @@ class EipPort(Protocol):
     def describe(self) -> Association: ...
 
     # `not_after` (time.monotonic()): the move is no longer wanted after it, so AssociateAddress is
-    # not sent late (ElasticIpError instead).
-    def move(self, instance_id: str, *, not_after: float | None = None) -> MoveResult: ...
+    # not sent late (ElasticIpError instead). `priority`: lower goes first for EC2's API budget
+    # (api_budget: failovers before placements before failbacks).
+    def move(self, instance_id: str, *, not_after: float | None = None, priority: int = 0) -> MoveResult: ...
 
 
 class StorePort(Protocol):

@@ -264,13 +264,13 @@ def run_change(state: ControllerState, change: ChangeRecord, settings: Settings,
             force=change.request.force,
         )
         return apply_control(recorded, request, association, ctx, move_id=change.move_id)
-    return decide(recorded, association, ctx, move_id=change.move_id, may_move=change.may_move)
+    return decide(recorded, association, ctx, move_id=change.move_id, may_move=change.may_move, missing=change.missing)
 
 
 def run_steady(state: ControllerState, cycle: SteadyCycle, settings: Settings, association: str | None) -> Decision:
     ctx = Context(settings, cycle.at, cycle.actor)
     recorded = record_probes(state, node_verdicts(cycle.observations, settings.quorum), ctx, cycle.probed_at)
-    return decide(recorded, association, ctx, move_id=cycle.move_id, may_move=cycle.may_move)
+    return decide(recorded, association, ctx, move_id=cycle.move_id, may_move=cycle.may_move, missing=cycle.missing)
 
 
 def _replay_faithful(

@@ -86,6 +86,9 @@ class ControllerState:
     # Consecutive failed moves and when the last one failed: the next attempt backs off.
     move_failures: int = 0
     last_failure_at: float | None = None
+    # Consecutive repairs of a split address set (addresses left behind by a partial move): the
+    # next waits 1, 2, 4 ... 30 s after the last move, like a failed move's retry.
+    repairs: int = 0
     alerts: frozenset[str] = frozenset()
     history: tuple[HistoryEntry, ...] = ()
 
@@ -133,6 +136,7 @@ def state_from_dict(data: Mapping[str, Any]) -> ControllerState:
         last_move_at=data.get("last_move_at"),
         move_failures=int(data.get("move_failures", 0)),
         last_failure_at=data.get("last_failure_at"),
+        repairs=int(data.get("repairs", 0)),
         alerts=frozenset(data.get("alerts") or ()),
         history=tuple(HistoryEntry(**entry) for entry in data.get("history") or ()),
     )

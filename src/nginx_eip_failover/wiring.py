@@ -6,6 +6,8 @@ from __future__ import annotations
 from functools import cache
 
 from . import aws_clients
+from .address_set import AddressSetMover, NodeTarget
+from .api_budget import ApiBudget
 from .config import DEFAULT_GROUP, Settings, load_settings
 from .controller import FailoverController
 from .decision_journal import DecisionJournal
@@ -15,6 +17,7 @@ from .fleet import Fleet
 from .fleet_store import FleetStore
 from .health_probe import HealthProber
 from .notifications import Notifier
+from .ports import EipPort
 from .state_store import StateStore
 
 
@@ -24,7 +27,7 @@ def build_controller(settings: Settings) -> FailoverController:
     return FailoverController(
         settings,
         store=StateStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
-        eip=ElasticIpMover(aws_clients.ec2(), settings.allocation_id),
+        eip=_mover(settings),
         prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle),
         notifier=Notifier(
             aws_clients.sns() if settings.topic_arn else None,
@@ -34,6 +37,21 @@ def build_controller(settings: Settings) -> FailoverController:
         per_node_metrics=default,
         journal=DecisionJournal(decision_log(settings), settings),
     )
+
+
+@cache
+def api_budget() -> ApiBudget:
+    """EC2's mutating-call budget, shared by every group this container moves (a fleet failover
+    paces itself client-side instead of meeting RequestLimitExceeded)."""
+    return ApiBudget()
+
+
+def _mover(settings: Settings) -> EipPort:
+    if settings.addresses is None:
+        # The stack's own pair: one EIP by InstanceId, as the template's parameters describe it.
+        return ElasticIpMover(aws_clients.ec2(), settings.allocation_id)
+    nodes = {node.name: NodeTarget(node.name, node.instance_id, node.network_interface_id) for node in settings.nodes}
+    return AddressSetMover(aws_clients.ec2(), settings.addresses, nodes, bucket=api_budget())
 
 
 def decision_log(settings: Settings) -> DecisionLogTable | None:

@@ -66,7 +66,7 @@ class World:
     def describe(self) -> Association:
         return Association(ALLOCATION, "203.0.113.1", self.holder)
 
-    def move(self, instance_id: str, *, not_after: float | None = None) -> MoveResult:
+    def move(self, instance_id: str, *, not_after: float | None = None, priority: int = 0) -> MoveResult:
         if self.fail_moves:
             self.fail_moves -= 1
             raise ElasticIpError("AssociateAddress: InternalError: try again")

@@ -36,7 +36,7 @@ class SteadyPair:
     def describe(self) -> Association:
         return Association("eipalloc-00000000000000001", "203.0.113.1", I1)
 
-    def move(self, instance_id: str, *, not_after: float | None = None) -> MoveResult:
+    def move(self, instance_id: str, *, not_after: float | None = None, priority: int = 0) -> MoveResult:
         raise AssertionError("a steady pair never moves")
 
     def publish(self, notices: list) -> None:

@@ -36,7 +36,7 @@ class World:
     def describe(self) -> Association:
         return Association(ALLOCATION, "203.0.113.1", self.holder)
 
-    def move(self, instance_id: str, *, not_after: float | None = None) -> MoveResult:
+    def move(self, instance_id: str, *, not_after: float | None = None, priority: int = 0) -> MoveResult:
         self.events.append(f"associate {instance_id}")
         self.holder = instance_id
         return MoveResult(self.describe(), 1.0, 1.0)
