@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .controller import CycleReport, FailoverController
-from .errors import ConflictError, ElasticIpError, StateStoreError
+from .errors import ConflictError, ElasticIpError, MonitorCyclesFailedError, StateStoreError
 from .observability import logger, metrics
 
 MARGIN_SECONDS = 1.0
@@ -56,7 +56,7 @@ def run_monitor(
             break
         sleep(wait)
     if not reports:
-        raise errors_as_exception(errors)
+        raise MonitorCyclesFailedError(errors)
     last = reports[-1]
     state = last.decision.state
     return {
@@ -77,12 +77,6 @@ def run_monitor(
         "alerts": sorted(state.alerts),
         "decision": last.decision.reason,
     }
-
-
-def errors_as_exception(errors: list[str]) -> Exception:
-    """Every cycle failed: the invocation fails too, so Lambda's Errors metric (and alarm) see it."""
-    first = errors[0] if errors else "no cycle ran"
-    return StateStoreError(f"all {len(errors)} probe cycles failed; first error: {first}")
 
 
 def _log_cycle(report: CycleReport) -> None:

@@ -148,7 +148,7 @@ def test_persistent_dynamodb_faults_fail_the_cycle_and_never_move_without_a_comm
         lab.proxy.clear_faults()
         # THEN the invocation fails (Lambda's Errors metric and alarm see it), naming the call and the
         # error; the retries were bounded; the CycleErrors metric and an ERROR log report it
-        assert not result.ok and result.error_type == "StateStoreError", result.payload
+        assert not result.ok and result.error_type == "MonitorCyclesFailedError", result.payload
         assert action in (result.error_message or "") and code in (result.error_message or "")
         assert len(lab.proxy.calls(action)) == MAX_ATTEMPTS
         assert metric_totals(result)["CycleErrors"] == 1

@@ -16,7 +16,7 @@ import pytest
 
 from nginx_eip_failover import aws_clients, wiring
 from nginx_eip_failover.config import load_settings
-from nginx_eip_failover.errors import ConfigError, InvalidRequestError, RefusedError, StateStoreError
+from nginx_eip_failover.errors import ConfigError, InvalidRequestError, MonitorCyclesFailedError, RefusedError
 from nginx_eip_failover.handlers import control, monitor
 from nginx_eip_failover.operator_requests import parse_control_request
 from nginx_eip_failover.state_store import state_key
@@ -267,7 +267,7 @@ def test_a_corrupt_state_item_fails_the_invocation_and_is_left_alone(stack: Stac
     key = {"pk": {"S": state_key(stack.allocation_id)}}
     stack.dynamodb.put_item(TableName=stack.table, Item={**key, "version": {"N": "4"}, "state": {"S": "{oops"}})
     before = stack.item()
-    with pytest.raises(StateStoreError, match="not a valid state"):
+    with pytest.raises(MonitorCyclesFailedError, match="not a valid state"):
         stack.monitor()
     assert stack.item() == before
     assert stack.holder() is None

@@ -14,7 +14,7 @@ from nginx_eip_failover import monitor_loop
 from nginx_eip_failover.config import Settings
 from nginx_eip_failover.controller import CycleReport
 from nginx_eip_failover.decision import Decision
-from nginx_eip_failover.errors import ConflictError, ElasticIpError, StateStoreError
+from nginx_eip_failover.errors import ConflictError, ElasticIpError, MonitorCyclesFailedError, StateStoreError
 from nginx_eip_failover.monitor_loop import MARGIN_SECONDS, run_monitor
 from nginx_eip_failover.observability import metrics
 from nginx_eip_failover.ports import Association
@@ -147,11 +147,28 @@ def test_a_failing_cycle_does_not_end_the_invocation(settings: Settings, clock: 
     assert result["cycle_errors"] == ["DescribeAddresses: throttled", "raced"]
 
 
-def test_when_every_cycle_fails_the_invocation_fails(settings: Settings, clock: Clock) -> None:
+@pytest.mark.parametrize(
+    "failure",
+    [
+        StateStoreError("GetItem: AccessDenied"),
+        ElasticIpError("DescribeAddresses: UnauthorizedOperation"),
+        ConflictError("state kept changing"),
+    ],
+    ids=["dynamodb", "ec2", "conflicts"],
+)
+def test_when_every_cycle_fails_the_invocation_fails_with_its_own_error(
+    settings: Settings, clock: Clock, failure: Exception
+) -> None:
+    # WHEN every cycle fails, whichever service fails it
     controller = FakeController(settings, clock)
-    controller.failures = [StateStoreError("GetItem: AccessDenied")] * 100
-    with pytest.raises(StateStoreError, match="GetItem: AccessDenied"):
+    controller.failures = [failure] * 100
+    with pytest.raises(MonitorCyclesFailedError) as raised:
         run(controller, context_remaining(clock, 5.0), clock)
+    # THEN the error says so (not a DynamoDB error when EC2 refused), with the first cause and the count
+    assert not isinstance(raised.value, StateStoreError | ElasticIpError)
+    assert str(failure) in str(raised.value)
+    assert f"all {len(controller.started)} probe cycles failed" in str(raised.value)
+    assert raised.value.errors == (str(failure),) * len(controller.started)
 
 
 def test_a_programming_error_is_not_swallowed(settings: Settings, clock: Clock) -> None:
