@@ -56,6 +56,10 @@ class Settings:
     move_timeout_seconds: float = 30.0
     # Probes of several observers (AZs) will be combined with a quorum; one observer today.
     quorum: int = 1
+    # The table of the monitor lease, through which scheduled invocations hand probing over
+    # (MONITOR_LEASE_TABLE_NAME; the template sets it). Without it, every scheduled invocation
+    # probes until its own deadline: no pause either, but it bills the whole timeout.
+    lease_table_name: str | None = None
 
     def node(self, name: str) -> NodeConfig:
         for node in self.nodes:
@@ -245,4 +249,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         topic_arn=topic,
         ca_bundle=ca_bundle,
         move_timeout_seconds=_parse(env, "MOVE_TIMEOUT_SECONDS", "30", _number(1.0, 3600.0)),
+        lease_table_name=env.get("MONITOR_LEASE_TABLE_NAME", "").strip() or None,
     )

@@ -10,6 +10,7 @@ from .config import load_settings
 from .controller import FailoverController
 from .elastic_ip import ElasticIpMover
 from .health_probe import HealthProber
+from .monitor_lease import MonitorLeaseStore
 from .notifications import Notifier
 from .state_store import StateStore
 
@@ -26,3 +27,12 @@ def controller() -> FailoverController:
             aws_clients.sns() if settings.topic_arn else None, settings.topic_arn, source="nginx-eip-failover"
         ),
     )
+
+
+@cache
+def monitor_lease() -> MonitorLeaseStore | None:
+    """The lease scheduled monitor invocations hand probing over with; None when not configured."""
+    settings = controller().settings
+    if settings.lease_table_name is None:
+        return None
+    return MonitorLeaseStore(aws_clients.dynamodb(), settings.lease_table_name, settings.allocation_id)
