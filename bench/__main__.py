@@ -18,10 +18,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import aws_calls, cold_start, cost, failover_time, probe_concurrency
+from . import aws_calls, cold_start, cost, failover_time, probe_concurrency, schedule_coverage
 from .common import Options, Row, exit_status, format_table, say
 
-ORDER = ("probe_concurrency", "cold_start", "aws_calls", "cost", "failover_time")
+ORDER = ("probe_concurrency", "cold_start", "aws_calls", "cost", "schedule_coverage", "failover_time")
 
 
 def machine() -> str:
@@ -51,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result
 
     runners: dict[str, Callable[[], list[Row]]] = {
+        "schedule_coverage": lambda: schedule_coverage.run(options),
         "probe_concurrency": lambda: probe_concurrency.run(options),
         "cold_start": lambda: cold_start.run(options),
         "aws_calls": aws,

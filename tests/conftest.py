@@ -44,6 +44,7 @@ def _clear_caches() -> None:
     # Clients must be created inside each test's mock_aws; only the session above is shared.
     wiring.controller.cache_clear()
     wiring.fleet.cache_clear()
+    wiring.monitor_lease.cache_clear()
     for cached in (aws_clients.ec2, aws_clients.dynamodb, aws_clients.sns):
         cached.cache_clear()
 

@@ -77,6 +77,10 @@ class Settings:
     # records are kept (DECISION_LOG_RETENTION_DAYS).
     decision_log_table: str | None = None
     decision_log_retention_days: float = 14.0
+    # The table of the monitor lease, through which scheduled invocations hand probing over
+    # (MONITOR_LEASE_TABLE_NAME; the template sets it). Without it, every scheduled invocation
+    # probes until its own deadline: no pause either, but it bills the whole timeout.
+    lease_table_name: str | None = None
 
     def node(self, name: str) -> NodeConfig:
         for node in self.nodes:
@@ -279,4 +283,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         move_timeout_seconds=_parse(env, "MOVE_TIMEOUT_SECONDS", "30", _number(1.0, 3600.0)),
         decision_log_table=env.get("DECISION_LOG_TABLE_NAME", "").strip() or None,
         decision_log_retention_days=_parse(env, "DECISION_LOG_RETENTION_DAYS", "14", _number(1.0, 3650.0)),
+        lease_table_name=env.get("MONITOR_LEASE_TABLE_NAME", "").strip() or None,
     )

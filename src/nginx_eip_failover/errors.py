@@ -89,3 +89,13 @@ class StateStoreError(FailoverError):
 
 class ElasticIpError(FailoverError):
     """EC2 refused or failed an Elastic IP call (after botocore's retries)."""
+
+
+class MonitorCyclesFailedError(FailoverError):
+    """Every probe cycle of a monitor invocation failed, whichever service failed them (EC2, DynamoDB,
+    a conflict that never settled); the invocation fails so Lambda's Errors metric and alarm see it."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = tuple(errors)
+        first = errors[0] if errors else "no cycle ran"
+        super().__init__(f"all {len(errors)} probe cycles failed; first error: {first}")

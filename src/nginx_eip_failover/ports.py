@@ -58,6 +58,17 @@ class Snapshot:
     version: int  # 0: no item yet
 
 
+@dataclass(frozen=True)
+class MonitorLease:
+    """A scheduled monitor invocation, as registered in the monitor lease: the newest one probes."""
+
+    started_at: float  # when the invocation started (epoch seconds)
+    invocation: str  # its request id; breaks the tie between two equal start times
+
+    def newer_than(self, other: MonitorLease) -> bool:
+        return (self.started_at, self.invocation) > (other.started_at, other.invocation)
+
+
 class Prober(Protocol):
     def probe_all(self, budget_seconds: float | None = None) -> list[Observation]: ...
 
@@ -90,3 +101,17 @@ class DecisionLog(Protocol):
     def read(
         self, since: float, until: float | None = None, limit: int = 500, *, after: str | None = None
     ) -> list[LogRecord]: ...
+
+
+class LeasePort(Protocol):
+    """Where scheduled monitor invocations hand probing over to each other (see monitor_loop)."""
+
+    def register(self, lease: MonitorLease) -> MonitorLease | None:
+        """Record `lease` unless a newer one is already there: then nothing is written and the newer
+        one is returned. None means `lease` is now the newest."""
+        ...
+
+    def current(self) -> MonitorLease | None:
+        """The newest registered lease, if any. May lag a write by a moment (eventually consistent):
+        a late answer only makes the older invocation probe a little longer."""
+        ...

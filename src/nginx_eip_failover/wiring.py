@@ -16,6 +16,7 @@ from .elastic_ip import ElasticIpMover
 from .fleet import Fleet
 from .fleet_store import FleetStore
 from .health_probe import HealthProber
+from .monitor_lease import MonitorLeaseStore
 from .notifications import Notifier
 from .ports import EipPort
 from .state_store import StateStore
@@ -76,3 +77,12 @@ def controller() -> FailoverController:
 def fleet() -> Fleet:
     default = controller()
     return Fleet(default, build_controller, FleetStore(aws_clients.dynamodb(), default.settings.table_name))
+
+
+@cache
+def monitor_lease() -> MonitorLeaseStore | None:
+    """The lease scheduled monitor invocations hand probing over with; None when not configured."""
+    settings = controller().settings
+    if settings.lease_table_name is None:
+        return None
+    return MonitorLeaseStore(aws_clients.dynamodb(), settings.lease_table_name, settings.allocation_id)

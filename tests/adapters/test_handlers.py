@@ -18,8 +18,9 @@ import pytest
 from nginx_eip_failover import aws_clients, wiring
 from nginx_eip_failover import controller as controller_module
 from nginx_eip_failover.config import load_settings
-from nginx_eip_failover.errors import ConfigError, InvalidRequestError, RefusedError, StateStoreError
+from nginx_eip_failover.errors import ConfigError, InvalidRequestError, MonitorCyclesFailedError, RefusedError
 from nginx_eip_failover.handlers import control, monitor
+from nginx_eip_failover.monitor_lease import lease_key
 from nginx_eip_failover.operator_requests import parse_control_request
 from nginx_eip_failover.state_store import state_key
 from nginx_eip_failover_lab.lambda_context import LambdaContextDouble
@@ -31,6 +32,11 @@ SCHEDULE = {"trigger": "schedule"}
 TABLE = "nginx-eip-failover-state"
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e812345678"
 LOG_TABLE = "nginx-eip-failover-decision-log"
+LEASE_TABLE = "nginx-eip-failover-lease"
+
+
+def lease_item_key(stack: Stack) -> dict[str, Any]:
+    return {"pk": {"S": lease_key(stack.allocation_id)}}
 
 
 def alarm(instance_id: str) -> dict[str, Any]:
@@ -102,6 +108,10 @@ class Stack:
         key = {"pk": {"S": state_key(self.allocation_id)}}
         return self.dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")  # type: ignore[no-any-return]
 
+    def lease(self) -> dict[str, Any] | None:
+        key = lease_item_key(self)
+        return self.dynamodb.get_item(TableName=LEASE_TABLE, Key=key, ConsistentRead=True).get("Item")  # type: ignore[no-any-return]
+
     def stored_state(self) -> dict[str, Any]:
         item = self.item()
         assert item is not None
@@ -135,6 +145,12 @@ def aws(moto_module: None, boto_session: boto3.session.Session) -> dict[str, Any
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
         ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    clients["dynamodb"].create_table(
+        TableName=LEASE_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
     return clients
@@ -174,6 +190,7 @@ def stack(
         "MIN_SECONDS_BETWEEN_MOVES": "0",
         "STATE_TABLE_NAME": TABLE,
         "DECISION_LOG_TABLE_NAME": LOG_TABLE,
+        "MONITOR_LEASE_TABLE_NAME": LEASE_TABLE,
         "NOTIFICATION_TOPIC_ARN": topic,
     }
     for variable, value in env.items():
@@ -280,7 +297,7 @@ def test_a_corrupt_state_item_fails_the_invocation_and_is_left_alone(stack: Stac
     key = {"pk": {"S": state_key(stack.allocation_id)}}
     stack.dynamodb.put_item(TableName=stack.table, Item={**key, "version": {"N": "4"}, "state": {"S": "{oops"}})
     before = stack.item()
-    with pytest.raises(StateStoreError, match="not a valid state"):
+    with pytest.raises(MonitorCyclesFailedError, match="not a valid state"):
         stack.monitor()
     assert stack.item() == before
     assert stack.holder() is None
@@ -296,6 +313,47 @@ def test_a_bad_configuration_fails_naming_the_variable_before_any_aws_client(
     assert '"101"' in str(raised.value)
     assert aws_clients.ec2.cache_info().currsize == 0
     assert aws_clients.dynamodb.cache_info().currsize == 0
+
+
+def test_a_scheduled_run_registers_in_the_monitor_lease_and_an_alarm_does_not(stack: Stack) -> None:
+    stack.monitor(alarm(stack.node1_id))
+    assert stack.lease() is None
+    before = time.time()
+    stack.monitor()
+    lease = stack.lease()
+    assert lease is not None
+    assert lease["invocation"] == {"S": REQUEST_ID}
+    assert before - 1 <= float(lease["started_at"]["N"]) <= time.time()
+
+
+def test_a_scheduled_run_hands_over_to_a_newer_scheduled_invocation(stack: Stack) -> None:
+    stack.monitor()
+    # GIVEN a newer scheduled invocation has registered (it started later and is probing)
+    newer = {"started_at": {"N": f"{time.time() + 30:.3f}"}, "invocation": {"S": "newer-request"}}
+    stack.dynamodb.put_item(TableName=LEASE_TABLE, Item={**lease_item_key(stack), **newer})
+    # WHEN this one runs with plenty of time left
+    result = stack.monitor(seconds=10.0)
+    # THEN it probes once, sees the newer one and stops, leaving the lease alone
+    assert result["cycles"] == 1 and result["ended"] == "handed_over"
+    assert stack.lease() == {**lease_item_key(stack), **newer}
+
+
+def test_an_alarm_run_probes_for_its_window_whatever_the_lease_says(stack: Stack) -> None:
+    newer = {"started_at": {"N": f"{time.time() + 30:.3f}"}, "invocation": {"S": "newer-request"}}
+    stack.dynamodb.put_item(TableName=LEASE_TABLE, Item={**lease_item_key(stack), **newer})
+    result = stack.monitor(alarm(stack.node1_id), seconds=2.5)
+    assert result["trigger"] == "alarm" and result["cycles"] > 1 and result["ended"] == "out_of_time"
+
+
+def test_without_a_lease_table_a_scheduled_run_probes_until_its_deadline(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MONITOR_LEASE_TABLE_NAME")
+    newer = {"started_at": {"N": f"{time.time() + 30:.3f}"}, "invocation": {"S": "newer-request"}}
+    stack.dynamodb.put_item(TableName=LEASE_TABLE, Item={**lease_item_key(stack), **newer})
+    result = stack.monitor(seconds=2.5)
+    assert result["cycles"] > 1 and result["ended"] == "out_of_time"
+    assert stack.lease() == {**lease_item_key(stack), **newer}
 
 
 # --- ControlFunction ------------------------------------------------------------------------------

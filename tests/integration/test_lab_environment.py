@@ -46,9 +46,16 @@ def test_the_stack_is_created_from_the_template(lab: LabEnvironment) -> None:
         assert env["EIP_ALLOCATION_ID"] == lab.allocation_id
         assert env["NODE1_HEALTH_CHECK_URL"] == lab.nodes["node1"].health_url
         assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    # the monitor lease has its own table, which the monitor alone is told about
+    lease_table = lab.stack.physical_ids["MonitorLeaseTable"]
+    assert lab.dynamodb.describe_table(TableName=lease_table)["Table"]["KeySchema"] == properties["KeySchema"]
+    assert lab.monitor_env["MONITOR_LEASE_TABLE_NAME"] == lease_table
+    assert "MONITOR_LEASE_TABLE_NAME" not in lab.control_env
     # the schedule sends the template's input; the alarm events name the template's alarms
     schedule = resources["MonitorFunction"]["Properties"]["Events"]
-    inputs = [json.loads(e["Properties"]["Input"]) for e in schedule.values() if e["Type"] == "Schedule"]
+    inputs = [
+        json.loads(e["Properties"]["Input"]) for e in schedule.values() if e["Type"] in ("Schedule", "ScheduleV2")
+    ]
     assert lab.stack.schedule_input in inputs
     assert lab.alarm_event("node1")["alarmData"]["alarmName"] == f"{lab.stack_name}-node1-status-check"
 

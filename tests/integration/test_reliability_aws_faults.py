@@ -150,9 +150,11 @@ def test_persistent_dynamodb_faults_fail_the_cycle_and_never_move_without_a_comm
         lab.proxy.clear_faults()
         # THEN the invocation fails (Lambda's Errors metric and alarm see it), naming the call and the
         # error; the retries were bounded; the CycleErrors metric and an ERROR log report it
-        assert not result.ok and result.error_type == "StateStoreError", result.payload
+        assert not result.ok and result.error_type == "MonitorCyclesFailedError", result.payload
         assert action in (result.error_message or "") and code in (result.error_message or "")
-        assert len(lab.proxy.calls(action)) == MAX_ATTEMPTS
+        # (a scheduled invocation also registers in the monitor lease after its cycle: another PutItem,
+        # which meets the same fault and only costs a warning)
+        assert len(lab.proxy.calls(action)) == MAX_ATTEMPTS * (2 if action == "PutItem" else 1)
         assert metric_totals(result)["CycleErrors"] == 1
         assert any(record["message"] == "cycle failed" for record in error_logs(result))
         # AND nothing moved: without a committed intent there is no AssociateAddress

@@ -183,6 +183,8 @@ def test_an_optional_variable_missing_or_empty_takes_its_default(
         ("MIN_SECONDS_BETWEEN_MOVES", "0", "min_seconds_between_moves", 0.0),
         ("FLAP_WINDOW_SECONDS", "0", "flap_window_seconds", 0.0),
         ("STATE_TABLE_NAME", " my-table ", "table_name", "my-table"),
+        ("MONITOR_LEASE_TABLE_NAME", " lease-table ", "lease_table_name", "lease-table"),
+        ("MONITOR_LEASE_TABLE_NAME", " ", "lease_table_name", None),
         (
             "NOTIFICATION_TOPIC_ARN",
             "arn:aws:sns:us-east-1:123456789012:t",
@@ -261,3 +263,9 @@ def test_a_missing_second_node_is_an_error_not_a_single_node_pair(base_env: dict
     for suffix in ("INSTANCE_ID", "HEALTH_CHECK_URL", "PRIORITY"):
         del base_env[f"NODE2_{suffix}"]
     assert _error(base_env).variable.startswith("NODE2_")
+
+
+def test_the_monitor_lease_table_is_optional(base_env: dict[str, str]) -> None:
+    # Without it scheduled invocations do not hand over: each probes until its own deadline.
+    assert "MONITOR_LEASE_TABLE_NAME" not in base_env
+    assert load_settings(base_env).lease_table_name is None

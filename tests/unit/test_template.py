@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from nginx_eip_failover.monitor_events import parse_monitor_event
 from template_loader import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +20,7 @@ TEMPLATE_PATH = ROOT / "template.yaml"
 EVENTS_DIR = ROOT / "events"
 
 FUNCTIONS = {
-    "MonitorFunction": ("nginx_eip_failover.handlers.monitor.lambda_handler", 65),
+    "MonitorFunction": ("nginx_eip_failover.handlers.monitor.lambda_handler", 150),
     "ControlFunction": ("nginx_eip_failover.handlers.control.lambda_handler", 30),
 }
 
@@ -70,7 +71,10 @@ OTHER_VARIABLES: dict[str, Any] = {
     "POWERTOOLS_TRACE_DISABLED": {"Fn::If": ["TracingEnabled", "false", "true"]},
 }
 
-DESCRIBE_ACTIONS = {"ec2:DescribeAddresses", "ec2:DescribeInstances"}
+LEASE_VARIABLE = "MONITOR_LEASE_TABLE_NAME"
+DESCRIBE_ACTIONS = {"ec2:DescribeAddresses"}  # DescribeInstances: never called, not granted
+# A cold start and a probe cycle: the time the next invocation needs before it probes.
+MONITOR_MARGIN_SECONDS = 10
 ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
 METRICS = ("NodeUp", "ProbeLatency", "EipMoves", "MoveFailures", "NoHealthyNode", "MonitorCycles")
 CONTROL_FIELDS = {"action", "target", "reason", "force", "node", "since", "until", "limit", "after"}
@@ -179,8 +183,37 @@ def test_function_runtime_and_handler(resources: dict[str, Any], function: str) 
     assert module.is_file(), f"{function}'s handler module {module} is missing"
 
 
-def test_monitor_timeout_overlaps_the_one_minute_schedule(resources: dict[str, Any]) -> None:
-    assert 60 < _properties(resources, "MonitorFunction")["Timeout"] <= 75
+def test_monitor_timeout_outlasts_the_longest_gap_between_two_scheduled_starts(resources: dict[str, Any]) -> None:
+    # Each start falls at some second of its minute, so two consecutive starts are up to 120 s apart;
+    # the invocation before must still be probing (a cold start and a cycle later) when the next one
+    # takes over. The hand-off ends it as soon as that one is probing, so a longer timeout costs nothing.
+    timeout = _properties(resources, "MonitorFunction")["Timeout"]
+    assert 120 + MONITOR_MARGIN_SECONDS <= timeout <= 180
+
+
+def test_monitor_reserved_concurrency_is_optional_and_off_by_default(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    parameter = template["Parameters"]["MonitorReservedConcurrency"]
+    assert parameter["Default"] == ""
+    pattern = re.compile(str(parameter["AllowedPattern"]))
+    assert all(pattern.fullmatch(value) for value in ("", "0", "5", "100"))
+    assert not any(pattern.fullmatch(value) for value in ("-1", "five", "2.5", " 5"))
+    # empty and 0 both mean "none reserved": 0 passed on to Lambda would throttle every invocation
+    assert template["Conditions"]["HasMonitorReservedConcurrency"] == {
+        "Fn::Not": [
+            {
+                "Fn::Or": [
+                    {"Fn::Equals": [{"Ref": "MonitorReservedConcurrency"}, ""]},
+                    {"Fn::Equals": [{"Ref": "MonitorReservedConcurrency"}, "0"]},
+                ]
+            }
+        ]
+    }
+    assert _properties(resources, "MonitorFunction")["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["HasMonitorReservedConcurrency", {"Ref": "MonitorReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert "ReservedConcurrentExecutions" not in _properties(resources, "ControlFunction")
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
@@ -301,8 +334,10 @@ def test_environment_of_each_function(template: dict[str, Any], resources: dict[
 def test_both_functions_get_the_same_environment_and_none_from_globals(
     template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
-    monitor = _properties(resources, "MonitorFunction")["Environment"]["Variables"]
+    monitor = dict(_properties(resources, "MonitorFunction")["Environment"]["Variables"])
     control = _properties(resources, "ControlFunction")["Environment"]["Variables"]
+    # the monitor alone hands probing over, through the lease table
+    assert monitor.pop(LEASE_VARIABLE) == {"Ref": "MonitorLeaseTable"}
     assert monitor == control
     globals_function = (template.get("Globals") or {}).get("Function") or {}
     assert "Environment" not in globals_function, "set the environment on each function (a harness reads it there)"
@@ -352,8 +387,11 @@ def test_data_actions_are_scoped_to_the_stack_resources(resources: dict[str, Any
             granted.setdefault(action, []).extend(_as_list(statement["Resource"]))
     dynamodb = {action for action in granted if action.startswith("dynamodb:")}
     assert dynamodb == {"dynamodb:GetItem", "dynamodb:PutItem", *DECISION_LOG_ACTIONS[function]}
+    tables = [{"Fn::GetAtt": ["StateTable", "Arn"]}]
+    if function == "MonitorFunction":
+        tables.append({"Fn::GetAtt": ["MonitorLeaseTable", "Arn"]})
     for action in ("dynamodb:GetItem", "dynamodb:PutItem"):
-        assert granted[action] == [{"Fn::GetAtt": ["StateTable", "Arn"]}]
+        assert granted[action] == tables
     for action in DECISION_LOG_ACTIONS[function]:
         assert granted[action] == [{"Fn::GetAtt": ["DecisionLogTable", "Arn"]}]
     assert {action for action in granted if action.startswith("sns:")} == {"sns:Publish"}
@@ -372,11 +410,15 @@ def test_data_actions_are_scoped_to_the_stack_resources(resources: dict[str, Any
     }
 
 
-def test_both_functions_have_the_same_rights_but_only_control_reads_the_log(resources: dict[str, Any]) -> None:
-    def without_log(function: str) -> list[dict[str, Any]]:
-        return [s for s in _statements(resources, function) if "DecisionLog" not in str(s["Resource"])]
+def test_both_functions_have_the_same_rights_but_the_lease_and_the_log(resources: dict[str, Any]) -> None:
+    monitor = _statements(resources, "MonitorFunction")
+    lease = [s for s in monitor if {"Fn::GetAtt": ["MonitorLeaseTable", "Arn"]} in _as_list(s["Resource"])]
+    assert len(lease) == 1 and set(_as_list(lease[0]["Action"])) == {"dynamodb:GetItem", "dynamodb:PutItem"}
 
-    assert without_log("MonitorFunction") == without_log("ControlFunction")
+    def others(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [s for s in statements if s not in lease and "DecisionLog" not in str(s["Resource"])]
+
+    assert others(monitor) == others(_statements(resources, "ControlFunction"))
 
 
 # ------------------------------------------------------------------------------------------ triggers
@@ -384,13 +426,30 @@ def test_both_functions_have_the_same_rights_but_only_control_reads_the_log(reso
 
 def test_schedule_every_minute_with_explicit_input(resources: dict[str, Any]) -> None:
     events = _properties(resources, "MonitorFunction")["Events"]
-    schedules = [event["Properties"] for event in events.values() if event["Type"] == "Schedule"]
+    # EventBridge Scheduler (AWS::Scheduler::Schedule), not a legacy EventBridge scheduled rule
+    assert {event["Type"] for event in events.values()} == {"ScheduleV2"}
+    schedules = [event["Properties"] for event in events.values()]
     assert len(schedules) == 1
     (schedule,) = schedules
-    assert schedule["Schedule"] == "rate(1 minute)"
+    assert schedule["ScheduleExpression"] == "rate(1 minute)"
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
     assert json.loads(schedule["Input"]) == {"trigger": "schedule"}
     assert schedule.get("State", "ENABLED") == "ENABLED"
+    assert schedule.get("OmitName") is True, "a generated name: two stacks in one account must not collide"
+    assert "Schedule" not in schedule, "ScheduleV2 takes ScheduleExpression"
+    assert not _of_type(resources, "AWS::Events::Rule")
     assert not _properties(resources, "ControlFunction").get("Events"), "operators invoke the control function"
+
+
+def test_the_schedule_input_is_what_the_monitor_accepts(resources: dict[str, Any]) -> None:
+    (schedule,) = (event["Properties"] for event in _properties(resources, "MonitorFunction")["Events"].values())
+    assert parse_monitor_event(json.loads(schedule["Input"])).kind == "schedule"
+
+
+def test_no_function_may_describe_instances(resources: dict[str, Any]) -> None:
+    for function in FUNCTIONS:
+        actions = {action for s in _statements(resources, function) for action in _as_list(s["Action"])}
+        assert "ec2:DescribeInstances" not in actions, function
 
 
 @pytest.mark.parametrize("node", ["1", "2"])
@@ -438,6 +497,19 @@ def test_every_alarm_invoke_permission_is_scoped_to_one_alarm(resources: dict[st
 
 
 # ------------------------------------------------------------------------------------ state and topic
+
+
+def test_monitor_lease_table(resources: dict[str, Any]) -> None:
+    table = resources["MonitorLeaseTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    # coordination only (which invocation probes now): nothing to keep after the stack
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Delete", "Delete")
+    properties = table["Properties"]
+    assert properties["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert properties["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert "TableName" not in properties
 
 
 def test_state_table(resources: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from nginx_eip_failover.monitor_events import parse_monitor_event
 from nginx_eip_failover.monitor_loop import run_monitor
 from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
-from nginx_eip_failover.wiring import controller
+from nginx_eip_failover.wiring import controller, monitor_lease
 
 if TYPE_CHECKING:
     # Type-only: importing it at run time costs tens of milliseconds of cold start.
@@ -34,7 +34,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     try:
-        result = run_monitor(controller(), trigger.actor, remaining)
+        result = run_monitor(
+            controller(),
+            trigger,
+            remaining,
+            # Scheduled invocations probe until a newer one has taken over (monitor_loop).
+            lease=monitor_lease() if trigger.kind == "schedule" else None,
+            invocation_id=str(getattr(context, "aws_request_id", "") or ""),
+        )
     finally:
         flush_node_metrics()
     return {"trigger": trigger.kind, **result}
