@@ -115,6 +115,53 @@ class Fleet:
         return [future.result() for future in futures]
 
 
+class FleetRunner:
+    """What the monitor loop drives for a fleet: every group's cycle at once. Its `run_cycle`
+    answers the stack's own pair's report (the monitor's result keeps its single-pair shape); the
+    other groups' outcomes are summarised by `groups()`."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self.settings = fleet.base  # interval and timeout are the stack's
+        self._last: dict[str, GroupResult] = {}
+        self._moves: dict[str, list[str]] = {}
+        self._errors: dict[str, list[str]] = {}
+
+    def run_cycle(self, actor: str, time_left: Callable[[], float] | None = None) -> CycleReport:
+        results = self.fleet.run_cycles(actor, time_left)
+        for result in results:
+            self._last[result.group] = result
+            if result.report is not None and result.report.moved_to is not None:
+                self._moves.setdefault(result.group, []).append(result.report.moved_to)
+            if result.error is not None:
+                self._errors.setdefault(result.group, []).append(str(result.error)[:200])
+        default = next(result for result in results if result.group == DEFAULT_GROUP)
+        if default.error is not None:
+            raise default.error
+        assert default.report is not None
+        return default.report
+
+    def groups(self) -> dict[str, dict[str, object]]:
+        """Each other group's latest holder, node health and alerts, and this invocation's moves."""
+        summary: dict[str, dict[str, object]] = {}
+        for name, result in sorted(self._last.items()):
+            if name == DEFAULT_GROUP:
+                continue
+            entry: dict[str, object] = {"moves": self._moves.get(name, []), "errors": self._errors.get(name, [])[-3:]}
+            if result.report is not None:
+                settings = self.fleet.controllers()[name].settings if name in self.fleet.controllers() else None
+                state = result.report.decision.state
+                holder = result.report.association.instance_id
+                entry.update(
+                    holder=settings.describe_association(holder) if settings else holder,
+                    nodes={node: health.status for node, health in sorted(state.nodes.items())},
+                    alerts=sorted(state.alerts),
+                    decision=result.report.decision.reason,
+                )
+            summary[name] = entry
+        return summary
+
+
 def _run(name: str, controller: FailoverController, actor: str, time_left: Callable[[], float] | None) -> GroupResult:
     try:
         return GroupResult(name, report=controller.run_cycle(actor, time_left))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nginx_eip_failover.fleet import FleetRunner
 from nginx_eip_failover.monitor_events import parse_monitor_event
 from nginx_eip_failover.monitor_loop import run_monitor
 from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
-from nginx_eip_failover.wiring import controller, monitor_lease
+from nginx_eip_failover.wiring import fleet, monitor_lease
 
 if TYPE_CHECKING:
     # Type-only: importing it at run time costs tens of milliseconds of cold start.
@@ -34,8 +35,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     try:
+        runner = FleetRunner(fleet())
         result = run_monitor(
-            controller(),
+            runner,
             trigger,
             remaining,
             # Scheduled invocations probe until a newer one has taken over (monitor_loop).
@@ -44,4 +46,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
     finally:
         flush_node_metrics()
-    return {"trigger": trigger.kind, **result}
+    groups = runner.groups()
+    return {"trigger": trigger.kind, **result, **({"groups": groups} if groups else {})}
