@@ -145,14 +145,16 @@ def _group(raw: Mapping[str, Any], base: Settings) -> Settings:
     routes = tuple(
         RouteSpec(route["destination"], tuple(route["route_table_ids"])) for route in raw.get("routes") or ()
     )
-    if secondary or routes:
+    if secondary or routes or any(eip.private_ips for eip in elastic_ips):
+        # Addresses that land on an ENI name it: no DescribeInstances (and no grant for it) needed.
         for index, node in enumerate(nodes):
             if node.network_interface_id is None:
                 raise FleetConfigError(
                     name,
                     f"nodes[{index}].network_interface_id",
                     None,
-                    "is required when the group has secondary_private_ips or routes (they move between ENIs)",
+                    "is required when the group has secondary_private_ips, routes or EIPs by private IP "
+                    "(they land on an ENI)",
                 )
     overrides = {key: raw.get("settings", {})[key] for key in _GROUP_SETTINGS if key in raw.get("settings", {})}
     return replace(

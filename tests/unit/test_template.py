@@ -72,7 +72,9 @@ OTHER_VARIABLES: dict[str, Any] = {
 }
 
 LEASE_VARIABLE = "MONITOR_LEASE_TABLE_NAME"
-DESCRIBE_ACTIONS = {"ec2:DescribeAddresses"}  # DescribeInstances: never called, not granted
+# DescribeInstances: never called, not granted (fleet groups name the ENIs their addresses land on).
+DESCRIBE_ACTIONS = {"ec2:DescribeAddresses", "ec2:DescribeNetworkInterfaces", "ec2:DescribeRouteTables"}
+FLEET_ACTIONS = {"ec2:AssociateAddress", "ec2:AssignPrivateIpAddresses", "ec2:ReplaceRoute", "ec2:CreateRoute"}
 # A cold start and a probe cycle: the time the next invocation needs before it probes.
 MONITOR_MARGIN_SECONDS = 10
 ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
@@ -354,7 +356,11 @@ def test_no_hard_coded_aws_endpoint(template: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_associate_address_is_scoped_to_the_eip_and_the_pair(resources: dict[str, Any], function: str) -> None:
-    statements = [s for s in _statements(resources, function) if "ec2:AssociateAddress" in _as_list(s["Action"])]
+    statements = [
+        s
+        for s in _statements(resources, function)
+        if "ec2:AssociateAddress" in _as_list(s["Action"]) and "Condition" not in s
+    ]
     assert len(statements) == 1
     (statement,) = statements
     assert _as_list(statement["Action"]) == ["ec2:AssociateAddress"]
@@ -367,6 +373,18 @@ def test_associate_address_is_scoped_to_the_eip_and_the_pair(resources: dict[str
             prefix + "instance/${Node2InstanceId}",
         ]
     )
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_fleet_moves_are_scoped_by_the_stacks_tag(resources: dict[str, Any], function: str) -> None:
+    """ABAC: a fleet's resources are unknown at deploy time; only those tagged for this stack move."""
+    [statement] = [
+        s for s in _statements(resources, function) if s.get("Sid") == "MoveFleetAddressesTaggedForThisStack"
+    ]
+    assert set(_as_list(statement["Action"])) == FLEET_ACTIONS
+    assert statement["Condition"] == {"StringEquals": {"aws:ResourceTag/nginx-eip-failover": {"Ref": "AWS::StackName"}}}
+    kinds = sorted(_sub_text(resource).rsplit(":", 1)[1] for resource in _as_list(statement["Resource"]))
+    assert kinds == ["elastic-ip/*", "instance/*", "network-interface/*", "route-table/*"]
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
@@ -399,7 +417,7 @@ def test_data_actions_are_scoped_to_the_stack_resources(resources: dict[str, Any
     for action in (action for action in granted if action.startswith("kms:")):
         assert granted[action] == [{"Fn::GetAtt": ["NotificationKey", "Arn"]}]
     assert set(granted) <= {
-        "ec2:AssociateAddress",
+        *FLEET_ACTIONS,
         *DESCRIBE_ACTIONS,
         "dynamodb:GetItem",
         "dynamodb:PutItem",
