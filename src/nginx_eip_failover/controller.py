@@ -12,14 +12,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .config import Settings
 from .decision import Context, Decision, complete_move, decide, is_eligible, node_verdicts, record_probes
 from .decision_journal import DecisionJournal
-from .errors import ConflictError, ElasticIpError
+from .errors import ConflictError, ElasticIpError, RefusedError
 from .observability import add_node_metric, logger, metrics
 from .ports import Association, EipPort, Notice, NotifierPort, Observation, Prober, Snapshot, StorePort
 from .state import ControllerState, MoveIntent
@@ -55,6 +55,35 @@ class CycleReport:
     moved_to: str | None = None
     move_error: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    would: str  # "move", "nothing" or "refuse"
+    reason: str
+    observations: list[Observation]
+    decision: Decision | None
+
+    def answer(self) -> dict[str, Any]:
+        """The JSON a dry run answers: what would happen, why, and on which probes."""
+        decision = self.decision
+        move = decision.move if decision is not None else None
+        return {
+            "dry_run": True,
+            "would": self.would,
+            "reason": self.reason,
+            "move": {"to": move.target, "from": move.source} if move is not None else None,
+            "notices": [notice.kind for notice in decision.notices] if decision is not None else [],
+            "nodes": (
+                {name: health.status for name, health in sorted(decision.state.nodes.items())}
+                if decision is not None
+                else {}
+            ),
+            "alerts": sorted(decision.state.alerts) if decision is not None else [],
+            "pin": decision.state.pin.node if decision is not None and decision.state.pin else None,
+            "drains": sorted(decision.state.drains) if decision is not None else [],
+            "probes": {o.node: {"ok": o.ok, "detail": o.detail} for o in self.observations},
+        }
 
 
 class FailoverController:
@@ -175,6 +204,34 @@ class FailoverController:
         report = self._commit(build, actor, probed_at)
         report.observations = observations
         return report
+
+    def plan(self, request: ControlRequest | None, actor: str, time_left: Callable[[], float] | None = None) -> Plan:
+        """What a cycle (request None) or an operator request would do now, and why: the same
+        probes and the same pure core on the stored state, but nothing is written, moved,
+        published or logged."""
+        from .operator_requests import apply_control
+
+        probed_at = self._clock()
+        budget = max(0.1, time_left() - CONTROL_TIME_AFTER_PROBES_SECONDS) if time_left else None
+        observations = self.probe(budget)
+        snapshot = self._store.load(consistent=True)
+        seen = self._eip.describe()
+        ctx = Context(self.settings, self._clock(), actor)
+        recorded = record_probes(snapshot.state, node_verdicts(observations, self.settings.quorum), ctx, probed_at)
+        try:
+            if request is None:
+                missing = tuple(getattr(seen, "missing", ()))
+                decision = decide(recorded, seen.instance_id, ctx, move_id="plan", missing=missing)
+            else:
+                decision = apply_control(recorded, request, seen.instance_id, ctx, move_id="plan")
+        except RefusedError as refused:
+            return Plan(would="refuse", reason=str(refused), observations=observations, decision=None)
+        return Plan(
+            would="move" if decision.move is not None else "nothing",
+            reason=decision.reason,
+            observations=observations,
+            decision=decision,
+        )
 
     def status(self) -> StatusDocument:
         from .status import build_status  # only the ControlFunction needs it

@@ -19,16 +19,19 @@ from .ports import Notice
 from .state import ControllerState, Drain, HistoryEntry, Pin
 from .text_bounds import MAX_REASON_BYTES, bounded
 
-Action = Literal["status", "failover", "unpin", "drain", "undrain", "log", "fleet_show", "fleet_apply"]
+Action = Literal["status", "failover", "unpin", "drain", "undrain", "plan", "log", "fleet_show", "fleet_apply"]
 
 # Required and optional fields of each action; anything else is an error. `group` names the group
 # of a fleet (optional while the stack serves its own pair alone).
 _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "status": (frozenset(), frozenset({"group"})),
-    "failover": (frozenset({"target"}), frozenset({"reason", "force", "group"})),
-    "unpin": (frozenset(), frozenset({"reason", "group"})),
-    "drain": (frozenset({"node"}), frozenset({"reason", "group"})),
-    "undrain": (frozenset({"node"}), frozenset({"reason", "group"})),
+    # `dry_run`: answer what would happen and why; write nothing, move nothing.
+    "failover": (frozenset({"target"}), frozenset({"reason", "force", "group", "dry_run"})),
+    "unpin": (frozenset(), frozenset({"reason", "group", "dry_run"})),
+    "drain": (frozenset({"node"}), frozenset({"reason", "group", "dry_run"})),
+    "undrain": (frozenset({"node"}), frozenset({"reason", "group", "dry_run"})),
+    # What the monitor would do now, and why (a dry run of one cycle).
+    "plan": (frozenset(), frozenset({"group"})),
     # The fleet document: shown, or replaced whole (validated first; conditional on `version`).
     "fleet_show": (frozenset(), frozenset()),
     "fleet_apply": (frozenset({"document", "version"}), frozenset()),
@@ -47,6 +50,7 @@ class ControlRequest:
     reason: str = ""
     force: bool = False
     group: str | None = None
+    dry_run: bool = False
     log: LogQuery | None = None  # the `log` action's query
 
 
@@ -86,8 +90,19 @@ def parse_control_request(event: object, settings: Settings) -> ControlRequest:
     if not isinstance(force, bool):
         raise InvalidRequestError("force", force, "must be true or false (a JSON boolean)")
     group = requested_group(event)
+    dry_run = event.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise InvalidRequestError("dry_run", dry_run, "must be true or false (a JSON boolean)")
     log = parse_log_query(event) if action == "log" else None
-    return ControlRequest(action=action, node=node, reason=reason.strip(), force=force, group=group, log=log)  # type: ignore[arg-type]
+    return ControlRequest(
+        action=action,  # type: ignore[arg-type]
+        node=node,
+        reason=reason.strip(),
+        force=force,
+        group=group,
+        dry_run=dry_run,
+        log=log,
+    )
 
 
 def _allowed(action: str) -> list[str]:

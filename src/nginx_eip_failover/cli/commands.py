@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from . import incident, transports
 from .common import PROG, TransportError, UsageError, version
-from .rendering import render_action, render_fleet, render_history, render_json, render_status
+from .rendering import render_action, render_fleet, render_history, render_json, render_plan, render_status
 from .transports import FUNCTION_OUTPUT, Transport
 
 if TYPE_CHECKING:
@@ -83,6 +83,10 @@ def _target_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
+# Commands that take --dry-run (plan is a dry run of a monitor cycle by itself).
+DRY_RUNNABLE = frozenset({"failover", "unpin", "drain", "undrain"})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -96,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, summary: str, *, grouped: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=summary, description=summary)
         _target_options(sub, top=False)
+        if name in DRY_RUNNABLE:
+            sub.add_argument("--dry-run", action="store_true", help="answer what would happen and why; change nothing")
         if grouped:
             sub.add_argument(
                 "--group",
@@ -110,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     failover.add_argument("--to", required=True, metavar="NODE", help="node1, node2 or an instance ID")
     failover.add_argument("--reason", help="recorded in the history")
     failover.add_argument("--force", action="store_true", help="move even if the target is not up")
+    command("plan", "what the monitor would do now, and why (probes now; writes and moves nothing)")
     unpin = command("unpin", "clear the pin; normal preemption rules apply again")
     unpin.add_argument("--reason", help="recorded in the history")
     for name, summary in (
@@ -157,13 +164,15 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
     if command in ("status", "history"):
         return {"action": "status", **group}
     request: dict[str, Any] = {"action": command, **group}
+    if getattr(args, "dry_run", False):
+        request["dry_run"] = True
     if command == "failover":
         request["target"] = args.to
         if args.force:
             request["force"] = True
     elif command in ("drain", "undrain"):
         request["node"] = args.node
-    if args.reason is not None:
+    if getattr(args, "reason", None) is not None:
         request["reason"] = args.reason
     return request
 
@@ -220,6 +229,9 @@ def run(args: argparse.Namespace, transport: Transport, out: TextIO, err: TextIO
             render_json(shown) if args.output == "json" or args.fleet_command == "show" else _applied(payload), file=out
         )
         return EXIT_OK
+    if isinstance(payload, Mapping) and payload.get("dry_run") is True:
+        print(render_json(payload) if args.output == "json" else render_plan(payload), file=out)
+        return EXIT_OK if payload.get("ok") is not False else EXIT_FAILED
     if isinstance(payload, Mapping) and isinstance(payload.get("fleet"), list):
         print(render_json(payload) if args.output == "json" else render_fleet(payload["fleet"]), file=out)
         return EXIT_OK

@@ -261,3 +261,28 @@ def render_fleet(rows: Sequence[Mapping[str, Any]]) -> str:
             ]
         )
     return table(["GROUP", "HOLDER", "PUBLIC IP", "NODES", "NOTES"], body)
+
+
+def render_plan(payload: Mapping[str, Any]) -> str:
+    """A dry run's answer: what would happen, why, and on which probes (nothing was changed)."""
+    action = payload.get("action")
+    would = payload.get("would")
+    move = payload.get("move") or {}
+    headline = {
+        "move": f"would move the addresses from {move.get('from') or 'unassociated'} to {move.get('to')}",
+        "nothing": "would move nothing",
+        "refuse": "would refuse the request",
+    }.get(str(would), str(would))
+    lines = [f"dry run of {action} (group {payload.get('group')}): {headline}", f"  why: {payload.get('reason')}"]
+    probes = payload.get("probes") or {}
+    for node, probe in sorted(probes.items()):
+        lines.append(f"  probe {node}: {'ok' if probe.get('ok') else 'FAILED'} ({probe.get('detail')})")
+    nodes = payload.get("nodes") or {}
+    if nodes:
+        lines.append("  nodes after these probes: " + ", ".join(f"{n} {h}" for n, h in sorted(nodes.items())))
+    for label, key in (("pin", "pin"), ("drains", "drains"), ("alerts", "alerts"), ("notices", "notices")):
+        value = payload.get(key)
+        if value:
+            lines.append(f"  {label}: {', '.join(value) if isinstance(value, list) else value}")
+    lines.append("  (nothing was written or moved)")
+    return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -42,6 +43,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="ControlRequests", unit=MetricUnit.Count, value=1)
     if request.action == "status":
         return {"ok": True, "action": "status", "group": failover.settings.group, "status": failover.status()}
+    if request.action == "plan" or request.dry_run:
+        plan = failover.plan(None if request.action == "plan" else request, OPERATOR, _time_left(context))
+        flush_node_metrics()
+        return {
+            "ok": plan.would != "refuse",
+            "action": request.action,
+            "group": failover.settings.group,
+            **plan.answer(),
+        }
     if request.action == "log":
         from nginx_eip_failover.log_query import LogQuery, log_answer
         from nginx_eip_failover.wiring import decision_log
@@ -49,9 +59,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return log_answer(request.log or LogQuery(), decision_log(failover.settings), time.time())
     logger.info("control request", extra={"request": event})
     try:
-        remaining = getattr(context, "get_remaining_time_in_millis", None)
-        time_left = (lambda: remaining() / 1000) if remaining else None
-        report = failover.run_control(request, OPERATOR, time_left)
+        report = failover.run_control(request, OPERATOR, _time_left(context))
     finally:
         flush_node_metrics()
     return {
@@ -63,3 +71,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "error": report.move_error,
         "status": failover.status(),
     }
+
+
+def _time_left(context: object) -> Callable[[], float] | None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return (lambda: remaining() / 1000) if remaining else None
