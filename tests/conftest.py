@@ -19,7 +19,7 @@ from moto import mock_aws
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "NginxEipFailoverTests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "nginx-eip-failover")
 
-from nginx_eip_failover import aws_clients, wiring
+from nginx_eip_failover import aws_clients, preflight_wiring, wiring
 from nginx_eip_failover.config import Settings, load_settings
 
 UNIT_DIR = Path(__file__).parent / "unit"
@@ -43,6 +43,8 @@ def _clear_caches() -> None:
     wiring.controller.cache_clear()
     for cached in (aws_clients.ec2, aws_clients.dynamodb, aws_clients.sns):
         cached.cache_clear()
+    preflight_wiring.control_preflight.cache_clear()
+    preflight_wiring.periodic_preflight.cache_clear()
 
 
 def _isolate(env: pytest.MonkeyPatch) -> None:
@@ -105,6 +107,7 @@ def base_env() -> dict[str, str]:
         "PREEMPT": "true",
         "PREEMPT_DELAY_SECONDS": "60",
         "STATE_TABLE_NAME": "nginx-eip-failover-state",
+        "PREFLIGHT_INTERVAL_SECONDS": "0",  # the template's 900; tests of the preflight turn it on
     }
 
 

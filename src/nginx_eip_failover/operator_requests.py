@@ -16,7 +16,7 @@ from .errors import InvalidRequestError, RefusedError
 from .ports import Notice
 from .state import ControllerState, Drain, HistoryEntry, Pin
 
-Action = Literal["status", "failover", "unpin", "drain", "undrain"]
+Action = Literal["status", "failover", "unpin", "drain", "undrain", "preflight"]
 
 # Required and optional fields of each action; anything else is an error.
 _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -25,6 +25,7 @@ _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "unpin": (frozenset(), frozenset({"reason"})),
     "drain": (frozenset({"node"}), frozenset({"reason"})),
     "undrain": (frozenset({"node"}), frozenset({"reason"})),
+    "preflight": (frozenset(), frozenset()),  # checks what a failover needs; changes no failover state
 }
 MAX_REASON_LENGTH = 500
 

@@ -1,4 +1,4 @@
-"""ControlFunction: operator requests (status, failover, unpin, drain, undrain)."""
+"""ControlFunction: operator requests (status, failover, unpin, drain, undrain, preflight)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="ControlRequests", unit=MetricUnit.Count, value=1)
     if request.action == "status":
         return {"ok": True, "action": "status", "status": failover.status()}
+    if request.action == "preflight":
+        from nginx_eip_failover.preflight_wiring import preflight_response  # only this action needs it
+
+        return preflight_response(failover)
     logger.info("control request", extra={"request": event})
     try:
         report = failover.run_control(request, OPERATOR)
