@@ -19,7 +19,7 @@ from moto import mock_aws
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "NginxEipFailoverTests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "nginx-eip-failover")
 
-from nginx_eip_failover import aws_clients, wiring
+from nginx_eip_failover import aws_clients, preflight_wiring, wiring
 from nginx_eip_failover.config import Settings, load_settings
 
 # In-process suites: the pure core and service with fakes (unit), adapters and handlers on moto's
@@ -47,6 +47,8 @@ def _clear_caches() -> None:
     wiring.monitor_lease.cache_clear()
     for cached in (aws_clients.ec2, aws_clients.dynamodb, aws_clients.sns):
         cached.cache_clear()
+    preflight_wiring.clear_control_preflights()
+    preflight_wiring.periodic_preflight.cache_clear()
 
 
 def _isolate(env: pytest.MonkeyPatch) -> None:
@@ -109,6 +111,7 @@ def base_env() -> dict[str, str]:
         "PREEMPT": "true",
         "PREEMPT_DELAY_SECONDS": "60",
         "STATE_TABLE_NAME": "nginx-eip-failover-state",
+        "PREFLIGHT_INTERVAL_SECONDS": "0",  # the template's 900; tests of the preflight turn it on
     }
 
 

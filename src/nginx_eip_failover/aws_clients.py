@@ -52,3 +52,8 @@ def dynamodb() -> DynamoDBClient:
 @cache
 def sns() -> SNSClient:
     return _client("sns")  # type: ignore[no-any-return]
+
+
+def client(service: str) -> Any:
+    """A client of any other service (preflight's reads), same session and retries; the caller keeps it."""
+    return _client(service)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -30,6 +30,9 @@ from .errors import ConflictError, ElasticIpError, MonitorCyclesFailedError, Sta
 from .monitor_events import MonitorTrigger
 from .observability import logger, metrics
 from .ports import LeasePort, MonitorLease
+
+if TYPE_CHECKING:
+    from .preflight_periodic import PeriodicPreflight
 
 MARGIN_SECONDS = 1.0
 # How long an alarm invocation probes: about a minute, by when the schedule's chain has seen it too.
@@ -69,8 +72,11 @@ class MonitorRun:
         lease: LeasePort | None = None,
         invocation_id: str = "",
         clock: Clock = time,
+        preflight: PeriodicPreflight | None = None,
     ) -> None:
         self.controller = controller
+        # Runs its checks in a background thread when due; otherwise no AWS call at all.
+        self._preflight = preflight
         self.trigger = trigger
         self._remaining_ms = remaining_ms
         self._clock = clock
@@ -99,6 +105,8 @@ class MonitorRun:
             while True:
                 cycle_start = clock.monotonic()
                 self._cycle()
+                if self._preflight is not None:
+                    self._preflight.tick()
                 cycle_seconds = clock.monotonic() - cycle_start
                 if self._handed_over():
                     self.ended = "handed_over"
@@ -207,12 +215,19 @@ def run_monitor(
     invocation_id: str = "",
     sleep: Callable[[float], None] = time.sleep,
     clock: Clock = time,
+    preflight: PeriodicPreflight | None = None,
 ) -> dict[str, Any]:
     """Probe until handed over, the alarm window closes or the time runs out; raises
     MonitorCyclesFailedError when no cycle succeeded (so Lambda's Errors metric sees it)."""
-    run = MonitorRun(controller, trigger, remaining_ms, lease=lease, invocation_id=invocation_id, clock=clock)
+    run = MonitorRun(
+        controller, trigger, remaining_ms, lease=lease, invocation_id=invocation_id, clock=clock, preflight=preflight
+    )
     for wait in run.steps():
         sleep(wait)
+    if preflight is not None:
+        # A run still going gets what is left of the invocation, then is abandoned (its claim
+        # expires with the period; the next container's run covers it).
+        preflight.finish(remaining_ms() / 1000 - MARGIN_SECONDS if remaining_ms else 0.0)
     return run.result()
 
 

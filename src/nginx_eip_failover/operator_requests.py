@@ -19,7 +19,9 @@ from .ports import Notice
 from .state import ControllerState, Drain, HistoryEntry, Pin
 from .text_bounds import MAX_REASON_BYTES, bounded
 
-Action = Literal["status", "failover", "unpin", "drain", "undrain", "plan", "log", "fleet_show", "fleet_apply"]
+Action = Literal[
+    "status", "failover", "unpin", "drain", "undrain", "plan", "preflight", "log", "fleet_show", "fleet_apply"
+]
 
 # Required and optional fields of each action; anything else is an error. `group` names the group
 # of a fleet (optional while the stack serves its own pair alone).
@@ -37,6 +39,8 @@ _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "fleet_apply": (frozenset({"document", "version"}), frozenset()),
     # Reads the decision log (log_query): changes nothing, like status.
     "log": (frozenset(), frozenset({"since", "until", "limit", "after", "group"})),
+    # Checks what a failover needs (DryRun, resources, probes, schedule, alarms); changes no failover state.
+    "preflight": (frozenset(), frozenset({"group"})),
 }
 FLEET_ACTIONS = frozenset({"fleet_show", "fleet_apply"})
 MAX_REASON_LENGTH = 500

@@ -48,7 +48,7 @@ def print_setup(lab: LabEnvironment, params: DemoParameters, timeline: Timeline)
         file=out,
     )
     for logical_id, physical in lab.stack.physical_ids.items():
-        kind = lab.template.resources[logical_id]["Type"]
+        kind = lab.template.resources.get(logical_id, {}).get("Type", "(SAM event)")  # e.g. the schedule's rule
         print(f"  {logical_id:<20} {kind:<24} {physical}", file=out)
     for note in lab.stack.notes:
         print(f"  note: {note}", file=out)

@@ -32,6 +32,7 @@ from .aws_proxy import AwsProxy
 from .fixtures import Pair, create_instance, create_pair
 from .invoke import InvokeResult, invoke_handler
 from .moto_server import DUMMY_AWS_ENV, MotoServer
+from .moto_triggers import create_triggers
 from .nginx_node import NginxNode, ensure_nginx
 from .provisioner import LabStack, create_stack
 from .template import CONTROL_FUNCTION, MONITOR_FUNCTION, StackTemplate, TemplateError, find_template
@@ -137,6 +138,7 @@ class LabEnvironment:
                 parameters,
                 self.stack_name,
             )
+            create_triggers(self.stack, {name: self.client(name) for name in ("events", "scheduler", "cloudwatch")})
             self.monitor_env = self._function_env(MONITOR_FUNCTION)
             self.control_env = self._function_env(CONTROL_FUNCTION)
             self._subscribe_inbox()
@@ -201,6 +203,7 @@ class LabEnvironment:
             "LANG": "C.UTF-8",
             **DUMMY_AWS_ENV,
             "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_LAMBDA_FUNCTION_NAME": self.stack.physical_ids.get(function, function),  # as Lambda sets it
             **self.stack.env_of(function),
         }
 
@@ -281,6 +284,7 @@ class LabEnvironment:
     def item(self) -> dict[str, Any] | None:
         """The raw state item in the table (as DynamoDB stores it), or None."""
         items = self.dynamodb.scan(TableName=self.table_name, ConsistentRead=True).get("Items") or []
+        items = [item for item in items if not item["pk"]["S"].startswith("preflight")]  # preflight's own items
         if len(items) > 1:
             raise AssertionError(f"the state table holds {len(items)} items, expected at most one")
         return items[0] if items else None

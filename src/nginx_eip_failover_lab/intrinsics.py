@@ -71,7 +71,7 @@ class Resolver:
             return self.pseudo[name]
         if name in self.template.parameters:
             return self.parameter(name)
-        if name in self.template.resources:
+        if name in self.template.resources or name in sam_generated(self.template):
             if name not in self.physical:
                 self.physical[name] = f"{self.stack_name}-{name}-{physical_suffix()}"
             return self.physical[name]
@@ -164,3 +164,13 @@ class Resolver:
             return stringify(self.ref(name))
 
         return re.sub(r"\$\{([^}]+)\}", substitute, text)
+
+
+def sam_generated(template: StackTemplate) -> set[str]:
+    """Logical IDs SAM gives the resources a function's events generate (`<Function><Event>`, e.g. the
+    schedule `MonitorFunctionEveryMinute`), which the template may !Ref."""
+    return {
+        function + event
+        for function, resource in template.of_type("AWS::Serverless::Function").items()
+        for event in ((resource.get("Properties") or {}).get("Events") or {})
+    }

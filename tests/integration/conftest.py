@@ -24,6 +24,9 @@ FAST_SETTINGS = {
     "Preempt": "true",
     "PreemptDelaySeconds": "2",
     "MinSecondsBetweenMoves": "0",
+    # The monitor's periodic preflight adds AWS calls (dry runs, a claim per fresh process) that tests
+    # counting calls do not expect; test_lab_preflight.py turns it on where it is the subject.
+    "PreflightIntervalSeconds": "0",
 }
 
 

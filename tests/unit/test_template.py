@@ -72,11 +72,21 @@ OTHER_VARIABLES: dict[str, Any] = {
 }
 
 LEASE_VARIABLE = "MONITOR_LEASE_TABLE_NAME"
-# DescribeInstances: never called, not granted (fleet groups name the ENIs their addresses land on).
-DESCRIBE_ACTIONS = {"ec2:DescribeAddresses", "ec2:DescribeNetworkInterfaces", "ec2:DescribeRouteTables"}
+# DescribeInstances: preflight checks the nodes exist (fleet groups name the ENIs their addresses land on).
+DESCRIBE_ACTIONS = {
+    "ec2:DescribeAddresses",
+    "ec2:DescribeInstances",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeRouteTables",
+}
 FLEET_ACTIONS = {"ec2:AssociateAddress", "ec2:AssignPrivateIpAddresses", "ec2:ReplaceRoute", "ec2:CreateRoute"}
 # A cold start and a probe cycle: the time the next invocation needs before it probes.
 MONITOR_MARGIN_SECONDS = 10
+# Preflight's reads (test_preflight_template.py checks their scope), and what only the control function
+# gets: the monitor cannot reference its own ARN or its schedule without a circular dependency.
+PREFLIGHT_READS = {"cloudwatch:DescribeAlarms", "scheduler:GetSchedule"}
+PREFLIGHT_CONTROL_ONLY = {"MONITOR_FUNCTION_ARN", "SCHEDULE_NAME"}
+PREFLIGHT_CONTROL_ONLY_SID = "PreflightReadsTheSchedule"
 ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
 METRICS = ("NodeUp", "ProbeLatency", "EipMoves", "MoveFailures", "NoHealthyNode", "MonitorCycles")
 CONTROL_FIELDS = {"action", "target", "reason", "force", "node", "since", "until", "limit", "after"}
@@ -340,7 +350,7 @@ def test_both_functions_get_the_same_environment_and_none_from_globals(
     control = _properties(resources, "ControlFunction")["Environment"]["Variables"]
     # the monitor alone hands probing over, through the lease table
     assert monitor.pop(LEASE_VARIABLE) == {"Ref": "MonitorLeaseTable"}
-    assert monitor == control
+    assert monitor == {name: value for name, value in control.items() if name not in PREFLIGHT_CONTROL_ONLY}
     globals_function = (template.get("Globals") or {}).get("Function") or {}
     assert "Environment" not in globals_function, "set the environment on each function (a harness reads it there)"
 
@@ -425,16 +435,21 @@ def test_data_actions_are_scoped_to_the_stack_resources(resources: dict[str, Any
         "kms:Decrypt",
         "kms:GenerateDataKey*",
         *DECISION_LOG_ACTIONS[function],
+        *PREFLIGHT_READS,
     }
 
 
-def test_both_functions_have_the_same_rights_but_the_lease_and_the_log(resources: dict[str, Any]) -> None:
+def test_both_functions_have_the_same_rights_but_the_lease_the_log_and_the_schedule(resources: dict[str, Any]) -> None:
     monitor = _statements(resources, "MonitorFunction")
     lease = [s for s in monitor if {"Fn::GetAtt": ["MonitorLeaseTable", "Arn"]} in _as_list(s["Resource"])]
     assert len(lease) == 1 and set(_as_list(lease[0]["Action"])) == {"dynamodb:GetItem", "dynamodb:PutItem"}
 
     def others(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [s for s in statements if s not in lease and "DecisionLog" not in str(s["Resource"])]
+        return [
+            s
+            for s in statements
+            if s not in lease and "DecisionLog" not in str(s["Resource"]) and s["Sid"] != PREFLIGHT_CONTROL_ONLY_SID
+        ]
 
     assert others(monitor) == others(_statements(resources, "ControlFunction"))
 
@@ -464,10 +479,10 @@ def test_the_schedule_input_is_what_the_monitor_accepts(resources: dict[str, Any
     assert parse_monitor_event(json.loads(schedule["Input"])).kind == "schedule"
 
 
-def test_no_function_may_describe_instances(resources: dict[str, Any]) -> None:
+def test_describe_instances_is_granted_for_preflight_only_on_the_describe_statement(resources: dict[str, Any]) -> None:
     for function in FUNCTIONS:
-        actions = {action for s in _statements(resources, function) for action in _as_list(s["Action"])}
-        assert "ec2:DescribeInstances" not in actions, function
+        granting = [s for s in _statements(resources, function) if "ec2:DescribeInstances" in _as_list(s["Action"])]
+        assert [s["Sid"] for s in granting] == ["DescribeActionsSupportNoResourceScoping"], function
 
 
 @pytest.mark.parametrize("node", ["1", "2"])
@@ -679,7 +694,7 @@ def test_sample_event_is_valid_json(path: Path) -> None:
 def test_control_samples_use_only_the_contract_fields(path: Path) -> None:
     request = json.loads(path.read_text(encoding="utf-8"))
     assert set(request) <= CONTROL_FIELDS
-    assert request["action"] in {"status", "failover", "unpin", "drain", "undrain", "log"}
+    assert request["action"] in {"status", "failover", "unpin", "drain", "undrain", "plan", "preflight", "log"}
 
 
 def test_monitor_samples(resources: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""ControlFunction: operator requests (status, failover, unpin, drain, undrain, log, fleet_show, fleet_apply)."""
+"""ControlFunction: operator requests (status, failover, unpin, drain, undrain, plan, preflight, log, fleet)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         from nginx_eip_failover.wiring import decision_log
 
         return log_answer(request.log or LogQuery(), decision_log(failover.settings), time.time())
+    if request.action == "preflight":
+        from nginx_eip_failover.preflight_wiring import preflight_response  # only this action needs it
+
+        return preflight_response(failover)
     logger.info("control request", extra={"request": event})
     try:
         report = failover.run_control(request, OPERATOR, _time_left(context))

@@ -8,6 +8,7 @@ from nginx_eip_failover.fleet import FleetRunner
 from nginx_eip_failover.monitor_events import parse_monitor_event
 from nginx_eip_failover.monitor_loop import run_monitor
 from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
+from nginx_eip_failover.preflight_wiring import periodic_preflight
 from nginx_eip_failover.wiring import fleet, monitor_lease
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             # Scheduled invocations probe until a newer one has taken over (monitor_loop).
             lease=monitor_lease() if trigger.kind == "schedule" else None,
             invocation_id=str(getattr(context, "aws_request_id", "") or ""),
+            preflight=periodic_preflight(),
         )
     finally:
         flush_node_metrics()
