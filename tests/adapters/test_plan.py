@@ -138,3 +138,24 @@ def test_the_cli_sends_dry_run_and_prints_the_plan() -> None:
     assert sent == [{"action": "drain", "node": "node1", "dry_run": True}]
     assert "would move the addresses from node1 to node2" in out.getvalue()
     assert "nothing was written or moved" in out.getvalue()
+
+
+def test_the_cli_prints_the_preflight_table_and_fails_when_a_check_fails() -> None:
+    rows = [
+        {"check": "ec2:DescribeAddresses", "target": "eipalloc-1", "status": "ok", "detail": "exists"},
+        {
+            "check": "ec2:AssociateAddress (DryRun)",
+            "target": "node2: eipalloc-1 -> i-2",
+            "status": "failed",
+            "detail": "ec2:AssociateAddress denied for elastic-ip/eipalloc-1 with instance/i-2",
+        },
+    ]
+
+    def transport(request: dict[str, Any]) -> Response:
+        assert request == {"action": "preflight"}
+        return Response(payload={"ok": False, "action": "preflight", "checks": rows, "status": None})
+
+    out, err = io.StringIO(), io.StringIO()
+    args = commands.build_parser().parse_args(["preflight", "--function-name", "f"])
+    assert commands.run(args, transport, out, err) == 1
+    assert "FAIL" in out.getvalue() and "denied for elastic-ip/eipalloc-1" in out.getvalue()

@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     failover.add_argument("--reason", help="recorded in the history")
     failover.add_argument("--force", action="store_true", help="move even if the target is not up")
     command("plan", "what the monitor would do now, and why (probes now; writes and moves nothing)")
+    command("preflight", "check now that a failover would work: permissions (DryRun), resources, probes, triggers")
     unpin = command("unpin", "clear the pin; normal preemption rules apply again")
     unpin.add_argument("--reason", help="recorded in the history")
     for name, summary in (
@@ -229,6 +230,9 @@ def run(args: argparse.Namespace, transport: Transport, out: TextIO, err: TextIO
             render_json(shown) if args.output == "json" or args.fleet_command == "show" else _applied(payload), file=out
         )
         return EXIT_OK
+    if isinstance(payload, Mapping) and args.command == "preflight":
+        print(render_json(payload) if args.output == "json" else _preflight_table(payload), file=out)
+        return EXIT_OK if payload.get("ok") else EXIT_FAILED
     if isinstance(payload, Mapping) and payload.get("dry_run") is True:
         print(render_json(payload) if args.output == "json" else render_plan(payload), file=out)
         return EXIT_OK if payload.get("ok") is not False else EXIT_FAILED
@@ -253,6 +257,16 @@ def run(args: argparse.Namespace, transport: Transport, out: TextIO, err: TextIO
         print(f"{PROG}: {args.command} accepted but the EIP move failed: {payload.get('error')}", file=err)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _preflight_table(payload: Mapping[str, Any]) -> str:
+    from nginx_eip_failover.preflight import CheckRow, render_table
+
+    rows = [
+        CheckRow(str(row.get("check")), str(row.get("target")), row.get("status", "failed"), str(row.get("detail")))
+        for row in payload.get("checks") or []
+    ]
+    return render_table(rows)
 
 
 def _apply_request(path: Path, shown: Any) -> dict[str, Any]:
