@@ -43,7 +43,8 @@ def create_triggers(stack: LabStack, clients: Mapping[str, Any]) -> list[str]:
             clients["events"].put_targets(Rule=name, Targets=[target])
             created.append(f"rule {name}")
         elif event.get("Type") == "ScheduleV2":
-            name = str(properties.get("Name") or logical_id)  # SAM names it after the logical ID
+            # The name the functions' environment got for !Ref (unique per lab stack in one moto server).
+            name = str(properties.get("Name") or resolver.ref(logical_id))
             target = {"Arn": monitor_arn, "RoleArn": f"arn:aws:iam::{resolver.pseudo['AWS::AccountId']}:role/lab"}
             if properties.get("Input") is not None:
                 target["Input"] = str(properties["Input"])
