@@ -449,6 +449,7 @@ def test_control_acts_on_the_stored_state_not_on_a_containers_cached_copy(
 
 INVALID: list[Any] = [
     {"action": "reboot"},
+    {"action": ["status"]},  # not a string: once a TypeError from the fleet dispatch
     {"action": "failover", "target": "node3"},
     {"action": "failover", "target": "node2", "force": "yes"},
     {"action": "drain", "node": "node1", "target": "node2"},

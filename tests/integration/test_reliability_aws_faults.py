@@ -146,7 +146,7 @@ def test_persistent_dynamodb_faults_fail_the_cycle_and_never_move_without_a_comm
         lab.proxy.reset()
         lab.proxy.inject(fault)
         # WHEN the state table cannot be read (5xx) / written (throttled) in the deciding cycle
-        result = lab.monitor(remaining_ms=1000)
+        result = lab.monitor(remaining_ms=1500)
         lab.proxy.clear_faults()
         # THEN the invocation fails (Lambda's Errors metric and alarm see it), naming the call and the
         # error; the retries were bounded; the CycleErrors metric and an ERROR log report it
@@ -172,7 +172,7 @@ def test_a_lost_answer_to_the_committed_intent_still_moves_in_the_same_cycle(lab
     # WHEN DynamoDB applies the intent's write but its answer is lost (500 after the write); botocore
     # retries the write, whose condition then fails on the version the first attempt wrote
     lost = lab.proxy.inject(Fault("PutItem", service="dynamodb", when="after", status=500, code="InternalServerError"))
-    payload = ok(lab.monitor(remaining_ms=1000))
+    payload = ok(lab.monitor(remaining_ms=1500))
     # THEN the invocation knows the write was its own and moves the EIP now (before the fix it took
     # it for another invocation's move in progress and left the EIP on the down node until the
     # move timeout)
@@ -194,7 +194,7 @@ def test_timeouts_on_the_intent_write_and_on_associate_address_make_one_move(lab
     slow = READ_TIMEOUT + 1.0
     slow_write = lab.proxy.inject(Fault("PutItem", service="dynamodb", kind="delay", delay_seconds=slow))
     slow_move = lab.proxy.inject(Fault("AssociateAddress", service="ec2", kind="delay", delay_seconds=slow))
-    payload = ok(lab.monitor(remaining_ms=1000))
+    payload = ok(lab.monitor(remaining_ms=1500))
     # THEN the cycle made one decision and completed it
     assert slow_write.hits == slow_move.hits == 1
     assert [move["to"] for move in payload["moves"]] == ["node2"], payload

@@ -42,7 +42,7 @@ def kill_when_held(fault: Fault) -> Callable[[subprocess.Popen[str]], None]:
 
 
 def killed_invocation(lab: LabEnvironment, fault: Fault) -> InvokeResult:
-    result = lab.monitor(remaining_ms=1000, on_start=kill_when_held(fault))
+    result = lab.monitor(remaining_ms=1500, on_start=kill_when_held(fault))
     assert fault.hits == 1
     assert not result.ok and result.error_type == "Runtime.ExitError", (result.payload, result.logs[-3000:])
     return result

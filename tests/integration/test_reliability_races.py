@@ -103,7 +103,7 @@ def test_duplicate_delivery_of_an_alarm_changes_nothing_the_probes_do_not_justif
     alarm = lab.alarm_event("node1")
     # WHEN Lambda delivers the same alarm event twice, at the same time, while node1 is healthy
     with ThreadPoolExecutor(max_workers=2) as pool:
-        payloads = [ok(result) for result in pool.map(lambda event: lab.monitor(event, remaining_ms=1000), [alarm] * 2)]
+        payloads = [ok(result) for result in pool.map(lambda event: lab.monitor(event, remaining_ms=1500), [alarm] * 2)]
     # THEN both probed, saw both nodes up and changed nothing: no write, no EC2 change, same item
     for payload in payloads:
         assert payload["trigger"] == "alarm"

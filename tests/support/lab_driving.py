@@ -22,7 +22,7 @@ def ok(result: InvokeResult) -> dict[str, Any]:
 
 def cycle(lab: LabEnvironment, event: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
     """One monitor invocation that runs exactly one probe cycle (the time budget leaves no room for two)."""
-    payload = ok(lab.monitor(event, remaining_ms=1000, **kwargs))
+    payload = ok(lab.monitor(event, remaining_ms=1500, **kwargs))
     assert payload["cycles"] == 1
     return payload
 

@@ -25,14 +25,15 @@ OPERATOR = "operator"
 @trace_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     groups = fleet()
-    if isinstance(event, dict) and event.get("action") in FLEET_ACTIONS:
+    action = event.get("action") if isinstance(event, dict) else None
+    if isinstance(action, str) and action in FLEET_ACTIONS:
         from nginx_eip_failover.fleet_requests import handle_fleet_request
 
         parse_control_request(event, groups.base)  # the fields, strictly, before anything is read
         metrics.add_metric(name="ControlRequests", unit=MetricUnit.Count, value=1)
         return handle_fleet_request(event, groups)
     group = requested_group(event)
-    if group is None and isinstance(event, dict) and event.get("action") == "status" and len(groups.controllers()) > 1:
+    if group is None and action == "status" and len(groups.controllers()) > 1:
         from nginx_eip_failover.fleet_requests import fleet_status
 
         parse_control_request(event, groups.base)
