@@ -132,17 +132,6 @@ def skipped(check: str, target: str, detail: str) -> CheckRow:
 # ------------------------------------------------------------------------------------- pure parts
 
 
-def due(last_run_at: float | None, now: float, interval: float) -> bool:
-    """Whether a periodic preflight is due: never when `interval` is 0 (off), at once when no run is
-    known, else once `interval` seconds have passed. A last run further in the future than a whole
-    period (a clock that was wrong) does not hold the next run back."""
-    if interval <= 0:
-        return False
-    if last_run_at is None or last_run_at > now + interval:
-        return True
-    return now - last_run_at >= interval
-
-
 def render_table(rows: Sequence[CheckRow]) -> str:
     """The rows as a fixed-width table for people, with a one-line verdict under it."""
     header = ("check", "target", "result", "why not / seen")

@@ -14,11 +14,25 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .observability import logger, metrics
-from .preflight import NotDue, Preflight, PreflightReport, due
+
+if TYPE_CHECKING:
+    from .preflight import NotDue, Preflight, PreflightReport
+
+
+def due(last_run_at: float | None, now: float, interval: float) -> bool:
+    """Whether a periodic preflight is due: never when `interval` is 0 (off), at once when no run is
+    known, else once `interval` seconds have passed. A last run further in the future than a whole
+    period (a clock that was wrong) does not hold the next run back."""
+    if interval <= 0:
+        return False
+    if last_run_at is None or last_run_at > now + interval:
+        return True
+    return now - last_run_at >= interval
 
 
 def record_metric(report: PreflightReport) -> None:
@@ -80,6 +94,9 @@ class PeriodicPreflight:
         self._thread = None
         outcome = self._outcome
         self._known = True
+        # Only once a run has finished: the monitor's cold start never imports the checks.
+        from .preflight import NotDue, PreflightReport
+
         if isinstance(outcome, NotDue):
             self._last_run_at = outcome.last_run_at
         elif isinstance(outcome, PreflightReport):

@@ -19,18 +19,14 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from . import aws_clients
 from .config import Settings
 from .errors import ConfigError, FailoverError
-from .health_probe import HealthProber
-from .notifications import Notifier
 from .observability import logger
-from .preflight import NotDue, Preflight, PreflightTargets
 from .preflight_periodic import PeriodicPreflight, record_metric
-from .preflight_store import PreflightStore
 
 if TYPE_CHECKING:
     from .controller import FailoverController
+    from .preflight import Preflight, PreflightTargets
     from .status import StatusDocument
 
 DEFAULT_INTERVAL_SECONDS = 900.0
@@ -51,6 +47,8 @@ def interval_from_env(env: Mapping[str, str]) -> float:
 
 
 def targets_from_env(env: Mapping[str, str], *, in_monitor: bool) -> PreflightTargets:
+    from .preflight import PreflightTargets
+
     def value(name: str) -> str | None:
         return env.get(name, "").strip() or None
 
@@ -65,6 +63,13 @@ def targets_from_env(env: Mapping[str, str], *, in_monitor: bool) -> PreflightTa
 
 
 def build_preflight(settings: Settings, env: Mapping[str, str], *, in_monitor: bool) -> Preflight:
+    # Built when a run is due (or an operator asks): the checks stay off the monitor's cold path.
+    from . import aws_clients
+    from .health_probe import HealthProber
+    from .notifications import Notifier
+    from .preflight import Preflight
+    from .preflight_store import PreflightStore
+
     targets = targets_from_env(env, in_monitor=in_monitor)
     return Preflight(
         settings,
@@ -119,6 +124,8 @@ def periodic_preflight() -> PeriodicPreflight:
 
 def preflight_response(failover: FailoverController) -> dict[str, Any]:
     """The control action: run every check now, and return the rows with the status."""
+    from .preflight import NotDue
+
     report = control_preflight(failover.settings).run()
     assert not isinstance(report, NotDue)  # min_age 0: an operator's run always runs
     record_metric(report)

@@ -4,10 +4,9 @@ is reported by the invocation that needs it, naming the variable, before any AWS
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from . import aws_clients
-from .address_set import AddressSetMover, NodeTarget
-from .api_budget import ApiBudget
 from .config import DEFAULT_GROUP, Settings, load_settings
 from .controller import FailoverController
 from .decision_journal import DecisionJournal
@@ -20,6 +19,9 @@ from .monitor_lease import MonitorLeaseStore
 from .notifications import Notifier
 from .ports import EipPort
 from .state_store import StateStore
+
+if TYPE_CHECKING:
+    from .api_budget import ApiBudget
 
 
 def build_controller(settings: Settings) -> FailoverController:
@@ -44,6 +46,8 @@ def build_controller(settings: Settings) -> FailoverController:
 def api_budget() -> ApiBudget:
     """EC2's mutating-call budget, shared by every group this container moves (a fleet failover
     paces itself client-side instead of meeting RequestLimitExceeded)."""
+    from .api_budget import ApiBudget
+
     return ApiBudget()
 
 
@@ -51,6 +55,8 @@ def _mover(settings: Settings) -> EipPort:
     if settings.addresses is None:
         # The stack's own pair: one EIP by InstanceId, as the template's parameters describe it.
         return ElasticIpMover(aws_clients.ec2(), settings.allocation_id)
+    from .address_set import AddressSetMover, NodeTarget  # fleet groups only: off the pair's cold path
+
     nodes = {node.name: NodeTarget(node.name, node.instance_id, node.network_interface_id) for node in settings.nodes}
     return AddressSetMover(aws_clients.ec2(), settings.addresses, nodes, bucket=api_budget())
 

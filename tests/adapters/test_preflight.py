@@ -31,14 +31,13 @@ from nginx_eip_failover.preflight import (
     check_associate,
     check_instances,
     check_schedule,
-    due,
     failed,
     function_name,
     ok,
     render_table,
     skipped,
 )
-from nginx_eip_failover.preflight_periodic import PeriodicPreflight
+from nginx_eip_failover.preflight_periodic import PeriodicPreflight, due
 from nginx_eip_failover.preflight_store import AlertRecord, PreflightStore, alert_key, run_key
 from nginx_eip_failover.preflight_wiring import interval_from_env, periodic_preflight, targets_from_env
 
