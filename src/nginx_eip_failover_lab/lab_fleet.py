@@ -4,17 +4,22 @@ Each group is two instances (each with its primary ENI) and an Elastic IP, as an
 own them; its two nodes are ports of the lab's shared `FleetNginx`. Two shapes:
 
 - *plain*: the EIP by instance (the shape of the stack's own pair), the nodes' ENIs configured;
-- *address set* (`full=True`): the group's own subnet 10.0.K.0/24 of the lab's VPC, node ENIs at
-  10.0.K.10 and .11, each with a secondary private IP for the EIP (10.0.K.20 / .21, so the EIP
-  goes by ENI + private IP), a secondary private IP 10.0.K.50 that moves between the ENIs, and an
+- *address set* (`full=True`): the group's own subnet 10.V.K.0/24 of the lab's VPC 10.V.0.0/16,
+  node ENIs at 10.V.K.10 and .11, each with a secondary private IP for the EIP (10.V.K.20 / .21, so
+  the EIP goes by ENI + private IP), a secondary private IP 10.V.K.50 that moves between the ENIs,
+  and an
   overlay route 192.168.K.1/32 in the group's own route table. Nothing of the set is placed at
-  start: the first cycle places it all on node1.
+  start: the first cycle places it all on node1. V differs from lab to lab of one process (labs
+  sharing a moto server must not find each other's secondary IPs: EC2's private-ip filter spans
+  VPCs, and an address on another lab's ENI is a foreign holder).
 
 `fleet_document()` is the JSON document `fleet_apply` takes.
 """
 
 from __future__ import annotations
 
+import itertools
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +27,7 @@ from .fixtures import LAB_AMI
 from .fleet_nginx import FleetNginx, PortNode
 
 NODE_NAMES = ("node1", "node2")
-VPC_CIDR = "10.0.0.0/16"
+_vpc_octets = itertools.count(random.randrange(256))  # noqa: S311 - not security
 
 
 @dataclass
@@ -40,14 +45,14 @@ class LabGroup:
     route_table_id: str | None = None
 
     def node_of_instance(self, instance_id: str | None) -> str | None:
-        if instance_id is None:
+        if not instance_id:
             return None
         if instance_id in self.instance_ids:
             return NODE_NAMES[self.instance_ids.index(instance_id)]
         return f"foreign:{instance_id}"
 
     def node_of_eni(self, eni: str | None) -> str | None:
-        if eni is None:
+        if not eni:
             return None
         return NODE_NAMES[self.enis.index(eni)] if eni in self.enis else f"foreign:{eni}"
 
@@ -108,6 +113,7 @@ class FleetProvisioner:
         self.ec2 = ec2
         self.nginx = nginx
         self._vpc: str | None = None
+        self._octet = 0
         self._subnets = 0
 
     def plain(self, name: str) -> LabGroup:
@@ -133,12 +139,13 @@ class FleetProvisioner:
 
     def full(self, name: str) -> LabGroup:
         if self._vpc is None:
-            self._vpc = self.ec2.create_vpc(CidrBlock=VPC_CIDR)["Vpc"]["VpcId"]
+            self._octet = next(_vpc_octets) % 256
+            self._vpc = self.ec2.create_vpc(CidrBlock=f"10.{self._octet}.0.0/16")["Vpc"]["VpcId"]
         self._subnets += 1
         k = self._subnets
         if k > 250:
             raise ValueError("the lab's VPC has room for 250 address-set groups")
-        prefix = f"10.0.{k}"
+        prefix = f"10.{self._octet}.{k}"
         subnet = self.ec2.create_subnet(VpcId=self._vpc, CidrBlock=f"{prefix}.0/24")["Subnet"]["SubnetId"]
         instances, enis = [], []
         eip_ips: dict[str, str] = {}
