@@ -56,6 +56,10 @@ def _child(lab: LabEnvironment, remaining_ms: int) -> dict[str, Any]:
     return json.loads(lines[-1])  # type: ignore[no-any-return]
 
 
+def _invoke_into(outcome: dict[str, Any], lab: LabEnvironment, remaining_ms: int) -> None:
+    outcome.update(_child(lab, remaining_ms))
+
+
 def _all_on(lab: LabEnvironment, node: str) -> bool:
     placed = fleet_placement(lab.ec2, list(lab.groups.values()))
     return all(where == node for group in placed.values() for where in group.values())
@@ -153,7 +157,7 @@ def az_outage(options: Options) -> list[Row]:
                 assert limit is not None
                 lab.proxy.reset()
                 outcome: dict[str, Any] = {}
-                invocation = threading.Thread(target=lambda: outcome.update(_child(lab, 30_000)), daemon=True)
+                invocation = threading.Thread(target=_invoke_into, args=(outcome, lab, 30_000), daemon=True)
                 invocation.start()
                 time.sleep(5.0)  # the invocation is probing (a fresh process: imports, first cycle)
                 stopped = time.monotonic()

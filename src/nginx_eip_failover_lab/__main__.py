@@ -148,9 +148,7 @@ def _stop_all(scheduler: MonitorScheduler | None, observer: EipObserver | None, 
     lab.stop()
 
 
-def run_up(
-    path: Path, params: DemoParameters, *, verbose: bool, groups: int = 0, address_set: bool = False
-) -> int:
+def run_up(path: Path, params: DemoParameters, *, verbose: bool, groups: int = 0, address_set: bool = False) -> int:
     timeline = Timeline()
     lab = LabEnvironment(
         settings=params.settings(), use_proxy=False, fleet_groups=groups, address_set_group=address_set

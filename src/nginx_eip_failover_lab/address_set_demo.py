@@ -43,8 +43,10 @@ def run_address_set_demo(*, verbose: bool = False, keep: bool = False) -> int:
         lab.start()
         group = lab.groups[GROUP]
         say(f"lab up: stack {lab.stack_name}; fleet document version {lab.fleet_version} applied via fleet_apply")
-        say(f"group {GROUP!r}: node1 {group.instance_ids[0]} ({group.enis[0]}), node2 {group.instance_ids[1]} "
-            f"({group.enis[1]}), one nginx serving both ports (pid {lab.fleet_nginx.pid if lab.fleet_nginx else '?'})")
+        say(
+            f"group {GROUP!r}: node1 {group.instance_ids[0]} ({group.enis[0]}), node2 {group.instance_ids[1]} "
+            f"({group.enis[1]}), one nginx serving both ports (pid {lab.fleet_nginx.pid if lab.fleet_nginx else '?'})"
+        )
         say(f"  EIP {group.allocation_id} ({group.public_ip}) by ENI + private IP: {json.dumps(group.eip_private_ips)}")
         say(f"  secondary private IP {group.secondary_ip}; route {group.route} in {group.route_table_id}")
         result = lab.monitor(remaining_ms=1000)

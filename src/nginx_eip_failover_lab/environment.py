@@ -40,8 +40,8 @@ from .account import REGION
 from .aws_proxy import AwsProxy
 from .fixtures import Pair, create_instance, create_pair
 from .fleet_nginx import FleetNginx
-from .lab_fleet import FleetProvisioner, LabGroup, fleet_document, placement
 from .invoke import InvokeResult, invoke_handler
+from .lab_fleet import FleetProvisioner, LabGroup, fleet_document, placement
 from .moto_server import DUMMY_AWS_ENV, MotoServer
 from .nginx_node import NginxNode, ensure_nginx
 from .provisioner import LabStack, create_stack

@@ -27,7 +27,7 @@ from .fixtures import LAB_AMI
 from .fleet_nginx import FleetNginx, PortNode
 
 NODE_NAMES = ("node1", "node2")
-_vpc_octets = itertools.count(random.randrange(256))  # noqa: S311 - not security
+_vpc_octets = itertools.count(random.randrange(256))  # not security: labs apart
 
 
 @dataclass
@@ -228,7 +228,8 @@ def fleet_placement(ec2: Any, groups: list[LabGroup]) -> dict[str, dict[str, str
     routes = (
         {
             table["RouteTableId"]: {
-                route.get("DestinationCidrBlock"): route.get("NetworkInterfaceId") for route in table.get("Routes") or []
+                route.get("DestinationCidrBlock"): route.get("NetworkInterfaceId")
+                for route in table.get("Routes") or []
             }
             for table in ec2.describe_route_tables(RouteTableIds=tables)["RouteTables"]
         }

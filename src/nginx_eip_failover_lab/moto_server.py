@@ -9,10 +9,10 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/: where the launcher is imported from
-
 from .account import REGION
 from .processes import ManagedProcess, free_port, wait_until
+
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/: where the launcher is imported from
 
 # Credentials and settings for every process that talks to the lab's AWS: nothing reaches real AWS.
 DUMMY_AWS_ENV: Mapping[str, str] = {

@@ -9,6 +9,7 @@ is what EventBridge's "within that minute" did to the monitor before the hand-of
 from __future__ import annotations
 
 import pytest
+
 from nginx_eip_failover_lab.coverage_sim import (
     Jitter,
     Scenario,
