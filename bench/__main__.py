@@ -18,10 +18,19 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import aws_calls, cold_start, cost, failover_time, probe_concurrency, schedule_coverage
+from . import aws_calls, cold_start, cost, failover_time, fleet, probe_concurrency, schedule_coverage
 from .common import Options, Row, exit_status, format_table, say
 
-ORDER = ("probe_concurrency", "cold_start", "aws_calls", "cost", "schedule_coverage", "failover_time")
+ORDER = (
+    "probe_concurrency",
+    "cold_start",
+    "aws_calls",
+    "cost",
+    "fleet",
+    "fleet_cost",
+    "schedule_coverage",
+    "failover_time",
+)
 
 
 def machine() -> str:
@@ -45,10 +54,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[Row] = []
     started = time.monotonic()
 
+    fleet_figures: dict[str, float] | None = None
+
     def aws() -> list[Row]:
         nonlocal measured
         result, measured = aws_calls.run(options)
         return result
+
+    def fleets() -> list[Row]:
+        nonlocal fleet_figures
+        result, fleet_figures = fleet.run(options)
+        return result
+
+    def fleet_cost() -> list[Row]:
+        nonlocal measured, fleet_figures
+        if measured is None:
+            measured = aws_calls.measure(options)
+        if fleet_figures is None:  # the CPU a group's cycle costs: a short probing run
+            fleet_figures = fleet.probing(Options(quick=True, verbose=options.verbose))[1]
+        figures = dict(measured)
+        figures.setdefault("duration_s", schedule_coverage.billed_seconds_per_minute())
+        return cost.fleet_rows(
+            figures,
+            fleet_figures["cpu_per_group_cycle_s"],
+            fleet_figures["interval_s"],
+            failovers=args.failovers_per_month,
+        )
 
     runners: dict[str, Callable[[], list[Row]]] = {
         "schedule_coverage": lambda: schedule_coverage.run(options),
@@ -57,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "aws_calls": aws,
         "cost": lambda: cost.run(options, measured, failovers=args.failovers_per_month),
         "failover_time": lambda: failover_time.run(options),
+        "fleet": fleets,
+        "fleet_cost": fleet_cost,
     }
     for name in selected:
         say(f"== {name}")

@@ -353,3 +353,164 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --- the whole stack's bill with a fleet, divided by its pairs -----------------------------------
+
+LAMBDA_MB_PER_VCPU = 1769  # Lambda gives one vCPU at 1,769 MB, proportionally less below
+FLEET_SIZES = (1, 8, 50)
+FLEET_DOCUMENT_BYTES_PER_GROUP = 520  # a group of 2 nodes with ENIs, an EIP by private IP, 1 IP, 1 route
+
+
+def monitor_memory_mb(cpu_per_group_cycle_s: float, pairs: int, interval_s: float) -> int:
+    """The smallest memory (a multiple of 64 MB, at least 128) whose CPU share runs the cycles'
+    CPU in at most half of each interval: a cycle of `pairs` groups costs pairs x the measured
+    CPU per group, and Lambda gives memory/1769 of a vCPU."""
+    share = 2 * cpu_per_group_cycle_s * pairs / interval_s  # vCPU needed, with 2x headroom
+    return max(128, math.ceil(share * LAMBDA_MB_PER_VCPU / 64) * 64)
+
+
+def fleet_bill(
+    measured: dict[str, Any], pairs: int, cpu_per_group_cycle_s: float, interval_s: float, failovers: float = 4
+) -> list[Line]:
+    """The stack's monthly bill when it serves `pairs` groups (its own pair + pairs-1 from the fleet
+    document). Per pair: state reads and writes, EIP remaps, SNS notices. Per stack: the monitor's
+    duration (its memory sized to the measured CPU of a cycle), the lease, the fleet document's
+    refresh, the custom metrics (the stack's fixed ones + the per-node ones of its own pair only),
+    the alarms (2 on the own pair's instances + 2 operator alarms, 3 metrics), the dashboard, the
+    KMS key, logs."""
+    p = PRICES
+    steady, failover = measured["steady"], measured["failover"]
+    memory_mb = monitor_memory_mb(cpu_per_group_cycle_s, pairs, interval_s)
+    duration = measured["duration_s"]
+    gb_s = MINUTES * duration * memory_mb / 1024
+    full_item = measured.get("item_bytes_full_history", steady["item_bytes_max"])
+    rru_per_read = max(1, math.ceil(full_item / 4096))
+    wru_per_write = max(1, math.ceil(full_item / 1024))
+    reads = _count(steady["calls"], "GetItem") * MINUTES * pairs
+    writes = (
+        _count(steady["calls"], "PutItem") * MINUTES + 2 * _count(failover["calls"], "PutItem") * failovers
+    ) * pairs
+    lease_writes = _count(steady["calls"], "PutItem" + LEASE) * MINUTES
+    lease_reads = _count(steady["calls"], "GetItem" + LEASE) * MINUTES
+    document_rru = 0.5 * max(1, math.ceil(FLEET_DOCUMENT_BYTES_PER_GROUP * (pairs - 1) / 4096)) if pairs > 1 else 0.0
+    continuous = [m for m in measured["emf_metrics_fresh"] if not m.startswith(("EipMoves", "MoveFailures"))]
+    log_bytes = steady["log_bytes"] + EVENT_OVERHEAD_BYTES * (steady["log_lines"] + 3) + PLATFORM_LOG_BYTES
+    log_gb = log_bytes * MINUTES / 1e9
+    notices = 2 * 2 * failovers * pairs  # a notice for the failover and one for the failback
+    return [
+        Line(
+            "stack",
+            "Lambda monitor: duration",
+            f"{MINUTES:,.0f} inv x {duration:.1f} s x {memory_mb} MB"
+            + (" (sized to the cycle's CPU)" if memory_mb > 128 else ""),
+            f"{p['lambda_gb_s']} $/GB-s",
+            gb_s * p["lambda_gb_s"],
+        ),
+        Line("stack", "Lambda monitor: requests", f"{MINUTES:,.0f}", "$0.20 per 1M", MINUTES * p["lambda_request"]),
+        Line(
+            "stack",
+            "Lambda control: operator requests",
+            "~100 x 2 s x 0.125 GB",
+            f"{p['lambda_gb_s']} $/GB-s",
+            100 * 2 * MEMORY_GB * p["lambda_gb_s"] + 100 * p["lambda_request"],
+        ),
+        Line(
+            "pair",
+            "DynamoDB state reads",
+            f"{reads:,.0f} x {rru_per_read} RRU ({pairs} items, full history)",
+            "$0.125 per 1M RRU",
+            reads * rru_per_read * p["dynamodb_rru"],
+        ),
+        Line(
+            "pair",
+            "DynamoDB state writes",
+            f"{writes:,.0f} x {wru_per_write} WRU ({failovers:g} failovers + failbacks per pair)",
+            "$0.625 per 1M WRU",
+            writes * wru_per_write * p["dynamodb_wru"],
+        ),
+        Line(
+            "stack",
+            "DynamoDB monitor lease + fleet document refresh",
+            f"lease {lease_writes:,.0f} W + {lease_reads:,.0f} EC R; "
+            f"document {MINUTES:,.0f} EC reads x {document_rru:g} RRU",
+            "$0.625/1M WRU, $0.125/1M RRU",
+            lease_writes * p["dynamodb_wru"] + (lease_reads * 0.5 + MINUTES * document_rru) * p["dynamodb_rru"],
+        ),
+        Line(
+            "stack",
+            "CloudWatch custom metrics",
+            f"{len(continuous)}: the stack's + per-node of its own pair only (fleet groups add none)",
+            "$0.30 per metric-month",
+            len(continuous) * p["custom_metric"],
+        ),
+        Line(
+            "stack",
+            "CloudWatch alarms",
+            "2 on the own pair's instances + MonitorNotRunning + FunctionErrors (2 metrics)",
+            "$0.10 per alarm metric",
+            5 * p["alarm_metric"],
+        ),
+        Line("stack", "CloudWatch dashboard", "1 (beyond the free 3)", "$3.00 per month", p["dashboard"]),
+        Line("stack", "KMS key for the SNS topic", "1", "$1.00 per month", p["kms_key"]),
+        Line(
+            "stack",
+            "CloudWatch Logs",
+            f"{log_bytes:,.0f} B per invocation",
+            "$0.50/GB + $0.03/GB-month",
+            log_gb * (p["logs_ingest_gb"] + p["logs_store_gb_month"]),
+        ),
+        Line(
+            "pair",
+            "SNS notices",
+            f"{notices:g} publishes + e-mail deliveries",
+            "$0.50 per 1M + $2 per 100k",
+            notices * 2.05e-5,
+        ),
+    ]
+
+
+def fleet_rows(
+    measured: dict[str, Any], cpu_per_group_cycle_s: float, interval_s: float, failovers: float = 4
+) -> list[Row]:
+    say(f"[{NAME}] the whole stack's bill at {', '.join(map(str, FLEET_SIZES))} pairs per stack, per month:")
+    bills = {pairs: fleet_bill(measured, pairs, cpu_per_group_cycle_s, interval_s, failovers) for pairs in FLEET_SIZES}
+    width = max(len(line.item) for line in bills[1])
+    say(
+        f"[{NAME}]   {'item'.ljust(width)} " + " ".join(f"{f'{k} pairs':>10}" for k in FLEET_SIZES) + "  quantity at 50"
+    )
+    for index, line in enumerate(bills[1]):
+        figures = " ".join(f"{_money(bills[k][index].dollars):>10}" for k in FLEET_SIZES)
+        say(f"[{NAME}]   {line.item.ljust(width)} {figures}  {bills[FLEET_SIZES[-1]][index].quantity}")
+    totals = {k: sum(line.dollars for line in bills[k]) for k in FLEET_SIZES}
+    say(f"[{NAME}]   {'stack total'.ljust(width)} " + " ".join(f"{_money(totals[k]):>10}" for k in FLEET_SIZES))
+    say(f"[{NAME}]   {'per pair'.ljust(width)} " + " ".join(f"{_money(totals[k] / k):>10}" for k in FLEET_SIZES))
+    rows = []
+    for pairs in FLEET_SIZES:
+        per_pair = totals[pairs] / pairs
+        memory = monitor_memory_mb(cpu_per_group_cycle_s, pairs, interval_s)
+        rows.append(
+            Row(
+                NAME,
+                f"whole stack per pair, {pairs} pair{'s' if pairs > 1 else ''} per stack (monitor {memory} MB)",
+                f"{_money(per_pair)}/month (stack {_money(totals[pairs])})",
+                f"<= {_money(TARGET_DOLLARS)} at 8+ pairs" if pairs >= 8 else "",
+                per_pair <= TARGET_DOLLARS if pairs >= 8 else None,
+            )
+        )
+    breakeven = next(
+        (
+            k
+            for k in range(1, 101)
+            if _fleet_total(measured, k, cpu_per_group_cycle_s, interval_s, failovers) / k <= TARGET_DOLLARS
+        ),
+        None,
+    )
+    rows.append(
+        Row(NAME, "pairs per stack for <= $1/month per pair (whole stack)", f">= {breakeven}" if breakeven else "> 100")
+    )
+    return rows
+
+
+def _fleet_total(measured: dict[str, Any], pairs: int, cpu: float, interval: float, failovers: float) -> float:
+    return sum(line.dollars for line in fleet_bill(measured, pairs, cpu, interval, failovers))

@@ -126,6 +126,7 @@ class FleetRunner:
         self._last: dict[str, GroupResult] = {}
         self._moves: dict[str, list[str]] = {}
         self._errors: dict[str, list[str]] = {}
+        self._move_errors: dict[str, list[str]] = {}
 
     def run_cycle(self, actor: str, time_left: Callable[[], float] | None = None) -> CycleReport:
         results = self.fleet.run_cycles(actor, time_left)
@@ -133,6 +134,8 @@ class FleetRunner:
             self._last[result.group] = result
             if result.report is not None and result.report.moved_to is not None:
                 self._moves.setdefault(result.group, []).append(result.report.moved_to)
+            if result.report is not None and result.report.move_error:
+                self._move_errors.setdefault(result.group, []).append(result.report.move_error[:200])
             if result.error is not None:
                 self._errors.setdefault(result.group, []).append(str(result.error)[:200])
         default = next(result for result in results if result.group == DEFAULT_GROUP)
@@ -142,12 +145,17 @@ class FleetRunner:
         return default.report
 
     def groups(self) -> dict[str, dict[str, object]]:
-        """Each other group's latest holder, node health and alerts, and this invocation's moves."""
+        """Each other group's latest holder, node health and alerts, and this invocation's moves
+        and failed moves (the last 3: `move_errors` as the pair's, `errors` for failed cycles)."""
         summary: dict[str, dict[str, object]] = {}
         for name, result in sorted(self._last.items()):
             if name == DEFAULT_GROUP:
                 continue
-            entry: dict[str, object] = {"moves": self._moves.get(name, []), "errors": self._errors.get(name, [])[-3:]}
+            entry: dict[str, object] = {
+                "moves": self._moves.get(name, []),
+                "move_errors": self._move_errors.get(name, [])[-3:],
+                "errors": self._errors.get(name, [])[-3:],
+            }
             if result.report is not None:
                 settings = self.fleet.controllers()[name].settings if name in self.fleet.controllers() else None
                 state = result.report.decision.state

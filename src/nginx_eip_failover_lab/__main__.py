@@ -2,9 +2,14 @@
 
     python -m nginx_eip_failover_lab [demo] [--quick] [--verbose] [--keep]
         the scripted demo: live timeline, summary table, exit 0 only if every step behaved
-    python -m nginx_eip_failover_lab up [--file PATH]
+    python -m nginx_eip_failover_lab up [--file PATH] [--groups N] [--address-set]
         start the lab and keep the monitor running until Ctrl-C; writes PATH (default
-        $NGINX_EIP_FAILOVER_LAB_FILE or /tmp/nginx-eip-failover-lab/lab.json) for other tools
+        $NGINX_EIP_FAILOVER_LAB_FILE or /tmp/nginx-eip-failover-lab/lab.json) for other tools;
+        --groups N adds N fleet groups (g01...; their nodes are ports of one nginx), --address-set
+        adds the group `addr` (an EIP by ENI + private IP, a secondary IP and a /32 route), both
+        applied as the fleet document through the ControlFunction
+    python -m nginx_eip_failover_lab address-set [--verbose] [--keep]
+        a short demo: the address set of group `addr` moves as one on failover
     python -m nginx_eip_failover_lab control '{"action": "status"}' [--file PATH]
         invoke the ControlFunction against a running `up` lab
 
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from . import processes
+from .address_set_demo import run_address_set_demo
 from .environment import LabEnvironment
 from .invoke import invoke_handler
 from .nginx_node import NginxMissingError, ensure_nginx
@@ -142,15 +148,19 @@ def _stop_all(scheduler: MonitorScheduler | None, observer: EipObserver | None, 
     lab.stop()
 
 
-def run_up(path: Path, params: DemoParameters, *, verbose: bool) -> int:
+def run_up(path: Path, params: DemoParameters, *, verbose: bool, groups: int = 0, address_set: bool = False) -> int:
     timeline = Timeline()
-    lab = LabEnvironment(settings=params.settings(), use_proxy=False)
+    lab = LabEnvironment(
+        settings=params.settings(), use_proxy=False, fleet_groups=groups, address_set_group=address_set
+    )
     scheduler: MonitorScheduler | None = None
     observer: EipObserver | None = None
     try:
         lab.start()
         assert lab.stack is not None
         print_setup(lab, params, timeline)
+        if lab.groups:
+            print_fleet(lab, timeline)
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps({**lab.describe(), "pid": os.getpid()}, indent=2) + "\n")
@@ -178,6 +188,21 @@ def run_up(path: Path, params: DemoParameters, *, verbose: bool) -> int:
         lab.remove_files()
 
 
+def print_fleet(lab: LabEnvironment, timeline: Timeline) -> None:
+    out = timeline.out
+    nginx = lab.fleet_nginx
+    print(
+        f"Fleet: {len(lab.groups)} groups applied (fleet document version {lab.fleet_version}); their "
+        f"{2 * len(lab.groups)} nodes are ports of one nginx (pid {nginx.pid if nginx else '?'})",
+        file=out,
+    )
+    for name, group in lab.groups.items():
+        addresses = ", ".join(group.labels())
+        ports = " ".join(f"{node}:{group.nodes[node].port}" for node in group.nodes)
+        print(f"  {name}: {addresses}  nodes {ports}", file=out)
+    print('  status of every group: control \'{"action": "status"}\' (with a fleet, a table per group)', file=out)
+
+
 def run_control(request: str, path: Path) -> int:
     try:
         described: dict[str, Any] = json.loads(path.read_text())
@@ -200,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", nargs="?", default="demo", choices=["demo", "up", "control"])
+    parser.add_argument("command", nargs="?", default="demo", choices=["demo", "up", "control", "address-set"])
     parser.add_argument("request", nargs="?", help="control: the request as JSON")
     parser.add_argument("--quick", action="store_true", help="shorter preempt delay and holds (for CI)")
     parser.add_argument("--verbose", action="store_true", help="print every monitor invocation")
@@ -208,7 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--file", help=f"up/control: the lab description file (default ${LAB_FILE_ENV} or {DEFAULT_LAB_FILE})"
     )
+    parser.add_argument("--groups", type=int, default=0, help="up: this many extra fleet groups (g01, ...)")
+    parser.add_argument(
+        "--address-set",
+        action="store_true",
+        help="up: add the group `addr` (EIP by ENI + private IP, secondary IP, /32 route)",
+    )
     args = parser.parse_args(argv)
+    if args.groups < 0 or args.groups > 100:
+        parser.error("--groups takes 0 to 100 (the fleet document's limit)")
     if args.command == "control":
         if not args.request:
             parser.error('control needs a request, e.g. \'{"action": "status"}\'')
@@ -220,7 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ensure_nginx()
         if args.command == "up":
-            code = run_up(lab_file(args.file), params, verbose=args.verbose)
+            code = run_up(
+                lab_file(args.file), params, verbose=args.verbose, groups=args.groups, address_set=args.address_set
+            )
+        elif args.command == "address-set":
+            code = run_address_set_demo(verbose=args.verbose, keep=args.keep)
         else:
             code = run_demo(params, verbose=args.verbose, keep=args.keep)
     except NginxMissingError as exc:

@@ -10,6 +10,15 @@ nodes, the pair (instances and EIP) and the stack from template.yaml, and the fu
 Settings are given as template parameter values; a setting the contract does not name a parameter
 for (e.g. MIN_SECONDS_BETWEEN_MOVES) may be given by its environment variable, and the lab finds
 the parameter that feeds it in the template.
+
+A fleet (`fleet_groups=N`, `address_set_group=True`) adds groups to the stack's fleet document:
+instances, ENIs and EIPs created in moto, nodes served by one multi-port nginx (`fleet_nginx`), the
+document applied through the ControlFunction (`fleet_show`, then `fleet_apply`), as an operator
+would. Without them the lab is the stack's own pair alone, as before.
+
+    with LabEnvironment(fleet_groups=3, address_set_group=True) as lab:
+        lab.groups["g01"].nodes["node1"].stop()
+        lab.group_placement("addr")         # {"eip eipalloc-..": "node1", "secondary 10.0.1.50": ..}
 """
 
 from __future__ import annotations
@@ -30,7 +39,9 @@ import boto3
 from .account import REGION
 from .aws_proxy import AwsProxy
 from .fixtures import Pair, create_instance, create_pair
+from .fleet_nginx import FleetNginx
 from .invoke import InvokeResult, invoke_handler
+from .lab_fleet import FleetProvisioner, LabGroup, fleet_document, placement
 from .moto_server import DUMMY_AWS_ENV, MotoServer
 from .moto_triggers import create_triggers
 from .nginx_node import NginxNode, ensure_nginx
@@ -92,6 +103,9 @@ class LabEnvironment:
         use_proxy: bool = True,
         template: Path | None = None,
         stack_name: str | None = None,
+        fleet_groups: int = 0,
+        full_address_sets: bool = False,
+        address_set_group: bool = False,
     ) -> None:
         self._own_dir = base_dir is None
         self.dir = Path(tempfile.mkdtemp(prefix="nginx-eip-failover-lab-")) if base_dir is None else base_dir
@@ -112,6 +126,12 @@ class LabEnvironment:
         self.control_env: dict[str, str] = {}
         self.notification_queue_url: str | None = None
         self.extra_env: dict[str, str] = {}
+        self.fleet_groups = fleet_groups
+        self.full_address_sets = full_address_sets
+        self.address_set_group = address_set_group
+        self.fleet_nginx: FleetNginx | None = None
+        self.groups: dict[str, LabGroup] = {}
+        self.fleet_version = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> LabEnvironment:
@@ -142,6 +162,8 @@ class LabEnvironment:
             self.monitor_env = self._function_env(MONITOR_FUNCTION)
             self.control_env = self._function_env(CONTROL_FUNCTION)
             self._subscribe_inbox()
+            if self.fleet_groups or self.address_set_group:
+                self._start_fleet()
         except BaseException:
             self.stop()
             raise
@@ -150,6 +172,8 @@ class LabEnvironment:
     def stop(self) -> None:
         for node in self.nodes.values():
             node.stop()
+        if self.fleet_nginx is not None:
+            self.fleet_nginx.stop()
         if self.proxy is not None:
             self.proxy.stop()
         if self._own_moto:
@@ -219,6 +243,48 @@ class LabEnvironment:
             self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "false"})
         self.notification_queue_url = url
 
+    # -- the fleet ---------------------------------------------------------------------------------
+    def _start_fleet(self) -> None:
+        self.fleet_nginx = FleetNginx(self.dir, nginx=self.nginx, workers=2 if self.fleet_groups > 10 else 1)
+        provisioner = FleetProvisioner(self.ec2, self.fleet_nginx)
+        width = max(2, len(str(self.fleet_groups)))
+        for index in range(1, self.fleet_groups + 1):
+            name = f"g{index:0{width}d}"
+            self.groups[name] = provisioner.full(name) if self.full_address_sets else provisioner.plain(name)
+        if self.address_set_group:
+            self.groups["addr"] = provisioner.full("addr")
+        self.fleet_nginx.start()
+        self.apply_fleet()
+
+    def fleet_document(self) -> dict[str, Any]:
+        return fleet_document(list(self.groups.values()))
+
+    def apply_fleet(self, document: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Apply the fleet document (default: every lab group) through the ControlFunction, as
+        `fleet apply` does: read the version with fleet_show, then fleet_apply on it."""
+        shown = self.control({"action": "fleet_show"})
+        if not shown.ok:
+            raise RuntimeError(f"fleet_show failed: {shown.error_type}: {shown.error_message}\n{shown.logs[-2000:]}")
+        request = {
+            "action": "fleet_apply",
+            "document": dict(document) if document is not None else self.fleet_document(),
+            "version": shown.payload["version"],
+        }
+        applied = self.control(request)
+        if not applied.ok:
+            raise RuntimeError(f"fleet_apply failed: {applied.error_type}: {applied.error_message}")
+        self.fleet_version = int(applied.payload["version"])
+        return dict(applied.payload)
+
+    def group_placement(self, name: str) -> dict[str, str | None]:
+        """Where each address of a fleet group is, from EC2's describes: label -> node or None."""
+        return placement(self.ec2, self.groups[name])
+
+    def group_holder(self, name: str) -> str | None:
+        """The node every address of the group is on; None when they are split or nowhere."""
+        nodes = set(self.group_placement(name).values())
+        return nodes.pop() if len(nodes) == 1 else None
+
     # -- names -----------------------------------------------------------------------------------
     @property
     def allocation_id(self) -> str:
@@ -282,9 +348,12 @@ class LabEnvironment:
         return create_instance(self.ec2)
 
     def item(self) -> dict[str, Any] | None:
-        """The raw state item in the table (as DynamoDB stores it), or None."""
+        """The raw state item in the table (as DynamoDB stores it), or None. With a fleet, the
+        stack's own pair's item (the groups' items and the fleet document are `group_item`'s)."""
         items = self.dynamodb.scan(TableName=self.table_name, ConsistentRead=True).get("Items") or []
         items = [item for item in items if not item["pk"]["S"].startswith("preflight")]  # preflight's own items
+        if self.groups:
+            items = [item for item in items if item["pk"]["S"] == f"eip#{self.allocation_id}"]
         if len(items) > 1:
             raise AssertionError(f"the state table holds {len(items)} items, expected at most one")
         return items[0] if items else None
@@ -348,4 +417,15 @@ class LabEnvironment:
             },
             "pids": {"moto": self.moto.pid, **{name: node.pid for name, node in self.nodes.items()}},
             "lab_dir": str(self.dir),
+            **(
+                {
+                    "fleet": {
+                        "version": self.fleet_version,
+                        "nginx_pid": self.fleet_nginx.pid if self.fleet_nginx else None,
+                        "groups": {name: group.describe() for name, group in self.groups.items()},
+                    }
+                }
+                if self.groups
+                else {}
+            ),
         }

@@ -1,4 +1,5 @@
-"""The embedded AWS: `python -m moto.server` on 127.0.0.1, in its own process group."""
+"""The embedded AWS: moto's server on 127.0.0.1, in its own process group, started by
+`moto_launcher` so that EC2 behaviours moto lacks (moto_gaps) are modelled as EC2 does them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 from .account import REGION
 from .processes import ManagedProcess, free_port, wait_until
+
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/: where the launcher is imported from
 
 # Credentials and settings for every process that talks to the lab's AWS: nothing reaches real AWS.
 DUMMY_AWS_ENV: Mapping[str, str] = {
@@ -30,9 +33,9 @@ class MotoServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._process = ManagedProcess(
             "moto server",
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "nginx_eip_failover_lab.moto_launcher", "-H", "127.0.0.1", "-p", str(self.port)],
             log_path,
-            env={"PATH": "/usr/bin:/bin", **DUMMY_AWS_ENV},
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(_PACKAGE_ROOT), **DUMMY_AWS_ENV},
         )
 
     @property

@@ -42,14 +42,20 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
 
 @pytest.fixture
 def make_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabFactory]:
-    """Factory: make_lab(PreemptDelaySeconds="5", ...) -> a started lab; all stopped after the test."""
+    """Factory: make_lab(PreemptDelaySeconds="5", ...) -> a started lab; all stopped after the test.
+    A fleet: make_lab(fleet_groups=3, full_address_sets=True, address_set_group=True, ...)."""
     labs: list[LabEnvironment] = []
 
-    def make(**settings: str) -> LabEnvironment:
+    def make(
+        *, fleet_groups: int = 0, full_address_sets: bool = False, address_set_group: bool = False, **settings: str
+    ) -> LabEnvironment:
         lab = LabEnvironment(
             settings={**FAST_SETTINGS, **settings},
             base_dir=tmp_path / f"lab{len(labs)}",
             moto=moto_server,
+            fleet_groups=fleet_groups,
+            full_address_sets=full_address_sets,
+            address_set_group=address_set_group,
         )
         labs.append(lab)
         return lab.start()
