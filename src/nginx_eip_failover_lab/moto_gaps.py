@@ -56,6 +56,7 @@ def _associate_address(self: Any) -> ActionResult:
             raise EC2ClientError(
                 "InvalidParameterValue", f"The private IP address {private_ip} is not on network interface {eni.id}"
             )
+    self.error_on_dryrun()  # as moto's own: a DryRun checks (DryRunOperation) and never acts
     already_there = eip.eni is eni and _private_ip(eip) == private_ip
     if eip.eni is not None and not already_there and not self._get_bool_param("AllowReassociation", False):
         raise EC2ClientError("Resource.AlreadyAssociated", f"resource {eip.allocation_id} is already associated")
@@ -72,6 +73,7 @@ def _assign_private_ip_addresses(self: Any) -> ActionResult:
     eni = backend.get_network_interface(self._get_param("NetworkInterfaceId"))
     wanted = self._get_param("PrivateIpAddresses", [])
     reassign = self._get_bool_param("AllowReassignment", False)
+    self.error_on_dryrun()
     subnet = ipaddress.ip_network(eni.subnet.cidr_block)
     for ip in wanted:
         if ipaddress.ip_address(ip) not in subnet:  # the same-subnet rule

@@ -1,0 +1,23 @@
+"""The lab's EC2 model (moto patched like EC2) keeps EC2's DryRun: it checks and never acts. Without
+it, preflight's dry-run AssociateAddress moved the demo's EIP."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from nginx_eip_failover_lab.moto_gaps import aws_address_semantics
+
+
+def test_a_dry_run_associate_address_answers_dry_run_operation_and_moves_nothing(
+    moto_module: None, boto_session: boto3.session.Session
+) -> None:
+    ec2 = boto_session.client("ec2", region_name="us-east-1")
+    instance = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    with aws_address_semantics():
+        with pytest.raises(ClientError) as raised:
+            ec2.associate_address(AllocationId=allocation, InstanceId=instance, AllowReassociation=True, DryRun=True)
+        assert raised.value.response["Error"]["Code"] == "DryRunOperation"
+        assert not ec2.describe_addresses(AllocationIds=[allocation])["Addresses"][0].get("InstanceId")
