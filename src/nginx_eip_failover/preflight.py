@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .addresses import RouteSpec
 from .config import NodeConfig, Settings
 from .errors import ConflictError, StateStoreError
 from .observability import logger
@@ -262,14 +263,74 @@ def _instance_states(ec2: EC2Client, ids: list[str]) -> dict[str, str]:
     }
 
 
-def check_associate(ec2: EC2Client, allocation_id: str, node: NodeConfig) -> CheckRow:
-    """The failover's own call, with DryRun: EC2 checks the permissions and changes nothing."""
-    check = "ec2:AssociateAddress (DryRun)"
-    target = f"{node.name}: {allocation_id} -> {node.instance_id}"
+def check_associate(ec2: EC2Client, allocation_id: str, node: NodeConfig, private_ip: str | None = None) -> CheckRow:
+    """The failover's own call, with DryRun: EC2 checks the permissions and changes nothing. By ENI
+    and private IP when the group's EIP lands there, else by instance, as the move makes it."""
+    if private_ip is not None and node.network_interface_id is not None:
+        where = f"network-interface/{node.network_interface_id} ({private_ip})"
+        target = f"{node.name}: {allocation_id} -> {node.network_interface_id} {private_ip}"
+        params: dict[str, Any] = {"NetworkInterfaceId": node.network_interface_id, "PrivateIpAddress": private_ip}
+    else:
+        where = f"instance/{node.instance_id}"
+        target = f"{node.name}: {allocation_id} -> {node.instance_id}"
+        params = {"InstanceId": node.instance_id}
+    return dry_run(
+        "ec2:AssociateAddress (DryRun)",
+        target,
+        f"elastic-ip/{allocation_id} with {where}",
+        partial(ec2.associate_address, AllocationId=allocation_id, AllowReassociation=True, DryRun=True, **params),
+    )
+
+
+def check_secondary_ips(ec2: EC2Client, node: NodeConfig, addresses: Sequence[str]) -> CheckRow:
+    """AssignPrivateIpAddresses takes no DryRun in EC2's API, so its permission is proven only by a real
+    move; what can be checked is that the ENI the addresses move to exists."""
+    check = "ec2:DescribeNetworkInterfaces"
+    eni = node.network_interface_id
+    target = f"{node.name}: {', '.join(addresses)} -> {eni}"
+    if eni is None:
+        return failed(check, target, "the node names no ENI (network_interface_id) for its secondary IPs")
     try:
-        ec2.associate_address(
-            AllocationId=allocation_id, InstanceId=node.instance_id, AllowReassociation=True, DryRun=True
+        found = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni]).get("NetworkInterfaces") or []
+    except (ClientError, BotoCoreError) as exc:
+        return failed(check, target, _error(exc)[1])
+    if not found:
+        return failed(check, target, "not found")
+    return ok(
+        check,
+        target,
+        f"exists in {found[0].get('SubnetId')}; ec2:AssignPrivateIpAddresses has no DryRun: granted by the "
+        "template's tag condition, proven only by a move",
+    )
+
+
+def check_replace_route(ec2: EC2Client, node: NodeConfig, route: RouteSpec, table: str) -> CheckRow:
+    """ReplaceRoute with DryRun: the overlay route pointed at this node's ENI."""
+    eni = node.network_interface_id or "(no ENI)"
+
+    def call() -> Any:
+        if ":" in route.destination:
+            return ec2.replace_route(
+                RouteTableId=table, NetworkInterfaceId=eni, DestinationIpv6CidrBlock=route.destination, DryRun=True
+            )
+        return ec2.replace_route(
+            RouteTableId=table, NetworkInterfaceId=eni, DestinationCidrBlock=route.destination, DryRun=True
         )
+
+    return dry_run(
+        "ec2:ReplaceRoute (DryRun)",
+        f"{node.name}: {route.destination} in {table} -> {eni}",
+        f"route-table/{table}",
+        call,
+    )
+
+
+def dry_run(check: str, target: str, resource: str, call: Callable[[], Any]) -> CheckRow:
+    """A mutating EC2 call with DryRun=True: `DryRunOperation` means allowed; `UnauthorizedOperation`
+    names the action and the resource; any other answer is reported as is."""
+    action = check.split(" ", 1)[0]
+    try:
+        call()
     except ClientError as exc:
         code, message = _error(exc)
         if code == "DryRunOperation":
@@ -277,12 +338,7 @@ def check_associate(ec2: EC2Client, allocation_id: str, node: NodeConfig) -> Che
         if code in ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException"):
             # EC2's message repeats what its code says; the IAM sentence after it names the resource.
             message = message.replace("You are not authorized to perform this operation. ", "")
-            return failed(
-                check,
-                target,
-                f"ec2:AssociateAddress denied for elastic-ip/{allocation_id} with instance/{node.instance_id}: "
-                f"{message}",
-            )
+            return failed(check, target, f"{action} denied for {resource}: {message}")
         return failed(check, target, message)
     except BotoCoreError as exc:
         return failed(check, target, _error(exc)[1])
@@ -476,19 +532,36 @@ class Preflight:
         settings = self.settings
         rows = self._guard("ec2:DescribeAddresses", settings.allocation_id, self._eip)
         rows += self._guard("ec2:DescribeInstances", "instances", self._instances)
+        addresses = settings.address_set
+        for spec in addresses.elastic_ips:
+            if spec.allocation_id != settings.allocation_id:
+                rows += self._guard("ec2:DescribeAddresses", spec.allocation_id, partial(self._eip, spec.allocation_id))
         for node in settings.nodes:
-            target = f"{node.name}: {settings.allocation_id} -> {node.instance_id}"
-            rows += self._guard("ec2:AssociateAddress (DryRun)", target, partial(self._associate, node))
+            # Every call a move to this node makes, with DryRun: each EIP, the secondary IPs, each route.
+            for spec in addresses.elastic_ips:
+                target = f"{node.name}: {spec.allocation_id}"
+                private_ip = spec.private_ips.get(node.name)
+                call = partial(self._associate, node, spec.allocation_id, private_ip)
+                rows += self._guard("ec2:AssociateAddress (DryRun)", target, call)
+            if addresses.secondary_ips:
+                ips = [spec.address for spec in addresses.secondary_ips]
+                call = partial(lambda n, i: [check_secondary_ips(self._ec2, n, i)], node, ips)
+                rows += self._guard("ec2:DescribeNetworkInterfaces", node.name, call)
+            for route in addresses.routes:
+                for table in route.route_table_ids:
+                    call = partial(lambda n, r, t: [check_replace_route(self._ec2, n, r, t)], node, route, table)
+                    rows += self._guard("ec2:ReplaceRoute (DryRun)", f"{node.name}: {table}", call)
         return rows
 
-    def _eip(self) -> list[CheckRow]:
-        return [check_eip(self._ec2, self.settings)]
+    def _eip(self, allocation_id: str | None = None) -> list[CheckRow]:
+        settings = self.settings if allocation_id is None else replace(self.settings, allocation_id=allocation_id)
+        return [check_eip(self._ec2, settings)]
 
     def _instances(self) -> list[CheckRow]:
         return check_instances(self._ec2, self.settings.nodes)
 
-    def _associate(self, node: NodeConfig) -> list[CheckRow]:
-        return [check_associate(self._ec2, self.settings.allocation_id, node)]
+    def _associate(self, node: NodeConfig, allocation_id: str, private_ip: str | None) -> list[CheckRow]:
+        return [check_associate(self._ec2, allocation_id, node, private_ip)]
 
     def _health(self) -> list[CheckRow]:
         return check_health(self._prober, self.settings.nodes)

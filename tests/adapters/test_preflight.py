@@ -676,3 +676,110 @@ def test_targets_from_the_environment() -> None:
     control = targets_from_env({**env, "MONITOR_FUNCTION_ARN": MONITOR_ARN, "SCHEDULE_NAME": "n"}, in_monitor=False)
     assert (control.monitor_function, control.schedule_name, control.schedule_group) == (MONITOR_ARN, "n", "default")
     assert targets_from_env({}, in_monitor=False) == PreflightTargets()
+
+
+# --- address sets: every call a move makes, with DryRun where EC2 has it --------------------------------
+
+
+def test_a_denied_replace_route_names_the_action_and_the_route_table() -> None:
+    from nginx_eip_failover.addresses import RouteSpec
+    from nginx_eip_failover.preflight import check_replace_route
+
+    client = boto3.session.Session().client("ec2", region_name="us-east-1")
+    node = NodeConfig("node2", "i-0123456789abcdef2", "http://127.0.0.1/", 100, "eni-0123456789abcdef2")
+    route = RouteSpec("192.168.100.1/32", ("rtb-0123456789abcdef0",))
+    expected = {
+        "RouteTableId": "rtb-0123456789abcdef0",
+        "NetworkInterfaceId": "eni-0123456789abcdef2",
+        "DestinationCidrBlock": "192.168.100.1/32",
+        "DryRun": True,
+    }
+    with Stubber(client) as stubber:
+        stubber.add_client_error(
+            "replace_route",
+            "UnauthorizedOperation",
+            "You are not authorized to perform this operation. x",
+            403,
+            expected_params=expected,
+        )
+        row = check_replace_route(client, node, route, "rtb-0123456789abcdef0")
+        stubber.add_client_error(
+            "replace_route",
+            "DryRunOperation",
+            "would have succeeded",
+            412,
+            expected_params={**expected, "DestinationCidrBlock": "192.168.100.1/32"},
+        )
+        allowed = check_replace_route(client, node, route, "rtb-0123456789abcdef0")
+    assert row.status == "failed" and row.why_not is not None
+    assert row.why_not.startswith("ec2:ReplaceRoute denied for route-table/rtb-0123456789abcdef0")
+    assert allowed.status == "ok"
+
+
+def test_an_eip_by_private_ip_is_dry_run_on_the_nodes_eni_and_ipv6_routes_use_their_field() -> None:
+    from nginx_eip_failover.addresses import RouteSpec
+    from nginx_eip_failover.preflight import check_replace_route
+
+    client = boto3.session.Session().client("ec2", region_name="us-east-1")
+    node = NodeConfig("node1", "i-0123456789abcdef1", "http://127.0.0.1/", 101, "eni-0123456789abcdef1")
+    with Stubber(client) as stubber:
+        stubber.add_client_error(
+            "associate_address",
+            "DryRunOperation",
+            "ok",
+            412,
+            expected_params={
+                "AllocationId": "eipalloc-0123456789abcdef0",
+                "NetworkInterfaceId": "eni-0123456789abcdef1",
+                "PrivateIpAddress": "10.0.1.20",
+                "AllowReassociation": True,
+                "DryRun": True,
+            },
+        )
+        stubber.add_client_error(
+            "replace_route",
+            "DryRunOperation",
+            "ok",
+            412,
+            expected_params={
+                "RouteTableId": "rtb-0123456789abcdef0",
+                "NetworkInterfaceId": "eni-0123456789abcdef1",
+                "DestinationIpv6CidrBlock": "2001:db8::1/128",
+                "DryRun": True,
+            },
+        )
+        eip = check_associate(client, "eipalloc-0123456789abcdef0", node, "10.0.1.20")
+        route = check_replace_route(
+            client, node, RouteSpec("2001:db8::1/128", ("rtb-0123456789abcdef0",)), "rtb-0123456789abcdef0"
+        )
+    assert eip.status == "ok" and eip.target == "node1: eipalloc-0123456789abcdef0 -> eni-0123456789abcdef1 10.0.1.20"
+    assert route.status == "ok"
+
+
+def test_a_fleet_groups_preflight_covers_every_address_of_its_set(world: World) -> None:
+    from nginx_eip_failover.addresses import AddressSet, ElasticIpSpec, RouteSpec, SecondaryIpSpec
+
+    ec2 = world.ec2
+    vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.77.1.0/24")["Subnet"]["SubnetId"]
+    enis = [ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"] for _ in range(2)]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    second = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nodes = tuple(replace(node, network_interface_id=eni) for node, eni in zip(world.settings.nodes, enis, strict=True))
+    addresses = AddressSet(
+        (ElasticIpSpec(world.settings.allocation_id), ElasticIpSpec(second)),
+        (SecondaryIpSpec("10.77.1.50"),),
+        (RouteSpec("192.168.77.1/32", (table,)),),
+    )
+    settings = replace(world.settings, group="web", nodes=nodes, addresses=addresses)
+    report = world.report(settings=settings)
+    checks = [
+        (row.check, row.status) for row in report.rows if row.check.startswith(("ec2:As", "ec2:Rep", "ec2:DescribeN"))
+    ]
+    assert checks.count(("ec2:AssociateAddress (DryRun)", "ok")) == 4  # 2 EIPs x 2 nodes
+    assert checks.count(("ec2:DescribeNetworkInterfaces", "ok")) == 2  # no DryRun for AssignPrivateIpAddresses
+    assert ("ec2:ReplaceRoute (DryRun)", "failed") in checks or ("ec2:ReplaceRoute (DryRun)", "ok") in checks
+    assert [row.target for row in report.rows if row.check == "ec2:DescribeAddresses"] == [
+        settings.allocation_id,
+        second,
+    ]
