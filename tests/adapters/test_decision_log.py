@@ -38,6 +38,7 @@ from nginx_eip_failover.ports import Observation
 from nginx_eip_failover.replay import ReplayError, replay, settings_with
 from support.core_builders import I1, I2
 from support.decision_log_scenario import START, MemoryLog, build_incident
+from support.moto_tables import create_table
 
 # ------------------------------------------------------------------------------------------ records
 
@@ -172,15 +173,7 @@ def test_no_log_no_hooks_cost() -> None:
 def table(boto_session: boto3.session.Session) -> Any:
     with mock_aws():
         client = boto_session.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="log",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, "log", sort_key="sk")
         yield client
 
 

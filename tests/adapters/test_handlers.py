@@ -24,6 +24,7 @@ from nginx_eip_failover.monitor_lease import lease_key
 from nginx_eip_failover.operator_requests import parse_control_request
 from nginx_eip_failover.state_store import state_key
 from nginx_eip_failover_lab.lambda_context import LambdaContextDouble
+from support.moto_tables import create_table
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 FALL = 2
@@ -132,27 +133,9 @@ class Stack:
 @pytest.fixture(scope="module")
 def aws(moto_module: None, boto_session: boto3.session.Session) -> dict[str, Any]:
     clients = {name: boto_session.client(name, region_name="us-east-1") for name in ("ec2", "dynamodb", "sns", "sqs")}
-    clients["dynamodb"].create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    clients["dynamodb"].create_table(
-        TableName=LOG_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    clients["dynamodb"].create_table(
-        TableName=LEASE_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(clients["dynamodb"], TABLE)
+    create_table(clients["dynamodb"], LOG_TABLE, sort_key="sk")
+    create_table(clients["dynamodb"], LEASE_TABLE)
     return clients
 
 

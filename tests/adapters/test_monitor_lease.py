@@ -22,6 +22,7 @@ from nginx_eip_failover.observability import metrics
 from nginx_eip_failover.ports import Association, MonitorLease
 from nginx_eip_failover.state import ControllerState
 from nginx_eip_failover.state_store import StateStore, state_key
+from support.moto_tables import create_table
 
 TABLE = "nginx-eip-failover-state"
 ALLOCATION = "eipalloc-0123456789abcdef0"
@@ -32,12 +33,7 @@ KEY = {"pk": {"S": lease_key(ALLOCATION)}}
 def dynamodb(boto_session: boto3.session.Session) -> Iterator[Any]:
     with mock_aws():
         client = boto_session.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, TABLE)
         yield client
 
 

@@ -17,6 +17,7 @@ from nginx_eip_failover.errors import InvalidRequestError
 from nginx_eip_failover.handlers import control, monitor
 from nginx_eip_failover.state_store import state_key
 from nginx_eip_failover_lab.lambda_context import LambdaContextDouble
+from support.moto_tables import create_table
 
 TABLE = "plan-state"
 
@@ -24,12 +25,7 @@ TABLE = "plan-state"
 @pytest.fixture(scope="module")
 def aws(moto_module: None, boto_session: boto3.session.Session) -> dict[str, Any]:
     clients = {name: boto_session.client(name, region_name="us-east-1") for name in ("ec2", "dynamodb")}
-    clients["dynamodb"].create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(clients["dynamodb"], TABLE)
     return clients
 
 

@@ -40,6 +40,7 @@ from nginx_eip_failover.preflight import (
 from nginx_eip_failover.preflight_periodic import PeriodicPreflight, due
 from nginx_eip_failover.preflight_store import AlertRecord, PreflightStore, alert_key, run_key
 from nginx_eip_failover.preflight_wiring import interval_from_env, periodic_preflight, targets_from_env
+from support.moto_tables import create_table
 
 TABLE = "preflight-state"
 MONITOR_ARN = "arn:aws:lambda:us-east-1:123456789012:function:stack-MonitorFunction-ABC"
@@ -63,12 +64,7 @@ class Notices:
 def aws(moto_module: None, boto_session: boto3.session.Session) -> dict[str, Any]:
     services = ("ec2", "dynamodb", "events", "scheduler", "cloudwatch")
     clients = {name: boto_session.client(name, region_name="us-east-1") for name in services}
-    clients["dynamodb"].create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(clients["dynamodb"], TABLE)
     return clients
 
 

@@ -17,6 +17,7 @@ from nginx_eip_failover.handlers import control
 from nginx_eip_failover.operator_requests import parse_control_request
 from nginx_eip_failover.preflight_wiring import periodic_preflight
 from nginx_eip_failover.state_store import state_key
+from support.moto_tables import create_table
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 TABLE = "preflight-control-state"
@@ -27,12 +28,7 @@ MONITOR = "arn:aws:lambda:us-east-1:123456789012:function:stack-MonitorFunction-
 def aws(moto_module: None, boto_session: boto3.session.Session) -> dict[str, Any]:
     services = ("ec2", "dynamodb", "sns", "sqs", "events", "cloudwatch")
     clients = {name: boto_session.client(name, region_name="us-east-1") for name in services}
-    clients["dynamodb"].create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(clients["dynamodb"], TABLE)
     return clients
 
 

@@ -16,6 +16,7 @@ from nginx_eip_failover.config import load_settings
 from nginx_eip_failover.errors import ConfigError, ConflictError
 from nginx_eip_failover.state import ControllerState, MoveIntent
 from nginx_eip_failover.state_store import StateStore
+from support.moto_tables import create_table
 
 TABLE = "nginx-eip-failover-state"
 ALLOCATION = "eipalloc-0123456789abcdef0"
@@ -30,12 +31,7 @@ INTENT = ControllerState(
 def store(boto_session: boto3.session.Session) -> Iterator[StateStore]:
     with mock_aws():
         client: Any = boto_session.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, TABLE)
         yield StateStore(client, TABLE, ALLOCATION)
 
 

@@ -14,6 +14,7 @@ from moto import mock_aws
 from nginx_eip_failover.errors import ConflictError, StateStoreError
 from nginx_eip_failover.state import ControllerState, Drain, HistoryEntry, MoveIntent, NodeHealth, Pin
 from nginx_eip_failover.state_store import StateStore, state_key
+from support.moto_tables import create_table
 
 TABLE = "nginx-eip-failover-state"
 ALLOCATION = "eipalloc-0123456789abcdef0"
@@ -42,12 +43,7 @@ RICH = ControllerState(
 def dynamodb(boto_session: boto3.session.Session) -> Iterator[Any]:
     with mock_aws():
         client = boto_session.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, TABLE)
         yield client
 
 
