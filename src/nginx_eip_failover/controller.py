@@ -179,9 +179,7 @@ class FailoverController:
             apply_control,  # only the ControlFunction needs it: not on the monitor's cold path
         )
 
-        probed_at = self._clock()
-        budget = max(0.1, time_left() - CONTROL_TIME_AFTER_PROBES_SECONDS) if time_left else None
-        observations = self.probe(budget)
+        probed_at, observations = self._probe_for_operator(time_left)
         verdicts = node_verdicts(observations, self.settings.quorum)
         settings = self.settings
 
@@ -211,9 +209,7 @@ class FailoverController:
         published or logged."""
         from .operator_requests import apply_control
 
-        probed_at = self._clock()
-        budget = max(0.1, time_left() - CONTROL_TIME_AFTER_PROBES_SECONDS) if time_left else None
-        observations = self.probe(budget)
+        probed_at, observations = self._probe_for_operator(time_left)
         snapshot = self._store.load(consistent=True)
         seen = self._eip.describe()
         ctx = Context(self.settings, self._clock(), actor)
@@ -232,6 +228,12 @@ class FailoverController:
             observations=observations,
             decision=decision,
         )
+
+    def _probe_for_operator(self, time_left: Callable[[], float] | None) -> tuple[float, list[Observation]]:
+        """Probes for an operator's request, cut so that the rest of it fits in the invocation."""
+        probed_at = self._clock()
+        budget = max(0.1, time_left() - CONTROL_TIME_AFTER_PROBES_SECONDS) if time_left else None
+        return probed_at, self.probe(budget)
 
     def status(self) -> StatusDocument:
         from .status import build_status  # only the ControlFunction needs it
