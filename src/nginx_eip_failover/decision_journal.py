@@ -25,27 +25,13 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .log_records import (
-    WINDOW_MAX_CYCLES,
-    ChangeRecord,
-    LogRecord,
-    OutcomeCause,
-    RequestRecord,
-    SteadyCycle,
-    appended_entries,
-    bounded_window,
-    core_state,
-    fingerprint,
-    recorded_observation,
-    settings_record,
-    state_digest,
-)
 from .observability import logger, metrics
 from .text_bounds import MAX_REASON_BYTES, bounded
 
 if TYPE_CHECKING:
     from .config import Settings
     from .decision import Context, Decision
+    from .log_records import LogRecord, OutcomeCause, RequestRecord, SteadyCycle
     from .operator_requests import ControlRequest
     from .ports import DecisionLog, Notice, Observation
     from .state import ControllerState
@@ -70,6 +56,8 @@ class _Attempt:
 
 class DecisionJournal:
     def __init__(self, log: DecisionLog | None, settings: Settings, *, writer: str | None = None) -> None:
+        from .log_records import WINDOW_MAX_CYCLES, fingerprint, settings_record
+
         self._log = log
         self._settings_record = settings_record(settings)
         self._fingerprint = fingerprint(self._settings_record)
@@ -97,6 +85,8 @@ class DecisionJournal:
         missing: tuple[str, ...] = (),
         request: ControlRequest | None = None,
     ) -> None:
+        from .log_records import recorded_observation
+
         if self._log is None:
             return
         self._attempt = _Attempt(
@@ -113,6 +103,8 @@ class DecisionJournal:
         )
 
     def unchanged(self, decision: Decision, version: int) -> None:
+        from .log_records import SteadyCycle
+
         attempt, self._attempt = self._attempt, None
         if attempt is None or attempt.request is not None or attempt.probed_at is None:
             return
@@ -134,6 +126,8 @@ class DecisionJournal:
         )
 
     def committed(self, decision: Decision, version_before: int, version_after: int) -> None:
+        from .log_records import ChangeRecord, appended_entries, core_state, state_digest
+
         attempt, self._attempt = self._attempt, None
         if attempt is None:
             return
@@ -179,6 +173,8 @@ class DecisionJournal:
         version_before: int,
         version_after: int,
     ) -> None:
+        from .log_records import ChangeRecord, appended_entries, core_state, state_digest
+
         if self._log is None:
             return
         self._take_window()
@@ -218,6 +214,8 @@ class DecisionJournal:
             self._queue = records[-MAX_QUEUED_RECORDS:]
 
     def _take_window(self) -> None:
+        from .log_records import bounded_window
+
         if not self._window:
             return
         window = bounded_window(self.writer, self._next_seq(), self._fingerprint, list(self._window), self._dropped)
@@ -231,6 +229,8 @@ class DecisionJournal:
 
 
 def _request_record(request: ControlRequest) -> RequestRecord:
+    from .log_records import RequestRecord
+
     return RequestRecord(
         action=request.action,
         node=request.node.name if request.node is not None else None,

@@ -13,13 +13,15 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .config import DEFAULT_GROUP, Settings
 from .controller import CycleReport, FailoverController
 from .errors import FailoverError, FleetConfigError, InvalidRequestError
-from .fleet_store import FleetDocument
 from .observability import logger
+
+if TYPE_CHECKING:
+    from .fleet_store import FleetDocument
 
 REFRESH_SECONDS = 60.0
 MAX_PARALLEL_GROUPS = 32
