@@ -88,6 +88,7 @@ class ReplayResult:
     steps: list[StepResult] = field(default_factory=list)
     gaps: int = 0
     skipped_steady: int = 0  # steady cycles that decided on a stale copy of the state
+    duplicates: int = 0  # a second record of one identical write (two racers, one state)
 
     @property
     def mismatches(self) -> list[StepResult]:
@@ -222,6 +223,7 @@ def replay(records: Sequence[LogRecord], overrides: Mapping[str, str] | None = N
     version = first.version_before
     eip = first.association if first.op != "outcome" else first.state_before.association
     result = ReplayResult(counterfactual=counterfactual)
+    last_digest: str | None = None
     for step in steps:
         if step.steady is not None:
             if step.version != version:
@@ -231,6 +233,12 @@ def replay(records: Sequence[LogRecord], overrides: Mapping[str, str] | None = N
             continue
         change = step.change
         assert change is not None
+        if change.version_after == version and change.state_digest == last_digest:
+            # Two racers that computed byte-identical states both count the write as theirs (the
+            # state store's lost-answer rule): the second record is the same write, not a new step.
+            result.duplicates += 1
+            continue
+        last_digest = change.state_digest
         note = None
         if change.version_before != version or (not counterfactual and core_state(state) != change.state_before):
             result.gaps += 1

@@ -33,6 +33,7 @@ from .address_set_demo import run_address_set_demo
 from .environment import LabEnvironment
 from .invoke import invoke_handler
 from .nginx_node import NginxMissingError, ensure_nginx
+from .replay_check import replay_lab_log
 from .scenario import NORMAL, QUICK, DemoParameters, DemoScenario, summary_table
 from .scheduler import MonitorScheduler
 from .template import TemplateError
@@ -112,11 +113,13 @@ def run_demo(params: DemoParameters, *, verbose: bool, keep: bool) -> int:
         print("Summary")
         print("=" * 100)
         print(summary_table(report, params))
+        checked = replay_lab_log(lab)
+        print(checked.line)
         print(
             f"{invocations} monitor invocations ({failed} failed), each in a fresh process; "
             f"total {timeline.since():.1f} s"
         )
-        passed = report.passed
+        passed = report.passed and checked.exact
         if failed:
             passed = False
             last = next(item for item in reversed(scheduler.invocations) if not item.result.ok)

@@ -365,3 +365,17 @@ def test_cli_reads_the_log_through_the_control_action_page_by_page() -> None:
     assert code == 0, err.getvalue()
     assert [json.loads(line)["key"] for line in out.getvalue().splitlines()] == [r.key for r in records]
     assert sent[0]["action"] == "log" and "after" not in sent[0] and sent[1]["after"] == records[9].key
+
+
+def test_two_racers_recording_one_identical_write_replay_as_one_step() -> None:
+    """Racers that compute byte-identical states both count the write as theirs (the store's
+    lost-answer rule) and both record it: replay takes the second record as the same write."""
+    from dataclasses import replace as copy_with
+
+    from nginx_eip_failover.log_records import ChangeRecord
+
+    records = build_incident().log.records()
+    index, twin = next((i, r) for i, r in enumerate(records) if isinstance(r, ChangeRecord) and r.op == "cycle")
+    racer = copy_with(twin, writer="racer", seq=0, at=twin.at + 0.01)
+    result = replay([*records[: index + 1], racer, *records[index + 1 :]])
+    assert result.exact and result.gaps == 0 and result.duplicates == 1
