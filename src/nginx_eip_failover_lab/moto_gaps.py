@@ -8,7 +8,8 @@ check"). Without them moto:
   ENI's primary private IP) and never disassociates the EIP already on that private IP;
 - ignores AssignPrivateIpAddresses' AllowReassignment: the address stays on the old ENI too, and
   an address outside the ENI's subnet (the same-subnet rule) is accepted;
-- matches the `addresses.private-ip-address` filter against the primary private IP only.
+- matches the `addresses.private-ip-address` filter against the primary private IP only;
+- ignores DryRun on ReplaceRoute and CreateRoute: it changes the route.
 
 `aws_address_semantics()` patches moto's in-process classes for the duration of a `with`;
 `apply()` patches them for the life of the process (the lab's server).
@@ -27,6 +28,7 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.elastic_ip_addresses import ElasticAddress
 from moto.ec2.responses.elastic_ip_addresses import ElasticIPAddresses
 from moto.ec2.responses.elastic_network_interfaces import ElasticNetworkInterfaces
+from moto.ec2.responses.route_tables import RouteTables
 from moto.ec2.utils import random_eip_association_id
 
 
@@ -99,12 +101,25 @@ def _filter_matching(original: Callable[..., bool]) -> Callable[..., bool]:
     return matching
 
 
+def _dry_run_first(original: Callable[[Any], ActionResult]) -> Callable[[Any], ActionResult]:
+    """EC2 answers a DryRun with DryRunOperation and changes nothing; moto's route calls ignore it
+    and act (a preflight's dry-run ReplaceRoute would move the route)."""
+
+    def action(self: Any) -> ActionResult:
+        self.error_on_dryrun()
+        return original(self)
+
+    return action
+
+
 def _patches() -> list[tuple[Any, str, Any]]:
     return [
         (ElasticAddress, "private_ip_address", property(_private_ip)),
         (ElasticIPAddresses, "associate_address", _associate_address),
         (ElasticNetworkInterfaces, "assign_private_ip_addresses", _assign_private_ip_addresses),
         (moto_ec2_utils, "is_filter_matching", _filter_matching(moto_ec2_utils.is_filter_matching)),
+        (RouteTables, "replace_route", _dry_run_first(RouteTables.replace_route)),
+        (RouteTables, "create_route", _dry_run_first(RouteTables.create_route)),
     ]
 
 

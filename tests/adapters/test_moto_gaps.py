@@ -21,3 +21,25 @@ def test_a_dry_run_associate_address_answers_dry_run_operation_and_moves_nothing
             ec2.associate_address(AllocationId=allocation, InstanceId=instance, AllowReassociation=True, DryRun=True)
         assert raised.value.response["Error"]["Code"] == "DryRunOperation"
         assert not ec2.describe_addresses(AllocationIds=[allocation])["Addresses"][0].get("InstanceId")
+
+
+def test_a_dry_run_replace_route_answers_dry_run_operation_and_leaves_the_route(
+    moto_module: None, boto_session: boto3.session.Session
+) -> None:
+    ec2 = boto_session.client("ec2", region_name="us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.88.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.88.1.0/24")["Subnet"]["SubnetId"]
+    first, second = (
+        ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"] for _ in "ab"
+    )
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="192.168.88.1/32", NetworkInterfaceId=first)
+    with aws_address_semantics(), pytest.raises(ClientError) as raised:
+        ec2.replace_route(
+            RouteTableId=table, DestinationCidrBlock="192.168.88.1/32", NetworkInterfaceId=second, DryRun=True
+        )
+    assert raised.value.response["Error"]["Code"] == "DryRunOperation"
+    routes = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
+    assert [r.get("NetworkInterfaceId") for r in routes if r.get("DestinationCidrBlock") == "192.168.88.1/32"] == [
+        first
+    ]
