@@ -113,7 +113,7 @@ def record_probes(
         if verdict is None:
             continue
         old = state.health(node.name)
-        new = _advance(old, verdict, settings, at)
+        new = _advance(old, verdict, settings, at, ctx.now)
         nodes[node.name] = new
         if new.status != old.status:
             entry = ctx.entry(f"node_{new.status}", verdict.detail, node.name)
@@ -121,7 +121,10 @@ def record_probes(
     return replace(state, nodes=nodes)
 
 
-def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, at: float) -> NodeHealth:
+def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, at: float, now: float) -> NodeHealth:
+    """`at`: when the probe was taken (streak spans); `now`: when the change is decided and recorded
+    (`since`, flaps): the same clock as the history entry, so "up for PreemptDelaySeconds" counts
+    from the recorded node_up, never from an earlier probe start."""
     continues = (old.ok_streak > 0) if verdict.ok else (old.fail_streak > 0)
     # None while a streak continues: a state written before streaks had a start (counted as spanned).
     started = old.streak_started_at if continues else at
@@ -148,12 +151,12 @@ def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, at: float) -
         return replace(old, ok_streak=ok_streak, fail_streak=fail_streak, streak_started_at=started)
     flaps = old.flaps
     if old.status == "up" and status == "down":
-        flaps = (*flaps, at)[-settings.flap_suppress_threshold :]
+        flaps = (*flaps, now)[-settings.flap_suppress_threshold :]
     return NodeHealth(
         status=status,
         ok_streak=ok_streak,
         fail_streak=fail_streak,
-        since=at,
+        since=now,
         reason=verdict.detail,
         flaps=flaps,
         streak_started_at=started,

@@ -141,3 +141,15 @@ def test_seventy_long_reasons_in_any_script_keep_the_state_small() -> None:
     # Failover still works on top of it.
     current = _probe(_probe(_probe(current, 200.0, node1=False), 201.0, node1=False), 202.0, node1=False)
     assert step(current, I1, CFG, 202.0).move is not None
+
+
+def test_up_since_is_the_recorded_time_of_the_change_not_the_probes_start() -> None:
+    """A failback waits PreemptDelaySeconds from the recorded node_up; a probe that started 0.3 s
+    before the decision must not make it 0.3 s early (lab: failback 2.94 s after node_up, delay 3 s)."""
+    current = state(I1, node1=down(), node2=up())
+    for probe_start in (100.0, 101.0):
+        decided = probe_start + 0.3
+        current = record_probes(current, verdicts(node1=True), Context(CFG, decided, "p"), probe_start)
+    health = current.health("node1")
+    assert health.status == "up"
+    assert health.since == current.history[-1].at == 101.3
