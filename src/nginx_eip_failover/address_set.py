@@ -34,6 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .addresses import AddressKind, AddressSet, AddressState, ElasticIpSpec, RouteSpec
 from .api_budget import PRIORITY_FAILOVER, ApiBudget, BudgetDeadlineError
+from .elastic_ip import ec2_call
 from .errors import ElasticIpError
 from .ports import Association, MoveResult
 from .text_bounds import bounded
@@ -62,7 +63,6 @@ class SetView(Association):
     primary EIP, instance_id = `holder`) it is what the existing controller reads."""
 
     states: tuple[AddressState, ...] = ()
-    missing: tuple[str, ...] = ()  # labels not on the holder (all of them when nothing is held)
     private_ips: tuple[tuple[str, str | None], ...] = ()  # (EIP label, the private IP it is on)
 
     @property
@@ -243,7 +243,7 @@ class AddressSetMover:
 
     def _describe_addresses(self) -> list[Mapping[str, Any]]:
         ids = [spec.allocation_id for spec in self._set.elastic_ips]
-        response = self._read("DescribeAddresses", ", ".join(ids), self._ec2.describe_addresses, AllocationIds=ids)
+        response = ec2_call("DescribeAddresses", ", ".join(ids), self._ec2.describe_addresses, AllocationIds=ids)
         found = {address.get("AllocationId"): address for address in response.get("Addresses") or []}
         absent = [allocation for allocation in ids if allocation not in found]
         if absent:
@@ -253,7 +253,7 @@ class AddressSetMover:
     def _describe_secondary_ips(self, node_enis: set[str]) -> dict[str, tuple[str, str | None]]:
         """address -> (ENI holding it, the instance that ENI is attached to)."""
         wanted = [spec.address for spec in self._set.secondary_ips]
-        response = self._read(
+        response = ec2_call(
             "DescribeNetworkInterfaces",
             ", ".join(wanted),
             self._ec2.describe_network_interfaces,
@@ -273,7 +273,7 @@ class AddressSetMover:
     def _describe_route_tables(self) -> dict[str, dict[Any, tuple[str | None, str | None]]]:
         """table -> destination network -> (ENI, instance) of its route; a deleted table is absent."""
         tables = sorted({table for route in self._set.routes for table in route.route_table_ids})
-        response = self._read(
+        response = ec2_call(
             "DescribeRouteTables",
             ", ".join(tables),
             self._ec2.describe_route_tables,
@@ -295,7 +295,7 @@ class AddressSetMover:
         unresolved = [name for name in self._nodes if name not in self._enis]
         if unresolved:
             instances = [self._nodes[name].instance_id for name in unresolved]
-            response = self._read(
+            response = ec2_call(
                 "DescribeInstances", ", ".join(instances), self._ec2.describe_instances, InstanceIds=instances
             )
             primary: dict[str, str] = {}
@@ -467,17 +467,6 @@ class AddressSetMover:
         except BotoCoreError as exc:
             return _Failure("failed", operation, type(exc).__name__, str(exc))
         return None
-
-    def _read(self, operation: str, subject: str, method: Callable[..., Any], **kwargs: Any) -> Any:
-        try:
-            return method(**kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise ElasticIpError(
-                f"{operation} {subject}: {error.get('Code', 'Error')}: {error.get('Message', exc)}"
-            ) from exc
-        except BotoCoreError as exc:
-            raise ElasticIpError(f"{operation} {subject}: {exc}") from exc
 
 
 def _network(destination: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

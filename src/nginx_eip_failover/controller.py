@@ -142,7 +142,7 @@ class FailoverController:
             ctx = Context(settings, now, actor)
             may_move = time_left is None or time_left() >= MOVE_TIME_RESERVE_SECONDS
             move_id = self._new_id()
-            missing = tuple(getattr(seen, "missing", ()))  # an address set's stragglers
+            missing = seen.missing  # an address set's stragglers
             self.journal.attempt(
                 state,
                 seen.instance_id,
@@ -216,8 +216,7 @@ class FailoverController:
         recorded = record_probes(snapshot.state, node_verdicts(observations, self.settings.quorum), ctx, probed_at)
         try:
             if request is None:
-                missing = tuple(getattr(seen, "missing", ()))
-                decision = decide(recorded, seen.instance_id, ctx, move_id="plan", missing=missing)
+                decision = decide(recorded, seen.instance_id, ctx, move_id="plan", missing=seen.missing)
             else:
                 decision = apply_control(recorded, request, seen.instance_id, ctx, move_id="plan")
         except RefusedError as refused:

@@ -78,12 +78,18 @@ class ElasticIpMover:
         return MoveResult(current, round((associated - started) * 1000, 1), round((verified - associated) * 1000, 1))
 
     def _call(self, operation: str, method: Callable[..., Any], **kwargs: Any) -> Any:
-        try:
-            return method(**kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise ElasticIpError(
-                f"{operation} {self._allocation_id}: {error.get('Code', 'Error')}: {error.get('Message', exc)}"
-            ) from exc
-        except BotoCoreError as exc:
-            raise ElasticIpError(f"{operation} {self._allocation_id}: {exc}") from exc
+        return ec2_call(operation, self._allocation_id, method, **kwargs)
+
+
+def ec2_call(operation: str, subject: str, method: Callable[..., Any], **kwargs: Any) -> Any:
+    """One EC2 call; its failure (after botocore's retries) becomes an ElasticIpError naming the
+    operation, what it was about and EC2's code."""
+    try:
+        return method(**kwargs)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise ElasticIpError(
+            f"{operation} {subject}: {error.get('Code', 'Error')}: {error.get('Message', exc)}"
+        ) from exc
+    except BotoCoreError as exc:
+        raise ElasticIpError(f"{operation} {subject}: {exc}") from exc

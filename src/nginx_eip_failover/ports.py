@@ -43,6 +43,9 @@ class Association:
     allocation_id: str
     public_ip: str | None
     instance_id: str | None
+    # An address set's labels that are not on the holder (all of them when nothing is held); a
+    # single EIP has none.
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
