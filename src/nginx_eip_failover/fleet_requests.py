@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import ConflictError, InvalidRequestError, RefusedError
 from .fleet import Fleet
-from .fleet_config import parse_fleet
+from .fleet_config import parse_fleet_json
 from .fleet_store import FleetStore
 from .observability import logger
 
@@ -26,9 +26,10 @@ def handle_fleet_request(event: Mapping[str, Any], fleet: Fleet) -> dict[str, An
     version = event["version"]
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
         raise InvalidRequestError("version", version, "must be the version `fleet_show` returned (0: none yet)")
-    document = event["document"]
-    groups = parse_fleet(document, fleet.base)  # raises naming the group, field and value; writes nothing
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(event["document"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # The text the functions will load, through the same checks (its size bound included): raises
+    # naming the group, field and value, and writes nothing.
+    groups = parse_fleet_json(text, fleet.base)
     try:
         new_version = store.save(text, version)
     except ConflictError:

@@ -128,3 +128,26 @@ def test_a_stale_version_is_refused(fleet: Fleet) -> None:
     assert ask({"action": "fleet_apply", "document": document, "version": 0})["version"] == 1
     with pytest.raises(RefusedError, match="changed since you read it"):
         ask({"action": "fleet_apply", "document": json.loads(json.dumps(document)), "version": 0})
+
+
+def test_a_document_too_large_to_load_is_refused_before_it_is_stored(fleet: Fleet) -> None:
+    """Within the schema's per-field bounds a document can still pass 256 KB (and DynamoDB's 400 KB
+    item limit): it is refused, naming the document, and nothing is written."""
+    groups = [
+        {
+            "name": f"g{index}",
+            "nodes": [
+                {
+                    "instance_id": f"i-{index:08x}{node:09x}",
+                    "health_check_url": f"http://127.0.0.1:8080/{'x' * 480}{node}",
+                    "priority": node,
+                }
+                for node in range(16)
+            ],
+            "elastic_ips": [{"allocation_id": f"eipalloc-{index:017x}"}],
+        }
+        for index in range(40)
+    ]
+    with pytest.raises(FleetConfigError, match=r"field 'document'.*must be at most 262144 bytes"):
+        ask({"action": "fleet_apply", "document": {"groups": groups}, "version": 0})
+    assert ask({"action": "fleet_show"})["version"] == 0
