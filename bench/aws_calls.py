@@ -113,8 +113,8 @@ class CallCounter:
 
 def register_successor(lab: Any) -> None:
     """The next scheduled invocation starts and registers in the monitor lease (the lab's client)."""
-    from nginx_eip_failover.monitor_lease import MonitorLeaseStore
-    from nginx_eip_failover.ports import MonitorLease
+    from nginx_eip_failover.adapters.dynamodb.monitor_lease import MonitorLeaseStore
+    from nginx_eip_failover.core.ports import MonitorLease
 
     store = MonitorLeaseStore(lab.dynamodb, lab.monitor_env["MONITOR_LEASE_TABLE_NAME"], lab.allocation_id)
     store.register(MonitorLease(round(time.time(), 3), f"bench-successor-{time.monotonic():.3f}"))
@@ -147,8 +147,8 @@ def measure(options: Options) -> dict[str, Any]:
             os.environ.update({k: v for k, v in lab.monitor_env.items() if k not in ("PATH", "PYTHONPATH")})
             os.environ["AWS_LAMBDA_FUNCTION_NAME"] = "MonitorFunction"
             with contextlib.redirect_stdout(captured):
-                from nginx_eip_failover import aws_clients, wiring
-                from nginx_eip_failover.handlers import monitor
+                from nginx_eip_failover.adapters import aws_clients
+                from nginx_eip_failover.handlers import monitor, wiring
                 from nginx_eip_failover.observability import metrics
 
                 # Powertools reads these when the package is first imported; in `python -m bench`

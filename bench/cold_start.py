@@ -139,7 +139,7 @@ before_harness = set(sys.modules)
 from nginx_eip_failover_lab.lambda_context import LambdaContextDouble
 harness = set(sys.modules) - before_harness
 
-from nginx_eip_failover import wiring
+from nginx_eip_failover.handlers import wiring
 t2 = clock()
 wiring.controller()  # what the handler's first line does; cached for the container's life
 t3 = clock()

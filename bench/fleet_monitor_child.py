@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     result_stream = sys.stdout
     sys.stdout = sys.stderr  # Powertools logs to stdout
     os.environ.setdefault("AWS_LAMBDA_FUNCTION_NAME", "MonitorFunction")
-    from nginx_eip_failover import fleet
     from nginx_eip_failover.handlers import monitor
+    from nginx_eip_failover.service import fleet
     from nginx_eip_failover_lab.lambda_context import LambdaContextDouble
 
     cycles: list[float] = []

@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from nginx_eip_failover.config import NodeConfig
-from nginx_eip_failover.health_probe import HealthProber
+from nginx_eip_failover.adapters.health_probe import HealthProber
+from nginx_eip_failover.core.config import NodeConfig
 from nginx_eip_failover_lab.nginx_node import NginxNode
 
 from .common import Options, Row, median, parse_options, percentile, report, say, workdir

@@ -19,8 +19,9 @@ from moto import mock_aws
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "NginxEipFailoverTests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "nginx-eip-failover")
 
-from nginx_eip_failover import aws_clients, preflight_wiring, wiring
-from nginx_eip_failover.config import Settings, load_settings
+from nginx_eip_failover.adapters import aws_clients
+from nginx_eip_failover.core.config import Settings, load_settings
+from nginx_eip_failover.handlers import preflight_wiring, wiring
 
 # In-process suites: the pure core and service with fakes (unit), adapters and handlers on moto's
 # in-process mock_aws (adapters). Integration and e2e tests bring a moto server of their own.

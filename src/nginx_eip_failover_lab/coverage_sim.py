@@ -31,14 +31,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from nginx_eip_failover.config import Settings, load_settings
-from nginx_eip_failover.controller import CycleReport
-from nginx_eip_failover.decision import Decision
-from nginx_eip_failover.monitor_events import MonitorTrigger
-from nginx_eip_failover.monitor_loop import MonitorRun
+from nginx_eip_failover.core.config import Settings, load_settings
+from nginx_eip_failover.core.decision import Decision
+from nginx_eip_failover.core.ports import Association, MonitorLease
+from nginx_eip_failover.core.state import ControllerState, NodeHealth
 from nginx_eip_failover.observability import logger
-from nginx_eip_failover.ports import Association, MonitorLease
-from nginx_eip_failover.state import ControllerState, NodeHealth
+from nginx_eip_failover.service.controller import CycleReport
+from nginx_eip_failover.service.monitor_events import MonitorTrigger
+from nginx_eip_failover.service.monitor_loop import MonitorRun
 
 PERIOD_SECONDS = 60.0
 EPOCH = 1_800_000_000.0  # the virtual clock's wall time at t = 0

@@ -3,7 +3,7 @@
 EC2 meters mutating ("non-read") actions per account and region with a token bucket: a burst of
 about 50 calls, refilled at about 5 a second. A call beyond it is answered HTTP 503 with the code
 `RequestLimitExceeded`. This model is deliberately separate from the controller's own pacing
-(`nginx_eip_failover.api_budget`), so a bug there cannot hide here.
+(`nginx_eip_failover.adapters.ec2.api_budget`), so a bug there cannot hide here.
 """
 
 from __future__ import annotations

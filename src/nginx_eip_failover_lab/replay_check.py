@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nginx_eip_failover.log_records import ChangeRecord, record_from_dict
-from nginx_eip_failover.replay import replay
+from nginx_eip_failover.core.log_records import ChangeRecord, record_from_dict
+from nginx_eip_failover.service.replay import replay
 
 if TYPE_CHECKING:
     from .environment import LabEnvironment

@@ -17,10 +17,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from nginx_eip_failover.address_set import AddressSetError, AddressSetMover, NodeTarget, SetMoveResult
-from nginx_eip_failover.addresses import AddressSet, ElasticIpSpec, RouteSpec, SecondaryIpSpec
-from nginx_eip_failover.api_budget import PRIORITY_FAILBACK, ApiBudget
-from nginx_eip_failover.errors import ElasticIpError
+from nginx_eip_failover.adapters.ec2.address_set import AddressSetError, AddressSetMover, NodeTarget, SetMoveResult
+from nginx_eip_failover.adapters.ec2.api_budget import PRIORITY_FAILBACK, ApiBudget
+from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec, RouteSpec, SecondaryIpSpec
+from nginx_eip_failover.core.errors import ElasticIpError
 from support.moto_ec2_gaps import aws_address_semantics
 
 MUTATING = {"AssociateAddress", "AssignPrivateIpAddresses", "ReplaceRoute", "CreateRoute", "DisassociateAddress"}

@@ -21,9 +21,9 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from nginx_eip_failover import cli
-from nginx_eip_failover.ports import Association, Snapshot
-from nginx_eip_failover.state import ControllerState, Drain, HistoryEntry, NodeHealth, Pin
-from nginx_eip_failover.status import build_status
+from nginx_eip_failover.core.ports import Association, Snapshot
+from nginx_eip_failover.core.state import ControllerState, Drain, HistoryEntry, NodeHealth, Pin
+from nginx_eip_failover.service.status import build_status
 from support.core_builders import I1, I2, settings
 
 # A status document as the ControlFunction returns it (shape of status.build_status).

@@ -14,14 +14,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from nginx_eip_failover.adapters.dynamodb.decision_log import DecisionLogTable
 from nginx_eip_failover.cli import main
 from nginx_eip_failover.cli.transports import Response
-from nginx_eip_failover.decision_journal import DecisionJournal
-from nginx_eip_failover.decision_log import DecisionLogTable
-from nginx_eip_failover.errors import InvalidRequestError
-from nginx_eip_failover.incident import build_timeline, move_rule
-from nginx_eip_failover.log_query import LogQuery, log_answer
-from nginx_eip_failover.log_records import (
+from nginx_eip_failover.core.errors import InvalidRequestError
+from nginx_eip_failover.core.log_records import (
     WINDOW_MAX_BYTES,
     WINDOW_MAX_CYCLES,
     ChangeRecord,
@@ -33,9 +30,12 @@ from nginx_eip_failover.log_records import (
     record_size,
     record_to_dict,
 )
-from nginx_eip_failover.operator_requests import parse_control_request
-from nginx_eip_failover.ports import Observation
-from nginx_eip_failover.replay import ReplayError, replay, settings_with
+from nginx_eip_failover.core.ports import Observation
+from nginx_eip_failover.service.decision_journal import DecisionJournal
+from nginx_eip_failover.service.incident import build_timeline, move_rule
+from nginx_eip_failover.service.log_query import LogQuery, log_answer
+from nginx_eip_failover.service.operator_requests import parse_control_request
+from nginx_eip_failover.service.replay import ReplayError, replay, settings_with
 from support.core_builders import I1, I2
 from support.decision_log_scenario import START, MemoryLog, build_incident
 from support.moto_tables import create_table
@@ -79,7 +79,7 @@ def test_free_text_is_bounded_in_bytes() -> None:
     incident = build_incident()
     settings = incident.settings
     journal = DecisionJournal(log, settings, writer="w9")
-    from nginx_eip_failover.decision import Context, decide
+    from nginx_eip_failover.core.decision import Context, decide
 
     huge = "ü" * 100_000
     ctx = Context(settings, START, "monitor:alarm:" + huge)
@@ -144,7 +144,7 @@ def test_one_write_per_changed_cycle_after_the_ec2_call() -> None:
 def test_a_failing_log_never_fails_the_cycle_and_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     incident = build_incident()
     counted: list[str] = []
-    from nginx_eip_failover import decision_journal
+    from nginx_eip_failover.service import decision_journal
 
     monkeypatch.setattr(decision_journal.metrics, "add_metric", lambda name, **_: counted.append(name))
     incident.log.fail = True
@@ -372,7 +372,7 @@ def test_two_racers_recording_one_identical_write_replay_as_one_step() -> None:
     lost-answer rule) and both record it: replay takes the second record as the same write."""
     from dataclasses import replace as copy_with
 
-    from nginx_eip_failover.log_records import ChangeRecord
+    from nginx_eip_failover.core.log_records import ChangeRecord
 
     records = build_incident().log.records()
     index, twin = next((i, r) for i, r in enumerate(records) if isinstance(r, ChangeRecord) and r.op == "cycle")

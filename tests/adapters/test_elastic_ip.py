@@ -9,9 +9,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from nginx_eip_failover import aws_clients
-from nginx_eip_failover.elastic_ip import ElasticIpMover
-from nginx_eip_failover.errors import ElasticIpError
+from nginx_eip_failover.adapters import aws_clients
+from nginx_eip_failover.adapters.ec2.elastic_ip import ElasticIpMover
+from nginx_eip_failover.core.errors import ElasticIpError
 
 
 @dataclass

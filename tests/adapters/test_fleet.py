@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
-from nginx_eip_failover import controller as controller_module
-from nginx_eip_failover.errors import FleetConfigError, InvalidRequestError, RefusedError
+from nginx_eip_failover.core.errors import FleetConfigError, InvalidRequestError, RefusedError
 from nginx_eip_failover.handlers import control, monitor
+from nginx_eip_failover.service import controller as controller_module
 from nginx_eip_failover_lab.lambda_context import LambdaContextDouble
 from support.moto_tables import create_table
 

@@ -15,14 +15,14 @@ from typing import Any
 import boto3
 import pytest
 
-from nginx_eip_failover import aws_clients, wiring
-from nginx_eip_failover import controller as controller_module
-from nginx_eip_failover.config import load_settings
-from nginx_eip_failover.errors import ConfigError, InvalidRequestError, MonitorCyclesFailedError, RefusedError
-from nginx_eip_failover.handlers import control, monitor
-from nginx_eip_failover.monitor_lease import lease_key
-from nginx_eip_failover.operator_requests import parse_control_request
-from nginx_eip_failover.state_store import state_key
+from nginx_eip_failover.adapters import aws_clients
+from nginx_eip_failover.adapters.dynamodb.monitor_lease import lease_key
+from nginx_eip_failover.adapters.dynamodb.state_store import state_key
+from nginx_eip_failover.core.config import load_settings
+from nginx_eip_failover.core.errors import ConfigError, InvalidRequestError, MonitorCyclesFailedError, RefusedError
+from nginx_eip_failover.handlers import control, monitor, wiring
+from nginx_eip_failover.service import controller as controller_module
+from nginx_eip_failover.service.operator_requests import parse_control_request
 from nginx_eip_failover_lab.lambda_context import LambdaContextDouble
 from support.moto_tables import create_table
 

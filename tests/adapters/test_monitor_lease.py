@@ -11,17 +11,17 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from nginx_eip_failover.config import Settings
-from nginx_eip_failover.controller import CycleReport
-from nginx_eip_failover.decision import Decision
-from nginx_eip_failover.errors import StateStoreError
-from nginx_eip_failover.monitor_events import MonitorTrigger
-from nginx_eip_failover.monitor_lease import MonitorLeaseStore, lease_key
-from nginx_eip_failover.monitor_loop import LEASE_CHECK_SECONDS, MonitorRun
+from nginx_eip_failover.adapters.dynamodb.monitor_lease import MonitorLeaseStore, lease_key
+from nginx_eip_failover.adapters.dynamodb.state_store import StateStore, state_key
+from nginx_eip_failover.core.config import Settings
+from nginx_eip_failover.core.decision import Decision
+from nginx_eip_failover.core.errors import StateStoreError
+from nginx_eip_failover.core.ports import Association, MonitorLease
+from nginx_eip_failover.core.state import ControllerState
 from nginx_eip_failover.observability import metrics
-from nginx_eip_failover.ports import Association, MonitorLease
-from nginx_eip_failover.state import ControllerState
-from nginx_eip_failover.state_store import StateStore, state_key
+from nginx_eip_failover.service.controller import CycleReport
+from nginx_eip_failover.service.monitor_events import MonitorTrigger
+from nginx_eip_failover.service.monitor_loop import LEASE_CHECK_SECONDS, MonitorRun
 from support.moto_tables import create_table
 
 TABLE = "nginx-eip-failover-state"

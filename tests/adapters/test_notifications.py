@@ -11,9 +11,9 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
-from nginx_eip_failover import notifications
-from nginx_eip_failover.notifications import Notifier
-from nginx_eip_failover.ports import Notice
+from nginx_eip_failover.adapters import sns_notifier as notifications
+from nginx_eip_failover.adapters.sns_notifier import Notifier
+from nginx_eip_failover.core.ports import Notice
 
 MOVE = Notice("move", "warning", "EIP eipalloc-0123456789abcdef0 moved from node1 to node2: node1 is down")
 NO_NODE = Notice("no_node_up", "critical", "no node is up; EIP stays on node1")

@@ -10,12 +10,12 @@ from typing import Any
 import boto3
 import pytest
 
-from nginx_eip_failover import controller as controller_module
+from nginx_eip_failover.adapters.dynamodb.state_store import state_key
 from nginx_eip_failover.cli import commands
 from nginx_eip_failover.cli.transports import Response
-from nginx_eip_failover.errors import InvalidRequestError
+from nginx_eip_failover.core.errors import InvalidRequestError
 from nginx_eip_failover.handlers import control, monitor
-from nginx_eip_failover.state_store import state_key
+from nginx_eip_failover.service import controller as controller_module
 from nginx_eip_failover_lab.lambda_context import LambdaContextDouble
 from support.moto_tables import create_table
 

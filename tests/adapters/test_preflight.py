@@ -14,12 +14,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from nginx_eip_failover.config import NodeConfig, Settings, load_settings
-from nginx_eip_failover.errors import ConfigError, ConflictError
-from nginx_eip_failover.health_probe import HealthProber
+from nginx_eip_failover.adapters.dynamodb.preflight_store import AlertRecord, PreflightStore, alert_key, run_key
+from nginx_eip_failover.adapters.health_probe import HealthProber
+from nginx_eip_failover.core.config import NodeConfig, Settings, load_settings
+from nginx_eip_failover.core.errors import ConfigError, ConflictError
+from nginx_eip_failover.core.ports import Notice
+from nginx_eip_failover.handlers.preflight_wiring import interval_from_env, periodic_preflight, targets_from_env
 from nginx_eip_failover.observability import metrics
-from nginx_eip_failover.ports import Notice
-from nginx_eip_failover.preflight import (
+from nginx_eip_failover.service.preflight import (
     ALERT,
     CheckRow,
     NotDue,
@@ -37,9 +39,7 @@ from nginx_eip_failover.preflight import (
     render_table,
     skipped,
 )
-from nginx_eip_failover.preflight_periodic import PeriodicPreflight, due
-from nginx_eip_failover.preflight_store import AlertRecord, PreflightStore, alert_key, run_key
-from nginx_eip_failover.preflight_wiring import interval_from_env, periodic_preflight, targets_from_env
+from nginx_eip_failover.service.preflight_periodic import PeriodicPreflight, due
 from nginx_eip_failover_lab.moto_gaps import aws_address_semantics
 from support.moto_tables import create_table
 
@@ -679,8 +679,8 @@ def test_targets_from_the_environment() -> None:
 
 
 def test_a_denied_replace_route_names_the_action_and_the_route_table() -> None:
-    from nginx_eip_failover.addresses import RouteSpec
-    from nginx_eip_failover.preflight import check_replace_route
+    from nginx_eip_failover.core.addresses import RouteSpec
+    from nginx_eip_failover.service.preflight import check_replace_route
 
     client = boto3.session.Session().client("ec2", region_name="us-east-1")
     node = NodeConfig("node2", "i-0123456789abcdef2", "http://127.0.0.1/", 100, "eni-0123456789abcdef2")
@@ -714,8 +714,8 @@ def test_a_denied_replace_route_names_the_action_and_the_route_table() -> None:
 
 
 def test_an_eip_by_private_ip_is_dry_run_on_the_nodes_eni_and_ipv6_routes_use_their_field() -> None:
-    from nginx_eip_failover.addresses import RouteSpec
-    from nginx_eip_failover.preflight import check_replace_route
+    from nginx_eip_failover.core.addresses import RouteSpec
+    from nginx_eip_failover.service.preflight import check_replace_route
 
     client = boto3.session.Session().client("ec2", region_name="us-east-1")
     node = NodeConfig("node1", "i-0123456789abcdef1", "http://127.0.0.1/", 101, "eni-0123456789abcdef1")
@@ -754,7 +754,7 @@ def test_an_eip_by_private_ip_is_dry_run_on_the_nodes_eni_and_ipv6_routes_use_th
 
 
 def test_a_fleet_groups_preflight_covers_every_address_of_its_set(world: World) -> None:
-    from nginx_eip_failover.addresses import AddressSet, ElasticIpSpec, RouteSpec, SecondaryIpSpec
+    from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec, RouteSpec, SecondaryIpSpec
 
     ec2 = world.ec2
     vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]

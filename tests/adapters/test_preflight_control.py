@@ -11,12 +11,12 @@ from typing import Any
 import boto3
 import pytest
 
-from nginx_eip_failover.config import load_settings
-from nginx_eip_failover.errors import InvalidRequestError
+from nginx_eip_failover.adapters.dynamodb.state_store import state_key
+from nginx_eip_failover.core.config import load_settings
+from nginx_eip_failover.core.errors import InvalidRequestError
 from nginx_eip_failover.handlers import control
-from nginx_eip_failover.operator_requests import parse_control_request
-from nginx_eip_failover.preflight_wiring import periodic_preflight
-from nginx_eip_failover.state_store import state_key
+from nginx_eip_failover.handlers.preflight_wiring import periodic_preflight
+from nginx_eip_failover.service.operator_requests import parse_control_request
 from support.moto_tables import create_table
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

@@ -11,11 +11,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from nginx_eip_failover import aws_clients
-from nginx_eip_failover.config import load_settings
-from nginx_eip_failover.errors import ConfigError, ConflictError
-from nginx_eip_failover.state import ControllerState, MoveIntent
-from nginx_eip_failover.state_store import StateStore
+from nginx_eip_failover.adapters import aws_clients
+from nginx_eip_failover.adapters.dynamodb.state_store import StateStore
+from nginx_eip_failover.core.config import load_settings
+from nginx_eip_failover.core.errors import ConfigError, ConflictError
+from nginx_eip_failover.core.state import ControllerState, MoveIntent
 from support.moto_tables import create_table
 
 TABLE = "nginx-eip-failover-state"

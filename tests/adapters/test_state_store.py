@@ -11,9 +11,9 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from nginx_eip_failover.errors import ConflictError, StateStoreError
-from nginx_eip_failover.state import ControllerState, Drain, HistoryEntry, MoveIntent, NodeHealth, Pin
-from nginx_eip_failover.state_store import StateStore, state_key
+from nginx_eip_failover.adapters.dynamodb.state_store import StateStore, state_key
+from nginx_eip_failover.core.errors import ConflictError, StateStoreError
+from nginx_eip_failover.core.state import ControllerState, Drain, HistoryEntry, MoveIntent, NodeHealth, Pin
 from support.moto_tables import create_table
 
 TABLE = "nginx-eip-failover-state"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from nginx_eip_failover.log_records import ChangeRecord, record_from_dict
-from nginx_eip_failover.replay import ReplayResult, replay
+from nginx_eip_failover.core.log_records import ChangeRecord, record_from_dict
+from nginx_eip_failover.service.replay import ReplayResult, replay
 from nginx_eip_failover_lab.environment import LabEnvironment
 from support.lab_driving import control, loop_for
 

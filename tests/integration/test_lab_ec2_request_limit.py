@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from nginx_eip_failover.api_budget import ApiBudget
+from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget
 from nginx_eip_failover_lab.aws_proxy import AwsProxy
 from nginx_eip_failover_lab.ec2_request_limit import Ec2RequestLimit
 from nginx_eip_failover_lab.moto_server import MotoServer

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 PERIODIC = """
 import json
-from nginx_eip_failover.preflight_wiring import periodic_preflight
+from nginx_eip_failover.handlers.preflight_wiring import periodic_preflight
 runner = periodic_preflight()
 runner.tick()
 runner.finish(20.0)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from nginx_eip_failover.decision import move_backoff_seconds
+from nginx_eip_failover.core.decision import move_backoff_seconds
 from nginx_eip_failover_lab.aws_proxy import Fault
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import InvokeResult

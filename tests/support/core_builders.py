@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from nginx_eip_failover.config import NodeConfig, Settings
-from nginx_eip_failover.decision import Context, Decision, Verdict, decide, record_probes
-from nginx_eip_failover.state import ControllerState, NodeHealth
+from nginx_eip_failover.core.config import NodeConfig, Settings
+from nginx_eip_failover.core.decision import Context, Decision, Verdict, decide, record_probes
+from nginx_eip_failover.core.state import ControllerState, NodeHealth
 
 I1 = "i-0000000000000aaa1"
 I2 = "i-0000000000000bbb2"

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from nginx_eip_failover.config import Settings
-from nginx_eip_failover.controller import FailoverController
-from nginx_eip_failover.decision_journal import DecisionJournal
-from nginx_eip_failover.errors import ConflictError, ElasticIpError
-from nginx_eip_failover.log_records import LogRecord, record_from_dict, record_json
-from nginx_eip_failover.operator_requests import parse_control_request
-from nginx_eip_failover.ports import Association, MoveResult, Notice, Observation, Snapshot
-from nginx_eip_failover.state import ControllerState, state_from_dict, state_to_dict
+from nginx_eip_failover.core.config import Settings
+from nginx_eip_failover.core.errors import ConflictError, ElasticIpError
+from nginx_eip_failover.core.log_records import LogRecord, record_from_dict, record_json
+from nginx_eip_failover.core.ports import Association, MoveResult, Notice, Observation, Snapshot
+from nginx_eip_failover.core.state import ControllerState, state_from_dict, state_to_dict
+from nginx_eip_failover.service.controller import FailoverController
+from nginx_eip_failover.service.decision_journal import DecisionJournal
+from nginx_eip_failover.service.operator_requests import parse_control_request
 from support.core_builders import I1, I2, settings
 
 ALLOCATION = "eipalloc-00000000000000001"

@@ -3,7 +3,7 @@ with an alert naming the addresses and the same back-off as a failed move."""
 
 from __future__ import annotations
 
-from nginx_eip_failover.decision import ALERT_ADDRESSES_MISSING, Context, complete_move, decide
+from nginx_eip_failover.core.decision import ALERT_ADDRESSES_MISSING, Context, complete_move, decide
 from support.core_builders import I1, settings, state, up
 
 CFG = settings()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from nginx_eip_failover.api_budget import (
+from nginx_eip_failover.adapters.ec2.api_budget import (
     PRIORITY_FAILBACK,
     PRIORITY_FAILOVER,
     PRIORITY_PLACEMENT,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nginx_eip_failover.config import load_settings
-from nginx_eip_failover.errors import ConfigError
+from nginx_eip_failover.core.config import load_settings
+from nginx_eip_failover.core.errors import ConfigError
 
 REQUIRED = (
     "EIP_ALLOCATION_ID",

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from nginx_eip_failover.config import Settings
-from nginx_eip_failover.decision import Context, Decision, complete_move, decide
-from nginx_eip_failover.errors import InvalidRequestError, RefusedError
-from nginx_eip_failover.operator_requests import MAX_REASON_LENGTH, apply_control, parse_control_request
-from nginx_eip_failover.state import ControllerState, Drain, MoveIntent, NodeHealth, Pin
+from nginx_eip_failover.core.config import Settings
+from nginx_eip_failover.core.decision import Context, Decision, complete_move, decide
+from nginx_eip_failover.core.errors import InvalidRequestError, RefusedError
+from nginx_eip_failover.core.state import ControllerState, Drain, MoveIntent, NodeHealth, Pin
+from nginx_eip_failover.service.operator_requests import MAX_REASON_LENGTH, apply_control, parse_control_request
 
 LONG_REASON = "r" * (MAX_REASON_LENGTH + 1)
 

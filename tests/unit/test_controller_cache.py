@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from nginx_eip_failover import controller as controller_module
-from nginx_eip_failover.controller import SNAPSHOT_MAX_AGE_SECONDS, FailoverController
-from nginx_eip_failover.ports import Association, MoveResult, Observation, Snapshot
-from nginx_eip_failover.state import ControllerState
+from nginx_eip_failover.core.ports import Association, MoveResult, Observation, Snapshot
+from nginx_eip_failover.core.state import ControllerState
+from nginx_eip_failover.service import controller as controller_module
+from nginx_eip_failover.service.controller import SNAPSHOT_MAX_AGE_SECONDS, FailoverController
 from support.core_builders import I1, settings
 
 

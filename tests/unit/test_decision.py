@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from nginx_eip_failover.decision import (
+from nginx_eip_failover.core.decision import (
     ALERT_FOREIGN_HOLDER,
     ALERT_NO_NODE_UP,
     Context,
@@ -16,8 +16,8 @@ from nginx_eip_failover.decision import (
     node_verdicts,
     record_probes,
 )
-from nginx_eip_failover.ports import Observation
-from nginx_eip_failover.state import ControllerState, Drain, MoveIntent, NodeHealth, Pin
+from nginx_eip_failover.core.ports import Observation
+from nginx_eip_failover.core.state import ControllerState, Drain, MoveIntent, NodeHealth, Pin
 from support.core_builders import FOREIGN, I1, I2, I3, down, settings, state, step, three_nodes, up
 
 CFG = settings()
@@ -375,7 +375,7 @@ def test_decide_is_deterministic_and_pure() -> None:
 
 
 def _v(ok: bool):
-    from nginx_eip_failover.decision import Verdict
+    from nginx_eip_failover.core.decision import Verdict
 
     return Verdict(ok, "ok" if ok else "fail")
 
@@ -385,7 +385,7 @@ def test_node3_builder_uses_distinct_instances() -> None:
 
 
 def test_repeated_move_failures_back_off_exponentially_up_to_a_cap() -> None:
-    from nginx_eip_failover.decision import MAX_MOVE_BACKOFF_SECONDS, move_backoff_seconds
+    from nginx_eip_failover.core.decision import MAX_MOVE_BACKOFF_SECONDS, move_backoff_seconds
 
     current = _with_intent()
     now = 101.0
@@ -415,7 +415,7 @@ def test_a_move_whose_call_failed_but_whose_eip_moved_counts_as_done() -> None:
 
 
 def test_draining_the_pinned_node_clears_the_pin() -> None:
-    from nginx_eip_failover.operator_requests import ControlRequest, apply_control
+    from nginx_eip_failover.service.operator_requests import ControlRequest, apply_control
 
     pinned = replace(state(I2, node1=up(), node2=up()), pin=Pin("node2", "t", "op", 0.0))
     decision = apply_control(

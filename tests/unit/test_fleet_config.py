@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from nginx_eip_failover.errors import FleetConfigError
-from nginx_eip_failover.fleet_config import fleet_schema, parse_fleet, parse_fleet_json
+from nginx_eip_failover.core.errors import FleetConfigError
+from nginx_eip_failover.core.fleet_config import fleet_schema, parse_fleet, parse_fleet_json
 from support.core_builders import settings
 
 BASE = settings()

@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from nginx_eip_failover.decision import ALERT_MOVE_FAILING, Context, complete_move, decide, record_probes
-from nginx_eip_failover.operator_requests import apply_control, parse_control_request
-from nginx_eip_failover.state import HISTORY_MAX_BYTES, ControllerState, MoveIntent, Pin, state_to_dict
-from nginx_eip_failover.text_bounds import MAX_REASON_BYTES, bounded, stored_size
+from nginx_eip_failover.core.bounds import MAX_REASON_BYTES, bounded, stored_size
+from nginx_eip_failover.core.decision import ALERT_MOVE_FAILING, Context, complete_move, decide, record_probes
+from nginx_eip_failover.core.state import HISTORY_MAX_BYTES, ControllerState, MoveIntent, Pin, state_to_dict
+from nginx_eip_failover.service.operator_requests import apply_control, parse_control_request
 from support.core_builders import I1, I2, down, settings, state, step, up, verdicts
 
 CFG = settings(fall_threshold=3, rise_threshold=2, interval_seconds=1.0, preempt_delay_seconds=10.0)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from nginx_eip_failover.controller import FailoverController
-from nginx_eip_failover.errors import ElasticIpError
-from nginx_eip_failover.ports import Association, MoveResult, Notice, Observation, Snapshot
-from nginx_eip_failover.state import ControllerState
+from nginx_eip_failover.core.errors import ElasticIpError
+from nginx_eip_failover.core.ports import Association, MoveResult, Notice, Observation, Snapshot
+from nginx_eip_failover.core.state import ControllerState
+from nginx_eip_failover.service.controller import FailoverController
 from support.core_builders import I1, I2, down, settings, state, up
 
 ALLOCATION = "eipalloc-00000000000000001"
@@ -120,7 +120,7 @@ def test_the_last_cycle_of_an_invocation_commits_no_move() -> None:
 
 
 def test_the_ec2_adapter_sends_nothing_past_the_decisions_deadline() -> None:
-    from nginx_eip_failover.elastic_ip import ElasticIpMover
+    from nginx_eip_failover.adapters.ec2.elastic_ip import ElasticIpMover
 
     class Ec2:
         def __init__(self) -> None:

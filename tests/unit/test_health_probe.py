@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from nginx_eip_failover.config import NodeConfig
-from nginx_eip_failover.health_probe import MAX_BODY_BYTES, HealthProber
-from nginx_eip_failover.ports import Observation
-from nginx_eip_failover.text_bounds import MAX_DETAIL_BYTES, stored_size
+from nginx_eip_failover.adapters.health_probe import MAX_BODY_BYTES, HealthProber
+from nginx_eip_failover.core.bounds import MAX_DETAIL_BYTES, stored_size
+from nginx_eip_failover.core.config import NodeConfig
+from nginx_eip_failover.core.ports import Observation
 
 TIMEOUT = 0.5
 # Loose on purpose: only catches a probe that blocks far beyond its timeout (a hang, a trickle).

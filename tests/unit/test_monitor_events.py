@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from nginx_eip_failover.errors import InvalidRequestError
-from nginx_eip_failover.monitor_events import parse_monitor_event
+from nginx_eip_failover.core.errors import InvalidRequestError
+from nginx_eip_failover.service.monitor_events import parse_monitor_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

@@ -10,15 +10,20 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from nginx_eip_failover.config import Settings
-from nginx_eip_failover.controller import CycleReport
-from nginx_eip_failover.decision import Decision
-from nginx_eip_failover.errors import ConflictError, ElasticIpError, MonitorCyclesFailedError, StateStoreError
-from nginx_eip_failover.monitor_events import MonitorTrigger
-from nginx_eip_failover.monitor_loop import ALARM_WINDOW_SECONDS, LEASE_CHECK_SECONDS, MARGIN_SECONDS, run_monitor
+from nginx_eip_failover.core.config import Settings
+from nginx_eip_failover.core.decision import Decision
+from nginx_eip_failover.core.errors import ConflictError, ElasticIpError, MonitorCyclesFailedError, StateStoreError
+from nginx_eip_failover.core.ports import Association, MonitorLease
+from nginx_eip_failover.core.state import ControllerState, NodeHealth
 from nginx_eip_failover.observability import metrics
-from nginx_eip_failover.ports import Association, MonitorLease
-from nginx_eip_failover.state import ControllerState, NodeHealth
+from nginx_eip_failover.service.controller import CycleReport
+from nginx_eip_failover.service.monitor_events import MonitorTrigger
+from nginx_eip_failover.service.monitor_loop import (
+    ALARM_WINDOW_SECONDS,
+    LEASE_CHECK_SECONDS,
+    MARGIN_SECONDS,
+    run_monitor,
+)
 
 SCHEDULE = MonitorTrigger(kind="schedule", actor="monitor:schedule")
 ALARM = MonitorTrigger(kind="alarm", actor="monitor:alarm:node1-status-check", alarm_name="node1-status-check")

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from nginx_eip_failover.config import Settings
-from nginx_eip_failover.decision import Context, Verdict, complete_move, decide, is_eligible, record_probes
-from nginx_eip_failover.state import ControllerState
+from nginx_eip_failover.core.config import Settings
+from nginx_eip_failover.core.decision import Context, Verdict, complete_move, decide, is_eligible, record_probes
+from nginx_eip_failover.core.state import ControllerState
 from support.core_builders import FOREIGN, I1, I2, settings, three_nodes
 
 configs = st.builds(

@@ -16,10 +16,10 @@ import pytest
 from botocore.response import StreamingBody
 
 from nginx_eip_failover import cli
-from nginx_eip_failover.decision import Context
-from nginx_eip_failover.errors import InvalidRequestError, RefusedError, split_refusal
-from nginx_eip_failover.operator_requests import apply_control, parse_control_request
-from nginx_eip_failover.state import ControllerState, Drain, MoveIntent
+from nginx_eip_failover.core.decision import Context
+from nginx_eip_failover.core.errors import InvalidRequestError, RefusedError, split_refusal
+from nginx_eip_failover.core.state import ControllerState, Drain, MoveIntent
+from nginx_eip_failover.service.operator_requests import apply_control, parse_control_request
 from support.core_builders import FOREIGN, I1, down, settings, up
 
 NOW = 10_000.0

@@ -17,7 +17,7 @@ import itertools
 import pytest
 from test_properties import Run, _simulate
 
-from nginx_eip_failover.config import Settings
+from nginx_eip_failover.core.config import Settings
 from support.core_builders import settings, three_nodes
 
 F, T = False, True

@@ -26,8 +26,8 @@ from test_health_probe import (  # noqa: F401 - fixtures used by name
     truncated,
 )
 
-from nginx_eip_failover.config import NodeConfig
-from nginx_eip_failover.health_probe import HealthProber
+from nginx_eip_failover.adapters.health_probe import HealthProber
+from nginx_eip_failover.core.config import NodeConfig
 
 # Only catches a cycle that blocks far past its timeout; never a performance assertion.
 HANG_DETECTOR = TIMEOUT + 5.0

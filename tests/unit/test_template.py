@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from nginx_eip_failover.monitor_events import parse_monitor_event
+from nginx_eip_failover.service.monitor_events import parse_monitor_event
 from template_loader import load_template
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from .rendering import render_action, render_fleet, render_history, render_json,
 from .transports import FUNCTION_OUTPUT, Transport
 
 if TYPE_CHECKING:
-    from nginx_eip_failover.status import StatusDocument
+    from nginx_eip_failover.service.status import StatusDocument
 
 FUNCTION_ENV = "NGINX_EIP_FAILOVER_FUNCTION_NAME"
 STACK_ENV = "NGINX_EIP_FAILOVER_STACK_NAME"
@@ -29,7 +29,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-# Refusals that `--force` overrides (RefusedError codes: see nginx_eip_failover.errors.RefusalCode).
+# Refusals that `--force` overrides (RefusedError codes: see nginx_eip_failover.core.errors.RefusalCode).
 FORCE_OVERRIDES = frozenset({"target_down", "foreign_holder"})
 
 
@@ -260,7 +260,7 @@ def run(args: argparse.Namespace, transport: Transport, out: TextIO, err: TextIO
 
 
 def _preflight_table(payload: Mapping[str, Any]) -> str:
-    from nginx_eip_failover.preflight import CheckRow, render_table
+    from nginx_eip_failover.service.preflight import CheckRow, render_table
 
     rows = [
         CheckRow(str(row.get("check")), str(row.get("target")), row.get("status", "failed"), str(row.get("detail")))

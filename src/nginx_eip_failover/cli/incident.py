@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from nginx_eip_failover.incident import Timeline, build_timeline, move_rule
-from nginx_eip_failover.log_records import LogRecord, record_from_dict, record_json
-from nginx_eip_failover.replay import ReplayError, ReplayResult, parse_overrides, replay
-from nginx_eip_failover.state import HistoryEntry
+from nginx_eip_failover.core.log_records import LogRecord, record_from_dict, record_json
+from nginx_eip_failover.core.state import HistoryEntry
+from nginx_eip_failover.service.incident import Timeline, build_timeline, move_rule
+from nginx_eip_failover.service.replay import ReplayError, ReplayResult, parse_overrides, replay
 
 from .common import PROG, TransportError, UsageError
 from .transports import Transport

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from nginx_eip_failover.incident import Timeline
+from nginx_eip_failover.service.incident import Timeline
 
 from .common import UsageError
 

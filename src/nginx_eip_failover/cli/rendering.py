@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
-    from nginx_eip_failover.status import HistoryEntryDocument, NodeDocument, StatusDocument
+    from nginx_eip_failover.service.status import HistoryEntryDocument, NodeDocument, StatusDocument
 
 RECENT_MOVES_SHOWN = 5
 

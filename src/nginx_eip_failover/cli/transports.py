@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nginx_eip_failover.errors import split_refusal
+from nginx_eip_failover.core.errors import split_refusal
 
 from .common import PROG, TransportError, UsageError, version
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from nginx_eip_failover.handlers.wiring import fleet
 from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
-from nginx_eip_failover.operator_requests import FLEET_ACTIONS, parse_control_request, requested_group
-from nginx_eip_failover.wiring import fleet
+from nginx_eip_failover.service.operator_requests import FLEET_ACTIONS, parse_control_request, requested_group
 
 if TYPE_CHECKING:
     # Type-only: importing it at run time costs tens of milliseconds of cold start.
@@ -27,14 +27,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     groups = fleet()
     action = event.get("action") if isinstance(event, dict) else None
     if isinstance(action, str) and action in FLEET_ACTIONS:
-        from nginx_eip_failover.fleet_requests import handle_fleet_request
+        from nginx_eip_failover.service.fleet_requests import handle_fleet_request
 
         parse_control_request(event, groups.base)  # the fields, strictly, before anything is read
         metrics.add_metric(name="ControlRequests", unit=MetricUnit.Count, value=1)
         return handle_fleet_request(event, groups)
     group = requested_group(event)
     if group is None and action == "status" and len(groups.controllers()) > 1:
-        from nginx_eip_failover.fleet_requests import fleet_status
+        from nginx_eip_failover.service.fleet_requests import fleet_status
 
         parse_control_request(event, groups.base)
         return fleet_status(groups)
@@ -54,12 +54,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             **plan.answer(),
         }
     if request.action == "log":
-        from nginx_eip_failover.log_query import LogQuery, log_answer
-        from nginx_eip_failover.wiring import decision_log
+        from nginx_eip_failover.handlers.wiring import decision_log
+        from nginx_eip_failover.service.log_query import LogQuery, log_answer
 
         return log_answer(request.log or LogQuery(), decision_log(failover.settings), time.time())
     if request.action == "preflight":
-        from nginx_eip_failover.preflight_wiring import preflight_response  # only this action needs it
+        from nginx_eip_failover.handlers.preflight_wiring import preflight_response  # only this action needs it
 
         return preflight_response(failover)
     logger.info("control request", extra={"request": event})

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nginx_eip_failover.fleet import FleetRunner
-from nginx_eip_failover.monitor_events import parse_monitor_event
-from nginx_eip_failover.monitor_loop import run_monitor
+from nginx_eip_failover.handlers.preflight_wiring import periodic_preflight
+from nginx_eip_failover.handlers.wiring import fleet, monitor_lease
 from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
-from nginx_eip_failover.preflight_wiring import periodic_preflight
-from nginx_eip_failover.wiring import fleet, monitor_lease
+from nginx_eip_failover.service.fleet import FleetRunner
+from nginx_eip_failover.service.monitor_events import parse_monitor_event
+from nginx_eip_failover.service.monitor_loop import run_monitor
 
 if TYPE_CHECKING:
     # Type-only: importing it at run time costs tens of milliseconds of cold start.

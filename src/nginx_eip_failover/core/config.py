@@ -1,0 +1,287 @@
+"""The controller's configuration: one typed object parsed from the environment at cold start.
+
+The template fills every variable from a stack parameter. A bad value must fail before any AWS
+call is made, with the variable's name and value, so an operator can fix the parameter that
+caused it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec
+from nginx_eip_failover.core.errors import ConfigError
+
+T = TypeVar("T")
+DEFAULT_GROUP = "default"
+
+_ALLOCATION_ID = re.compile(r"^eipalloc-[0-9a-f]{8,17}$")
+_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+# node1 .. nodeN: the template has two, the core does not care how many.
+_MAX_NODES = 16
+# A control request probes once, writes, may move the EIP (verified for up to 10 s) and answers
+# with the status, all inside the ControlFunction's 30 s: a probe gets a third of that at most.
+MAX_PROBE_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    name: str
+    instance_id: str
+    health_check_url: str
+    priority: int
+    # The ENI where the group's addresses land on this node (secondary IPs, routes, EIPs by
+    # private IP); None: the instance's primary interface.
+    network_interface_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    allocation_id: str
+    nodes: tuple[NodeConfig, ...]
+    interval_seconds: float
+    timeout_seconds: float
+    fall_threshold: int
+    rise_threshold: int
+    preempt: bool
+    preempt_delay_seconds: float
+    min_seconds_between_moves: float
+    flap_window_seconds: float
+    flap_suppress_threshold: int
+    table_name: str
+    topic_arn: str | None
+    ca_bundle: str | None
+    history_limit: int = 100
+    # How long another invocation's committed move may stay unconfirmed before it counts as
+    # crashed and is reconciled from the EIP's real association (MOVE_TIMEOUT_SECONDS; not a
+    # template parameter: the default suits Lambda, tests and the lab shorten it).
+    move_timeout_seconds: float = 30.0
+    # Probes of several observers (AZs) will be combined with a quorum; one observer today.
+    quorum: int = 1
+    # The group's name in a fleet; the stack's own pair (its template parameters) is "default".
+    group: str = DEFAULT_GROUP
+    # Every address the group serves; None: the one EIP `allocation_id`, by InstanceId.
+    addresses: AddressSet | None = None
+
+    @property
+    def address_set(self) -> AddressSet:
+        return self.addresses or AddressSet((ElasticIpSpec(self.allocation_id),))
+
+    # The decision log's table (DECISION_LOG_TABLE_NAME; None: no decision log) and how long its
+    # records are kept (DECISION_LOG_RETENTION_DAYS).
+    decision_log_table: str | None = None
+    decision_log_retention_days: float = 14.0
+    # The table of the monitor lease, through which scheduled invocations hand probing over
+    # (MONITOR_LEASE_TABLE_NAME; the template sets it). Without it, every scheduled invocation
+    # probes until its own deadline: no pause either, but it bills the whole timeout.
+    lease_table_name: str | None = None
+
+    def node(self, name: str) -> NodeConfig:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    def node_by_instance(self, instance_id: str | None) -> NodeConfig | None:
+        for node in self.nodes:
+            if node.instance_id == instance_id:
+                return node
+        return None
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        return tuple(node.name for node in self.nodes)
+
+    def describe_association(self, association: str | None) -> str:
+        """For people: "node1", "unassociated" or "foreign instance i-..."."""
+        if association is None:
+            return "unassociated"
+        node = self.node_by_instance(association)
+        return node.name if node else f"foreign instance {association}"
+
+    def source_of(self, association: str | None) -> str | None:
+        """Where a move starts, as stored in its intent: a node name, "foreign:<instance>", or None
+        when the EIP is unassociated. The one encoding, whoever starts the move."""
+        if association is None:
+            return None
+        node = self.node_by_instance(association)
+        return node.name if node else f"foreign:{association}"
+
+
+class _SecretValueError(ValueError):
+    """A problem whose message must show the value with its secret part masked."""
+
+    def __init__(self, problem: str, shown: str) -> None:
+        super().__init__(problem)
+        self.shown = shown
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        raise ConfigError(name, value, "is required and must not be empty")
+    return value.strip()
+
+
+def _parse(env: Mapping[str, str], name: str, default: str | None, convert: Callable[[str], T]) -> T:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        if default is None:
+            raise ConfigError(name, raw, "is required and must not be empty")
+        raw = default
+    try:
+        return convert(raw.strip())
+    except _SecretValueError as exc:
+        raise ConfigError(name, exc.shown, str(exc)) from None
+    except ValueError as exc:
+        raise ConfigError(name, raw, str(exc)) from None
+
+
+def _number(low: float, high: float, *, low_inclusive: bool = True) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        too_low = value < low if low_inclusive else value <= low
+        if too_low or value > high:
+            bound = "[" if low_inclusive else "("
+            raise ValueError(f"must be in {bound}{low:g}, {high:g}]")
+        return value
+
+    return convert
+
+
+def _integer(low: int, high: int) -> Callable[[str], int]:
+    def convert(text: str) -> int:
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ValueError("must be a whole number")
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"must be in [{low}, {high}]")
+        return value
+
+    return convert
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    raise ValueError("must be 'true' or 'false'")
+
+
+def _pattern(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
+    def convert(text: str) -> str:
+        if not pattern.fullmatch(text):
+            raise ValueError(f"must be {what}")
+        return text
+
+    return convert
+
+
+def _health_check_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError("must name a host")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if parts.username or parts.password:
+        # Credentials in a URL end up in logs and in the console: refuse them, and do not echo them.
+        masked = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+        raise _SecretValueError("must not contain credentials", masked)
+    return text
+
+
+def _load_nodes(env: Mapping[str, str]) -> tuple[NodeConfig, ...]:
+    nodes: list[NodeConfig] = []
+    for index in range(1, _MAX_NODES + 1):
+        prefix = f"NODE{index}_"
+        if index > 2 and not any(key.startswith(prefix) for key in env):
+            break
+        nodes.append(
+            NodeConfig(
+                name=f"node{index}",
+                instance_id=_parse(env, f"{prefix}INSTANCE_ID", None, _pattern(_INSTANCE_ID, "an instance ID (i-...)")),
+                health_check_url=_parse(env, f"{prefix}HEALTH_CHECK_URL", None, _health_check_url),
+                priority=_parse(env, f"{prefix}PRIORITY", None, _integer(0, 255)),
+            )
+        )
+    _reject_duplicates(nodes, "INSTANCE_ID", lambda node: node.instance_id, "instance")
+    _reject_duplicates(nodes, "HEALTH_CHECK_URL", lambda node: node.health_check_url, "health check URL")
+    _reject_duplicates(nodes, "PRIORITY", lambda node: str(node.priority), "priority")
+    return tuple(nodes)
+
+
+def _reject_duplicates(nodes: list[NodeConfig], suffix: str, key: Callable[[NodeConfig], str], what: str) -> None:
+    seen: dict[str, str] = {}
+    for node in nodes:
+        value = key(node)
+        if value in seen:
+            variable = f"{node.name.upper()}_{suffix}"
+            raise ConfigError(
+                variable,
+                value,
+                f"is the same {what} as {seen[value].upper()}_{suffix}; each node needs its own",
+            )
+        seen[value] = node.name
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Parse and validate the whole configuration; raises ConfigError naming variable and value."""
+    env = os.environ if env is None else env
+    allocation_id = _parse(
+        env, "EIP_ALLOCATION_ID", None, _pattern(_ALLOCATION_ID, "an Elastic IP allocation ID (eipalloc-...)")
+    )
+    nodes = _load_nodes(env)
+    interval = _parse(env, "HEALTH_CHECK_INTERVAL_SECONDS", "1", _number(0.0, 60.0, low_inclusive=False))
+    timeout = _parse(
+        env, "HEALTH_CHECK_TIMEOUT_SECONDS", "1", _number(0.0, MAX_PROBE_TIMEOUT_SECONDS, low_inclusive=False)
+    )
+    if timeout > interval:
+        # A probe that outlasts its interval stretches every cycle: the interval would be a lie,
+        # and detection would take FallThreshold timeouts instead of FallThreshold intervals.
+        raise ConfigError(
+            "HEALTH_CHECK_TIMEOUT_SECONDS",
+            env.get("HEALTH_CHECK_TIMEOUT_SECONDS"),
+            f"must not exceed HEALTH_CHECK_INTERVAL_SECONDS ({interval:g}): a probe must fit inside its interval",
+        )
+    topic = env.get("NOTIFICATION_TOPIC_ARN", "").strip() or None
+    ca_bundle = env.get("HEALTH_CHECK_CA_BUNDLE", "").strip() or None
+    if ca_bundle is not None and not os.path.isfile(ca_bundle):  # noqa: PTH113 - cheap stat, clear error
+        raise ConfigError("HEALTH_CHECK_CA_BUNDLE", ca_bundle, "is not a readable file")
+    return Settings(
+        allocation_id=allocation_id,
+        nodes=nodes,
+        interval_seconds=interval,
+        timeout_seconds=timeout,
+        fall_threshold=_parse(env, "FALL_THRESHOLD", "3", _integer(1, 100)),
+        rise_threshold=_parse(env, "RISE_THRESHOLD", "2", _integer(1, 100)),
+        preempt=_parse(env, "PREEMPT", "true", _boolean),
+        preempt_delay_seconds=_parse(env, "PREEMPT_DELAY_SECONDS", "60", _number(0.0, 86400.0)),
+        # 0 by default: a non-zero value delays failbacks beyond PreemptDelaySeconds (opt-in damping).
+        min_seconds_between_moves=_parse(env, "MIN_SECONDS_BETWEEN_MOVES", "0", _number(0.0, 86400.0)),
+        flap_window_seconds=_parse(env, "FLAP_WINDOW_SECONDS", "300", _number(0.0, 86400.0)),
+        flap_suppress_threshold=_parse(env, "FLAP_SUPPRESS_THRESHOLD", "3", _integer(1, 100)),
+        table_name=_required(env, "STATE_TABLE_NAME"),
+        topic_arn=topic,
+        ca_bundle=ca_bundle,
+        move_timeout_seconds=_parse(env, "MOVE_TIMEOUT_SECONDS", "30", _number(1.0, 3600.0)),
+        decision_log_table=env.get("DECISION_LOG_TABLE_NAME", "").strip() or None,
+        decision_log_retention_days=_parse(env, "DECISION_LOG_RETENTION_DAYS", "14", _number(1.0, 3650.0)),
+        lease_table_name=env.get("MONITOR_LEASE_TABLE_NAME", "").strip() or None,
+    )

@@ -1,0 +1,504 @@
+"""The pure decision core: (state, observations, configuration, now) -> (new state, action).
+
+No I/O happens here. The contract's invariants live in `decide`:
+1. the EIP is never moved to a node that is not up;
+2. it leaves its holder only when the holder is down or drained and another node is up;
+3. failback to a higher priority waits for the preempt delay, and never happens without Preempt;
+4. with no node up the EIP stays where it is, and an alert is raised;
+5. an unassociated EIP is put on the desired node, one on a foreign instance is left alone;
+6. a move is committed as an intent in the state before EC2 is called, so one decision makes one
+   move however many invocations race (the state store's conditional write picks the winner).
+Nothing here assumes two nodes or one observer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from nginx_eip_failover.core.bounds import MAX_ENTRY_REASON_BYTES, bounded
+from nginx_eip_failover.core.config import NodeConfig, Settings
+from nginx_eip_failover.core.ports import Notice, Observation
+from nginx_eip_failover.core.state import ControllerState, HistoryEntry, MoveIntent, NodeHealth
+
+ALERT_NO_NODE_UP = "no_node_up"
+ALERT_FOREIGN_HOLDER = "foreign_holder"
+ALERT_MOVE_FAILING = "move_failing"
+ALERT_ADDRESSES_MISSING = "addresses_missing"
+# After a failed move the next attempt waits 1, 2, 4 ... seconds, at most this long, so an EC2
+# outage or a missing permission does not turn every probe cycle into another failing call.
+MAX_MOVE_BACKOFF_SECONDS = 30.0
+
+
+def move_backoff_seconds(failures: int) -> float:
+    return 0.0 if failures <= 0 else min(MAX_MOVE_BACKOFF_SECONDS, 2.0 ** (failures - 1))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every step of one decision shares: who decides, when, under which settings."""
+
+    settings: Settings
+    now: float
+    actor: str
+
+    def entry(self, event: str, reason: str, node: str | None = None, **detail: object) -> HistoryEntry:
+        # Every entry's text is bounded in bytes here, whatever a node or EC2 answered.
+        detail = {key: bounded(value) if isinstance(value, str) else value for key, value in detail.items()}
+        return HistoryEntry(
+            at=self.now,
+            event=event,
+            reason=bounded(reason, MAX_ENTRY_REASON_BYTES),
+            by=bounded(self.actor),
+            node=node,
+            detail=detail,
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: ControllerState
+    # The intent committed in `state`: the controller carries it out once the write has won.
+    move: MoveIntent | None
+    reason: str
+    notices: tuple[Notice, ...] = ()
+
+
+Notices = tuple[Notice, ...]
+
+
+def node_verdicts(observations: Iterable[Observation], quorum: int = 1) -> dict[str, Verdict]:
+    """Combine observations into one verdict per node.
+
+    A node fails only when at least `quorum` observers saw it fail, so a partition between one
+    observer and a node is not taken for a node failure.
+    """
+    by_node: dict[str, list[Observation]] = {}
+    for observation in observations:
+        by_node.setdefault(observation.node, []).append(observation)
+    verdicts: dict[str, Verdict] = {}
+    for node, seen in by_node.items():
+        failed = [o for o in seen if not o.ok]
+        ok = len(failed) < min(quorum, len(seen))
+        verdicts[node] = Verdict(ok=ok, detail=bounded((seen[0] if ok else failed[0]).detail))
+    return verdicts
+
+
+# Timer jitter allowance when a streak's span is compared with whole intervals: one prober's probes
+# are at least an interval apart, but two wall clocks read a few milliseconds differently.
+SPAN_TOLERANCE = 0.95
+
+
+def record_probes(
+    state: ControllerState, verdicts: Mapping[str, Verdict], ctx: Context, probed_at: float | None = None
+) -> ControllerState:
+    """Advance each node's rise/fall streaks with probes taken at `probed_at` (default: now).
+
+    A node goes down after FallThreshold failed probes that span (FallThreshold - 1) intervals
+    with no success in between, whoever probed; up again likewise with RiseThreshold. A node
+    with no history takes its first verdict.
+    """
+    settings = ctx.settings
+    at = ctx.now if probed_at is None else probed_at
+    nodes = dict(state.nodes)
+    for node in settings.nodes:
+        verdict = verdicts.get(node.name)
+        if verdict is None:
+            continue
+        old = state.health(node.name)
+        new = _advance(old, verdict, settings, at, ctx.now)
+        nodes[node.name] = new
+        if new.status != old.status:
+            entry = ctx.entry(f"node_{new.status}", verdict.detail, node.name)
+            state = state.with_history(entry, settings.history_limit)
+    return replace(state, nodes=nodes)
+
+
+def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, at: float, now: float) -> NodeHealth:
+    """`at`: when the probe was taken (streak spans); `now`: when the change is decided and recorded
+    (`since`, flaps): the same clock as the history entry, so "up for PreemptDelaySeconds" counts
+    from the recorded node_up, never from an earlier probe start."""
+    continues = (old.ok_streak > 0) if verdict.ok else (old.fail_streak > 0)
+    # None while a streak continues: a state written before streaks had a start (counted as spanned).
+    started = old.streak_started_at if continues else at
+    # A probe older than the streak's start (an overlapping invocation's, committed late) does not
+    # stretch the span backwards.
+    span = math.inf if started is None else max(0.0, at - started)
+    if verdict.ok:
+        ok_streak, fail_streak = min(old.ok_streak + 1, settings.rise_threshold), 0
+        promote = old.status == "unknown" or (
+            old.status == "down"
+            and ok_streak >= settings.rise_threshold
+            and _spans(span, settings.rise_threshold, settings)
+        )
+        status = "up" if promote else old.status
+    else:
+        ok_streak, fail_streak = 0, min(old.fail_streak + 1, settings.fall_threshold)
+        demote = old.status == "unknown" or (
+            old.status == "up"
+            and fail_streak >= settings.fall_threshold
+            and _spans(span, settings.fall_threshold, settings)
+        )
+        status = "down" if demote else old.status
+    if status == old.status:
+        return replace(old, ok_streak=ok_streak, fail_streak=fail_streak, streak_started_at=started)
+    flaps = old.flaps
+    if old.status == "up" and status == "down":
+        flaps = (*flaps, now)[-settings.flap_suppress_threshold :]
+    return NodeHealth(
+        status=status,
+        ok_streak=ok_streak,
+        fail_streak=fail_streak,
+        since=now,
+        reason=verdict.detail,
+        flaps=flaps,
+        streak_started_at=started,
+    )
+
+
+def _spans(span: float, threshold: int, settings: Settings) -> bool:
+    return span >= (threshold - 1) * settings.interval_seconds * SPAN_TOLERANCE
+
+
+def is_damped(health: NodeHealth, settings: Settings, now: float) -> bool:
+    """A node that went down FlapSuppressThreshold times within the flap window is damped."""
+    if settings.flap_window_seconds <= 0:
+        return False
+    recent = [at for at in health.flaps if now - at < settings.flap_window_seconds]
+    return len(recent) >= settings.flap_suppress_threshold
+
+
+def is_eligible(state: ControllerState, node: str) -> bool:
+    return state.health(node).status == "up" and node not in state.drains
+
+
+def decide(
+    state: ControllerState,
+    association: str | None,
+    ctx: Context,
+    *,
+    move_id: str,
+    may_move: bool = True,
+    missing: tuple[str, ...] = (),
+) -> Decision:
+    """Choose where the EIP belongs, given what the EIP is associated with right now.
+
+    `may_move=False`: the caller has no time left to carry a move out, so none is committed; the
+    next cycle (or the next invocation) decides again on fresh probes.
+    `missing`: the addresses of the group's set that are not on the holder (a partial move, or an
+    address moved by hand); a holder that stays gets them back, as a move to itself.
+    """
+    settings = ctx.settings
+    state, notices = settle_move(state, association, ctx)
+    if state.move is not None:
+        return Decision(state, None, f"move {state.move.id} to {state.move.target} in progress", notices)
+    state, seen = _observe_association(state, association, ctx)
+    notices += seen
+
+    holder = settings.node_by_instance(association)
+    if association is not None and holder is None:
+        state, raised = _set_alert(
+            state,
+            ALERT_FOREIGN_HOLDER,
+            True,
+            Notice(
+                "refused_move",
+                "critical",
+                f"EIP {settings.allocation_id} is on {association}, outside the pair; left there "
+                '(an operator failover with "force": true takes it back)',
+            ),
+        )
+        return Decision(state, None, f"EIP on foreign instance {association}: left alone", notices + raised)
+    state, cleared = _set_alert(state, ALERT_FOREIGN_HOLDER, False)
+    notices += cleared
+
+    any_up = any(state.health(node.name).status == "up" for node in settings.nodes)
+    state, changed = _set_alert(
+        state,
+        ALERT_NO_NODE_UP,
+        not any_up,
+        Notice(
+            "no_node_up",
+            "critical",
+            f"no node is up; EIP {settings.allocation_id} stays {settings.describe_association(association)}",
+        ),
+    )
+    notices += changed
+    target, reason = _desired_node(state, holder, settings, ctx.now)
+    state, split = _set_alert(
+        state,
+        ALERT_ADDRESSES_MISSING,
+        bool(missing) and holder is not None,
+        Notice(
+            "addresses_missing",
+            "critical",
+            f"group {settings.group}: not on {settings.describe_association(association)}: {', '.join(missing)}",
+        ),
+    )
+    notices += split
+    if holder is not None and target is not None and target.name == holder.name:
+        if missing and holder.name not in state.drains and state.health(holder.name).status == "up":
+            # The set is split: the holder gets the stragglers back (only they are sent), after
+            # the same back-off as any failed move.
+            why = f"{reason}; repairing the address set: {', '.join(missing)} not on {holder.name}"
+            if state.repairs and state.last_move_at is not None:
+                wait = state.last_move_at + move_backoff_seconds(state.repairs) - ctx.now
+                if wait > 0:
+                    return Decision(state, None, bounded(f"{why}; retrying in {wait:.1f}s"), notices)
+            if not may_move:
+                return Decision(state, None, f"{why}; deferred: no time left in this invocation to move", notices)
+            state = replace(state, repairs=state.repairs + 1)
+            return start_move(state, holder, association, bounded(why), ctx, move_id=move_id, notices=notices)
+        # The EIP is where it belongs, whoever put it there (a verification that lagged, an
+        # operator by hand): a failing move is over, and so is its back-off.
+        state = replace(state, move_failures=0, last_failure_at=None, repairs=0 if not missing else state.repairs)
+        state, cleared = _set_alert(state, ALERT_MOVE_FAILING, False)
+        return Decision(state, None, reason, notices + cleared)
+    if target is None:
+        return Decision(state, None, reason, notices)
+
+    if state.move_failures and state.last_failure_at is not None:
+        wait = state.last_failure_at + move_backoff_seconds(state.move_failures) - ctx.now
+        if wait > 0:
+            return Decision(
+                state, None, f"{reason}; retrying after {state.move_failures} failed move(s) in {wait:.1f}s", notices
+            )
+    if not may_move:
+        return Decision(state, None, f"{reason}; deferred: no time left in this invocation to move", notices)
+    return start_move(state, target, association, reason, ctx, move_id=move_id, notices=notices)
+
+
+def start_move(
+    state: ControllerState,
+    target: NodeConfig,
+    association: str | None,
+    reason: str,
+    ctx: Context,
+    *,
+    move_id: str,
+    notices: Notices = (),
+) -> Decision:
+    """Commit the intent to move the EIP to `target`: the one way every move (automatic or an
+    operator's) starts, so they record the same intent and history."""
+    source = ctx.settings.source_of(association)
+    reason = bounded(reason, MAX_ENTRY_REASON_BYTES)
+    intent = MoveIntent(id=move_id, target=target.name, source=source, reason=reason, by=ctx.actor, started_at=ctx.now)
+    state = replace(state, move=intent).with_history(
+        ctx.entry("move_started", reason, target.name, id=move_id, **{"from": source}), ctx.settings.history_limit
+    )
+    return Decision(state, intent, reason, notices)
+
+
+def _desired_node(
+    state: ControllerState, holder: NodeConfig | None, settings: Settings, now: float
+) -> tuple[NodeConfig | None, str]:
+    eligible = [node for node in settings.nodes if is_eligible(state, node.name)]
+    if holder is not None:
+        health = state.health(holder.name)
+        drained = holder.name in state.drains
+        if not drained and health.status != "down":
+            return _keep_or_preempt(state, holder, eligible, settings, now)
+        why_leave = "drained" if drained else f"down ({health.reason})"
+        if not eligible:
+            return None, f"{holder.name} is {why_leave} but no other node is up and undrained: EIP stays"
+        target = _pick(state, eligible, settings, now)
+        return target, f"failover: {holder.name} is {why_leave}; {target.name} is up"
+    if not eligible:
+        return None, "no node is up and undrained: EIP stays unassociated"
+    target = _pick(state, eligible, settings, now)
+    return target, f"EIP unassociated; {target.name} is up"
+
+
+def _keep_or_preempt(
+    state: ControllerState, holder: NodeConfig, eligible: Sequence[NodeConfig], settings: Settings, now: float
+) -> tuple[NodeConfig, str]:
+    """The holder stays unless preemption is due; the reason says which rule kept it."""
+    if state.health(holder.name).status != "up":
+        return holder, f"{holder.name} holds the EIP and is not known to be down"
+    if state.pin is not None:
+        if state.pin.node == holder.name:
+            return holder, f"pinned to {state.pin.node}: no priority moves until unpin"
+        # The pin is the operator's wish: once the pinned node is back (and has stayed up for the
+        # preempt delay), the EIP returns to it, Preempt or not.
+        pinned = next((node for node in eligible if node.name == state.pin.node), None)
+        if pinned is None:
+            return holder, f"pinned to {state.pin.node}, which is not up: {holder.name} keeps the EIP"
+        if is_damped(state.health(pinned.name), settings, now):
+            return holder, f"pinned to {pinned.name}, damped after flapping: {holder.name} keeps the EIP"
+        target, reason = _failback_due(state, pinned, settings, now, why=f"back to pinned {pinned.name}")
+        return target or holder, reason
+    if not any(node.priority > holder.priority for node in eligible):
+        return holder, f"{holder.name} holds the EIP and is up"
+    if not settings.preempt:
+        return holder, f"{holder.name} is up; Preempt is off, so no failback on priority alone"
+    target, reason = preemption_target(state, holder, settings, now)
+    return target or holder, reason
+
+
+def _pick(state: ControllerState, eligible: Sequence[NodeConfig], settings: Settings, now: float) -> NodeConfig:
+    """Best node to receive the EIP: a pinned node, then undamped before damped, then priority."""
+    if state.pin is not None:
+        for node in eligible:
+            if node.name == state.pin.node:
+                return node
+    order = {node.name: index for index, node in enumerate(settings.nodes)}
+    return min(
+        eligible,
+        key=lambda node: (
+            is_damped(state.health(node.name), settings, now),
+            -node.priority,
+            order[node.name],
+        ),
+    )
+
+
+def preemption_target(
+    state: ControllerState, holder: NodeConfig, settings: Settings, now: float
+) -> tuple[NodeConfig | None, str]:
+    """The higher-priority node to fail back to now, or None with the reason to wait."""
+    candidates = [
+        node
+        for node in settings.nodes
+        if is_eligible(state, node.name)
+        and node.priority > holder.priority
+        and not is_damped(state.health(node.name), settings, now)
+    ]
+    if not candidates:
+        return None, f"{holder.name} holds the EIP; higher-priority nodes are damped after flapping"
+    best = max(candidates, key=lambda node: node.priority)
+    return _failback_due(state, best, settings, now, why=f"preempt: {best.name} (priority {best.priority})")
+
+
+def _failback_due(
+    state: ControllerState, target: NodeConfig, settings: Settings, now: float, *, why: str
+) -> tuple[NodeConfig | None, str]:
+    """`target` once it has been up for PreemptDelaySeconds (and MinSecondsBetweenMoves since the
+    last move), else None with how long is left."""
+    since = state.health(target.name).since
+    up_for = now - since if since is not None else 0.0
+    if up_for < settings.preempt_delay_seconds:
+        wait = settings.preempt_delay_seconds - up_for
+        return (
+            None,
+            f"{target.name} up for {up_for:.1f}s; failback after PreemptDelaySeconds ({wait:.1f}s left)",
+        )
+    if state.last_move_at is not None:
+        since_move = now - state.last_move_at
+        if since_move < settings.min_seconds_between_moves:
+            wait = settings.min_seconds_between_moves - since_move
+            return None, f"failback to {target.name} waits for MinSecondsBetweenMoves ({wait:.1f}s left)"
+    return target, f"{why} up for {up_for:.1f}s"
+
+
+def settle_move(state: ControllerState, association: str | None, ctx: Context) -> tuple[ControllerState, Notices]:
+    """Finish a committed move whose EIP change is visible, or drop one whose invocation died."""
+    settings = ctx.settings
+    intent = state.move
+    if intent is None:
+        return state, ()
+    if association == settings.node(intent.target).instance_id:
+        return complete_move(state, intent.id, association, None, ctx)
+    if ctx.now - intent.started_at < settings.move_timeout_seconds:
+        return state, ()
+    notice = Notice("move_abandoned", "warning", f"move {intent.id} to {intent.target} never completed; deciding again")
+    state = replace(state, move=None).with_history(
+        ctx.entry(
+            "move_abandoned",
+            "the invocation that started it did not finish; reconciled from the EIP's association",
+            intent.target,
+            id=intent.id,
+            association=association,
+        ),
+        settings.history_limit,
+    )
+    return state, (notice,)
+
+
+def complete_move(
+    state: ControllerState, move_id: str, association: str | None, error: str | None, ctx: Context
+) -> tuple[ControllerState, Notices]:
+    """Record the outcome of move `move_id`; a no-op if another invocation already recorded it."""
+    settings = ctx.settings
+    intent = state.move
+    if intent is None or intent.id != move_id:
+        return state, ()
+    target_instance = settings.node(intent.target).instance_id
+    duration = round(ctx.now - intent.started_at, 3)
+    # The EIP's association is the truth: a call that timed out after EC2 acted still moved it.
+    if association == target_instance:
+        moved = Notice(
+            "move",
+            "warning",
+            f"EIP {settings.allocation_id} moved from {intent.source or 'unassociated'} to {intent.target}: "
+            f"{intent.reason}",
+        )
+        state = replace(
+            state,
+            move=None,
+            association=association,
+            observed=True,
+            last_move_at=ctx.now,
+            move_failures=0,
+            last_failure_at=None,
+        )
+        state, cleared = _set_alert(state, ALERT_MOVE_FAILING, False)
+        entry = ctx.entry(
+            "move_completed",
+            intent.reason,
+            intent.target,
+            id=move_id,
+            seconds=duration,
+            **{"from": intent.source},
+            **({"error": error} if error else {}),
+        )
+        return state.with_history(entry, settings.history_limit), (moved, *cleared)
+    problem = bounded(error or f"EIP is on {settings.describe_association(association)} after the call")
+    state, raised = _set_alert(
+        replace(state, move=None, move_failures=state.move_failures + 1, last_failure_at=ctx.now),
+        ALERT_MOVE_FAILING,
+        True,
+        Notice("move_failed", "critical", f"moving EIP {settings.allocation_id} to {intent.target} failed: {problem}"),
+    )
+    entry = ctx.entry("move_failed", problem, intent.target, id=move_id, seconds=duration, **{"from": intent.source})
+    return state.with_history(entry, settings.history_limit), raised
+
+
+def _observe_association(
+    state: ControllerState, association: str | None, ctx: Context
+) -> tuple[ControllerState, Notices]:
+    settings = ctx.settings
+    if state.observed and association == state.association:
+        return state, ()
+    notices: Notices = ()
+    if state.observed:
+        was = settings.describe_association(state.association)
+        now_on = settings.describe_association(association)
+        notices = (
+            Notice(
+                "drift", "warning", f"EIP {settings.allocation_id} changed outside the controller: {was} -> {now_on}"
+            ),
+        )
+        state = state.with_history(
+            ctx.entry("drift", f"EIP was {was}, found {now_on}", was=state.association, now=association),
+            settings.history_limit,
+        )
+    return replace(state, association=association, observed=True), notices
+
+
+def _set_alert(
+    state: ControllerState, alert: str, active: bool, notice: Notice | None = None
+) -> tuple[ControllerState, Notices]:
+    """Raise or clear an alert; notify only on the change, not on every cycle it persists."""
+    if active == (alert in state.alerts):
+        return state, ()
+    if active:
+        return replace(state, alerts=state.alerts | {alert}), (notice,) if notice is not None else ()
+    cleared = Notice(f"{alert}_cleared", "info", f"cleared: {alert.replace('_', ' ')}")
+    return replace(state, alerts=state.alerts - {alert}), (cleared,)

@@ -1,0 +1,198 @@
+"""The fleet document: the groups one stack serves besides its own pair, validated and parsed.
+
+The document is JSON, checked against `fleet.schema.json` (kept in this package, so the function and
+the CLI validate the same way) with Powertools' validation utility, then against what a schema
+cannot say (names, priorities, instances and addresses unique). Every error names the group, the
+field and the value. Stack-wide settings (interval, timeout, table, topic) come from the stack's
+own pair; a group may override its hysteresis.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec, RouteSpec, SecondaryIpSpec
+from nginx_eip_failover.core.bounds import bounded
+from nginx_eip_failover.core.config import DEFAULT_GROUP, NodeConfig, Settings, _health_check_url
+from nginx_eip_failover.core.errors import FleetConfigError
+
+# Per-group overrides the document may carry (schema: definitions.settings).
+_GROUP_SETTINGS = (
+    "fall_threshold",
+    "rise_threshold",
+    "preempt",
+    "preempt_delay_seconds",
+    "min_seconds_between_moves",
+    "flap_window_seconds",
+    "flap_suppress_threshold",
+)
+MAX_DOCUMENT_BYTES = 256 * 1024
+
+
+@cache
+def fleet_schema() -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("fleet.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def parse_fleet(document: object, base: Settings) -> tuple[Settings, ...]:
+    """The groups of `document` as Settings built on the stack's own (`base`); raises
+    FleetConfigError naming the group, field and value of the first problem."""
+    _validate_schema(document)
+    assert isinstance(document, Mapping)
+    groups = tuple(_group(raw, base) for raw in document["groups"])
+    _check_unique(base, groups)
+    return groups
+
+
+def parse_fleet_json(text: str, base: Settings) -> tuple[Settings, ...]:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
+        raise FleetConfigError(
+            None, "document", f"{len(text)} characters", f"must be at most {MAX_DOCUMENT_BYTES} bytes"
+        )
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FleetConfigError(None, "document", text[:40], f"is not JSON ({exc.msg} at line {exc.lineno})") from None
+    return parse_fleet(document, base)
+
+
+def _validate_schema(document: object) -> None:
+    # Only the ControlFunction and the CLI validate a document: not on the monitor's cold path.
+    from aws_lambda_powertools.utilities.validation import validate
+    from aws_lambda_powertools.utilities.validation.exceptions import SchemaValidationError
+
+    try:
+        validate(event=document, schema=fleet_schema())
+    except SchemaValidationError as exc:
+        path = [str(part) for part in (exc.path or [])][1:]  # drop fastjsonschema's "data"
+        value: object = exc.value
+        problem = (exc.validation_message or str(exc)).replace(str(exc.name), "it", 1)
+        # Name the missing or unknown field itself, not the object around it.
+        if exc.rule == "required" and isinstance(value, Mapping):
+            missing = [name for name in exc.rule_definition or () if name not in value]
+            path, value, problem = [*path, str(missing[0])], None, "is required"
+        elif exc.rule == "additionalProperties" and isinstance(value, Mapping):
+            allowed = sorted((exc.definition or {}).get("properties", {}))
+            extra = sorted(set(map(str, value)) - set(allowed))
+            path, value, problem = [*path, extra[0]], value[extra[0]], f"is not a known field; allowed: {allowed}"
+        group = _group_name(document, path)
+        field = _field(path[2:] if len(path) >= 2 and path[0] == "groups" else path) or "document"
+        raise FleetConfigError(group, field, _shown(value), problem) from None
+
+
+def _shown(value: object) -> object:
+    """The value as an error shows it: whole when small, else a bounded excerpt of its JSON."""
+    text = json.dumps(value, default=str)
+    return value if len(text) <= 200 else bounded(text, 200)
+
+
+def _group_name(document: object, path: list[str]) -> str | None:
+    if len(path) >= 2 and path[0] == "groups" and path[1].isdigit() and isinstance(document, Mapping):
+        groups = document.get("groups")
+        if isinstance(groups, list) and int(path[1]) < len(groups):
+            raw = groups[int(path[1])]
+            name = raw.get("name") if isinstance(raw, Mapping) else None
+            return name if isinstance(name, str) else f"#{int(path[1]) + 1}"
+    return None
+
+
+def _field(path: Iterable[str]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if part.isdigit() else (f".{part}" if text else part)
+    return text
+
+
+def _group(raw: Mapping[str, Any], base: Settings) -> Settings:
+    name = raw["name"]
+    if name == DEFAULT_GROUP:
+        raise FleetConfigError(name, "name", name, "is the stack's own pair (its template parameters); choose another")
+    nodes = []
+    for index, node in enumerate(raw["nodes"], start=1):
+        try:
+            url = _health_check_url(node["health_check_url"])
+        except ValueError as exc:
+            raise FleetConfigError(name, f"nodes[{index - 1}].health_check_url", "(hidden)", str(exc)) from None
+        nodes.append(
+            NodeConfig(
+                name=f"node{index}",
+                instance_id=node["instance_id"],
+                health_check_url=url,
+                priority=node["priority"],
+                network_interface_id=node.get("network_interface_id"),
+            )
+        )
+    node_names = {node.name for node in nodes}
+    elastic_ips = []
+    for index, eip in enumerate(raw["elastic_ips"]):
+        private_ips = dict(eip.get("private_ips") or {})
+        for node_name in private_ips:
+            if node_name not in node_names:
+                raise FleetConfigError(
+                    name,
+                    f"elastic_ips[{index}].private_ips",
+                    node_name,
+                    f"is not a node of this group ({len(nodes)} nodes)",
+                )
+        elastic_ips.append(ElasticIpSpec(eip["allocation_id"], private_ips))
+    secondary = tuple(SecondaryIpSpec(address) for address in raw.get("secondary_private_ips") or ())
+    routes = tuple(
+        RouteSpec(route["destination"], tuple(route["route_table_ids"])) for route in raw.get("routes") or ()
+    )
+    if secondary or routes or any(eip.private_ips for eip in elastic_ips):
+        # Addresses that land on an ENI name it: no DescribeInstances (and no grant for it) needed.
+        for index, node in enumerate(nodes):
+            if node.network_interface_id is None:
+                raise FleetConfigError(
+                    name,
+                    f"nodes[{index}].network_interface_id",
+                    None,
+                    "is required when the group has secondary_private_ips, routes or EIPs by private IP "
+                    "(they land on an ENI)",
+                )
+    overrides = {key: raw.get("settings", {})[key] for key in _GROUP_SETTINGS if key in raw.get("settings", {})}
+    return replace(
+        base,
+        group=name,
+        allocation_id=elastic_ips[0].allocation_id,
+        nodes=tuple(nodes),
+        addresses=AddressSet(tuple(elastic_ips), secondary, routes),
+        **overrides,
+    )
+
+
+def _check_unique(base: Settings, groups: tuple[Settings, ...]) -> None:
+    names: set[str] = set()
+    owners: dict[str, str] = {address: DEFAULT_GROUP for address in base.address_set.labels()}
+    for group in groups:
+        if group.group in names:
+            raise FleetConfigError(
+                group.group, "name", group.group, "is the name of an earlier group; names must be unique"
+            )
+        names.add(group.group)
+        for field, values in (
+            ("instance_id", [node.instance_id for node in group.nodes]),
+            ("health_check_url", [node.health_check_url for node in group.nodes]),
+            ("priority", [node.priority for node in group.nodes]),
+        ):
+            seen: set[object] = set()
+            for index, value in enumerate(values):
+                if value in seen:
+                    shown = "(hidden)" if field == "health_check_url" else value
+                    raise FleetConfigError(
+                        group.group,
+                        f"nodes[{index}].{field}",
+                        shown,
+                        "is also another node's in this group; each needs its own",
+                    )
+                seen.add(value)
+        for address in group.address_set.labels():
+            owner = owners.setdefault(address, group.group)
+            if owner != group.group:
+                raise FleetConfigError(group.group, "addresses", address, f"is already served by group {owner!r}")
