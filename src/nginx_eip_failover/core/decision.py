@@ -9,6 +9,9 @@ No I/O happens here. The contract's invariants live in `decide`:
 6. a move is committed as an intent in the state before EC2 is called, so one decision makes one
    move however many invocations race (the state store's conditional write picks the winner).
 Nothing here assumes two nodes or one observer.
+
+Size: over 500 lines on purpose: every rule of the decision reads in one place, in the order `decide`
+applies them; splitting it would scatter one function's cases across files.
 """
 
 from __future__ import annotations

@@ -1,0 +1,141 @@
+"""The tree reads as the architecture: which package may import which (ARCHITECTURE.md).
+
+Reads every module's imports with `ast` (top-level and deferred ones alike, `TYPE_CHECKING` blocks too:
+a type-only import still ties one layer to the other) and fails naming the module and the import."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "nginx_eip_failover"
+ROOT = Path(__file__).resolve().parents[2] / "src" / PACKAGE
+
+# layer -> the layers it may import (besides itself). `observability` is the Powertools logger and
+# metrics every layer but the core may use; the package root only holds `__version__`.
+ALLOWED: dict[str, set[str]] = {
+    "core": {"__init__"},
+    "service": {"__init__", "core", "observability"},
+    "adapters": {"__init__", "core", "observability"},
+    "observability": set(),
+    "handlers": {"__init__", "core", "service", "adapters", "observability"},
+    "cli": {"__init__", "core", "service"},
+    "__init__": set(),
+}
+
+# Imports that break the rule today, each to be replaced by a port (issue #20). Nothing may be added here.
+DEBT: set[tuple[str, str]] = {
+    ("nginx_eip_failover.service.controller", "nginx_eip_failover.adapters.ec2.api_budget"),
+    ("nginx_eip_failover.service.fleet", "nginx_eip_failover.adapters.dynamodb.fleet_store"),
+    ("nginx_eip_failover.service.fleet_requests", "nginx_eip_failover.adapters.dynamodb.fleet_store"),
+    ("nginx_eip_failover.service.fleet_requests", "nginx_eip_failover.adapters"),
+    ("nginx_eip_failover.service.preflight", "nginx_eip_failover.adapters.dynamodb.preflight_store"),
+}
+LONG_DEBT = {"nginx_eip_failover.service.preflight"}
+
+# Longer than 500 lines only with a reason written at the module's top (a line starting "Size:").
+MAX_LINES = 500
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _modules() -> list[tuple[str, Path]]:
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT.parent).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1] if len(parts) > 1 else parts
+        found.append((".".join(parts), path))
+    return found
+
+
+def _imports(module: str, path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    is_package = path.name == "__init__.py"
+    out: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".") if is_package else module.split(".")[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            out.append((node.lineno, target))
+            # `from nginx_eip_failover import x` names a module of the root: count x's layer
+            if target == PACKAGE:
+                out.extend(
+                    (node.lineno, f"{PACKAGE}.{alias.name}")
+                    for alias in node.names
+                    if (ROOT / f"{alias.name}.py").exists() or (ROOT / alias.name).is_dir()
+                )
+    return [(line, name) for line, name in out if name == PACKAGE or name.startswith(PACKAGE + ".")]
+
+
+MODULES = _modules()
+
+
+def test_every_module_is_in_a_known_layer() -> None:
+    unknown = sorted({m for m, _ in MODULES if _layer(m) not in ALLOWED})
+    assert not unknown, f"modules outside the layers ARCHITECTURE.md names: {unknown}"
+
+
+@pytest.mark.parametrize(("module", "path"), MODULES, ids=[m for m, _ in MODULES])
+def test_imports_follow_the_layer_rule(module: str, path: Path) -> None:
+    layer = _layer(module)
+    bad = []
+    for line, target in _imports(module, path):
+        other = _layer(target)
+        if other != layer and other not in ALLOWED[layer] and (module, target) not in DEBT:
+            bad.append(f"{path.relative_to(ROOT.parent)}:{line} imports {target} ({layer} -> {other})")
+    assert not bad, "layer rule broken (ARCHITECTURE.md):\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize(("module", "path"), MODULES, ids=[m for m, _ in MODULES])
+def test_long_modules_say_why(module: str, path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    lines = text.count("\n")
+    if lines > MAX_LINES and module not in LONG_DEBT:
+        head = "\n".join(text.splitlines()[:40])
+        assert "Size:" in head, f"{module} has {lines} lines (> {MAX_LINES}) and no 'Size:' reason at its top"
+
+
+def test_the_core_does_no_io() -> None:
+    """The core imports no AWS SDK, no network and no Powertools: it is a pure function of its inputs."""
+    # JSON Schema validation (Powertools' validation utility) and urllib.parse are pure; the rest is I/O.
+    forbidden = (
+        "boto3",
+        "botocore",
+        "urllib.request",
+        "http",
+        "socket",
+        "ssl",
+        "threading",
+        "concurrent",
+        "aws_lambda_powertools.logging",
+        "aws_lambda_powertools.metrics",
+        "aws_lambda_powertools.tracing",
+    )
+    bad = []
+    for module, path in MODULES:
+        if _layer(module) != "core":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
+            bad.extend(f"{module}:{node.lineno} imports {n}" for n in names if any(n == f or n.startswith(f + ".") for f in forbidden))
+    assert not bad, "\n".join(bad)
