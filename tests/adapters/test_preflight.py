@@ -14,31 +14,34 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from nginx_eip_failover.adapters.dynamodb.preflight_store import AlertRecord, PreflightStore, alert_key, run_key
+from nginx_eip_failover.adapters.dynamodb.preflight_store import PreflightStore, alert_key, run_key
+from nginx_eip_failover.adapters.ec2.preflight_checks import (
+    Ec2PreflightChecks,
+    check_associate,
+    check_instances,
+    check_replace_route,
+)
 from nginx_eip_failover.adapters.health_probe import HealthProber
+from nginx_eip_failover.adapters.triggers import TriggerPreflightChecks, check_alarms, check_schedule
 from nginx_eip_failover.core.config import NodeConfig, Settings, load_settings
 from nginx_eip_failover.core.errors import ConfigError, ConflictError
-from nginx_eip_failover.core.ports import Notice
-from nginx_eip_failover.handlers.preflight_wiring import interval_from_env, periodic_preflight, targets_from_env
-from nginx_eip_failover.observability import metrics
-from nginx_eip_failover.service.preflight import (
+from nginx_eip_failover.core.ports import AlertRecord, Notice
+from nginx_eip_failover.core.preflight import (
     ALERT,
     CheckRow,
     NotDue,
-    Preflight,
     PreflightReport,
     PreflightTargets,
     alert_notice,
-    check_alarms,
-    check_associate,
-    check_instances,
-    check_schedule,
     failed,
     function_name,
     ok,
     render_table,
     skipped,
 )
+from nginx_eip_failover.handlers.preflight_wiring import interval_from_env, periodic_preflight, targets_from_env
+from nginx_eip_failover.observability import metrics
+from nginx_eip_failover.service.preflight import Preflight
 from nginx_eip_failover.service.preflight_periodic import PeriodicPreflight, due
 from nginx_eip_failover_lab.moto_gaps import aws_address_semantics
 from support.moto_tables import create_table
@@ -89,14 +92,14 @@ class World:
     def preflight(self, *, settings: Settings | None = None, **overrides: Any) -> Preflight:
         settings = settings or self.settings
         arguments: dict[str, Any] = {
-            "ec2": self.ec2,
+            "ec2": Ec2PreflightChecks(self.ec2),
             "store": PreflightStore(self.aws["dynamodb"], settings.table_name, settings.allocation_id),
             "prober": HealthProber(settings.nodes, settings.timeout_seconds, observer="preflight"),
             "notifier": self.notices,
             "targets": self.targets(),
-            "cloudwatch": self.aws["cloudwatch"],
-            "events": self.aws["events"],
-            "scheduler": self.aws["scheduler"],
+            "triggers": TriggerPreflightChecks(
+                cloudwatch=self.aws["cloudwatch"], events=self.aws["events"], scheduler=self.aws["scheduler"]
+            ),
         }
         arguments.update(overrides)
         return Preflight(settings, **arguments)
@@ -680,7 +683,6 @@ def test_targets_from_the_environment() -> None:
 
 def test_a_denied_replace_route_names_the_action_and_the_route_table() -> None:
     from nginx_eip_failover.core.addresses import RouteSpec
-    from nginx_eip_failover.service.preflight import check_replace_route
 
     client = boto3.session.Session().client("ec2", region_name="us-east-1")
     node = NodeConfig("node2", "i-0123456789abcdef2", "http://127.0.0.1/", 100, "eni-0123456789abcdef2")
@@ -715,7 +717,6 @@ def test_a_denied_replace_route_names_the_action_and_the_route_table() -> None:
 
 def test_an_eip_by_private_ip_is_dry_run_on_the_nodes_eni_and_ipv6_routes_use_their_field() -> None:
     from nginx_eip_failover.core.addresses import RouteSpec
-    from nginx_eip_failover.service.preflight import check_replace_route
 
     client = boto3.session.Session().client("ec2", region_name="us-east-1")
     node = NodeConfig("node1", "i-0123456789abcdef1", "http://127.0.0.1/", 101, "eni-0123456789abcdef1")

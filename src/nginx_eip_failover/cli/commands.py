@@ -260,7 +260,7 @@ def run(args: argparse.Namespace, transport: Transport, out: TextIO, err: TextIO
 
 
 def _preflight_table(payload: Mapping[str, Any]) -> str:
-    from nginx_eip_failover.service.preflight import CheckRow, render_table
+    from nginx_eip_failover.core.preflight import CheckRow, render_table
 
     rows = [
         CheckRow(str(row.get("check")), str(row.get("target")), row.get("status", "failed"), str(row.get("detail")))

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from nginx_eip_failover.core.state import ControllerState
 
 if TYPE_CHECKING:
+    from nginx_eip_failover.core.addresses import RouteSpec
+    from nginx_eip_failover.core.config import NodeConfig, Settings
     from nginx_eip_failover.core.log_records import LogRecord
+    from nginx_eip_failover.core.preflight import CheckRow, PreflightTargets
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -118,3 +121,50 @@ class LeasePort(Protocol):
         """The newest registered lease, if any. May lag a write by a moment (eventually consistent):
         a late answer only makes the older invocation probe a little longer."""
         ...
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """Whether the preflight alert is raised, and what failed (the preflight's own item)."""
+
+    raised: bool = False
+    failures: tuple[str, ...] = ()  # "check target: why" of each failed row (bounded)
+    since: float | None = None  # when the alert was raised
+    changed_at: float | None = None
+    by: str = ""
+    version: int = 0  # 0: no item yet
+
+
+class PreflightStorePort(Protocol):
+    """Preflight's two items: when it last ran (claimed once per period) and its alert."""
+
+    @property
+    def run_key(self) -> str: ...
+    @property
+    def alert_key(self) -> str: ...
+
+    def claim(self, now: float, not_after: float, by: str) -> float | None:
+        """Record a run at `now` unless the last recorded run is later than `not_after`: None when
+        recorded, else the last run's time (nothing written)."""
+        ...
+
+    def load_alert(self) -> AlertRecord: ...
+    def save_alert(self, record: AlertRecord, expected_version: int) -> int: ...
+
+
+class PreflightEc2Checks(Protocol):
+    """The EC2 calls a move makes, each made so that it changes nothing (DryRun, or the closest
+    read), answered as one preflight row."""
+
+    def eip(self, settings: Settings) -> CheckRow: ...
+    def instances(self, nodes: Sequence[NodeConfig]) -> list[CheckRow]: ...
+    def associate(self, allocation_id: str, node: NodeConfig, private_ip: str | None) -> CheckRow: ...
+    def secondary_ips(self, node: NodeConfig, addresses: Sequence[str]) -> CheckRow: ...
+    def replace_route(self, node: NodeConfig, route: RouteSpec, table: str) -> CheckRow: ...
+
+
+class PreflightTriggerChecks(Protocol):
+    """The stack's triggers: the schedule and the node alarms must invoke the monitor."""
+
+    def schedule(self, targets: PreflightTargets) -> list[CheckRow]: ...
+    def alarms(self, targets: PreflightTargets) -> list[CheckRow]: ...

@@ -25,8 +25,9 @@ from nginx_eip_failover.observability import logger
 from nginx_eip_failover.service.preflight_periodic import PeriodicPreflight, record_metric
 
 if TYPE_CHECKING:
+    from nginx_eip_failover.core.preflight import PreflightTargets
     from nginx_eip_failover.service.controller import FailoverController
-    from nginx_eip_failover.service.preflight import Preflight, PreflightTargets
+    from nginx_eip_failover.service.preflight import Preflight
     from nginx_eip_failover.service.status import StatusDocument
 
 DEFAULT_INTERVAL_SECONDS = 900.0
@@ -47,7 +48,7 @@ def interval_from_env(env: Mapping[str, str]) -> float:
 
 
 def targets_from_env(env: Mapping[str, str], *, in_monitor: bool) -> PreflightTargets:
-    from nginx_eip_failover.service.preflight import PreflightTargets
+    from nginx_eip_failover.core.preflight import PreflightTargets
 
     def value(name: str) -> str | None:
         return env.get(name, "").strip() or None
@@ -66,14 +67,16 @@ def build_preflight(settings: Settings, env: Mapping[str, str], *, in_monitor: b
     # Built when a run is due (or an operator asks): the checks stay off the monitor's cold path.
     from nginx_eip_failover.adapters import aws_clients
     from nginx_eip_failover.adapters.dynamodb.preflight_store import PreflightStore
+    from nginx_eip_failover.adapters.ec2.preflight_checks import Ec2PreflightChecks
     from nginx_eip_failover.adapters.health_probe import HealthProber
     from nginx_eip_failover.adapters.sns_notifier import Notifier
+    from nginx_eip_failover.adapters.triggers import TriggerPreflightChecks
     from nginx_eip_failover.service.preflight import Preflight
 
     targets = targets_from_env(env, in_monitor=in_monitor)
     return Preflight(
         settings,
-        ec2=aws_clients.ec2(),
+        ec2=Ec2PreflightChecks(aws_clients.ec2()),
         store=PreflightStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
         prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle, observer="preflight"),
         notifier=Notifier(
@@ -81,9 +84,11 @@ def build_preflight(settings: Settings, env: Mapping[str, str], *, in_monitor: b
         ),
         targets=targets,
         # Only the clients a configured check needs.
-        cloudwatch=aws_clients.client("cloudwatch") if targets.alarm_names else None,
-        events=aws_clients.client("events") if targets.schedule_rule else None,
-        scheduler=aws_clients.client("scheduler") if targets.schedule_name else None,
+        triggers=TriggerPreflightChecks(
+            cloudwatch=aws_clients.client("cloudwatch") if targets.alarm_names else None,
+            events=aws_clients.client("events") if targets.schedule_rule else None,
+            scheduler=aws_clients.client("scheduler") if targets.schedule_name else None,
+        ),
         actor="monitor" if in_monitor else "operator",
     )
 
@@ -124,7 +129,7 @@ def periodic_preflight() -> PeriodicPreflight:
 
 def preflight_response(failover: FailoverController) -> dict[str, Any]:
     """The control action: run every check now, and return the rows with the status."""
-    from nginx_eip_failover.service.preflight import NotDue
+    from nginx_eip_failover.core.preflight import NotDue
 
     report = control_preflight(failover.settings).run()
     assert not isinstance(report, NotDue)  # min_age 0: an operator's run always runs

@@ -21,7 +21,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from nginx_eip_failover.observability import logger, metrics
 
 if TYPE_CHECKING:
-    from nginx_eip_failover.service.preflight import NotDue, Preflight, PreflightReport
+    from nginx_eip_failover.core.preflight import NotDue, PreflightReport
+    from nginx_eip_failover.service.preflight import Preflight
 
 
 def due(last_run_at: float | None, now: float, interval: float) -> bool:
@@ -95,7 +96,7 @@ class PeriodicPreflight:
         outcome = self._outcome
         self._known = True
         # Only once a run has finished: the monitor's cold start never imports the checks.
-        from nginx_eip_failover.service.preflight import NotDue, PreflightReport
+        from nginx_eip_failover.core.preflight import NotDue, PreflightReport
 
         if isinstance(outcome, NotDue):
             self._last_run_at = outcome.last_run_at

@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nginx_eip_failover.core.errors import ConflictError, StateStoreError
+from nginx_eip_failover.core.ports import AlertRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -28,16 +28,6 @@ def run_key(allocation_id: str) -> str:
 
 def alert_key(allocation_id: str) -> str:
     return f"preflight#{allocation_id}"
-
-
-@dataclass(frozen=True)
-class AlertRecord:
-    raised: bool = False
-    failures: tuple[str, ...] = ()  # "check target: why" of each failed row (bounded)
-    since: float | None = None  # when the alert was raised
-    changed_at: float | None = None
-    by: str = ""
-    version: int = 0  # 0: no item yet
 
 
 class PreflightStore:
