@@ -18,9 +18,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from nginx_eip_failover.adapters.ec2.address_set import AddressSetError, AddressSetMover, NodeTarget, SetMoveResult
-from nginx_eip_failover.adapters.ec2.api_budget import PRIORITY_FAILBACK, ApiBudget
+from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget
 from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec, RouteSpec, SecondaryIpSpec
 from nginx_eip_failover.core.errors import ElasticIpError
+from nginx_eip_failover.core.ports import PRIORITY_FAILBACK
 from support.moto_ec2_gaps import aws_address_semantics
 
 MUTATING = {"AssociateAddress", "AssignPrivateIpAddresses", "ReplaceRoute", "CreateRoute", "DisassociateAddress"}

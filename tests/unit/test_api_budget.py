@@ -7,13 +7,8 @@ import time
 
 import pytest
 
-from nginx_eip_failover.adapters.ec2.api_budget import (
-    PRIORITY_FAILBACK,
-    PRIORITY_FAILOVER,
-    PRIORITY_PLACEMENT,
-    ApiBudget,
-    BudgetDeadlineError,
-)
+from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget, BudgetDeadlineError
+from nginx_eip_failover.core.ports import PRIORITY_FAILBACK, PRIORITY_FAILOVER, PRIORITY_PLACEMENT
 
 
 class FakeClock:

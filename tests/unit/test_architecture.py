@@ -25,13 +25,8 @@ ALLOWED: dict[str, set[str]] = {
     "__init__": set(),
 }
 
-# Imports that break the rule today, each to be replaced by a port (issue #20). Nothing may be added here.
-DEBT: set[tuple[str, str]] = {
-    ("nginx_eip_failover.service.controller", "nginx_eip_failover.adapters.ec2.api_budget"),
-    ("nginx_eip_failover.service.fleet", "nginx_eip_failover.adapters.dynamodb.fleet_store"),
-    ("nginx_eip_failover.service.fleet_requests", "nginx_eip_failover.adapters.dynamodb.fleet_store"),
-    ("nginx_eip_failover.service.fleet_requests", "nginx_eip_failover.adapters"),
-}
+# Imports that break the rule, each waiting for a port. Empty since issue #20: nothing may be added here.
+DEBT: set[tuple[str, str]] = set()
 LONG_DEBT: set[str] = set()
 
 # Longer than 500 lines only with a reason written at the module's top (a line starting "Size:").

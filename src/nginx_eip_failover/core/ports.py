@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 
 Severity = Literal["info", "warning", "critical"]
 
+# The order EC2's API budget serves waiting moves in (EipPort.move's `priority`): lower goes first, so a
+# fleet failover moves the groups whose node is down before those that merely return to their preferred one.
+PRIORITY_FAILOVER = 0  # the holder is down: traffic is being lost
+PRIORITY_PLACEMENT = 5  # an unassociated set: placed on the best node
+PRIORITY_FAILBACK = 10  # both nodes are up: returning to the preferred node can wait
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -65,6 +71,14 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class FleetDocument:
+    """The fleet document as stored: its JSON text and the version a conditional write replaces."""
+
+    text: str | None  # None: no fleet, only the stack's own pair
+    version: int  # 0: no item yet
+
+
+@dataclass(frozen=True)
 class MonitorLease:
     """A scheduled monitor invocation, as registered in the monitor lease: the newest one probes."""
 
@@ -84,13 +98,22 @@ class EipPort(Protocol):
 
     # `not_after` (time.monotonic()): the move is no longer wanted after it, so AssociateAddress is
     # not sent late (ElasticIpError instead). `priority`: lower goes first for EC2's API budget
-    # (api_budget: failovers before placements before failbacks).
+    # (PRIORITY_FAILOVER before PRIORITY_PLACEMENT before PRIORITY_FAILBACK).
     def move(self, instance_id: str, *, not_after: float | None = None, priority: int = 0) -> MoveResult: ...
 
 
 class StorePort(Protocol):
     def load(self, *, consistent: bool = True) -> Snapshot: ...
     def save(self, state: ControllerState, expected_version: int) -> int: ...
+
+
+class FleetStorePort(Protocol):
+    def load(self, *, consistent: bool = False) -> FleetDocument: ...
+
+    def save(self, text: str, expected_version: int) -> int:
+        """Replace the document if its version is still `expected_version` (ConflictError if not);
+        returns the new version."""
+        ...
 
 
 class NotifierPort(Protocol):

@@ -350,7 +350,7 @@ class FailoverController:
     def _priority(self, move: MoveIntent) -> int:
         """Failovers (and repairs) before placements before failbacks, when a fleet's moves queue
         for EC2's API budget: the group whose holder died waits least."""
-        from nginx_eip_failover.adapters.ec2.api_budget import PRIORITY_FAILBACK, PRIORITY_FAILOVER, PRIORITY_PLACEMENT
+        from nginx_eip_failover.core.ports import PRIORITY_FAILBACK, PRIORITY_FAILOVER, PRIORITY_PLACEMENT
 
         if move.source is None or move.source.startswith("foreign:"):
             return PRIORITY_PLACEMENT

@@ -13,22 +13,15 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
 
 from nginx_eip_failover.core.config import DEFAULT_GROUP, Settings
 from nginx_eip_failover.core.errors import FailoverError, FleetConfigError, InvalidRequestError
+from nginx_eip_failover.core.ports import FleetStorePort
 from nginx_eip_failover.observability import logger
 from nginx_eip_failover.service.controller import CycleReport, FailoverController
 
-if TYPE_CHECKING:
-    from nginx_eip_failover.adapters.dynamodb.fleet_store import FleetDocument
-
 REFRESH_SECONDS = 60.0
 MAX_PARALLEL_GROUPS = 32
-
-
-class FleetSource(Protocol):
-    def load(self, *, consistent: bool = False) -> FleetDocument: ...
 
 
 @dataclass
@@ -43,13 +36,13 @@ class Fleet:
         self,
         default: FailoverController,
         build: Callable[[Settings], FailoverController],
-        source: FleetSource | None,
+        store: FleetStorePort | None,
         *,
         refresh_seconds: float = REFRESH_SECONDS,
     ) -> None:
         self.base = default.settings
         self._build = build
-        self._source = source
+        self.store = store  # where the fleet document is kept; None: the stack's own pair only
         self._refresh_seconds = refresh_seconds
         self._controllers: dict[str, FailoverController] = {DEFAULT_GROUP: default}
         self._version = -1
@@ -59,7 +52,7 @@ class Fleet:
     # --- the groups ---------------------------------------------------------------------------
 
     def controllers(self) -> Mapping[str, FailoverController]:
-        if self._source is not None and time.monotonic() - self._loaded_at >= self._refresh_seconds:
+        if self.store is not None and time.monotonic() - self._loaded_at >= self._refresh_seconds:
             self.refresh()
         return self._controllers
 
@@ -68,10 +61,10 @@ class Fleet:
         cached state and its probe pool)."""
         from nginx_eip_failover.core.fleet_config import parse_fleet_json
 
-        assert self._source is not None
+        assert self.store is not None
         self._loaded_at = time.monotonic()
         try:
-            document = self._source.load(consistent=consistent)
+            document = self.store.load(consistent=consistent)
         except FailoverError:
             logger.exception("cannot read the fleet document; keeping the groups loaded before")
             return

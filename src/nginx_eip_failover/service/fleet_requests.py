@@ -6,9 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from nginx_eip_failover.adapters.dynamodb.fleet_store import FleetStore
 from nginx_eip_failover.core.errors import ConflictError, InvalidRequestError, RefusedError
 from nginx_eip_failover.core.fleet_config import parse_fleet_json
+from nginx_eip_failover.core.ports import FleetStorePort
 from nginx_eip_failover.observability import logger
 from nginx_eip_failover.service.fleet import Fleet
 
@@ -67,7 +67,9 @@ def fleet_status(fleet: Fleet) -> dict[str, Any]:
     return {"ok": True, "action": "status", "fleet": rows}
 
 
-def _store(fleet: Fleet) -> FleetStore:
-    from nginx_eip_failover.adapters import aws_clients
-
-    return FleetStore(aws_clients.dynamodb(), fleet.base.table_name)
+def _store(fleet: Fleet) -> FleetStorePort:
+    if fleet.store is None:
+        raise InvalidRequestError(
+            "action", "fleet_show/fleet_apply", "is not served: this stack keeps no fleet document"
+        )
+    return fleet.store

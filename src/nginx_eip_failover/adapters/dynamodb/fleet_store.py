@@ -9,23 +9,17 @@ consistent read per container and refresh period costs about $0.01 a month.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nginx_eip_failover.core.errors import ConflictError, StateStoreError
+from nginx_eip_failover.core.ports import FleetDocument
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 FLEET_KEY = "config#fleet"
-
-
-@dataclass(frozen=True)
-class FleetDocument:
-    text: str | None  # None: no fleet, only the stack's own pair
-    version: int  # 0: no item yet
 
 
 class FleetStore:

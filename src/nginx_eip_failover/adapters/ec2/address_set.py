@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from nginx_eip_failover.adapters.ec2.api_budget import PRIORITY_FAILOVER, ApiBudget, BudgetDeadlineError
+from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget, BudgetDeadlineError
 from nginx_eip_failover.adapters.ec2.elastic_ip import ec2_call
 from nginx_eip_failover.core.addresses import AddressKind, AddressSet, AddressState, ElasticIpSpec, RouteSpec
 from nginx_eip_failover.core.bounds import bounded
 from nginx_eip_failover.core.errors import ElasticIpError
-from nginx_eip_failover.core.ports import Association, MoveResult
+from nginx_eip_failover.core.ports import PRIORITY_FAILOVER, Association, MoveResult
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client

@@ -7,7 +7,7 @@ that fails over many groups at once would otherwise spend its burst, then get
 
 - waiting for a token is pacing, never an error; a caller gives up only once its `not_after`
   (time.monotonic()) has passed, and then nothing is sent;
-- waiters are served by priority, lower numbers first (`PRIORITY_FAILOVER` before
+- waiters are served by priority, lower numbers first (core/ports.py: `PRIORITY_FAILOVER` before
   `PRIORITY_FAILBACK`), first come first served within a priority: a fleet failover moves the
   groups whose node is down before the ones that merely return to their preferred node.
 
@@ -24,14 +24,12 @@ import time
 from collections.abc import Callable
 
 from nginx_eip_failover.core.errors import FailoverError
+from nginx_eip_failover.core.ports import PRIORITY_FAILOVER
 
 # EC2's documented defaults for mutating ("non-read") actions; accounts can differ.
 EC2_MUTATING_BURST = 50
 EC2_MUTATING_REFILL_PER_SECOND = 5.0
 
-PRIORITY_FAILOVER = 0  # the holder is down: traffic is being lost
-PRIORITY_PLACEMENT = 5  # an unassociated set: placed on the best node
-PRIORITY_FAILBACK = 10  # both nodes are up: returning to the preferred node can wait
 
 # Refills are computed in floating point: a token 1e-9 short is a whole token (else a waiter could
 # spin on a timeout too small to move the clock).
