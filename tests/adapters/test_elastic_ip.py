@@ -12,6 +12,7 @@ from botocore.config import Config
 from nginx_eip_failover.adapters import aws_clients
 from nginx_eip_failover.adapters.ec2.elastic_ip import ElasticIpMover
 from nginx_eip_failover.core.errors import ElasticIpError
+from support.moto_pair import create_pair
 
 
 @dataclass
@@ -31,11 +32,8 @@ class Ec2World:
 def world(moto_module: None, boto_session: boto3.session.Session) -> Ec2World:
     """Fresh instances and a fresh EIP in the module's moto, seen through a fresh client."""
     client = boto_session.client("ec2", region_name="us-east-1")
-    reservation = client.run_instances(ImageId="ami-12345678", MinCount=2, MaxCount=2, InstanceType="t3.micro")
-    address = client.allocate_address(Domain="vpc")
-    state = Ec2World(
-        client, address["AllocationId"], address["PublicIp"], [i["InstanceId"] for i in reservation["Instances"]]
-    )
+    pair = create_pair(client)
+    state = Ec2World(client, pair.allocation_id, pair.public_ip, list(pair.instance_ids))
 
     def count(params: dict[str, Any], **_: Any) -> None:
         state.associate_calls.append(params)

@@ -14,6 +14,7 @@ from nginx_eip_failover.core.errors import FleetConfigError, InvalidRequestError
 from nginx_eip_failover.handlers import control, monitor
 from nginx_eip_failover.service import controller as controller_module
 from nginx_eip_failover_lab.lambda_context import LambdaContextDouble
+from support.moto_pair import create_pair
 from support.moto_tables import create_table
 
 TABLE = "fleet-state"
@@ -34,10 +35,8 @@ class Fleet:
         self.servers: dict[str, Any] = {}
 
     def pair(self) -> tuple[list[str], str, list[Any]]:
-        instances = self.ec2.run_instances(ImageId="ami-12345678", MinCount=2, MaxCount=2, InstanceType="t3.micro")
-        ids = [instance["InstanceId"] for instance in instances["Instances"]]
-        allocation = self.ec2.allocate_address(Domain="vpc")["AllocationId"]
-        return ids, allocation, [self.node_server(), self.node_server()]
+        created = create_pair(self.ec2)
+        return list(created.instance_ids), created.allocation_id, [self.node_server(), self.node_server()]
 
     def holder(self, allocation: str) -> str | None:
         address = self.ec2.describe_addresses(AllocationIds=[allocation])["Addresses"][0]

@@ -24,6 +24,7 @@ from nginx_eip_failover.handlers import control, monitor, wiring
 from nginx_eip_failover.service import controller as controller_module
 from nginx_eip_failover.service.operator_requests import parse_control_request
 from nginx_eip_failover_lab.lambda_context import LambdaContextDouble
+from support.moto_pair import create_pair
 from support.moto_tables import create_table
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -149,9 +150,8 @@ def stack(
 ) -> Stack:
     """Two fresh instances, a fresh EIP (so a fresh state item), a topic with a queue, two nodes."""
     ec2, sns, sqs = aws["ec2"], aws["sns"], aws["sqs"]
-    instances = ec2.run_instances(ImageId="ami-12345678", MinCount=2, MaxCount=2, InstanceType="t3.micro")
-    node1_id, node2_id = (instance["InstanceId"] for instance in instances["Instances"])
-    allocation_id = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    created = create_pair(ec2)
+    (node1_id, node2_id), allocation_id = created.instance_ids, created.allocation_id
     name = f"notices-{abs(hash(request.node.nodeid))}"
     topic = sns.create_topic(Name=name)["TopicArn"]
     queue = sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -160,11 +160,7 @@ def stack(
     node1, node2 = node_server(), node_server()
     env = {
         **base_env,
-        "EIP_ALLOCATION_ID": allocation_id,
-        "NODE1_INSTANCE_ID": node1_id,
-        "NODE2_INSTANCE_ID": node2_id,
-        "NODE1_HEALTH_CHECK_URL": node1.url(),
-        "NODE2_HEALTH_CHECK_URL": node2.url(),
+        **created.env([node1.url(), node2.url()]),
         "HEALTH_CHECK_INTERVAL_SECONDS": str(INTERVAL),
         "HEALTH_CHECK_TIMEOUT_SECONDS": str(INTERVAL),
         "FALL_THRESHOLD": str(FALL),

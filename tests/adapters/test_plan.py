@@ -17,6 +17,7 @@ from nginx_eip_failover.core.errors import InvalidRequestError
 from nginx_eip_failover.handlers import control, monitor
 from nginx_eip_failover.service import controller as controller_module
 from nginx_eip_failover_lab.lambda_context import LambdaContextDouble
+from support.moto_pair import create_pair
 from support.moto_tables import create_table
 
 TABLE = "plan-state"
@@ -34,21 +35,18 @@ def pair(
     aws: dict[str, Any], base_env: dict[str, str], node_server: Callable[[], Any], monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, Any]:
     ec2 = aws["ec2"]
-    instances = ec2.run_instances(ImageId="ami-12345678", MinCount=2, MaxCount=2, InstanceType="t3.micro")
-    ids = [instance["InstanceId"] for instance in instances["Instances"]]
-    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    created = create_pair(ec2)
+    ids, allocation = list(created.instance_ids), created.allocation_id
     servers = [node_server(), node_server()]
     env = {
         **base_env,
-        "EIP_ALLOCATION_ID": allocation,
-        "NODE1_INSTANCE_ID": ids[0],
-        "NODE2_INSTANCE_ID": ids[1],
-        "NODE1_HEALTH_CHECK_URL": servers[0].url(),
-        "NODE2_HEALTH_CHECK_URL": servers[1].url(),
-        "HEALTH_CHECK_INTERVAL_SECONDS": "0.2",
-        "HEALTH_CHECK_TIMEOUT_SECONDS": "0.2",
-        "FALL_THRESHOLD": "1",
-        "STATE_TABLE_NAME": TABLE,
+        **created.env(
+            [server.url() for server in servers],
+            HEALTH_CHECK_INTERVAL_SECONDS="0.2",
+            HEALTH_CHECK_TIMEOUT_SECONDS="0.2",
+            FALL_THRESHOLD="1",
+            STATE_TABLE_NAME=TABLE,
+        ),
     }
     for variable, value in env.items():
         monkeypatch.setenv(variable, value)

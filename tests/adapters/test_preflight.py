@@ -44,6 +44,7 @@ from nginx_eip_failover.observability import metrics
 from nginx_eip_failover.service.preflight import Preflight
 from nginx_eip_failover.service.preflight_periodic import PeriodicPreflight, due
 from nginx_eip_failover_lab.moto_gaps import aws_address_semantics
+from support.moto_pair import create_pair
 from support.moto_tables import create_table
 
 TABLE = "preflight-state"
@@ -124,18 +125,12 @@ def world(
 ) -> World:
     """A fresh pair and EIP, two healthy nodes, an enabled rule and two alarms that invoke the monitor."""
     ec2 = aws["ec2"]
-    ids = [i["InstanceId"] for i in ec2.run_instances(ImageId="ami-12345678", MinCount=2, MaxCount=2)["Instances"]]
-    allocation_id = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    created = create_pair(ec2)
+    ids = list(created.instance_ids)
     nodes = [node_server(), node_server()]
     env = {
         **base_env,
-        "EIP_ALLOCATION_ID": allocation_id,
-        "NODE1_INSTANCE_ID": ids[0],
-        "NODE2_INSTANCE_ID": ids[1],
-        "NODE1_HEALTH_CHECK_URL": nodes[0].url(),
-        "NODE2_HEALTH_CHECK_URL": nodes[1].url(),
-        "HEALTH_CHECK_TIMEOUT_SECONDS": "0.5",
-        "STATE_TABLE_NAME": TABLE,
+        **created.env([node.url() for node in nodes], HEALTH_CHECK_TIMEOUT_SECONDS="0.5", STATE_TABLE_NAME=TABLE),
     }
     suffix = str(abs(hash(request.node.nodeid)))
     rule = f"schedule-{suffix}"

@@ -17,6 +17,7 @@ from nginx_eip_failover.core.errors import InvalidRequestError
 from nginx_eip_failover.handlers import control
 from nginx_eip_failover.handlers.preflight_wiring import periodic_preflight
 from nginx_eip_failover.service.operator_requests import parse_control_request
+from support.moto_pair import create_pair
 from support.moto_tables import create_table
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -38,8 +39,8 @@ def deployed(
 ) -> dict[str, Any]:
     """A pair, an EIP, a topic with a queue, the schedule's rule and the two alarms, as the stack has them."""
     ec2 = aws["ec2"]
-    ids = [i["InstanceId"] for i in ec2.run_instances(ImageId="ami-12345678", MinCount=2, MaxCount=2)["Instances"]]
-    allocation_id = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    created = create_pair(ec2)
+    ids, allocation_id = list(created.instance_ids), created.allocation_id
     nodes = [node_server(), node_server()]
     topic = aws["sns"].create_topic(Name=f"t-{allocation_id}")["TopicArn"]
     queue = aws["sqs"].create_queue(QueueName=f"q-{allocation_id}")["QueueUrl"]
@@ -64,17 +65,15 @@ def deployed(
         )
     env = {
         **base_env,
-        "EIP_ALLOCATION_ID": allocation_id,
-        "NODE1_INSTANCE_ID": ids[0],
-        "NODE2_INSTANCE_ID": ids[1],
-        "NODE1_HEALTH_CHECK_URL": nodes[0].url(),
-        "NODE2_HEALTH_CHECK_URL": nodes[1].url(),
-        "HEALTH_CHECK_TIMEOUT_SECONDS": "0.5",
-        "STATE_TABLE_NAME": TABLE,
-        "NOTIFICATION_TOPIC_ARN": topic,
-        "ALARM_NAMES": ",".join(alarms),
-        "SCHEDULE_RULE_NAME": rule,
-        "MONITOR_FUNCTION_ARN": MONITOR,
+        **created.env(
+            [node.url() for node in nodes],
+            HEALTH_CHECK_TIMEOUT_SECONDS="0.5",
+            STATE_TABLE_NAME=TABLE,
+            NOTIFICATION_TOPIC_ARN=topic,
+            ALARM_NAMES=",".join(alarms),
+            SCHEDULE_RULE_NAME=rule,
+            MONITOR_FUNCTION_ARN=MONITOR,
+        ),
     }
     for variable, value in env.items():
         monkeypatch.setenv(variable, value)

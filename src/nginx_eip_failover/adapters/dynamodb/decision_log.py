@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from nginx_eip_failover.adapters.dynamodb.errors import dynamodb_call
 from nginx_eip_failover.adapters.dynamodb.state_store import state_key
 from nginx_eip_failover.core.errors import StateStoreError
 from nginx_eip_failover.core.log_records import LogRecord, record_from_dict, record_json
@@ -69,10 +68,9 @@ class DecisionLogTable:
     def _write(self, batch: list[Any]) -> None:
         pending = batch
         for attempt in range(MAX_UNPROCESSED_RETRIES + 1):
-            try:
-                response = self._dynamodb.batch_write_item(RequestItems={self._table: pending})
-            except (ClientError, BotoCoreError) as exc:
-                raise StateStoreError(f"BatchWriteItem {self._table}: {exc}") from exc
+            response = dynamodb_call(
+                "BatchWriteItem", self._table, self._dynamodb.batch_write_item, RequestItems={self._table: pending}
+            )
             pending = list((response.get("UnprocessedItems") or {}).get(self._table) or [])
             if not pending:
                 return
@@ -95,10 +93,9 @@ class DecisionLogTable:
             query["ExclusiveStartKey"] = {"pk": {"S": self.key}, "sk": {"S": after}}
         records: list[LogRecord] = []
         while len(records) < limit:
-            try:
-                response = self._dynamodb.query(**query, Limit=limit - len(records))
-            except (ClientError, BotoCoreError) as exc:
-                raise StateStoreError(f"Query {self._table}/{self.key}: {exc}") from exc
+            response = dynamodb_call(
+                "Query", f"{self._table}/{self.key}", self._dynamodb.query, **query, Limit=limit - len(records)
+            )
             for item in response.get("Items", []):
                 try:
                     records.append(record_from_dict(json.loads(item["record"]["S"])))

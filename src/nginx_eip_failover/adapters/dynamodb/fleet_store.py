@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from nginx_eip_failover.core.errors import ConflictError, StateStoreError
+from nginx_eip_failover.adapters.dynamodb.errors import dynamodb_call
+from nginx_eip_failover.core.errors import StateStoreError
 from nginx_eip_failover.core.ports import FleetDocument
 
 if TYPE_CHECKING:
@@ -28,12 +27,14 @@ class FleetStore:
         self._table = table_name
 
     def load(self, *, consistent: bool = False) -> FleetDocument:
-        try:
-            response = self._dynamodb.get_item(
-                TableName=self._table, Key={"pk": {"S": FLEET_KEY}}, ConsistentRead=consistent
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise StateStoreError(f"GetItem {self._table}/{FLEET_KEY}: {exc}") from exc
+        response = dynamodb_call(
+            "GetItem",
+            f"{self._table}/{FLEET_KEY}",
+            self._dynamodb.get_item,
+            TableName=self._table,
+            Key={"pk": {"S": FLEET_KEY}},
+            ConsistentRead=consistent,
+        )
         item = response.get("Item")
         if not item:
             return FleetDocument(None, 0)
@@ -53,12 +54,13 @@ class FleetStore:
             }
         )
         item = {"pk": {"S": FLEET_KEY}, "version": {"N": str(version)}, "document": {"S": text}}
-        try:
-            self._dynamodb.put_item(TableName=self._table, Item=item, **condition)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise ConflictError(f"the fleet document changed since version {expected_version}") from exc
-            raise StateStoreError(f"PutItem {self._table}/{FLEET_KEY}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise StateStoreError(f"PutItem {self._table}/{FLEET_KEY}: {exc}") from exc
+        dynamodb_call(
+            "PutItem",
+            f"{self._table}/{FLEET_KEY}",
+            self._dynamodb.put_item,
+            conflict=f"the fleet document changed since version {expected_version}",
+            TableName=self._table,
+            Item=item,
+            **condition,
+        )
         return version

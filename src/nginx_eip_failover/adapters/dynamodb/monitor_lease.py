@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from nginx_eip_failover.adapters.dynamodb.errors import ConditionFailed, dynamodb_call
 from nginx_eip_failover.core.errors import StateStoreError
 from nginx_eip_failover.core.ports import MonitorLease
 
@@ -43,35 +42,35 @@ class MonitorLeaseStore:
             "invocation": {"S": lease.invocation},
         }
         try:
-            self._dynamodb.put_item(
+            dynamodb_call(
+                "PutItem",
+                f"{self._table}/{self._key}",
+                self._dynamodb.put_item,
                 TableName=self._table,
                 Item=item,
                 ConditionExpression=_FORWARD_ONLY,
                 ExpressionAttributeValues={":started": item["started_at"], ":invocation": item["invocation"]},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise StateStoreError(f"PutItem {self._table}/{self._key}: {_message(exc)}") from exc
-            stored = exc.response.get("Item")
-            if stored == item:
+        except ConditionFailed as exc:
+            if exc.stored == item:
                 # botocore retried a write whose answer was lost; the first attempt took effect.
                 return None
-            newer = self._lease(stored if isinstance(stored, Mapping) else None)
+            newer = self._lease(exc.stored)
             if newer is None:
                 raise StateStoreError(f"item {self._table}/{self._key} refused the lease and is unreadable") from exc
             return newer
-        except BotoCoreError as exc:
-            raise StateStoreError(f"PutItem {self._table}/{self._key}: {exc}") from exc
         return None
 
     def current(self) -> MonitorLease | None:
-        try:
-            response = self._dynamodb.get_item(
-                TableName=self._table, Key={"pk": {"S": self._key}}, ConsistentRead=False
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise StateStoreError(f"GetItem {self._table}/{self._key}: {_message(exc)}") from exc
+        response = dynamodb_call(
+            "GetItem",
+            f"{self._table}/{self._key}",
+            self._dynamodb.get_item,
+            TableName=self._table,
+            Key={"pk": {"S": self._key}},
+            ConsistentRead=False,
+        )
         return self._lease(response.get("Item"))
 
     def _lease(self, item: Mapping[str, Any] | None) -> MonitorLease | None:
@@ -81,10 +80,3 @@ class MonitorLeaseStore:
             return MonitorLease(started_at=float(item["started_at"]["N"]), invocation=str(item["invocation"]["S"]))
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise StateStoreError(f"item {self._table}/{self._key} is not a valid monitor lease: {exc!r}") from exc
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
-    return str(exc)

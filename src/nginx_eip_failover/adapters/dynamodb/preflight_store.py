@@ -13,9 +13,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from nginx_eip_failover.core.errors import ConflictError, StateStoreError
+from nginx_eip_failover.adapters.dynamodb.errors import ConditionFailed, dynamodb_call
+from nginx_eip_failover.core.errors import StateStoreError
 from nginx_eip_failover.core.ports import AlertRecord
 
 if TYPE_CHECKING:
@@ -44,29 +43,30 @@ class PreflightStore:
         write raises StateStoreError naming the action, the table and the item.
         """
         try:
-            self._dynamodb.put_item(
+            dynamodb_call(
+                "PutItem",
+                f"{self._table}/{self.run_key}",
+                self._dynamodb.put_item,
                 TableName=self._table,
                 Item={"pk": {"S": self.run_key}, "last_run_at": {"N": _number(now)}, "by": {"S": by[:100]}},
                 ConditionExpression="attribute_not_exists(pk) OR last_run_at <= :not_after",
                 ExpressionAttributeValues={":not_after": {"N": _number(not_after)}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                stored = (exc.response.get("Item") or {}).get("last_run_at", {}).get("N")  # type: ignore[attr-defined]
-                return float(stored) if stored is not None else now
-            raise StateStoreError(f"PutItem {self._table}/{self.run_key}: {_message(exc)}") from exc
-        except BotoCoreError as exc:
-            raise StateStoreError(f"PutItem {self._table}/{self.run_key}: {exc}") from exc
+        except ConditionFailed as exc:
+            stored = (exc.stored or {}).get("last_run_at", {}).get("N")
+            return float(stored) if stored is not None else now
         return None
 
     def load_alert(self) -> AlertRecord:
-        try:
-            response = self._dynamodb.get_item(
-                TableName=self._table, Key={"pk": {"S": self.alert_key}}, ConsistentRead=True
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise StateStoreError(f"GetItem {self._table}/{self.alert_key}: {_message(exc)}") from exc
+        response = dynamodb_call(
+            "GetItem",
+            f"{self._table}/{self.alert_key}",
+            self._dynamodb.get_item,
+            TableName=self._table,
+            Key={"pk": {"S": self.alert_key}},
+            ConsistentRead=True,
+        )
         item = response.get("Item")
         if not item:
             return AlertRecord()
@@ -104,27 +104,17 @@ class PreflightStore:
                 "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
             }
         )
-        try:
-            self._dynamodb.put_item(TableName=self._table, Item=item, **condition)
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                raise ConflictError(f"{self.alert_key} changed since version {expected_version}") from exc
-            raise StateStoreError(f"PutItem {self._table}/{self.alert_key}: {_message(exc)}") from exc
-        except BotoCoreError as exc:
-            raise StateStoreError(f"PutItem {self._table}/{self.alert_key}: {exc}") from exc
+        dynamodb_call(
+            "PutItem",
+            f"{self._table}/{self.alert_key}",
+            self._dynamodb.put_item,
+            conflict=f"{self.alert_key} changed since version {expected_version}",
+            TableName=self._table,
+            Item=item,
+            **condition,
+        )
         return version
 
 
 def _number(value: float) -> str:
     return f"{value:.3f}"
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
-    return str(exc)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from nginx_eip_failover.core.errors import ConflictError, StateStoreError
+from nginx_eip_failover.adapters.dynamodb.errors import ConditionFailed, dynamodb_call
+from nginx_eip_failover.core.errors import StateStoreError
 from nginx_eip_failover.core.ports import Snapshot
 from nginx_eip_failover.core.state import ControllerState, state_from_dict, state_to_dict
 
@@ -28,12 +27,14 @@ class StateStore:
 
     def load(self, *, consistent: bool = True) -> Snapshot:
         """Read the state; `consistent=False` halves the read's cost where staleness is harmless."""
-        try:
-            response = self._dynamodb.get_item(
-                TableName=self._table, Key={"pk": {"S": self._key}}, ConsistentRead=consistent
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise StateStoreError(f"GetItem {self._table}/{self._key}: {_message(exc)}") from exc
+        response = dynamodb_call(
+            "GetItem",
+            f"{self._table}/{self._key}",
+            self._dynamodb.get_item,
+            TableName=self._table,
+            Key={"pk": {"S": self._key}},
+            ConsistentRead=consistent,
+        )
         item = response.get("Item")
         if not item:
             return Snapshot(ControllerState(), 0)
@@ -63,31 +64,24 @@ class StateStore:
             "state": {"S": json.dumps(state_to_dict(state), sort_keys=True, separators=(",", ":"), ensure_ascii=False)},
         }
         try:
-            self._dynamodb.put_item(
+            dynamodb_call(
+                "PutItem",
+                f"{self._table}/{self._key}",
+                self._dynamodb.put_item,
+                conflict=f"{self._key} changed since version {expected_version}",
                 TableName=self._table,
                 Item=item,
                 # The item as it is on a failed condition, at no extra cost: see below.
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **condition,
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                # botocore retries a write whose answer was lost (5xx, throttling or a dropped
-                # connection after DynamoDB applied it); the retry then fails its own condition.
-                # If the stored item is exactly ours, our write took effect: report success, or
-                # the caller would re-decide on top of its own move intent, take it for another
-                # invocation's move in progress and leave the EIP alone until the move timeout.
-                if exc.response.get("Item") == item:
-                    return version
-                raise ConflictError(f"{self._key} changed since version {expected_version}") from exc
-            raise StateStoreError(f"PutItem {self._table}/{self._key}: {_message(exc)}") from exc
-        except BotoCoreError as exc:
-            raise StateStoreError(f"PutItem {self._table}/{self._key}: {exc}") from exc
+        except ConditionFailed as exc:
+            # botocore retries a write whose answer was lost (5xx, throttling or a dropped
+            # connection after DynamoDB applied it); the retry then fails its own condition.
+            # If the stored item is exactly ours, our write took effect: report success, or
+            # the caller would re-decide on top of its own move intent, take it for another
+            # invocation's move in progress and leave the EIP alone until the move timeout.
+            if exc.stored == item:
+                return version
+            raise
         return version
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
-    return str(exc)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from nginx_eip_failover.adapters.aws_errors import aws_error
 from nginx_eip_failover.core.errors import ElasticIpError
 from nginx_eip_failover.core.ports import Association, MoveResult
 
@@ -87,9 +88,6 @@ def ec2_call(operation: str, subject: str, method: Callable[..., Any], **kwargs:
     try:
         return method(**kwargs)
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise ElasticIpError(
-            f"{operation} {subject}: {error.get('Code', 'Error')}: {error.get('Message', exc)}"
-        ) from exc
+        raise ElasticIpError(f"{operation} {subject}: {aws_error(exc)[1]}") from exc
     except BotoCoreError as exc:
         raise ElasticIpError(f"{operation} {subject}: {exc}") from exc
