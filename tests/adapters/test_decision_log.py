@@ -216,6 +216,20 @@ def test_the_log_action_pages_and_validates(table: Any) -> None:
             parse_control_request({"action": "log", **bad}, settings)
 
 
+@pytest.mark.parametrize("field", ["since", "until"])
+def test_a_log_bound_in_epoch_milliseconds_is_refused_naming_the_field(field: str) -> None:
+    """Past 2286-11-20 (9,999,999,999 s) a bound is epoch milliseconds by mistake: the log's 13-digit
+    millisecond keys cannot hold it, and it used to answer the wrong records without an error."""
+    settings = build_incident().settings
+    milliseconds = int(START * 1000)
+    with pytest.raises(InvalidRequestError) as raised:
+        parse_control_request({"action": "log", field: milliseconds}, settings)
+    assert (raised.value.field, raised.value.value) == (field, milliseconds)
+    assert "milliseconds" in str(raised.value)
+    last = 9_999_999_999
+    assert getattr(parse_control_request({"action": "log", field: last}, settings).log, field) == last
+
+
 # ------------------------------------------------------------------------------------------ replay
 
 

@@ -131,3 +131,20 @@ def test_text_that_is_not_a_document_is_refused(text: str) -> None:
 
 def test_json_round_trip() -> None:
     assert len(parse_fleet_json(json.dumps({"groups": [group()]}), BASE)) == 1
+
+
+def test_an_instance_in_two_groups_is_refused_naming_both_groups_the_field_and_the_value() -> None:
+    web, api = group("web", 1), group("api", 10)
+    api["nodes"][1]["instance_id"] = web["nodes"][0]["instance_id"]
+    with pytest.raises(FleetConfigError) as raised:
+        parse_fleet({"groups": [web, api]}, BASE)
+    error = raised.value
+    assert (error.group, error.field, error.value) == ("api", "nodes[1].instance_id", web["nodes"][0]["instance_id"])
+    assert "already a node of group 'web'" in str(error)
+
+
+def test_a_groups_node_may_not_be_one_of_the_stacks_own_pair() -> None:
+    document = {"groups": [group()]}
+    document["groups"][0]["nodes"][0]["instance_id"] = BASE.nodes[1].instance_id
+    with pytest.raises(FleetConfigError, match=r"nodes\[0\]\.instance_id.*already a node of group 'default'"):
+        parse_fleet(document, BASE)

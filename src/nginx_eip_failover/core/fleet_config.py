@@ -170,6 +170,9 @@ def _group(raw: Mapping[str, Any], base: Settings) -> Settings:
 def _check_unique(base: Settings, groups: tuple[Settings, ...]) -> None:
     names: set[str] = set()
     owners: dict[str, str] = {address: DEFAULT_GROUP for address in base.address_set.labels()}
+    # One instance, one group: two controllers deciding about one node would each move their EIP by
+    # their own counters, and a drain or pin in one group would not hold in the other.
+    instance_groups: dict[str, str] = {node.instance_id: DEFAULT_GROUP for node in base.nodes}
     for group in groups:
         if group.group in names:
             raise FleetConfigError(
@@ -192,6 +195,15 @@ def _check_unique(base: Settings, groups: tuple[Settings, ...]) -> None:
                         "is also another node's in this group; each needs its own",
                     )
                 seen.add(value)
+        for index, node in enumerate(group.nodes):
+            other = instance_groups.setdefault(node.instance_id, group.group)
+            if other != group.group:
+                raise FleetConfigError(
+                    group.group,
+                    f"nodes[{index}].instance_id",
+                    node.instance_id,
+                    f"is already a node of group {other!r}; an instance belongs to one group of the stack",
+                )
         for address in group.address_set.labels():
             owner = owners.setdefault(address, group.group)
             if owner != group.group:

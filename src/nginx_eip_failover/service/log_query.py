@@ -1,9 +1,11 @@
 """The `log` control action: `{"action": "log", "since": <epoch s>, "until": <epoch s>, "limit": N,
 "after": "<sort key>"}` reads the decision log, oldest first, one page at a time.
 
-Every field is optional: `since` defaults to an hour ago, `until` to now, `limit` to 200 (at most
-1000), `after` continues from the `next` key of the previous page. The answer stays below Lambda's
-6 MB response limit whatever the records hold: a page ends early (with `next`) when it is full.
+Every field is optional: `since` defaults to an hour ago, `until` to now (both epoch seconds, at
+most 9,999,999,999: a larger bound is refused as the epoch milliseconds it almost surely is), `limit`
+to 200 (at most 1000), `after` continues from the `next` key of the previous page. The answer stays
+below Lambda's 6 MB response limit whatever the records hold: a page ends early (with `next`) when
+it is full.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000
 # Lambda's synchronous response limit is 6 MB: a page stops adding records past this many bytes.
 MAX_PAGE_BYTES = 4 * 1024 * 1024
+# The last epoch second the log's sort keys can hold (13 digits of milliseconds: 2286-11-20). A bound
+# past it is almost surely epoch milliseconds passed by mistake.
+MAX_TIME_SECONDS = 9_999_999_999
 _SORT_KEY = re.compile(r"^\d{13}#[0-9a-z]{1,32}#\d{6}$")
 
 
@@ -54,6 +59,13 @@ def _time(event: Mapping[str, Any], field: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
         raise InvalidRequestError(field, value, "must be a time in epoch seconds (a non-negative number)")
+    if value > MAX_TIME_SECONDS:
+        raise InvalidRequestError(
+            field,
+            value,
+            f"must be a time in epoch seconds, at most {MAX_TIME_SECONDS} (2286-11-20); "
+            "this looks like epoch milliseconds: divide by 1000",
+        )
     return float(value)
 
 
