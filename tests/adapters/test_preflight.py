@@ -289,6 +289,30 @@ def test_a_denied_associate_address_names_the_action_the_eip_and_the_instance(aw
     assert "Encoded" not in row.why_not
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "You are not authorized to perform this operation. Encoded authorization failure message: AAAAxyz",
+        "You are not authorized to perform this operation.",
+        "",
+    ],
+    ids=["boilerplate-and-encoded", "boilerplate", "empty"],
+)
+def test_a_denial_with_only_ec2s_boilerplate_reads_cleanly(message: str) -> None:
+    """EC2 often says nothing but its boilerplate and the encoded message: the row names the action,
+    the resource and the code, and ends there (no dangling "UnauthorizedOperation:")."""
+    client = boto3.session.Session().client("ec2", region_name="us-east-1")
+    node = NodeConfig("node1", "i-0123456789abcdef1", "http://127.0.0.1/", 101)
+    with Stubber(client) as stubber:
+        stubber.add_client_error("associate_address", "UnauthorizedOperation", message, 403)
+        row = check_associate(client, "eipalloc-0123456789abcdef0", node)
+    assert row.why_not == (
+        "ec2:AssociateAddress denied for elastic-ip/eipalloc-0123456789abcdef0 with instance/i-0123456789abcdef1: "
+        "UnauthorizedOperation (EC2 gave no detail: decode the message with sts:DecodeAuthorizationMessage, "
+        "or see CloudTrail)"
+    )
+
+
 def test_an_answer_without_dry_run_operation_is_not_proof(aws: dict[str, Any]) -> None:
     client = boto3.session.Session().client("ec2", region_name="us-east-1")
     node = NodeConfig("node2", "i-0123456789abcdef2", "http://127.0.0.1/", 100)

@@ -148,14 +148,24 @@ def dry_run(check: str, target: str, resource: str, call: Callable[[], Any]) -> 
         if code == "DryRunOperation":
             return ok(check, target, "allowed (DryRunOperation)")
         if code in ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException"):
-            # EC2's message repeats what its code says; the IAM sentence after it names the resource.
-            message = message.replace("You are not authorized to perform this operation. ", "")
-            return failed(check, target, f"{action} denied for {resource}: {message}")
+            return failed(check, target, f"{action} denied for {resource}: {_denial(code, exc)}")
         return failed(check, target, message)
     except BotoCoreError as exc:
         return failed(check, target, _error(exc)[1])
     # EC2 never performs a DryRun request; an answer without the DryRunOperation error is not proof.
     return failed(check, target, "answered without DryRunOperation: cannot tell whether it is allowed")
+
+
+def _denial(code: str, exc: ClientError) -> str:
+    """What a denial says beyond its code. EC2's message repeats the code in words and ends with an
+    encoded part that says nothing without sts:DecodeAuthorizationMessage; the IAM sentence between
+    them, when there is one, names the resource. Often there is none."""
+    said = str(exc.response.get("Error", {}).get("Message", ""))
+    said = said.split("Encoded authorization failure message:")[0]
+    said = said.replace("You are not authorized to perform this operation.", "").strip()
+    if said:
+        return f"{code}: {said}"
+    return f"{code} (EC2 gave no detail: decode the message with sts:DecodeAuthorizationMessage, or see CloudTrail)"
 
 
 class Ec2PreflightChecks:
