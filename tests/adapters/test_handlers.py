@@ -483,6 +483,39 @@ def test_failover_to_a_drained_node_is_refused_and_changes_nothing(stack: Stack)
     assert stack.item() == before
 
 
+def test_every_action_has_one_function_in_the_table() -> None:
+    from nginx_eip_failover.handlers.control_actions import actions
+    from nginx_eip_failover.service.operator_requests import ACTIONS
+
+    assert actions.names() == set(ACTIONS)
+
+
+def test_the_control_event_is_read_once(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One parse per invocation, whatever the action: no branch reads the event again."""
+    from nginx_eip_failover.handlers import control as control_module
+
+    parses: list[object] = []
+    real = control_module.parse_control_request
+
+    def counted(event: object, settings: Any) -> Any:
+        parses.append(event)
+        return real(event, settings)
+
+    monkeypatch.setattr(control_module, "parse_control_request", counted)
+    stack.monitor()
+    for request in (
+        {"action": "status"},
+        {"action": "plan"},
+        {"action": "drain", "node": "node2", "reason": "patch", "dry_run": True},
+        {"action": "drain", "node": "node2", "reason": "patch"},
+        {"action": "log"},
+        {"action": "fleet_show"},
+    ):
+        parses.clear()
+        assert stack.control(request)["ok"] is True, request
+        assert parses == [request]
+
+
 def test_the_sample_control_events_run_in_an_operators_order(stack: Stack) -> None:
     samples = sorted(EVENTS.glob("control*.json"))
     if not samples:

@@ -98,6 +98,10 @@ class Fleet:
             raise InvalidRequestError("group", name, f"is not a group of this stack; known: {_names(controllers)}")
         return controller
 
+    def group_settings(self, name: str | None) -> Settings:
+        """The settings of the group a control request names (raises as `group` does)."""
+        return self.group(name).settings
+
     # --- one monitor cycle of every group --------------------------------------------------------
 
     def run_cycles(self, actor: str, time_left: Callable[[], float] | None = None) -> list[GroupResult]:

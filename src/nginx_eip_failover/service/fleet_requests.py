@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from nginx_eip_failover.core.errors import ConflictError, InvalidRequestError, RefusedError
@@ -11,31 +10,30 @@ from nginx_eip_failover.core.fleet_config import parse_fleet_json
 from nginx_eip_failover.core.ports import FleetStorePort
 from nginx_eip_failover.observability import logger
 from nginx_eip_failover.service.fleet import Fleet
+from nginx_eip_failover.service.operator_requests import ControlRequest
 
 
-def handle_fleet_request(event: Mapping[str, Any], fleet: Fleet) -> dict[str, Any]:
-    store = _store(fleet)
-    if event["action"] == "fleet_show":
-        document = store.load(consistent=True)
-        return {
-            "ok": True,
-            "action": "fleet_show",
-            "version": document.version,
-            "document": json.loads(document.text) if document.text else {"groups": []},
-        }
-    version = event["version"]
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        raise InvalidRequestError("version", version, "must be the version `fleet_show` returned (0: none yet)")
-    text = json.dumps(event["document"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def fleet_show(fleet: Fleet) -> dict[str, Any]:
+    document = _store(fleet, "fleet_show").load(consistent=True)
+    return {
+        "ok": True,
+        "action": "fleet_show",
+        "version": document.version,
+        "document": json.loads(document.text) if document.text else {"groups": []},
+    }
+
+
+def fleet_apply(request: ControlRequest, fleet: Fleet) -> dict[str, Any]:
+    assert request.document is not None and request.version is not None  # required fields of fleet_apply
     # The text the functions will load, through the same checks (its size bound included): raises
     # naming the group, field and value, and writes nothing.
-    groups = parse_fleet_json(text, fleet.base)
+    groups = parse_fleet_json(request.document, fleet.base)
     try:
-        new_version = store.save(text, version)
+        new_version = _store(fleet, "fleet_apply").save(request.document, request.version)
     except ConflictError:
         raise RefusedError(
             "version",
-            version,
+            request.version,
             "the fleet document changed since you read it; show it again and re-apply",
             code="fleet_changed",
         ) from None
@@ -67,9 +65,7 @@ def fleet_status(fleet: Fleet) -> dict[str, Any]:
     return {"ok": True, "action": "status", "fleet": rows}
 
 
-def _store(fleet: Fleet) -> FleetStorePort:
+def _store(fleet: Fleet, action: str) -> FleetStorePort:
     if fleet.store is None:
-        raise InvalidRequestError(
-            "action", "fleet_show/fleet_apply", "is not served: this stack keeps no fleet document"
-        )
+        raise InvalidRequestError("action", action, "is not served: this stack keeps no fleet document")
     return fleet.store

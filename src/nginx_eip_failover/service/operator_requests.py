@@ -6,10 +6,11 @@ changes neither the EIP nor the stored state.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from nginx_eip_failover.core.bounds import MAX_REASON_BYTES, bounded
 from nginx_eip_failover.core.config import NodeConfig, Settings
@@ -42,13 +43,19 @@ _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     # Checks what a failover needs (DryRun, resources, probes, schedule, alarms); changes no failover state.
     "preflight": (frozenset(), frozenset({"group"})),
 }
-FLEET_ACTIONS = frozenset({"fleet_show", "fleet_apply"})
+ACTIONS: tuple[Action, ...] = get_args(Action)
 MAX_REASON_LENGTH = 500
 _GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+# The settings of the group a request names (None: the stack's own pair, when it serves no other):
+# a lookup that raises InvalidRequestError naming `group` when there is no such group.
+GroupSettings = Callable[[str | None], Settings]
 
 
 @dataclass(frozen=True)
 class ControlRequest:
+    """A ControlFunction event, read once and strictly: every field typed, every node resolved."""
+
     action: Action
     node: NodeConfig | None = None  # the failover target or the node to drain/undrain
     reason: str = ""
@@ -56,19 +63,27 @@ class ControlRequest:
     group: str | None = None
     dry_run: bool = False
     log: LogQuery | None = None  # the `log` action's query
+    document: str | None = None  # fleet_apply: the fleet document, as the JSON text to store
+    version: int | None = None  # fleet_apply: the version it replaces (0: none yet)
+
+    def summary(self) -> dict[str, Any]:
+        """What is logged of a request that changes something (never the fleet document itself)."""
+        fields: dict[str, Any] = {"action": self.action, "group": self.group, "reason": self.reason}
+        if self.node is not None:
+            fields["node"] = self.node.name
+        if self.force:
+            fields["force"] = True
+        if self.version is not None:
+            fields["version"] = self.version
+        return fields
 
 
-def requested_group(event: object) -> str | None:
-    """The `group` a request names, checked before its nodes (which depend on the group)."""
-    if not isinstance(event, Mapping) or "group" not in event:
-        return None
-    group = event["group"]
-    if not isinstance(group, str) or not _GROUP_NAME.fullmatch(group):
-        raise InvalidRequestError("group", group, "must be a group name (lowercase letters, digits and -)")
-    return group
+def parse_control_request(event: object, settings: Settings | GroupSettings) -> ControlRequest:
+    """Read a ControlFunction event into one ControlRequest, or raise InvalidRequestError naming the
+    field and the value of the first problem (nothing is read from AWS, nothing changes).
 
-
-def parse_control_request(event: object, settings: Settings) -> ControlRequest:
+    `settings` resolves the node a request names: the one group's Settings, or the fleet's lookup
+    from the request's `group` (consulted only by the actions that name a node)."""
     if not isinstance(event, Mapping):
         raise InvalidRequestError("request", event, "must be a JSON object with an 'action'")
     action = event.get("action")
@@ -81,8 +96,13 @@ def parse_control_request(event: object, settings: Settings) -> ControlRequest:
         raise InvalidRequestError(name, event[name], f"is not a field of '{action}'; allowed: {_allowed(action)}")
     for name in sorted(required - set(event)):
         raise InvalidRequestError(name, None, f"is required for '{action}'")
+    group = _group(event)
+    node = None
     node_field = "target" if action == "failover" else "node"
-    node = _node(node_field, event[node_field], settings) if node_field in required else None
+    if node_field in required:
+        # The group is read first: which nodes there are depends on it.
+        group_settings = settings if isinstance(settings, Settings) else settings(group)
+        node = _node(node_field, event[node_field], group_settings)
     reason = event.get("reason", "")
     if not isinstance(reason, str):
         raise InvalidRequestError("reason", reason, "must be a string")
@@ -90,28 +110,50 @@ def parse_control_request(event: object, settings: Settings) -> ControlRequest:
         raise InvalidRequestError("reason", reason[:40] + "...", f"must be at most {MAX_REASON_LENGTH} characters")
     # 500 characters are at most 2000 bytes of UTF-8; lone surrogates (which JSON allows) are not text.
     reason = bounded(reason, MAX_REASON_BYTES)
-    force = event.get("force", False)
-    if not isinstance(force, bool):
-        raise InvalidRequestError("force", force, "must be true or false (a JSON boolean)")
-    group = requested_group(event)
-    dry_run = event.get("dry_run", False)
-    if not isinstance(dry_run, bool):
-        raise InvalidRequestError("dry_run", dry_run, "must be true or false (a JSON boolean)")
-    log = parse_log_query(event) if action == "log" else None
     return ControlRequest(
         action=action,  # type: ignore[arg-type]
         node=node,
         reason=reason.strip(),
-        force=force,
+        force=_boolean(event, "force"),
         group=group,
-        dry_run=dry_run,
-        log=log,
+        dry_run=_boolean(event, "dry_run"),
+        log=parse_log_query(event) if action == "log" else None,
+        document=_fleet_document(event) if action == "fleet_apply" else None,
+        version=_fleet_version(event) if action == "fleet_apply" else None,
     )
 
 
 def _allowed(action: str) -> list[str]:
     required, optional = _FIELDS[action]
     return ["action", *sorted(required | optional)]
+
+
+def _group(event: Mapping[str, Any]) -> str | None:
+    if "group" not in event:
+        return None
+    group = event["group"]
+    if not isinstance(group, str) or not _GROUP_NAME.fullmatch(group):
+        raise InvalidRequestError("group", group, "must be a group name (lowercase letters, digits and -)")
+    return group
+
+
+def _boolean(event: Mapping[str, Any], field: str) -> bool:
+    value = event.get(field, False)
+    if not isinstance(value, bool):
+        raise InvalidRequestError(field, value, "must be true or false (a JSON boolean)")
+    return value
+
+
+def _fleet_version(event: Mapping[str, Any]) -> int:
+    version = event["version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise InvalidRequestError("version", version, "must be the version `fleet_show` returned (0: none yet)")
+    return version
+
+
+def _fleet_document(event: Mapping[str, Any]) -> str:
+    """The document as the text the functions will load (its content is checked by the fleet loader)."""
+    return json.dumps(event["document"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _node(field: str, value: Any, settings: Settings) -> NodeConfig:
