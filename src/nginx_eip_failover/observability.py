@@ -54,7 +54,7 @@ def trace_handler(handler: Callable[P, R]) -> Callable[P, R]:
     except ImportError:
         # The X-Ray SDK is not in the package by default (it would bring botocore along and shadow
         # the runtime's). Lambda's active tracing still records each invocation without it.
-        logger.warning("tracing is on but aws-xray-sdk is not installed: no subsegments (see README)")
+        logger.warning("tracing is on but aws-xray-sdk is not installed: no subsegments (see docs/parameters.md)")
         return handler
     return tracer.capture_lambda_handler(handler)
 

@@ -1,6 +1,6 @@
 """Reliability: a primary that flaps, in deterministic patterns, through the pure decision core.
 
-The bound (README, "Decision rules"): every failover needs a holder that went down and every
+The bound (docs/decision-rules.md): every failover needs a holder that went down and every
 failback needs a failover (or the first placement) before it, so for any probe sequence
     moves <= nodes x (holder failures + 1)
 and failbacks are at least MinSecondsBetweenMoves after the move before them. Damping (a node that
