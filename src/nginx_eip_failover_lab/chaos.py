@@ -42,7 +42,7 @@ from .chaos_record import ChaosRecord, Recorder
 from .environment import LabEnvironment
 from .moto_server import MotoServer
 from .nginx_node import NginxMissingError
-from .replay_check import replay_lab_log
+from .replay_check import replay_lab_decision_log
 
 DEFAULT_MINUTES = 5.0
 TRACE_SECONDS = 6.0  # shown either side of a violation
@@ -91,6 +91,7 @@ def run_soak(
             f"lab: moto {lab.moto.url}, proxy {lab.endpoint_url}, nodes "
             + ", ".join(f"{name} {node.health_url}" for name, node in lab.nodes.items())
         )
+        lab.extra_env.update(settings.extra_env())
         recorder = Recorder(lab).start()
         invoker = Invoker(lab, recorder)
         world = World(lab, recorder, invoker, settings, threading.Event())
@@ -118,10 +119,10 @@ def run_soak(
         invoker.kill_all()  # the scheduled invocations still probing: ended with the soak
         invoker.join(settings.schedule_budget + 35)
         record = recorder.stop()
-        replay = replay_lab_log(lab)
+        replay = replay_lab_decision_log(lab)
         assert lab.pair is not None
         instance_ids = {name: lab.instance_id(name) for name in lab.nodes}
-        report = Checker(record, settings, instance_ids).run((replay.exact, replay.line))
+        report = Checker(record, settings, instance_ids).run(replay)
         errors = [f"{actor.name}: {error}" for actor in [schedule, *chaos] for error in actor.errors]
         if recorder.poll_errors:
             say(f"outside polls that failed (retried): {dict(recorder.poll_errors)}")
@@ -182,6 +183,13 @@ def print_summary(result: ChaosResult, out: TextIO) -> None:
     for move in report.moves:
         say(f"  +{move.sent_at - t0:7.2f} s  {move.source or 'unassociated'} -> {move.target}")
     sizes = [sample.size_bytes for sample in record.states]
+    if report.failover_seconds:
+        times = sorted(report.failover_seconds)
+        say(
+            f"failovers judged by liveness: {len(times)}; holder failing -> EIP on the other node: "
+            f"median {times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s"
+        )
+    say(f"decision log: {report.replay_line}")
     say(f"state item: {len(sizes)} samples, largest {max(sizes, default=0)} bytes")
     say("invariants checked (cases judged):")
     for name, count in sorted(report.checked.items()):

@@ -71,8 +71,11 @@ class ChaosSettings:
             "PreemptDelaySeconds": f"{self.preempt_delay:g}",
             "MinSecondsBetweenMoves": f"{self.min_between_moves:g}",
             "PreflightIntervalSeconds": "0",  # its dry runs would add EC2 calls unrelated to moves
-            "MOVE_TIMEOUT_SECONDS": f"{self.move_timeout:g}",
         }
+
+    def extra_env(self) -> dict[str, str]:
+        """Variables the template sets as literals, which the lab gives the functions directly."""
+        return {"MOVE_TIMEOUT_SECONDS": f"{self.move_timeout:g}"}
 
     @property
     def schedule_budget(self) -> float:
@@ -241,7 +244,7 @@ class NodeFaults(Actor):
 
     def _stop(self, node: str) -> None:
         nginx = self.world.lab.nodes[node]
-        seconds = self.rng.uniform(2.0, 7.0)
+        seconds = self.rng.uniform(2.0, 9.0)
         self.world.recorder.fault("node:stop", f"{node} for {seconds:.1f} s")
         self._down(node, "stopped", nginx.stop)
         self.world.sleep(seconds)
@@ -249,7 +252,7 @@ class NodeFaults(Actor):
 
     def _hang(self, node: str) -> None:
         nginx = self.world.lab.nodes[node]
-        seconds = self.rng.uniform(1.5, 6.0)
+        seconds = self.rng.uniform(1.5, 8.0)
         self.world.recorder.fault("node:hang", f"{node} for {seconds:.1f} s")
         self._down(node, "hung", nginx.hang)
         self.world.sleep(seconds)
@@ -525,7 +528,7 @@ class Killer(Actor):
         return self.rng.uniform(5.0, 15.0)
 
     def step(self) -> float:
-        if self.rng.random() < 0.5:
+        if self.rng.random() < 0.6:
             running = self.world.invoker.running_monitors()
             if running:
                 victim = self.rng.choice(running)
@@ -533,7 +536,7 @@ class Killer(Actor):
                     self.world.recorder.fault("kill:random", f"monitor #{victim.number} ({victim.trigger})")
         else:
             self._kill_while_held(self.rng.choice(("AssociateAddress", "PutItem", "PutItem")))
-        return self.rng.uniform(8.0, 25.0)
+        return self.rng.uniform(10.0, 30.0)
 
     def _kill_while_held(self, action: str) -> None:
         """Hold the next `action` call in the proxy and kill every monitor invocation meanwhile: the

@@ -17,6 +17,7 @@ from typing import Any
 from .aws_proxy import Call
 from .chaos_actors import ChaosSettings
 from .chaos_record import ChaosRecord, InvocationRecord
+from .replay_check import LabReplay
 
 # The controller re-checks a decision older than this before calling EC2 (controller.RECHECK_AFTER_SECONDS).
 RECHECK_AFTER_SECONDS = 2.0
@@ -24,6 +25,7 @@ STATE_ITEM_MAX_BYTES = 100 * 1024  # the documented bound (docs/reliability.md, 
 CLEAN_ERRORS = ("InvalidRequestError", "RefusedError")
 CONTROL_COLD_START_ALLOWANCE = 5.0  # a fresh process's imports, before the invocation's clock starts
 MOVE_BOUND_SECONDS = 10.0  # EC2 retries and the monitor's backoff (1 + 2 + 4 s) after injected faults
+COLD_START_SECONDS = 2.0  # a fresh process's imports before its first probe, on a loaded machine
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class CheckReport:
     checked: dict[str, int] = field(default_factory=dict)  # invariant -> how many cases it judged
     moves: list[Move] = field(default_factory=list)
     effective_associations: int = 0
+    replay_line: str = ""
+    failover_seconds: list[float] = field(default_factory=list)  # holder failing -> EIP on the other node
 
     def judge(self, invariant: str, ok: bool, at: float, text: str) -> None:
         self.checked[invariant] = self.checked.get(invariant, 0) + 1
@@ -157,7 +161,7 @@ class Checker:
         self.operators = accepted_operator_requests(record)
         self._holder_times = [sample.at for sample in record.holders]
 
-    def run(self, replay: tuple[bool, str] | None = None) -> CheckReport:
+    def run(self, replay: LabReplay | None = None) -> CheckReport:
         self.no_move_to_a_down_node()
         self.liveness()
         self.no_move_off_a_healthy_holder()
@@ -167,8 +171,7 @@ class Checker:
         self.operator_requests_answer_in_budget()
         self.accepted_pins_hold()
         if replay is not None:
-            exact, line = replay
-            self.report.judge("decision_log_replays", exact, self.record.ended_at or 0.0, line)
+            self.decision_log_replays(replay)
         return self.report
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -201,24 +204,24 @@ class Checker:
         return pin
 
     def monitored(self, start: float, end: float) -> bool:
-        """Some monitor invocation (not killed) was probing throughout [start, end]."""
+        """Some monitor invocation (neither killed nor failed) was probing throughout [start, end]."""
         spans = sorted(
-            (inv.started_at + 2.0, inv.ended_at)  # 2 s: a fresh process's imports before its first probe
+            (inv.started_at + COLD_START_SECONDS, inv.ended_at)
             for inv in self.record.invocations
-            if inv.function == "monitor" and not inv.killed and inv.ended_at is not None and inv.ok
+            if inv.function == "monitor" and inv.ok and inv.ended_at is not None
         )
         reached = start
         for begin, finish in spans:
             if begin > reached + self.settings.interval:
-                if begin > end:
-                    break
-                if finish <= reached:
-                    continue
-                return False
+                break  # a stretch nobody probed
             reached = max(reached, finish)
-            if reached >= end:
-                return True
         return reached >= end
+
+    def disturbed(self, start: float, end: float) -> bool:
+        """An AWS fault or a kill was injected in [start, end]: moves may take their retries and backoff."""
+        return any(
+            start <= fault.at <= end and fault.kind.startswith(("aws:", "kill:")) for fault in self.record.faults
+        )
 
     # -- the invariants --------------------------------------------------------------------------------
     def no_move_to_a_down_node(self) -> None:
@@ -235,23 +238,26 @@ class Checker:
             )
 
     def liveness(self) -> None:
-        """2. A holder down longer than detection plus the move bound, with the other node up, not
-        drained and a monitor probing: the EIP reaches the up node within that bound."""
+        """2. A holder failing longer than detection plus the move time, with the other node up, not
+        drained and a monitor probing: the EIP reaches the up node within that bound (longer by the
+        retries and backoff when AWS faults or kills were injected around it)."""
         s = self.settings
-        bound = s.fall * s.interval + s.timeout + MOVE_BOUND_SECONDS
+        base = s.fall * s.interval + s.timeout + COLD_START_SECONDS
         for node in self.truth.stretches:
             other = "node2" if node == "node1" else "node1"
             for start, end in self.truth.significant(node):
-                if self.holder_at(start) != node or end - start < bound:
+                if self.holder_at(start) != node:
                     continue
+                bound = base + (MOVE_BOUND_SECONDS if self.disturbed(start - 10.0, start + base) else 0.0)
                 deadline = start + bound
-                eligible = (
-                    self.truth.healthy_throughout(other, start - s.rise * s.interval - 1.0, deadline)
+                judged = (
+                    end >= deadline
+                    and self.truth.healthy_throughout(other, start - s.rise * s.interval - 1.0, deadline)
                     and not self.drained_at(other, deadline)
                     and not self.operator_in(("failover", "drain", "undrain", "unpin"), start, deadline)
                     and self.monitored(start, deadline)
                 )
-                if not eligible:
+                if not judged:
                     continue
                 reached = next((m.at for m in self.report.moves if start <= m.sent_at and m.target == other), None)
                 self.report.judge(
@@ -262,6 +268,8 @@ class Checker:
                     + (f"{reached - start:.1f} s later" if reached else "never")
                     + f", bound {bound:.1f} s",
                 )
+                if reached is not None:
+                    self.report.failover_seconds.append(reached - start)
 
     def no_move_off_a_healthy_holder(self) -> None:
         """3. No move off a holder that stayed healthy, unless an operator request or preemption explains it."""
@@ -391,3 +399,30 @@ class Checker:
                 )
                 if sample.holder != target:
                     break
+
+    def decision_log_replays(self, replay: LabReplay) -> None:
+        """8. The decision log replays every change exactly. A gap (a change whose record was never
+        written) is allowed only for an invocation killed between its write and the log's flush."""
+        at = self.record.ended_at or 0.0
+        result = replay.result
+        if result is None:
+            self.report.judge("decision_log_replays", False, at, f"the decision log: {replay.error}")
+            return
+        killed = sum(1 for inv in self.record.invocations if inv.killed)
+        for step in result.steps:
+            self.report.judge(
+                "decision_log_replays",
+                step.mismatch is None,
+                step.at,
+                f"replayed step at version {step.version} differs: {step.mismatch}",
+            )
+        self.report.judge(
+            "decision_log_replays",
+            result.gaps <= killed,
+            at,
+            f"{result.gaps} gap(s) in {replay.changes} change records, more than the {killed} killed invocations",
+        )
+        self.report.replay_line = (
+            f"{replay.changes} change records, {len(result.steps)} steps replayed, "
+            f"{len(result.mismatches)} mismatches, {result.gaps} gaps ({killed} invocations killed)"
+        )
