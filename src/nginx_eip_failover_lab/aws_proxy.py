@@ -2,7 +2,8 @@
 
 Point a function's AWS_ENDPOINT_URL at `AwsProxy.url` instead of the moto server: each request is
 recorded as (service, action, status) - so a test can count the AssociateAddress calls that really
-reached EC2 - and `inject(Fault(...))` makes chosen calls fail (an AWS error answer, a delay, a
+reached EC2; an EC2 call with its parameters, and every call with botocore's invocation id, which
+ties one API call's retries together - and `inject(Fault(...))` makes chosen calls fail (an AWS error answer, a delay, a
 dropped connection) either before the call reaches moto or after it took effect there. An error or
 a drop with `delay_seconds` holds the call first: "before", it never reaches moto (a caller killed
 meanwhile never made it); "after", it took effect and the answer is held.
@@ -39,6 +40,8 @@ class Call:
     # empty for JSON services, whose bodies the proxy does not keep.
     params: tuple[tuple[str, str], ...] = ()
     received_at: float | None = None  # time.time() when the request reached the proxy
+    # botocore's amz-sdk-invocation-id: the same for every retry of one API call
+    sdk_invocation: str | None = None
 
     def param(self, name: str) -> str | None:
         return next((value for key, value in self.params if key == name), None)
@@ -222,6 +225,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     _params: tuple[tuple[str, str], ...] = ()
     _received_at: float | None = None
+    _sdk_invocation: str | None = None
 
     def log_message(self, format: str, *args: object) -> None:
         return
@@ -248,6 +252,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         service, action = identify(headers, body)
         self._received_at = time.time()
         self._params = query_params(service, body)
+        self._sdk_invocation = {key.lower(): value for key, value in headers.items()}.get("amz-sdk-invocation-id")
         fault = self.owner._throttle(service, action) or self.owner._take_fault(service, action)
         if fault is not None and (fault.kind == "delay" or fault.when == "before"):
             time.sleep(fault.delay_seconds)
@@ -259,18 +264,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             time.sleep(fault.delay_seconds)
             self._fail(service, action, fault, status)
             return
-        self.owner._record(
-            Call(
-                service,
-                action,
-                status,
-                time.time(),
-                fault.kind if fault else None,
-                status,
-                self._params,
-                self._received_at,
-            )
-        )
+        self._record(service, action, status, fault.kind if fault else None, status)
         self.send_response(status)
         for key, value in upstream_headers:
             if key.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
@@ -280,28 +274,28 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(answer)
 
+    def _record(self, service: str, action: str, status: int, fault: str | None, upstream: int | None) -> None:
+        self.owner._record(
+            Call(
+                service,
+                action,
+                status,
+                time.time(),
+                fault,
+                upstream,
+                self._params,
+                self._received_at,
+                self._sdk_invocation,
+            )
+        )
+
     def _fail(self, service: str, action: str, fault: Fault, upstream_status: int | None) -> None:
         if fault.kind == "drop":
-            self.owner._record(
-                Call(
-                    service,
-                    action,
-                    0,
-                    time.time(),
-                    f"drop {fault.when}",
-                    upstream_status,
-                    self._params,
-                    self._received_at,
-                )
-            )
+            self._record(service, action, 0, f"drop {fault.when}", upstream_status)
             self.close_connection = True
             return
         described = f"{fault.code} {fault.when}"
-        self.owner._record(
-            Call(
-                service, action, fault.status, time.time(), described, upstream_status, self._params, self._received_at
-            )
-        )
+        self._record(service, action, fault.status, described, upstream_status)
         answer, content_type = _error_body(service, fault.code, fault.message)
         self.send_response(fault.status)
         self.send_header("Content-Type", content_type)

@@ -24,6 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from nginx_eip_failover.core.config import load_settings
+from nginx_eip_failover_sim.invariants import CheckConfig
+from nginx_eip_failover_sim.timeline import HolderChange, OperatorAnswer, ReplayChecked
+
 from . import processes
 from .chaos_actors import (
     Actor,
@@ -37,8 +41,8 @@ from .chaos_actors import (
     Schedule,
     World,
 )
-from .chaos_checks import Checker, CheckReport, Violation
 from .chaos_record import ChaosRecord, Recorder
+from .chaos_timeline import CheckedTimeline, TimelineBuilder, check, failover_seconds, trace
 from .environment import LabEnvironment
 from .moto_server import MotoServer
 from .nginx_node import NginxMissingError
@@ -52,13 +56,13 @@ TRACE_SECONDS = 6.0  # shown either side of a violation
 class ChaosResult:
     settings: ChaosSettings
     record: ChaosRecord
-    report: CheckReport
+    checked: CheckedTimeline
     actor_errors: list[str]
     duplicates: int
 
     @property
     def passed(self) -> bool:
-        return not self.report.violations and not self.actor_errors
+        return not self.checked.violations and not self.actor_errors
 
     def faults_by_type(self) -> Counter[str]:
         return self.record.fault_counts()
@@ -67,9 +71,9 @@ class ChaosResult:
         """The families of fault exercised: node:*, aws:*, kill:*, operator:*, alarm, schedule:*."""
         return {kind.split(":", 1)[0] for kind in self.faults_by_type()}
 
-    def failovers(self) -> int:
-        """Moves from a pair member to the other (placement excluded)."""
-        return sum(1 for move in self.report.moves if move.source is not None)
+    def moves_by_cause(self) -> Counter[str]:
+        """The committed decisions EC2 was called for, by what explains them (failover, preempt, ...)."""
+        return Counter(call.cause for call in self.checked.move_calls)
 
 
 def run_soak(
@@ -120,13 +124,19 @@ def run_soak(
         invoker.join(settings.schedule_budget + 35)
         record = recorder.stop()
         replay = replay_lab_decision_log(lab)
-        assert lab.pair is not None
-        instance_ids = {name: lab.instance_id(name) for name in lab.nodes}
-        report = Checker(record, settings, instance_ids).run(replay)
+        builder = TimelineBuilder(
+            record,
+            allocation_id=lab.allocation_id,
+            instance_ids={name: lab.instance_id(name) for name in lab.nodes},
+            replay=replay,
+        )
+        events = builder.events()
+        config = CheckConfig.from_settings(load_settings({**lab.monitor_env, **lab.extra_env}))
+        checked = check(events, config, record.ended_at or time.time(), builder.unexplained)
         errors = [f"{actor.name}: {error}" for actor in [schedule, *chaos] for error in actor.errors]
         if recorder.poll_errors:
             say(f"outside polls that failed (retried): {dict(recorder.poll_errors)}")
-    result = ChaosResult(settings, record, report, errors, schedule.duplicates)
+    result = ChaosResult(settings, record, checked, errors, schedule.duplicates)
     print_summary(result, out)
     return result
 
@@ -151,7 +161,7 @@ def _progress(record: ChaosRecord, elapsed: float) -> str:
 
 
 def print_summary(result: ChaosResult, out: TextIO) -> None:
-    record, report, settings = result.record, result.report, result.settings
+    record, checked, settings = result.record, result.checked, result.settings
     say = _printer(out)
     t0 = record.started_at
     say("")
@@ -167,91 +177,48 @@ def print_summary(result: ChaosResult, out: TextIO) -> None:
         f"killed {sum(1 for inv in monitors if inv.killed)}; "
         f"failed {sum(1 for inv in monitors if inv.ok is False and not inv.killed)}"
     )
-    answered = Counter(
-        "accepted" if inv.ok and (inv.payload or {}).get("ok", True) else (inv.error.split(":", 1)[0] or "not ok")
-        for inv in controls
-    )
+    answers = Counter(event.outcome for event in checked.events if isinstance(event, OperatorAnswer))
     slowest = max((inv.ended_at - inv.started_at for inv in controls if inv.ended_at), default=0.0)
-    say(f"operator requests: {len(controls)} ({dict(sorted(answered.items()))}); slowest answer {slowest:.1f} s")
-    aws = Counter(f"{call.service}:{call.action}" for call in record.calls)
+    say(f"operator requests: {len(controls)} (answers {dict(sorted(answers.items()))}); slowest {slowest:.1f} s")
     faulted = sum(1 for call in record.calls if call.fault)
     say(
         f"AWS calls through the proxy: {len(record.calls)} ({faulted} with an injected fault); "
-        f"AssociateAddress {aws['ec2:AssociateAddress']} sent, {report.effective_associations} took effect"
+        f"AssociateAddress: {checked.sent_calls} attempts, {len(checked.move_calls)} calls on committed decisions"
     )
-    say(f"moves (EC2 changed the EIP's node): {len(report.moves)}, of which failovers/failbacks {result.failovers()}")
-    for move in report.moves:
-        say(f"  +{move.sent_at - t0:7.2f} s  {move.source or 'unassociated'} -> {move.target}")
-    sizes = [sample.size_bytes for sample in record.states]
-    if report.failover_seconds:
-        times = sorted(report.failover_seconds)
+    causes = result.moves_by_cause()
+    say(f"moves (EC2 calls by cause): {dict(sorted(causes.items()))}")
+    changes = [e for e in checked.events if isinstance(e, HolderChange)]
+    say(f"EIP holder changes seen from outside: {len(changes)}")
+    for change in changes:
+        say(f"  +{change.at - t0:7.2f} s  on {change.node or change.instance_id or 'nothing'}")
+    seconds = sorted(failover_seconds(checked.events))
+    if seconds:
         say(
-            f"failovers judged by liveness: {len(times)}; holder failing -> EIP on the other node: "
-            f"median {times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s"
+            f"holder failing -> EIP seen on the other node: {len(seconds)} times, "
+            f"median {seconds[len(seconds) // 2]:.2f} s, max {seconds[-1]:.2f} s"
         )
-    say(f"decision log: {report.replay_line}")
-    say(f"state item: {len(sizes)} samples, largest {max(sizes, default=0)} bytes")
-    say("invariants checked (cases judged):")
-    for name, count in sorted(report.checked.items()):
-        failed = sum(1 for v in report.violations if v.invariant == name)
-        say(f"  {name:<32} {count:>6}   violations {failed}")
+    replays = [e for e in checked.events if isinstance(e, ReplayChecked)]
+    for replay in replays:
+        say(f"decision log: {replay.detail}")
+    sizes = [sample.size_bytes for sample in record.states]
+    say(f"state item: {len(sizes)} versions seen, largest {max(sizes, default=0)} bytes")
+    say("invariants (the simulator's checker), cases judged:")
+    for name, count in checked.judged.items():
+        failed = sum(1 for v in checked.violations if v.invariant == name)
+        say(f"  {name:<24} {count:>6}   violations {failed}")
     for error in result.actor_errors:
         say(f"actor error: {error}")
-    if report.violations:
+    if checked.violations:
         say(
-            f"VIOLATIONS: {len(report.violations)} (seed {settings.seed}; reproduce with "
+            f"VIOLATIONS: {len(checked.violations)} (seed {settings.seed}; reproduce with "
             f"python -m nginx_eip_failover_lab.chaos --seed {settings.seed} --minutes {settings.seconds / 60:g})"
         )
-        for violation in report.violations[:5]:
-            print_trace(record, violation, out)
+        for violation in checked.violations[:5]:
+            say("")
+            for line in trace(checked.events, violation, TRACE_SECONDS):
+                say(line)
     else:
         say(f"no violation (seed {settings.seed})")
-
-
-def print_trace(record: ChaosRecord, violation: Violation, out: TextIO) -> None:
-    """What happened within TRACE_SECONDS of the violation, in time order."""
-    say = _printer(out)
-    t0 = record.started_at
-    low, high = violation.at - TRACE_SECONDS, violation.at + TRACE_SECONDS
-    say("")
-    say(f"-- {violation.invariant} at +{violation.at - t0:.2f} s: {violation.text}")
-    lines: list[tuple[float, str]] = []
-    for truth in record.truths:
-        lines.append((truth.at, f"NODE     {truth.node} {truth.condition}{'' if truth.healthy else ' (failing)'}"))
-    for fault in record.faults:
-        lines.append((fault.at, f"FAULT    {fault.kind}: {fault.detail}"))
-    previous = "?"
-    for sample in record.holders:
-        if sample.holder != previous:
-            lines.append((sample.at, f"EIP      on {sample.holder}"))
-            previous = sample.holder or "none"
-    for inv in record.invocations:
-        what = f"{inv.function} #{inv.number} ({inv.trigger})"
-        lines.append((inv.started_at, f"INVOKE   {what} {inv.request if inv.function == 'control' else ''}"))
-        if inv.ended_at is not None:
-            outcome = "killed" if inv.killed else ("ok" if inv.ok else inv.error[:100])
-            moves = (inv.payload or {}).get("moves") if isinstance(inv.payload, dict) else None
-            lines.append((inv.ended_at, f"ANSWER   {what}: {outcome}{f' moves {moves}' if moves else ''}"))
-    for entry in record.history:
-        lines.append(
-            (
-                float(entry["at"]),
-                f"HISTORY  {entry['event']} {entry.get('node') or ''} by {entry.get('by')}: "
-                f"{str(entry.get('reason'))[:100]}",
-            )
-        )
-    for call in record.calls:
-        if call.service == "ec2" and call.action == "AssociateAddress":
-            lines.append(
-                (
-                    call.received_at or call.at,
-                    f"EC2      AssociateAddress {call.param('InstanceId')} -> "
-                    f"{call.status} (moto {call.upstream_status}){f' fault {call.fault}' if call.fault else ''}",
-                )
-            )
-    for at, text in sorted(lines, key=lambda item: item[0]):
-        if low <= at <= high:
-            say(f"  +{at - t0:8.2f} s  {text}")
 
 
 def main(argv: list[str] | None = None) -> int:

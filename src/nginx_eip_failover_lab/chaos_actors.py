@@ -118,7 +118,11 @@ class Invoker:
 
     def running_monitors(self) -> list[InvocationRecord]:
         with self._lock:
-            return [record for record, process in self._running.values() if process.poll() is None]
+            return [
+                record
+                for record, process in self._running.values()
+                if record.function == "monitor" and process.poll() is None
+            ]
 
     def kill(self, record: InvocationRecord) -> bool:
         """SIGKILL the invocation's process group, as Lambda ends a function that ran out of time."""

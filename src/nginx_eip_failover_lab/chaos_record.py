@@ -42,7 +42,9 @@ class NodeTruth:
 
 @dataclass(frozen=True)
 class HolderSample:
-    at: float
+    asked_at: float  # DescribeAddresses was sent then: the association it shows is no older
+    at: float  # ... and its answer came back then
+    instance_id: str | None
     holder: str | None  # "node1", "node2", None (unassociated) or "foreign:<instance>"
 
 
@@ -53,6 +55,11 @@ class StateSample:
     version: int
     decodes: bool
     error: str = ""
+    alerts: tuple[str, ...] = ()
+    up_nodes: tuple[str, ...] = ()
+    move_in_progress: bool = False
+    pin: str | None = None
+    drains: tuple[str, ...] = ()
 
 
 @dataclass
@@ -169,9 +176,10 @@ class Recorder:
                 self.poll_errors[type(exc).__name__] += 1
 
     def _poll_holder(self) -> None:
-        holder = self.lab.holder()  # lab.ec2 talks to moto itself, not through the proxy
+        asked = time.time()
+        instance = self.lab.eip_instance()  # lab.ec2 talks to moto itself, not through the proxy
         with self._lock:
-            self.record.holders.append(HolderSample(time.time(), holder))
+            self.record.holders.append(HolderSample(asked, time.time(), instance, self.lab.node_of(instance)))
 
     def _poll_state(self) -> None:
         item = self.lab.item()
@@ -182,13 +190,25 @@ class Recorder:
         version = int(item["version"]["N"])
         try:
             data = json.loads(text)
-            state_from_dict(data)
+            state = state_from_dict(data)
         except Exception as exc:  # any failure to decode is what invariant 6 is about
             with self._lock:
-                self.record.states.append(StateSample(now, len(text.encode()), version, False, f"{exc}"[:200]))
+                self.record.states.append(StateSample(now, _item_bytes(item), version, False, f"{exc}"[:200]))
             return
+        sample = StateSample(
+            now,
+            _item_bytes(item),
+            version,
+            True,
+            alerts=tuple(sorted(state.alerts)),
+            up_nodes=tuple(sorted(name for name, health in state.nodes.items() if health.status == "up")),
+            move_in_progress=state.move is not None,
+            pin=state.pin.node if state.pin else None,
+            drains=tuple(sorted(state.drains)),
+        )
         with self._lock:
-            self.record.states.append(StateSample(now, _item_bytes(item), version, True))
+            if not self.record.states or self.record.states[-1].version != version:
+                self.record.states.append(sample)
             for entry in data.get("history") or []:
                 key = json.dumps(entry, sort_keys=True, default=str)
                 if key not in self._seen_history:

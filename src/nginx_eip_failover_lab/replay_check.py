@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nginx_eip_failover.core.log_records import ChangeRecord, record_from_dict
+from nginx_eip_failover.core.log_records import ChangeRecord, LogRecord, record_from_dict
 from nginx_eip_failover.service.replay import ReplayResult, replay
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ class LabReplay:
     result: ReplayResult | None
     changes: int
     error: str = ""
+    records: tuple[LogRecord, ...] = ()
 
 
 def replay_lab_decision_log(lab: LabEnvironment) -> LabReplay:
@@ -45,7 +46,7 @@ def replay_lab_decision_log(lab: LabEnvironment) -> LabReplay:
             break
     records = [record_from_dict(item) for item in raw]
     changes = sum(1 for record in records if isinstance(record, ChangeRecord))
-    return LabReplay(replay(records), changes)
+    return LabReplay(replay(records), changes, records=tuple(records))
 
 
 def replay_lab_log(lab: LabEnvironment) -> ReplayCheck:
