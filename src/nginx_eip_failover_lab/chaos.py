@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from nginx_eip_failover.core.config import load_settings
 from nginx_eip_failover_sim.invariants import CheckConfig
-from nginx_eip_failover_sim.timeline import HolderChange, OperatorAnswer, ReplayChecked
+from nginx_eip_failover_sim.timeline import HolderChange, OperatorAnswer, ReplayChecked, describe
 
 from . import processes
 from .chaos_actors import (
@@ -82,6 +82,7 @@ def run_soak(
     out: TextIO | None = None,
     base_dir: Path | None = None,
     moto: MotoServer | None = None,
+    trace_file: Path | None = None,
 ) -> ChaosResult:
     out = out or sys.stdout
     say = _printer(out)
@@ -101,7 +102,7 @@ def run_soak(
         world = World(lab, recorder, invoker, settings, threading.Event())
         schedule_world = World(lab, recorder, invoker, settings, threading.Event())
         # The placement: one single-cycle invocation puts the EIP on node1 before any fault.
-        invoker.monitor("schedule", lab.stack.schedule_input if lab.stack else {}, 1.5)
+        invoker.monitor("schedule", lab.stack.schedule_input if lab.stack else {}, 3.0)
         invoker.join(60)
         schedule = Schedule(schedule_world)
         chaos: list[Actor] = [NodeFaults(world), AwsFaults(world), Alarms(world), Operators(world), Killer(world)]
@@ -137,6 +138,9 @@ def run_soak(
         if recorder.poll_errors:
             say(f"outside polls that failed (retried): {dict(recorder.poll_errors)}")
     result = ChaosResult(settings, record, checked, errors, schedule.duplicates)
+    if trace_file is not None:
+        t0 = record.started_at
+        trace_file.write_text("".join(f"+{event.at - t0:9.3f} {describe(event)[15:]}\n" for event in events))
     print_summary(result, out)
     return result
 
@@ -225,12 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=1, help="chooses every fault, node, duration and request")
     parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES, help="how long faults are injected")
+    parser.add_argument("--trace-file", type=Path, help="write the whole checked timeline there, one event a line")
     args = parser.parse_args(argv)
     if args.minutes <= 0:
         parser.error(f"--minutes must be positive, got {args.minutes:g}")
     processes.install_signal_handlers()
     try:
-        result = run_soak(ChaosSettings(seed=args.seed, seconds=args.minutes * 60))
+        result = run_soak(ChaosSettings(seed=args.seed, seconds=args.minutes * 60), trace_file=args.trace_file)
     except NginxMissingError as exc:
         print(exc, file=sys.stderr)
         return 2
