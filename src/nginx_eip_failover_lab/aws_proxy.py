@@ -230,6 +230,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         return
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            # The caller went away (an invocation killed while its call was held): nobody to answer.
+            self.close_connection = True
+
     def do_POST(self) -> None:
         self._handle()
 
