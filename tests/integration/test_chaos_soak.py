@@ -1,4 +1,4 @@
-"""The chaos soak, CI-sized: one fixed seed for 60 s of faults on the real lab (real nginx, the moto
+"""The chaos soak, CI-sized: one fixed seed for 50 s of faults on the real lab (real nginx, the moto
 server behind the recording, fault-injecting proxy, the functions in fresh processes), checked by the
 simulator's invariant checker over the recorded timeline. `make chaos` runs the same for 5 minutes."""
 
@@ -21,7 +21,9 @@ SEED = 2  # its first node fault stops the holder's nginx: a failover is part of
 
 def test_a_minute_of_chaos_on_the_real_lab_breaks_no_invariant(moto_server: MotoServer, tmp_path: Path) -> None:
     out = io.StringIO()
-    result = run_soak(ChaosSettings(seed=SEED, seconds=60.0, settle_seconds=10.0), out=out, moto=moto_server, base_dir=tmp_path)
+    result = run_soak(
+        ChaosSettings(seed=SEED, seconds=50.0, settle_seconds=10.0), out=out, moto=moto_server, base_dir=tmp_path
+    )
     summary = out.getvalue()
     # THEN the checker found nothing, and every actor ran without failing itself
     assert result.passed, summary
@@ -33,7 +35,9 @@ def test_a_minute_of_chaos_on_the_real_lab_breaks_no_invariant(moto_server: Moto
     assert len(node_faults) >= 3, summary
     # AND every invariant was judged on something, the decision log replayed included
     judged = result.checked.judged
-    assert all(judged[name] > 0 for name in ("no_move_to_down", "no_move_off_healthy", "state_item", "replay_exact")), judged
+    assert all(judged[name] > 0 for name in ("no_move_to_down", "no_move_off_healthy", "state_item", "replay_exact")), (
+        judged
+    )
     assert judged["operator_answers"] > 0 and judged["one_call_per_decision"] > 0, judged
     # AND nothing the soak started is left running
     leftovers = {pid: name for pid, name in processes.running().items() if name != "moto server"}
