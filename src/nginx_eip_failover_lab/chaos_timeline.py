@@ -51,6 +51,9 @@ from .replay_check import LabReplay
 GROUP = "default"  # the stack's own pair
 CLEAN_ERRORS = {"InvalidRequestError": "invalid", "RefusedError": "refused", "Runtime.ExitError": "crashed"}
 # The soak's node conditions in the checker's words ("how" a node fails).
+# An association changes after the call that makes it reached EC2 (here: the proxy); this keeps the
+# change after its call in time order.
+CALL_TO_EFFECT_SECONDS = 0.001
 HOW = {"stopped": "refused", "hung": "hang", "peers down": "peers_down", "garbage": "garbage"}
 
 
@@ -127,6 +130,17 @@ class TimelineBuilder:
         ]
 
     def holder_changes(self) -> list[HolderChange]:
+        """Each association the poll saw, dated the earliest it can have happened: after the poll
+        before it was sent, and after the AssociateAddress that made it reached the proxy (so a move's
+        own change never comes before its call, which would make it look like the move before)."""
+        effective = sorted(
+            (
+                (_sent(call), call.param("InstanceId"))
+                for call in self.record.calls
+                if call.action == "AssociateAddress" and call.upstream_status is not None and call.upstream_status < 300
+            ),
+            key=lambda item: item[0],
+        )
         changes: list[HolderChange] = []
         previous_asked: float | None = None
         current: object = object()
@@ -134,6 +148,9 @@ class TimelineBuilder:
             if sample.instance_id != current:
                 current = sample.instance_id
                 at = previous_asked if previous_asked is not None else sample.asked_at
+                caused = [sent for sent, instance in effective if instance == sample.instance_id and sent <= sample.at]
+                if caused:
+                    at = max(at, caused[-1] + CALL_TO_EFFECT_SECONDS)
                 node = self.node_of.get(sample.instance_id or "")
                 changes.append(HolderChange(at, GROUP, self.address, sample.instance_id, node))
             previous_asked = sample.asked_at

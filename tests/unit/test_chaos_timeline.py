@@ -123,3 +123,22 @@ def test_the_holder_is_dated_by_the_poll_before_the_one_that_saw_it() -> None:
     _, _, events = checked(made)
     changes = [(event.at, event.node) for event in events if isinstance(event, HolderChange)]
     assert changes == [(T0, "node1"), (T0 + 0.1, "node2")]  # the change happened after the poll sent at +0.1
+
+
+def test_a_holder_change_comes_after_the_call_that_made_it() -> None:
+    # GIVEN a failback whose association is seen by a poll sent before its call reached the proxy
+    made = record(
+        node1_failing=None,
+        history=[move_started(T0 + 20.0, "node1", "m1", "preempt: node1 (priority 101) up for 4.4s", "node2")],
+        calls=[associate(T0 + 5.0, "node2", "call-0"), associate(T0 + 20.05, "node1", "call-1")],
+    )
+    made.holders = [
+        HolderSample(T0 + 19.98, T0 + 19.99, "i-2", "node2"),
+        HolderSample(T0 + 20.08, T0 + 20.1, "i-1", "node1"),
+    ]
+    _, _, events = checked(made)
+    # THEN the change to node1 is dated after the call (not at the poll sent 0.07 s before it), so
+    # the checker does not take the failback's own change for a move just before it
+    change = next(event for event in events if isinstance(event, HolderChange) and event.node == "node1")
+    call = next(event for event in events if isinstance(event, MoveCall))
+    assert call.at < change.at <= T0 + 20.1
