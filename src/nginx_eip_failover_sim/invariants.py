@@ -196,6 +196,7 @@ class Checker:
         self._requests: dict[str, OperatorRequest] = {}
         self._pending: dict[str, OperatorRequest] = {}
         self._pins: dict[str, str] = {}
+        self._pins_stored: set[str] = set()
         self._drains: dict[str, set[str]] = defaultdict(set)
         self._alert_stale_since: dict[str, float] = {}
         self._reported: set[tuple[str, ...]] = set()
@@ -315,6 +316,13 @@ class Checker:
                     f"(bound {config.state_max_bytes})",
                 )
             )
+        # The stored pin is the truth about pins, where the recorder sees the state item.
+        self._pins_stored.add(event.group)
+        self._drains[event.group] = set(event.drains)
+        if event.pin is None:
+            self._pins.pop(event.group, None)
+        else:
+            self._pins[event.group] = event.pin
         stale = "no_node_up" in event.alerts and bool(event.up_nodes) and not event.move_in_progress
         if not stale:
             self._alert_stale_since.pop(event.group, None)
@@ -367,7 +375,11 @@ class Checker:
     # --- helpers ------------------------------------------------------------------------------
 
     def _apply_accepted(self, request: OperatorRequest) -> None:
+        """Pins and drains from accepted requests, for a recorder that does not see the state item
+        (where it does, StateWritten is the truth and this is skipped)."""
         group = request.group
+        if group in self._pins_stored:
+            return
         if request.action == "failover" and request.node is not None:
             self._pins[group] = request.node
         elif request.action == "unpin":

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from nginx_eip_failover.core import faults
 from nginx_eip_failover.core.config import Settings
 from nginx_eip_failover.core.decision import (
     Context,
@@ -113,6 +114,7 @@ class FailoverController:
         notifier: NotifierPort,
         *,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
         per_node_metrics: bool = True,
         journal: DecisionJournal | None = None,
@@ -123,6 +125,8 @@ class FailoverController:
         self._prober = prober
         self._notifier = notifier
         self._clock = clock
+        # Durations, the snapshot's age and EC2's not_after deadline (the simulator's virtual clock).
+        self._monotonic = monotonic
         self._new_id = new_id
         # Metrics with a Node dimension cost $0.30 a month each: a fleet keeps them to its own pair
         # (the stack's dashboard) and reports the other groups in its logs and fleet metrics.
@@ -147,11 +151,11 @@ class FailoverController:
         `time_left()`: seconds left in the invocation; no move is committed without
         MOVE_TIME_RESERVE_SECONDS to carry it out.
         """
-        started = time.monotonic()
+        started = self._monotonic()
         probed_at = self._clock()
         # The loop starts a cycle only with room for a whole probe timeout: no budget to cut here.
         observations = self.probe()
-        probed = time.monotonic()
+        probed = self._monotonic()
         verdicts = node_verdicts(observations, self.settings.quorum)
         settings = self.settings
 
@@ -261,7 +265,7 @@ class FailoverController:
     def _cached_or_loaded(self) -> Snapshot:
         if self._snapshot is None:
             self._remember(self._store.load())
-        elif time.monotonic() - self._snapshot_at > SNAPSHOT_MAX_AGE_SECONDS:
+        elif self._monotonic() - self._snapshot_at > SNAPSHOT_MAX_AGE_SECONDS:
             # A refresh only looks for operator changes; a stale answer is caught by the
             # conditional write, so an eventually consistent read (half the price) is enough.
             self._remember(self._store.load(consistent=False))
@@ -270,14 +274,14 @@ class FailoverController:
 
     def _remember(self, snapshot: Snapshot | None) -> None:
         self._snapshot = snapshot
-        self._snapshot_at = time.monotonic()
+        self._snapshot_at = self._monotonic()
 
     def _commit(
         self, build: Callable[[ControllerState, Association, float], Decision], actor: str, probed_at: float
     ) -> CycleReport:
         for _attempt in range(MAX_CONFLICT_RETRIES):
             snapshot = self._cached_or_loaded()
-            decide_started = time.monotonic()
+            decide_started = self._monotonic()
             association = self._eip.describe()
             decision = build(snapshot.state, association, self._clock())
             if decision.state != snapshot.state:
@@ -295,9 +299,14 @@ class FailoverController:
                 self._remember(snapshot)
             else:
                 self.journal.unchanged(decision, snapshot.version)
-            decided = time.monotonic()
+            decided = self._monotonic()
             report = CycleReport(decision=decision, observations=[], association=association)
             report.timings_ms["decide"] = _ms(decide_started, decided)
+            if decision.move is not None and faults.active(faults.STALE_DECISION_AFTER_SLOW_NOTICE):
+                # test-only: a past defect, re-injected by the simulator's mutation check
+                self._publish(list(decision.notices))
+                decision = replace(decision, notices=())
+                probed_at = self._clock()  # and no re-check of the aged move
             if decision.move is not None:
                 self._execute(decision, report, actor, probed_at)
             # After EC2, never between the committed intent and its call: a slow SNS (retries for
@@ -319,7 +328,7 @@ class FailoverController:
             return
         # Another invocation abandons this intent after MOVE_TIMEOUT_SECONDS: the call must be
         # sent well before that, or not at all.
-        not_after = time.monotonic() + (move.started_at + self.settings.move_timeout_seconds / 2 - self._clock())
+        not_after = self._monotonic() + (move.started_at + self.settings.move_timeout_seconds / 2 - self._clock())
         error: str | None = None
         association: str | None
         try:
