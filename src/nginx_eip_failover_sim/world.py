@@ -468,7 +468,9 @@ class World:
             self.seen_entries.add(key)
             self.recorder.count(f"rule:{entry.event}")
             if entry.event.startswith("node_"):
-                self.recorder.record(Note(entry.at, actor.name, f"{group}/{entry.node} {entry.event}: {entry.reason[:60]}"))
+                self.recorder.record(
+                    Note(entry.at, actor.name, f"{group}/{entry.node} {entry.event}: {entry.reason[:60]}")
+                )
         self.recorder.record(
             StateWritten(
                 self.sched.now,
