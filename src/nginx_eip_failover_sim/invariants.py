@@ -64,6 +64,8 @@ INVARIANTS = (
 # intervals when its probes are at least this share of them apart.
 SPAN_TOLERANCE = 0.95
 ALERT_GRACE_SECONDS = 10.0
+# How long a mover waits for a new association to show (ElasticIpMover's verification).
+MOVE_VERIFY_SECONDS = 10.0
 
 
 def move_cause(reason: str) -> str:
@@ -275,7 +277,13 @@ class Checker:
         source = event.source
         if source in config.nodes and event.cause in ("failover", "preempt", "pin"):
             assert source is not None
-            window_start = event.probed_at - (config.fall_threshold + 1) * config.interval_seconds
+            # From before the holder could have gone down to the decision's probes, with room for
+            # a cycle that stalled in a move's verification (10 s) and a rise not yet complete.
+            window_start = event.probed_at - (
+                (config.fall_threshold + config.rise_threshold + 1) * config.interval_seconds
+                + config.timeout_seconds
+                + MOVE_VERIFY_SECONDS
+            )
             window_end = event.probed_at + config.timeout_seconds
             if event.cause == "failover" and self._stayed_healthy(event.group, source, window_start, window_end):
                 found.append(

@@ -225,7 +225,11 @@ def is_damped(health: NodeHealth, settings: Settings, now: float) -> bool:
 
 
 def is_eligible(state: ControllerState, node: str) -> bool:
-    return state.health(node).status == "up" and node not in state.drains
+    """May receive the addresses: up, undrained, and its latest probe did not fail (a node whose
+    failures have not yet spanned FallThreshold is still up, but the EIP is never sent to a node
+    after probes saw it fail)."""
+    health = state.health(node)
+    return health.status == "up" and health.fail_streak == 0 and node not in state.drains
 
 
 def decide(

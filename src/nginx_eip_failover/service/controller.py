@@ -59,6 +59,10 @@ CONTROL_TIME_AFTER_PROBES_SECONDS = 15.0
 # A committed move whose probes are older than this is checked again before EC2 is called: the
 # intent must still be ours (consistent read) and the target must still answer.
 RECHECK_AFTER_SECONDS = 2.0
+# An operator's request publishes a notice only with this much of its invocation left: one SNS call
+# can take about 21 s (3 attempts of 2 s connect + 5 s read, aws_clients), and the answer must still
+# fit. A notice not sent is still logged (and counted: NoticesNotSent).
+NOTIFY_RESERVE_SECONDS = 25.0
 # How long a container reuses the state it last read or wrote. Staleness never causes a wrong move
 # (every move is a conditional write first), but operator changes (unpin, undrain) should reach a
 # long-running monitor loop without waiting for its next write.
@@ -135,6 +139,8 @@ class FailoverController:
         # cannot cause a wrong move, because every move is first a conditional write of it.
         self._snapshot: Snapshot | None = None
         self._snapshot_at = 0.0
+        # Set while an operator's request runs: notices must not outlast its invocation.
+        self._request_time_left: Callable[[], float] | None = None
         # The decision log (off unless given one): inputs and outputs of every state change.
         self.journal = journal or DecisionJournal(None, settings)
 
@@ -220,7 +226,11 @@ class FailoverController:
             return apply_control(recorded, request, seen.instance_id, ctx, move_id=move_id)
 
         self._snapshot = None  # an operator acts on what is stored now, not on a cached copy
-        report = self._commit(build, actor, probed_at)
+        self._request_time_left = time_left
+        try:
+            report = self._commit(build, actor, probed_at)
+        finally:
+            self._request_time_left = None
         report.observations = observations
         return report
 
@@ -432,11 +442,24 @@ class FailoverController:
         return None
 
     def _publish(self, notices: list[Notice]) -> None:
-        if notices:
-            for notice in notices:
-                if notice.kind == "drift":
-                    metrics.add_metric(name="DriftDetected", unit=MetricUnit.Count, value=1)
+        if not notices:
+            return
+        for notice in notices:
+            if notice.kind == "drift":
+                metrics.add_metric(name="DriftDetected", unit=MetricUnit.Count, value=1)
+        time_left = self._request_time_left
+        if time_left is None:
             self._notifier.publish(notices)
+            return
+        for notice in notices:  # one at a time: each must leave the request time to answer
+            if time_left() < NOTIFY_RESERVE_SECONDS:
+                metrics.add_metric(name="NoticesNotSent", unit=MetricUnit.Count, value=1)
+                logger.warning(
+                    "no time left in the request to notify; logged only",
+                    extra={"notice": notice.kind, "severity": notice.severity, "notice_message": notice.message},
+                )
+                continue
+            self._notifier.publish([notice])
 
 
 def _ms(start: float, end: float) -> float:
