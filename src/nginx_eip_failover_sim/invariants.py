@@ -64,6 +64,8 @@ INVARIANTS = (
 # intervals when its probes are at least this share of them apart.
 SPAN_TOLERANCE = 0.95
 ALERT_GRACE_SECONDS = 10.0
+# How long a mover waits for a new association to show (ElasticIpMover's verification).
+MOVE_VERIFY_SECONDS = 10.0
 
 
 def move_cause(reason: str) -> str:
@@ -196,6 +198,7 @@ class Checker:
         self._requests: dict[str, OperatorRequest] = {}
         self._pending: dict[str, OperatorRequest] = {}
         self._pins: dict[str, str] = {}
+        self._pins_stored: set[str] = set()
         self._drains: dict[str, set[str]] = defaultdict(set)
         self._alert_stale_since: dict[str, float] = {}
         self._reported: set[tuple[str, ...]] = set()
@@ -274,7 +277,13 @@ class Checker:
         source = event.source
         if source in config.nodes and event.cause in ("failover", "preempt", "pin"):
             assert source is not None
-            window_start = event.probed_at - (config.fall_threshold + 1) * config.interval_seconds
+            # From before the holder could have gone down to the decision's probes, with room for
+            # a cycle that stalled in a move's verification (10 s) and a rise not yet complete.
+            window_start = event.probed_at - (
+                (config.fall_threshold + config.rise_threshold + 1) * config.interval_seconds
+                + config.timeout_seconds
+                + MOVE_VERIFY_SECONDS
+            )
             window_end = event.probed_at + config.timeout_seconds
             if event.cause == "failover" and self._stayed_healthy(event.group, source, window_start, window_end):
                 found.append(
@@ -315,6 +324,13 @@ class Checker:
                     f"(bound {config.state_max_bytes})",
                 )
             )
+        # The stored pin is the truth about pins, where the recorder sees the state item.
+        self._pins_stored.add(event.group)
+        self._drains[event.group] = set(event.drains)
+        if event.pin is None:
+            self._pins.pop(event.group, None)
+        else:
+            self._pins[event.group] = event.pin
         stale = "no_node_up" in event.alerts and bool(event.up_nodes) and not event.move_in_progress
         if not stale:
             self._alert_stale_since.pop(event.group, None)
@@ -367,7 +383,11 @@ class Checker:
     # --- helpers ------------------------------------------------------------------------------
 
     def _apply_accepted(self, request: OperatorRequest) -> None:
+        """Pins and drains from accepted requests, for a recorder that does not see the state item
+        (where it does, StateWritten is the truth and this is skipped)."""
         group = request.group
+        if group in self._pins_stored:
+            return
         if request.action == "failover" and request.node is not None:
             self._pins[group] = request.node
         elif request.action == "unpin":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -46,6 +46,8 @@ class Fleet:
         source: FleetSource | None,
         *,
         refresh_seconds: float = REFRESH_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+        executor: Executor | None = None,
     ) -> None:
         self.base = default.settings
         self._build = build
@@ -54,12 +56,15 @@ class Fleet:
         self._controllers: dict[str, FailoverController] = {DEFAULT_GROUP: default}
         self._version = -1
         self._loaded_at = float("-inf")
-        self._pool: ThreadPoolExecutor | None = None
+        self._monotonic = monotonic
+        # Runs the groups' cycles concurrently: a thread pool, made on first use (the simulator
+        # passes one that runs each group as one of its actors).
+        self._pool: Executor | None = executor
 
     # --- the groups ---------------------------------------------------------------------------
 
     def controllers(self) -> Mapping[str, FailoverController]:
-        if self._source is not None and time.monotonic() - self._loaded_at >= self._refresh_seconds:
+        if self._source is not None and self._monotonic() - self._loaded_at >= self._refresh_seconds:
             self.refresh()
         return self._controllers
 
@@ -69,7 +74,7 @@ class Fleet:
         from nginx_eip_failover.core.fleet_config import parse_fleet_json
 
         assert self._source is not None
-        self._loaded_at = time.monotonic()
+        self._loaded_at = self._monotonic()
         try:
             document = self._source.load(consistent=consistent)
         except FailoverError:
