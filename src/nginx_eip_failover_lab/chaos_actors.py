@@ -35,6 +35,8 @@ from .chaos_record import InvocationRecord, Recorder
 from .environment import LabEnvironment
 from .invoke import invoke_handler
 
+# The opening fault (NodeFaults._opening); operators and the killer wait until it is over.
+OPENING_SECONDS = 8.0
 GARBAGE_BODIES = (
     "this is not json {",
     '{"peers": "all of them"}',
@@ -220,7 +222,16 @@ class NodeFaults(Actor):
     KINDS = ("stop", "hang", "slow", "blips", "flap", "peers_down", "garbage", "both_down")
     WEIGHTS = (3, 2, 2, 3, 2, 2, 2, 1)
 
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self.opened = False
+
+    def first_pause(self) -> float:
+        return 1.0
+
     def step(self) -> float:
+        if not self.opened:
+            return self._opening()
         kind = self.rng.choices(self.KINDS, self.WEIGHTS)[0]
         # The holder most of the time, so failovers happen; the standby too, whose trouble must move nothing.
         holder = self.world.lab.holder()
@@ -232,6 +243,24 @@ class NodeFaults(Actor):
         self.world.troubled = node
         try:
             getattr(self, f"_{kind}")(node)
+        finally:
+            self.world.troubled = None
+        return self.rng.uniform(2.0, 6.0)
+
+    def _opening(self) -> float:
+        """Every soak opens by stopping the holder's nginx for OPENING_SECONDS, before any operator
+        request or kill (AWS faults and alarms may already be about): a failover every run must show,
+        whatever the seed, so a run that never exercised one cannot pass for a quiet success."""
+        self.opened = True
+        holder = self.world.lab.holder()
+        node = holder if holder in self.world.lab.nodes else "node1"
+        self.world.troubled = node
+        nginx = self.world.lab.nodes[node]
+        self.world.recorder.fault("node:stop", f"{node} for {OPENING_SECONDS:g} s (the opening)")
+        try:
+            self._down(node, "stopped", nginx.stop)
+            self.world.sleep(OPENING_SECONDS)
+            self._up(node, nginx.start)
         finally:
             self.world.troubled = None
         return self.rng.uniform(2.0, 6.0)
@@ -481,6 +510,9 @@ class Operators(Actor):
         self.drained: str | None = None
         self.pinned = False
 
+    def first_pause(self) -> float:
+        return OPENING_SECONDS + 2.0 + self.rng.uniform(0.0, 4.0)
+
     def step(self) -> float:
         choices: list[tuple[str, float]] = [("status", 1), ("plan", 2), ("failover", 2), ("invalid", 0.7)]
         if self.pinned:
@@ -529,7 +561,7 @@ class Killer(Actor):
     HOLD_SECONDS = 3.0
 
     def first_pause(self) -> float:
-        return self.rng.uniform(5.0, 15.0)
+        return OPENING_SECONDS + 2.0 + self.rng.uniform(0.0, 10.0)
 
     def step(self) -> float:
         if self.rng.random() < 0.6:
