@@ -16,7 +16,7 @@ from nginx_eip_failover_lab.moto_server import MotoServer
 
 pytestmark = pytest.mark.integration
 
-SEED = 2
+SEED = 8  # after the opening: sub-interval blips with monitors starting during them; a kill at ~14 s
 
 
 def test_a_minute_of_chaos_on_the_real_lab_breaks_no_invariant(moto_server: MotoServer, tmp_path: Path) -> None:
