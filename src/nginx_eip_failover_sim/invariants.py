@@ -10,9 +10,10 @@ event's time, which is when the time-based invariants (liveness, operator budget
 `advance(now)` does that alone, for a recorder whose clock moves without events.
 
 The invariants (issue #17), each a `Violation.invariant` name:
-1. no_move_to_down: no EC2 move towards a node that has been failing (ground truth) for longer than
-   the re-check grace (RECHECK_AFTER_SECONDS + the probe timeout) when the call is sent, unless an
-   operator forced it.
+1. no_move_to_down: no EC2 move towards a node after probes in the decision's window saw it fail:
+   a probe by the deciding invocation sent since the decision's probes (the re-check included), or
+   another invocation's, known more than the re-check grace (RECHECK_AFTER_SECONDS + the probe
+   timeout) before the call while the node still fails (ground truth). An operator's force is exempt.
 2. liveness: when the holder has been failing (or the address unassociated) for longer than the
    detection time plus the move bound, while another undrained node has not failed since RiseThreshold
    intervals (plus a margin) before that, the address must be on an up node.
@@ -45,6 +46,7 @@ from nginx_eip_failover_sim.timeline import (
     NodeTruth,
     OperatorAnswer,
     OperatorRequest,
+    ProbeFailed,
     ReplayChecked,
     StateWritten,
 )
@@ -193,6 +195,7 @@ class Checker:
         # (group, address) -> (node or None, instance, since)
         self._holders: dict[tuple[str, str], tuple[str | None, str | None, float]] = {}
         self._calls: dict[tuple[str, str, str], int] = defaultdict(int)
+        self._failed_probes: dict[tuple[str, str], list[ProbeFailed]] = defaultdict(list)
         self._failbacks: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
         self._last_move: dict[str, float] = {}
         self._requests: dict[str, OperatorRequest] = {}
@@ -261,17 +264,16 @@ class Checker:
                     f"a second EC2 call for {event.address} on decision {event.decision_id} (by {event.actor})",
                 )
             )
-        target = self._truth[(event.group, event.target)]
-        since = target.failing_since(event.at)
-        grace = config.recheck_after_seconds + config.timeout_seconds
-        if not event.forced and since is not None and event.at - since > grace:
+        seen = self._failed_probe_before(event, config)
+        if not event.forced and seen is not None:
             found.append(
                 Violation(
                     "no_move_to_down",
                     event.at,
                     event.group,
-                    f"move {event.decision_id} sent towards {event.target}, failing since {since:.3f} "
-                    f"({event.at - since:.1f}s > {grace:g}s), on probes taken at {event.probed_at:.3f}",
+                    f"move {event.decision_id} sent towards {event.target} by {event.actor} after a probe sent at "
+                    f"{seen.sent_at:.3f} by {seen.actor} saw it fail at {seen.at:.3f} ({seen.detail}); the decision's "
+                    f"probes were taken at {event.probed_at:.3f}",
                 )
             )
         source = event.source
@@ -310,6 +312,22 @@ class Checker:
         if event.cause in ("preempt", "pin"):
             found += self._flap_damping(event, config)
         return found
+
+    def _on_ProbeFailed(self, event: ProbeFailed) -> list[Violation]:
+        self._failed_probes[(event.group, event.node)].append(event)
+        return []
+
+    def _failed_probe_before(self, event: MoveCall, config: CheckConfig) -> ProbeFailed | None:
+        grace = config.recheck_after_seconds + config.timeout_seconds
+        still_failing = self._truth[(event.group, event.target)].failing_since(event.at) is not None
+        for probe in reversed(self._failed_probes[(event.group, event.target)]):
+            if probe.sent_at < event.probed_at:
+                break
+            if probe.at > event.at:
+                continue
+            if probe.actor == event.actor or (still_failing and probe.at < event.at - grace):
+                return probe
+        return None
 
     def _on_StateWritten(self, event: StateWritten) -> list[Violation]:
         config = self.configs[event.group]

@@ -218,8 +218,12 @@ def run_seed(
     minutes_count = int(minutes) + 1
     starts = [rng.uniform(0.0, 5.0)] + [m * 60.0 + rng.uniform(0.0, 60.0) for m in range(1, minutes_count)]
     groups = Groups(base, text, {}, {}, {}, {}, SimLease(world))
+    alarms: list[float] = []
     for settings in all_settings:
         pair_outage = draw_pair_outage(rng, duration) if rng.random() < 0.35 else ([], [])
+        for period in pair_outage[0][:1]:  # CloudWatch's status-check alarms fire during it
+            for _ in range(rng.randint(0, 3)):
+                alarms.append(period.start + rng.uniform(5.0, 60.0))
         scripts = [
             NodeScript(
                 settings.group,
@@ -257,8 +261,9 @@ def run_seed(
         if rng.random() < 0.05:  # at-least-once delivery: the same minute's event twice
             sched.at(at + rng.uniform(0.0, 5.0), lambda: invoke("schedule"))
             recorder.count("eventbridge:duplicate")
-    for _ in range(rng.randint(0, 4)):
-        sched.at(EPOCH + rng.uniform(0, duration), lambda: invoke("alarm"))
+    alarms += [rng.uniform(0, duration) for _ in range(rng.randint(0, 4))]
+    for at in alarms:
+        sched.at(EPOCH + at, lambda: invoke("alarm"))
     for _ in range(rng.randint(0, int(minutes))):
         event = _operator_event(rng, all_settings)
         request_id = f"op{next(ids)}"

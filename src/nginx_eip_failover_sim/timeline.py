@@ -29,6 +29,18 @@ class NodeTruth:
 
 
 @dataclass(frozen=True)
+class ProbeFailed:
+    """A probe of `node` sent at `sent_at` by `actor` (an invocation) failed; `at`: when it was known."""
+
+    at: float
+    group: str
+    node: str
+    sent_at: float
+    actor: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class HolderChange:
     """The EIP (or one address of a group's set) is now on `instance_id` (None: unassociated), as seen
     from outside the controller; `node` is the pair member with that instance, if any."""
@@ -136,6 +148,7 @@ class Note:
 
 Event = (
     NodeTruth
+    | ProbeFailed
     | HolderChange
     | MoveCall
     | DecisionCommitted

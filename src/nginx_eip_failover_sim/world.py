@@ -21,7 +21,7 @@ from nginx_eip_failover.core.errors import ConflictError, ElasticIpError, StateS
 from nginx_eip_failover.core.log_records import LogRecord, record_from_dict, record_json
 from nginx_eip_failover.core.ports import Association, MonitorLease, MoveResult, Notice, Observation, Snapshot
 from nginx_eip_failover.core.state import ControllerState, MoveIntent, state_from_dict, state_to_dict
-from nginx_eip_failover_sim.scheduler import EPOCH, Scheduler
+from nginx_eip_failover_sim.scheduler import Scheduler
 from nginx_eip_failover_sim.timeline import (
     DecisionCommitted,
     Event,
@@ -29,6 +29,7 @@ from nginx_eip_failover_sim.timeline import (
     MoveCall,
     NodeTruth,
     Note,
+    ProbeFailed,
     StateWritten,
 )
 
@@ -166,8 +167,9 @@ class SimProber:
             self._world.recorder.count("probe:ok" if ok else f"probe:{detail.split(':')[0][:24]}")
             results.append(Observation(script.node.name, ok, detail, round(latency * 1000, 1), timed_out=timed_out))
             if not ok:  # failed probes only: a readable trace, not one line per probe
-                text = f"probe {script.group}/{script.node.name} sent {started - EPOCH:.3f} failed after {latency:.3f}s"
-                self._world.recorder.record(Note(started + latency, actor, f"{text}: {detail[:40]}"))
+                self._world.recorder.record(
+                    ProbeFailed(started + latency, script.group, script.node.name, started, actor, detail[:40])
+                )
         sched.sleep(max(observation.latency_ms for observation in results) / 1000, "probe")
         return results
 

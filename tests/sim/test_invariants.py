@@ -11,6 +11,7 @@ from nginx_eip_failover_sim.timeline import (
     NodeTruth,
     OperatorAnswer,
     OperatorRequest,
+    ProbeFailed,
     ReplayChecked,
     StateWritten,
 )
@@ -44,9 +45,20 @@ def test_two_calls_for_one_decision() -> None:
     assert names([outage, failover(3.0, 2.0), failover(3.5, 2.0)]) == ["one_call_per_decision"]
 
 
-def test_move_towards_a_node_down_for_longer_than_the_recheck_grace() -> None:
-    events: list[Event] = [NodeTruth(0.0, G, "node2", True, "hang"), failover(10.0, 2.0)]
-    assert "no_move_to_down" in names(events)
+def test_move_towards_a_node_that_probes_saw_fail() -> None:
+    down = NodeTruth(0.0, G, "node2", True, "refused")
+
+    def move(*seen: ProbeFailed) -> list[str]:
+        call = MoveCall(10.0, G, "eip", "node2", "node1", "m1", "operator", 2.0, "monitor")
+        return names([down, *seen, call])
+
+    # Another invocation saw it fail 6 s before the call, on a probe sent after the decision's.
+    assert move(ProbeFailed(4.0, G, "node2", 3.9, "alarm", "connection refused")) == ["no_move_to_down"]
+    # ... but a failure nobody probed, or one seen only just before the call, is not held against it.
+    assert move() == []
+    assert move(ProbeFailed(9.5, G, "node2", 9.4, "alarm")) == []
+    # The deciding invocation's own probe (its re-check) counts however late.
+    assert move(ProbeFailed(9.5, G, "node2", 9.4, "monitor")) == ["no_move_to_down"]
 
 
 def test_liveness_fires_once_when_the_holder_stays_dead() -> None:
