@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nginx_eip_failover.core.log_records import ChangeRecord
+from nginx_eip_failover.core.log_records import ChangeRecord, SteadyWindow
 from nginx_eip_failover_sim.invariants import INVARIANTS, CheckConfig, Checker, Violation, move_cause
 from nginx_eip_failover_sim.timeline import (
     DecisionCommitted,
@@ -39,6 +39,7 @@ from nginx_eip_failover_sim.timeline import (
     Note,
     OperatorAnswer,
     OperatorRequest,
+    ProbeFailed,
     ReplayChecked,
     StateWritten,
     describe,
@@ -67,6 +68,7 @@ class Decision:
     actor: str
     probed_at: float
     version: int
+    writer: str  # the deciding invocation (its container), when its log record was written
 
 
 @dataclass
@@ -97,6 +99,7 @@ class TimelineBuilder:
         decisions = self.decisions()
         events: list[Event] = [
             *self.truths(),
+            *self.failed_probes(),
             *self.holder_changes(),
             *(
                 DecisionCommitted(
@@ -183,6 +186,7 @@ class TimelineBuilder:
                     # own time: the probes were taken just before it.
                     change.probed_at if change is not None and change.probed_at is not None else at,
                     change.version_after if change is not None else 0,
+                    change.writer if change is not None else str(entry.get("by") or ""),
                 ),
             )
         return sorted(found.values(), key=lambda d: d.at)
@@ -224,10 +228,31 @@ class TimelineBuilder:
                     decision.id,
                     move_cause(decision.reason),
                     decision.probed_at,
-                    decision.actor,
+                    decision.writer,
                 )
             )
         return moves
+
+    def failed_probes(self) -> list[ProbeFailed]:
+        """The failed probes the functions logged in the decision log (every change record, and the
+        steady cycles' windows), by writer: the functions' own account, the only one of their probes
+        there is; an invocation killed before its log's flush leaves none."""
+        probes: list[ProbeFailed] = []
+        for log_record in self.replay.records if self.replay is not None else ():
+            if isinstance(log_record, ChangeRecord):
+                cycles = [(log_record.probed_at, log_record.observations)]
+            elif isinstance(log_record, SteadyWindow):
+                cycles = [(cycle.probed_at, cycle.observations) for cycle in log_record.cycles]
+            else:
+                continue
+            for probed_at, observations in cycles:
+                if probed_at is None:
+                    continue
+                for seen in observations:
+                    if not seen.ok:
+                        known = probed_at + seen.latency_ms / 1000
+                        probes.append(ProbeFailed(known, GROUP, seen.node, probed_at, log_record.writer, seen.detail))
+        return probes
 
     def states(self) -> list[StateWritten]:
         return [
