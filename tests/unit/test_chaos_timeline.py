@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from nginx_eip_failover.core.log_records import SteadyCycle, SteadyWindow
+from nginx_eip_failover.core.ports import Observation
 from nginx_eip_failover_lab.aws_proxy import Call
 from nginx_eip_failover_lab.chaos_record import ChaosRecord, HolderSample, NodeTruth
 from nginx_eip_failover_lab.chaos_timeline import TimelineBuilder, check
+from nginx_eip_failover_lab.replay_check import LabReplay
 from nginx_eip_failover_sim.invariants import CheckConfig
-from nginx_eip_failover_sim.timeline import HolderChange, MoveCall
+from nginx_eip_failover_sim.timeline import HolderChange, MoveCall, ProbeFailed
 
 T0 = 1_000.0
 INSTANCES = {"node1": "i-1", "node2": "i-2"}
@@ -103,14 +108,27 @@ def test_a_failover_off_a_holder_that_stayed_healthy_is_reported() -> None:
     assert checked(made)[0] == ["no_move_off_healthy"]
 
 
-def test_a_move_towards_a_node_failing_for_seconds_is_reported() -> None:
-    # GIVEN node1 failing from 10 s on, and a decision sending the EIP to it at 15 s
+def test_a_move_sent_after_a_logged_probe_saw_the_target_fail_is_reported() -> None:
+    # GIVEN node1 failing from 10 s on, a decision sending the EIP to it at 15 s, and the decision
+    # log holding a probe of node1 by the deciding invocation, sent after the decision's probes, failed
     made = record(
         node1_failing=(10.0, 40.0),
         history=[move_started(T0 + 15.0, "node1", "m1", "preempt: node1 (priority 101) up for 60.0s", "node2")],
         calls=[associate(T0 + 15.1, "node1", "call-1")],
     )
-    assert "no_move_to_down" in checked(made)[0]
+    failed = Observation("node1", False, "refused", latency_ms=2.0)
+    cycle = SteadyCycle(T0 + 15.03, T0 + 15.02, 3, "i-2", (failed,), "m2", True, "monitor:schedule", "steady")
+    log = LabReplay(result=None, changes=0, records=(SteadyWindow("monitor:schedule", 1, "f", (cycle,)),))
+    builder = TimelineBuilder(made, allocation_id="eipalloc-1", instance_ids=INSTANCES, replay=log)
+    events = builder.events()
+    violations = [v.invariant for v in check(events, CONFIG, T0 + 60, builder.unexplained).violations]
+    # THEN the move is reported (and the unreadable log too)
+    probes = [e for e in events if isinstance(e, ProbeFailed)]
+    assert [(p.node, p.sent_at, p.actor, p.detail) for p in probes] == [
+        ("node1", T0 + 15.02, "monitor:schedule", "refused")
+    ]
+    assert probes[0].at == pytest.approx(T0 + 15.022)  # known once answered: sent + latency
+    assert "no_move_to_down" in violations and "replay_exact" in violations
 
 
 def test_the_holder_is_dated_by_the_poll_before_the_one_that_saw_it() -> None:
