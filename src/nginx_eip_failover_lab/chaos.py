@@ -29,20 +29,10 @@ from nginx_eip_failover_sim.invariants import CheckConfig
 from nginx_eip_failover_sim.timeline import HolderChange, OperatorAnswer, ReplayChecked, describe
 
 from . import processes
-from .chaos_actors import (
-    Actor,
-    Alarms,
-    AwsFaults,
-    ChaosSettings,
-    Invoker,
-    Killer,
-    NodeFaults,
-    Operators,
-    Schedule,
-    World,
-)
+from .chaos_actors import Alarms, AwsFaults, Killer, NodeFaults, Operators, Schedule
 from .chaos_record import ChaosRecord, Recorder
 from .chaos_timeline import CheckedTimeline, TimelineBuilder, check, failover_seconds, trace
+from .chaos_world import Actor, ChaosSettings, Invoker, World
 from .environment import LabEnvironment
 from .moto_server import MotoServer
 from .nginx_node import NginxMissingError

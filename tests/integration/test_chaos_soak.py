@@ -11,7 +11,7 @@ import pytest
 
 from nginx_eip_failover_lab import processes
 from nginx_eip_failover_lab.chaos import run_soak
-from nginx_eip_failover_lab.chaos_actors import ChaosSettings
+from nginx_eip_failover_lab.chaos_world import ChaosSettings
 from nginx_eip_failover_lab.moto_server import MotoServer
 
 pytestmark = pytest.mark.integration
