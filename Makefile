@@ -28,7 +28,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # sam validate --lint needs a region; none is ever contacted.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install nginx test lint validate build cfn-lint checkov demo bench check clean distclean
+.PHONY: help install nginx test lint validate build cfn-lint checkov demo bench chaos check clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -111,6 +111,13 @@ endif
 
 demo: install nginx ## run the local lab: two real nginx nodes, a moto AWS, the functions
 	$(VENV)/bin/python -m nginx_eip_failover_lab
+
+# The chaos soak's seed (chooses every fault, node, duration and request) and minutes of faults.
+SEED ?= 1
+MINUTES ?= 5
+
+chaos: install nginx ## chaos soak on the real lab, checked by the simulator's invariants (SEED=N MINUTES=M)
+	$(VENV)/bin/python -m nginx_eip_failover_lab.chaos --seed $(SEED) --minutes $(MINUTES)
 
 bench: install nginx ## run the benchmarks
 	$(VENV)/bin/python -m bench

@@ -2,7 +2,8 @@
 
 Point a function's AWS_ENDPOINT_URL at `AwsProxy.url` instead of the moto server: each request is
 recorded as (service, action, status) - so a test can count the AssociateAddress calls that really
-reached EC2 - and `inject(Fault(...))` makes chosen calls fail (an AWS error answer, a delay, a
+reached EC2; an EC2 call with its parameters, and every call with botocore's invocation id, which
+ties one API call's retries together - and `inject(Fault(...))` makes chosen calls fail (an AWS error answer, a delay, a
 dropped connection) either before the call reaches moto or after it took effect there. An error or
 a drop with `delay_seconds` holds the call first: "before", it never reaches moto (a caller killed
 meanwhile never made it); "after", it took effect and the answer is held.
@@ -35,6 +36,15 @@ class Call:
     at: float  # time.time() when the answer was sent
     fault: str | None = None  # the fault injected into this call, if any
     upstream_status: int | None = None  # what moto answered; None: the call never reached it
+    # An EC2 (query API) call's parameters, first value of each (e.g. InstanceId of AssociateAddress);
+    # empty for JSON services, whose bodies the proxy does not keep.
+    params: tuple[tuple[str, str], ...] = ()
+    received_at: float | None = None  # time.time() when the request reached the proxy
+    # botocore's amz-sdk-invocation-id: the same for every retry of one API call
+    sdk_invocation: str | None = None
+
+    def param(self, name: str) -> str | None:
+        return next((value for key, value in self.params if key == name), None)
 
 
 @dataclass
@@ -184,6 +194,17 @@ class AwsProxy:
             connection.close()
 
 
+def query_params(service: str, body: bytes) -> tuple[tuple[str, str], ...]:
+    """The form parameters of a query-API (EC2) call, first value of each; () for other services."""
+    if service != "ec2":
+        return ()
+    try:
+        form = parse_qs(body.decode("utf-8", errors="replace"))
+    except ValueError:
+        return ()
+    return tuple((key, values[0]) for key, values in sorted(form.items()) if key != "Action" and values)
+
+
 def identify(headers: dict[str, str], body: bytes) -> tuple[str, str]:
     """(service, action) of a signed AWS request: the credential scope and the target or Action."""
     lowered = {key.lower(): value for key, value in headers.items()}
@@ -202,9 +223,19 @@ def identify(headers: dict[str, str], body: bytes) -> tuple[str, str]:
 class _ProxyHandler(BaseHTTPRequestHandler):
     owner: AwsProxy
     protocol_version = "HTTP/1.1"
+    _params: tuple[tuple[str, str], ...] = ()
+    _received_at: float | None = None
+    _sdk_invocation: str | None = None
 
     def log_message(self, format: str, *args: object) -> None:
         return
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            # The caller went away (an invocation killed while its call was held): nobody to answer.
+            self.close_connection = True
 
     def do_POST(self) -> None:
         self._handle()
@@ -226,6 +257,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {key: value for key, value in self.headers.items() if key.lower() not in ("connection", "keep-alive")}
         service, action = identify(headers, body)
+        self._received_at = time.time()
+        self._params = query_params(service, body)
+        self._sdk_invocation = {key.lower(): value for key, value in headers.items()}.get("amz-sdk-invocation-id")
         fault = self.owner._throttle(service, action) or self.owner._take_fault(service, action)
         if fault is not None and (fault.kind == "delay" or fault.when == "before"):
             time.sleep(fault.delay_seconds)
@@ -237,7 +271,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             time.sleep(fault.delay_seconds)
             self._fail(service, action, fault, status)
             return
-        self.owner._record(Call(service, action, status, time.time(), fault.kind if fault else None, status))
+        self._record(service, action, status, fault.kind if fault else None, status)
         self.send_response(status)
         for key, value in upstream_headers:
             if key.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
@@ -247,13 +281,28 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(answer)
 
+    def _record(self, service: str, action: str, status: int, fault: str | None, upstream: int | None) -> None:
+        self.owner._record(
+            Call(
+                service,
+                action,
+                status,
+                time.time(),
+                fault,
+                upstream,
+                self._params,
+                self._received_at,
+                self._sdk_invocation,
+            )
+        )
+
     def _fail(self, service: str, action: str, fault: Fault, upstream_status: int | None) -> None:
         if fault.kind == "drop":
-            self.owner._record(Call(service, action, 0, time.time(), f"drop {fault.when}", upstream_status))
+            self._record(service, action, 0, f"drop {fault.when}", upstream_status)
             self.close_connection = True
             return
         described = f"{fault.code} {fault.when}"
-        self.owner._record(Call(service, action, fault.status, time.time(), described, upstream_status))
+        self._record(service, action, fault.status, described, upstream_status)
         answer, content_type = _error_body(service, fault.code, fault.message)
         self.send_response(fault.status)
         self.send_header("Content-Type", content_type)

@@ -149,6 +149,7 @@ class NginxNode:
         self._process: ManagedProcess | None = None
         self.hung = False
         self.peers_up = True
+        self.raw_body: str | None = None  # served at the health URL instead of the upstream document
         self.generation = 0
         for sub in ("api", "temp"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
@@ -178,6 +179,8 @@ class NginxNode:
             return "stopped"
         if self.hung:
             return "hung"
+        if self.raw_body is not None:
+            return "serving a raw body"
         return "serving" if self.peers_up else "serving, upstream peers down"
 
     def start(self, timeout: float = 10.0) -> None:
@@ -225,6 +228,12 @@ class NginxNode:
         self.peers_up = up
         self._write_api()
 
+    def serve_raw(self, body: str | None) -> None:
+        """Serve `body` (e.g. garbage, or JSON that is not an upstream) at the health URL; None: the
+        upstream document again."""
+        self.raw_body = body
+        self._write_api()
+
     def describe(self) -> dict[str, Any]:
         return {
             "port": self.port,
@@ -255,11 +264,19 @@ class NginxNode:
             "ppid": os.getpid(),
         }
         _write_atomically(self.dir / "api" / "nginx.json", nginx)
-        _write_atomically(self.dir / "api" / "upstream.json", upstream_document(self.peers_up))
+        upstream = self.dir / "api" / "upstream.json"
+        if self.raw_body is not None:
+            _write_text_atomically(upstream, self.raw_body)
+        else:
+            _write_atomically(upstream, upstream_document(self.peers_up))
 
 
 def _write_atomically(path: Path, document: Any) -> None:
+    _write_text_atomically(path, json.dumps(document) + "\n")
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(document) + "\n")
+    temporary.write_text(text)
     temporary.chmod(0o644)
     temporary.replace(path)  # nginx opens the file per request: it sees the old or the new one, whole

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import types
 from dataclasses import dataclass, field
-
-import pytest
 
 from nginx_eip_failover.core.ports import Association, MoveResult, Observation, Snapshot
 from nginx_eip_failover.core.state import ControllerState
-from nginx_eip_failover.service import controller as controller_module
 from nginx_eip_failover.service.controller import SNAPSHOT_MAX_AGE_SECONDS, FailoverController
 from support.core_builders import I1, settings
 
@@ -43,12 +39,13 @@ class SteadyPair:
         pass
 
 
-def test_steady_cycles_reuse_the_cache_and_refresh_it_by_age(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_steady_cycles_reuse_the_cache_and_refresh_it_by_age() -> None:
     clock = [0.0]
-    monkeypatch.setattr(controller_module, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
     store = CountingStore()
     pair = SteadyPair()
-    failover = FailoverController(settings(), store, pair, pair, pair, clock=lambda: 1000.0 + clock[0])
+    failover = FailoverController(
+        settings(), store, pair, pair, pair, clock=lambda: 1000.0 + clock[0], monotonic=lambda: clock[0]
+    )
     failover.run_cycle("test")  # reads, then writes the first observations
     failover.run_cycle("test")  # the rise streak completes: one more write, which is fresh
     assert store.loads == [True]

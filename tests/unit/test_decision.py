@@ -37,7 +37,8 @@ def test_up_node_goes_down_only_after_fall_threshold_consecutive_failures() -> N
     for cycle in range(CFG.fall_threshold - 1):
         current = step(current, I1, CFG, 1.0 + cycle, {"node1": False, "node2": True}).state
         assert current.health("node1").status == "up"
-    current = step(current, I1, CFG, 10.0, {"node1": False, "node2": True}).state
+    # The next interval: consecutive failures (one much later would start a streak of its own).
+    current = step(current, I1, CFG, CFG.fall_threshold * CFG.interval_seconds, {"node1": False, "node2": True}).state
     assert current.health("node1").status == "down"
 
 

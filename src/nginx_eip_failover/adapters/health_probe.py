@@ -84,6 +84,7 @@ class HealthProber:
                 detail=f"no answer within {timeout:g}s",
                 latency_ms=timeout * 1000,
                 observer=self._observer,
+                timed_out=True,
             )
             for node in self._nodes
         ]
@@ -94,7 +95,8 @@ class HealthProber:
             ok, detail = self._check(node.health_check_url, deadline)
         except Exception as exc:
             ok, detail = False, _describe_exception(exc)
-        if time.monotonic() > deadline:
+        timed_out = time.monotonic() > deadline
+        if timed_out:
             ok, detail = False, f"no answer within {timeout:g}s"
         results[node.name] = Observation(
             node=node.name,
@@ -102,6 +104,7 @@ class HealthProber:
             detail=bounded(detail),
             latency_ms=round((time.monotonic() - started) * 1000, 1),
             observer=self._observer,
+            timed_out=timed_out,
         )
 
     def _check(self, url: str, deadline: float) -> tuple[bool, str]:

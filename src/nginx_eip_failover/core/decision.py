@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from nginx_eip_failover.core import faults
 from nginx_eip_failover.core.bounds import MAX_ENTRY_REASON_BYTES, bounded
 from nginx_eip_failover.core.config import NodeConfig, Settings
 from nginx_eip_failover.core.ports import Notice, Observation
@@ -42,6 +43,9 @@ def move_backoff_seconds(failures: int) -> float:
 class Verdict:
     ok: bool
     detail: str
+    # Seconds after the probes' start at which a failure was seen: an answer's latency (a refusal,
+    # a 5xx, a bad body), or 0 for a probe that got no answer (the node was silent since then).
+    seen_after: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,11 @@ def node_verdicts(observations: Iterable[Observation], quorum: int = 1) -> dict[
     for node, seen in by_node.items():
         failed = [o for o in seen if not o.ok]
         ok = len(failed) < min(quorum, len(seen))
-        verdicts[node] = Verdict(ok=ok, detail=bounded((seen[0] if ok else failed[0]).detail))
+        verdicts[node] = Verdict(
+            ok=ok,
+            detail=bounded((seen[0] if ok else failed[0]).detail),
+            seen_after=0.0 if ok or failed[0].timed_out else failed[0].latency_ms / 1000,
+        )
     return verdicts
 
 
@@ -107,6 +115,11 @@ def record_probes(
     A node goes down after FallThreshold failed probes that span (FallThreshold - 1) intervals
     with no success in between, whoever probed; up again likewise with RiseThreshold. A node
     with no history takes its first verdict.
+
+    A failure counts at a moment the node was failing: when its answer came (a refusal, a 5xx, a
+    bad body: a slow probe sent before a blip is answered inside it), or when it was sent if no
+    answer came. So a blip shorter than (FallThreshold - 1) intervals never spans them, however
+    many probers see it and however late their answers arrive.
     """
     settings = ctx.settings
     at = ctx.now if probed_at is None else probed_at
@@ -116,7 +129,7 @@ def record_probes(
         if verdict is None:
             continue
         old = state.health(node.name)
-        new = _advance(old, verdict, settings, at, ctx.now)
+        new = _advance(old, verdict, settings, at + _failure_offset(verdict), ctx.now)
         nodes[node.name] = new
         if new.status != old.status:
             entry = ctx.entry(f"node_{new.status}", verdict.detail, node.name)
@@ -124,11 +137,30 @@ def record_probes(
     return replace(state, nodes=nodes)
 
 
+def _failure_offset(verdict: Verdict) -> float:
+    """When, after the probes' start, a failed probe saw its failure (see record_probes)."""
+    if verdict.ok or faults.active(faults.BLIP_COUNTED_TWICE):  # test-only re-injection: the probe's start
+        return 0.0
+    return verdict.seen_after
+
+
 def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, at: float, now: float) -> NodeHealth:
     """`at`: when the probe was taken (streak spans); `now`: when the change is decided and recorded
     (`since`, flaps): the same clock as the history entry, so "up for PreemptDelaySeconds" counts
     from the recorded node_up, never from an earlier probe start."""
-    continues = (old.ok_streak > 0) if verdict.ok else (old.fail_streak > 0)
+    if verdict.ok:
+        continues = old.ok_streak > 0
+    else:
+        # Consecutive failures of one prober come at most one pause apart (two intervals plus the
+        # timeout, the longest the monitor loop lets probing pause). Further apart, a success in
+        # between may have gone unwritten (a container whose cached copy shows the node up writes
+        # nothing for it), so the failure starts a new streak instead of joining one blip to the next.
+        recent = (
+            old.status == "down"  # its failures change nothing (see last_failed_at below)
+            or old.last_failed_at is None
+            or at - old.last_failed_at <= _max_probe_gap(settings)
+        )
+        continues = old.fail_streak > 0 and recent
     # None while a streak continues: a state written before streaks had a start (counted as spanned).
     started = old.streak_started_at if continues else at
     # A probe older than the streak's start (an overlapping invocation's, committed late) does not
@@ -143,15 +175,24 @@ def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, at: float, n
         )
         status = "up" if promote else old.status
     else:
-        ok_streak, fail_streak = 0, min(old.fail_streak + 1, settings.fall_threshold)
+        ok_streak, fail_streak = 0, min((old.fail_streak if continues else 0) + 1, settings.fall_threshold)
         demote = old.status == "unknown" or (
             old.status == "up"
             and fail_streak >= settings.fall_threshold
             and _spans(span, settings.fall_threshold, settings)
         )
         status = "down" if demote else old.status
+    if verdict.ok:
+        last_failed_at = None
+    elif old.status == "down":
+        # A down node's failures change nothing, so they write nothing (no write a cycle per outage).
+        last_failed_at = old.last_failed_at
+    else:
+        last_failed_at = max(at, old.last_failed_at or at) if continues else at
     if status == old.status:
-        return replace(old, ok_streak=ok_streak, fail_streak=fail_streak, streak_started_at=started)
+        return replace(
+            old, ok_streak=ok_streak, fail_streak=fail_streak, streak_started_at=started, last_failed_at=last_failed_at
+        )
     flaps = old.flaps
     if old.status == "up" and status == "down":
         flaps = (*flaps, now)[-settings.flap_suppress_threshold :]
@@ -163,7 +204,12 @@ def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, at: float, n
         reason=verdict.detail,
         flaps=flaps,
         streak_started_at=started,
+        last_failed_at=last_failed_at,
     )
+
+
+def _max_probe_gap(settings: Settings) -> float:
+    return 2 * settings.interval_seconds + settings.timeout_seconds
 
 
 def _spans(span: float, threshold: int, settings: Settings) -> bool:
@@ -179,7 +225,11 @@ def is_damped(health: NodeHealth, settings: Settings, now: float) -> bool:
 
 
 def is_eligible(state: ControllerState, node: str) -> bool:
-    return state.health(node).status == "up" and node not in state.drains
+    """May receive the addresses: up, undrained, and its latest probe did not fail (a node whose
+    failures have not yet spanned FallThreshold is still up, but the EIP is never sent to a node
+    after probes saw it fail)."""
+    health = state.health(node)
+    return health.status == "up" and health.fail_streak == 0 and node not in state.drains
 
 
 def decide(
@@ -501,6 +551,8 @@ def _set_alert(
     """Raise or clear an alert; notify only on the change, not on every cycle it persists."""
     if active == (alert in state.alerts):
         return state, ()
+    if not active and alert == ALERT_NO_NODE_UP and faults.active(faults.ALERT_NOT_CLEARED):
+        return state, ()  # test-only: a past defect, re-injected by the simulator's mutation check
     if active:
         return replace(state, alerts=state.alerts | {alert}), (notice,) if notice is not None else ()
     cleared = Notice(f"{alert}_cleared", "info", f"cleared: {alert.replace('_', ' ')}")

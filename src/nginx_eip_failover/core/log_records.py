@@ -230,13 +230,20 @@ def recorded_observation(observation: Observation) -> Observation:
 
 
 def _observation_to_list(observation: Observation) -> list[Any]:
-    return [observation.node, observation.ok, observation.latency_ms, observation.detail, observation.observer]
+    fields = [observation.node, observation.ok, observation.latency_ms, observation.detail, observation.observer]
+    # A timeout is recorded as a sixth element (records written before it have five).
+    return [*fields, True] if observation.timed_out else fields
 
 
 def _observation_from_list(data: Sequence[Any]) -> Observation:
-    node, ok, latency_ms, detail, observer = data
+    node, ok, latency_ms, detail, observer, *rest = data
     return Observation(
-        node=str(node), ok=bool(ok), detail=str(detail), latency_ms=float(latency_ms), observer=str(observer)
+        node=str(node),
+        ok=bool(ok),
+        detail=str(detail),
+        latency_ms=float(latency_ms),
+        observer=str(observer),
+        timed_out=bool(rest and rest[0]),
     )
 
 

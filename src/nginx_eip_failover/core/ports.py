@@ -36,6 +36,9 @@ class Observation:
     detail: str
     latency_ms: float
     observer: str = "local"
+    # No answer came within the timeout: the node was silent from when the probe was sent (the
+    # decision counts such a failure from its start, an answered one from its answer).
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,14 @@ class MonitorLease:
 
     def newer_than(self, other: MonitorLease) -> bool:
         return (self.started_at, self.invocation) > (other.started_at, other.invocation)
+
+
+class Clock(Protocol):
+    """Where the service reads the time: the `time` module in production, one simulated clock in
+    the simulator (nginx_eip_failover_sim), so nothing has to be patched to run it on virtual time."""
+
+    def monotonic(self) -> float: ...
+    def time(self) -> float: ...
 
 
 class Prober(Protocol):

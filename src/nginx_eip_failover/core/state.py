@@ -31,6 +31,10 @@ class NodeHealth:
     # streak counts only once it spans its threshold's intervals, so overlapping invocations
     # that probe the same blip cannot add up to a failure (hysteresis by time, not by count).
     streak_started_at: float | None = None
+    # When the current failure streak's newest failed probe was taken (None: no failure streak). A
+    # failure long after it starts a new streak: a success in between may never have been written (a
+    # container deciding on its cached copy sees no change to write).
+    last_failed_at: float | None = None
     # When the node last went from up to down, newest last, at most FLAP_SUPPRESS_THRESHOLD kept.
     flaps: tuple[float, ...] = ()
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from nginx_eip_failover.core import faults
 from nginx_eip_failover.core.config import Settings
 from nginx_eip_failover.core.decision import (
     Context,
@@ -58,6 +59,10 @@ CONTROL_TIME_AFTER_PROBES_SECONDS = 15.0
 # A committed move whose probes are older than this is checked again before EC2 is called: the
 # intent must still be ours (consistent read) and the target must still answer.
 RECHECK_AFTER_SECONDS = 2.0
+# An operator's request publishes a notice only with this much of its invocation left: one SNS call
+# can take about 21 s (3 attempts of 2 s connect + 5 s read, aws_clients), and the answer must still
+# fit. A notice not sent is still logged (and counted: NoticesNotSent).
+NOTIFY_RESERVE_SECONDS = 25.0
 # How long a container reuses the state it last read or wrote. Staleness never causes a wrong move
 # (every move is a conditional write first), but operator changes (unpin, undrain) should reach a
 # long-running monitor loop without waiting for its next write.
@@ -113,6 +118,7 @@ class FailoverController:
         notifier: NotifierPort,
         *,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
         per_node_metrics: bool = True,
         journal: DecisionJournal | None = None,
@@ -123,6 +129,8 @@ class FailoverController:
         self._prober = prober
         self._notifier = notifier
         self._clock = clock
+        # Durations, the snapshot's age and EC2's not_after deadline (the simulator's virtual clock).
+        self._monotonic = monotonic
         self._new_id = new_id
         # Metrics with a Node dimension cost $0.30 a month each: a fleet keeps them to its own pair
         # (the stack's dashboard) and reports the other groups in its logs and fleet metrics.
@@ -131,6 +139,8 @@ class FailoverController:
         # cannot cause a wrong move, because every move is first a conditional write of it.
         self._snapshot: Snapshot | None = None
         self._snapshot_at = 0.0
+        # Set while an operator's request runs: notices must not outlast its invocation.
+        self._request_time_left: Callable[[], float] | None = None
         # The decision log (off unless given one): inputs and outputs of every state change.
         self.journal = journal or DecisionJournal(None, settings)
 
@@ -147,11 +157,11 @@ class FailoverController:
         `time_left()`: seconds left in the invocation; no move is committed without
         MOVE_TIME_RESERVE_SECONDS to carry it out.
         """
-        started = time.monotonic()
+        started = self._monotonic()
         probed_at = self._clock()
         # The loop starts a cycle only with room for a whole probe timeout: no budget to cut here.
         observations = self.probe()
-        probed = time.monotonic()
+        probed = self._monotonic()
         verdicts = node_verdicts(observations, self.settings.quorum)
         settings = self.settings
 
@@ -216,7 +226,11 @@ class FailoverController:
             return apply_control(recorded, request, seen.instance_id, ctx, move_id=move_id)
 
         self._snapshot = None  # an operator acts on what is stored now, not on a cached copy
-        report = self._commit(build, actor, probed_at)
+        self._request_time_left = time_left
+        try:
+            report = self._commit(build, actor, probed_at)
+        finally:
+            self._request_time_left = None
         report.observations = observations
         return report
 
@@ -261,7 +275,7 @@ class FailoverController:
     def _cached_or_loaded(self) -> Snapshot:
         if self._snapshot is None:
             self._remember(self._store.load())
-        elif time.monotonic() - self._snapshot_at > SNAPSHOT_MAX_AGE_SECONDS:
+        elif self._monotonic() - self._snapshot_at > SNAPSHOT_MAX_AGE_SECONDS:
             # A refresh only looks for operator changes; a stale answer is caught by the
             # conditional write, so an eventually consistent read (half the price) is enough.
             self._remember(self._store.load(consistent=False))
@@ -270,14 +284,14 @@ class FailoverController:
 
     def _remember(self, snapshot: Snapshot | None) -> None:
         self._snapshot = snapshot
-        self._snapshot_at = time.monotonic()
+        self._snapshot_at = self._monotonic()
 
     def _commit(
         self, build: Callable[[ControllerState, Association, float], Decision], actor: str, probed_at: float
     ) -> CycleReport:
         for _attempt in range(MAX_CONFLICT_RETRIES):
             snapshot = self._cached_or_loaded()
-            decide_started = time.monotonic()
+            decide_started = self._monotonic()
             association = self._eip.describe()
             decision = build(snapshot.state, association, self._clock())
             if decision.state != snapshot.state:
@@ -295,9 +309,14 @@ class FailoverController:
                 self._remember(snapshot)
             else:
                 self.journal.unchanged(decision, snapshot.version)
-            decided = time.monotonic()
+            decided = self._monotonic()
             report = CycleReport(decision=decision, observations=[], association=association)
             report.timings_ms["decide"] = _ms(decide_started, decided)
+            if decision.move is not None and faults.active(faults.STALE_DECISION_AFTER_SLOW_NOTICE):
+                # test-only: a past defect, re-injected by the simulator's mutation check
+                self._publish(list(decision.notices))
+                decision = replace(decision, notices=())
+                probed_at = self._clock()  # and no re-check of the aged move
             if decision.move is not None:
                 self._execute(decision, report, actor, probed_at)
             # After EC2, never between the committed intent and its call: a slow SNS (retries for
@@ -319,7 +338,7 @@ class FailoverController:
             return
         # Another invocation abandons this intent after MOVE_TIMEOUT_SECONDS: the call must be
         # sent well before that, or not at all.
-        not_after = time.monotonic() + (move.started_at + self.settings.move_timeout_seconds / 2 - self._clock())
+        not_after = self._monotonic() + (move.started_at + self.settings.move_timeout_seconds / 2 - self._clock())
         error: str | None = None
         association: str | None
         try:
@@ -423,11 +442,24 @@ class FailoverController:
         return None
 
     def _publish(self, notices: list[Notice]) -> None:
-        if notices:
-            for notice in notices:
-                if notice.kind == "drift":
-                    metrics.add_metric(name="DriftDetected", unit=MetricUnit.Count, value=1)
+        if not notices:
+            return
+        for notice in notices:
+            if notice.kind == "drift":
+                metrics.add_metric(name="DriftDetected", unit=MetricUnit.Count, value=1)
+        time_left = self._request_time_left
+        if time_left is None:
             self._notifier.publish(notices)
+            return
+        for notice in notices:  # one at a time: each must leave the request time to answer
+            if time_left() < NOTIFY_RESERVE_SECONDS:
+                metrics.add_metric(name="NoticesNotSent", unit=MetricUnit.Count, value=1)
+                logger.warning(
+                    "no time left in the request to notify; logged only",
+                    extra={"notice": notice.kind, "severity": notice.severity, "notice_message": notice.message},
+                )
+                continue
+            self._notifier.publish([notice])
 
 
 def _ms(start: float, end: float) -> float:

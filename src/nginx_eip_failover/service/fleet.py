@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from nginx_eip_failover.core.config import DEFAULT_GROUP, Settings
@@ -39,6 +39,8 @@ class Fleet:
         store: FleetStorePort | None,
         *,
         refresh_seconds: float = REFRESH_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+        executor: Executor | None = None,
     ) -> None:
         self.base = default.settings
         self._build = build
@@ -47,12 +49,15 @@ class Fleet:
         self._controllers: dict[str, FailoverController] = {DEFAULT_GROUP: default}
         self._version = -1
         self._loaded_at = float("-inf")
-        self._pool: ThreadPoolExecutor | None = None
+        self._monotonic = monotonic
+        # Runs the groups' cycles concurrently: a thread pool, made on first use (the simulator
+        # passes one that runs each group as one of its actors).
+        self._pool: Executor | None = executor
 
     # --- the groups ---------------------------------------------------------------------------
 
     def controllers(self) -> Mapping[str, FailoverController]:
-        if self.store is not None and time.monotonic() - self._loaded_at >= self._refresh_seconds:
+        if self.store is not None and self._monotonic() - self._loaded_at >= self._refresh_seconds:
             self.refresh()
         return self._controllers
 
@@ -62,7 +67,7 @@ class Fleet:
         from nginx_eip_failover.core.fleet_config import parse_fleet_json
 
         assert self.store is not None
-        self._loaded_at = time.monotonic()
+        self._loaded_at = self._monotonic()
         try:
             document = self.store.load(consistent=consistent)
         except FailoverError:

@@ -26,7 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from nginx_eip_failover.core.config import Settings
 from nginx_eip_failover.core.errors import ConflictError, ElasticIpError, MonitorCyclesFailedError, StateStoreError
-from nginx_eip_failover.core.ports import LeasePort, MonitorLease
+from nginx_eip_failover.core.ports import Clock, LeasePort, MonitorLease
 from nginx_eip_failover.observability import logger, metrics
 from nginx_eip_failover.service.controller import CycleReport
 from nginx_eip_failover.service.monitor_events import MonitorTrigger
@@ -42,13 +42,6 @@ ALARM_WINDOW_SECONDS = 60.0
 LEASE_CHECK_SECONDS = 10.0
 
 Ended = Literal["handed_over", "out_of_time", "window_over"]
-
-
-class Clock(Protocol):
-    """What the loop reads the time from; the `time` module is one."""
-
-    def monotonic(self) -> float: ...
-    def time(self) -> float: ...
 
 
 class CycleRunner(Protocol):

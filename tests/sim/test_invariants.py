@@ -1,0 +1,94 @@
+"""The checker over hand-written timelines: each invariant fires on its violation and stays quiet
+on the legitimate case next to it."""
+
+from __future__ import annotations
+
+from nginx_eip_failover_sim.invariants import CheckConfig, check_timeline, move_cause
+from nginx_eip_failover_sim.timeline import (
+    Event,
+    HolderChange,
+    MoveCall,
+    NodeTruth,
+    OperatorAnswer,
+    OperatorRequest,
+    ProbeFailed,
+    ReplayChecked,
+    StateWritten,
+)
+
+CONFIG = CheckConfig(
+    nodes=("node1", "node2"), interval_seconds=1.0, timeout_seconds=1.0, fall_threshold=2, rise_threshold=2
+)
+G = "default"
+
+
+def names(events: list[Event], end: float | None = None) -> list[str]:
+    return [violation.invariant for violation in check_timeline(events, {G: CONFIG}, end)]
+
+
+def failover(at: float, probed_at: float, decision: str = "m1") -> MoveCall:
+    return MoveCall(at, G, "eip", "node2", "node1", decision, "failover", probed_at, "monitor")
+
+
+def test_a_sub_interval_blip_does_not_explain_a_failover() -> None:
+    blip = [NodeTruth(10.0, G, "node1", True, "reset"), NodeTruth(10.9, G, "node1", False)]
+    assert names([*blip, failover(11.5, 10.8)]) == ["no_move_off_healthy"]
+
+
+def test_a_failure_spanning_an_interval_explains_a_failover() -> None:
+    outage = [NodeTruth(10.0, G, "node1", True, "refused"), NodeTruth(11.2, G, "node1", False)]
+    assert names([*outage, failover(11.5, 11.05)]) == []
+
+
+def test_two_calls_for_one_decision() -> None:
+    outage = NodeTruth(0.0, G, "node1", True, "refused")
+    assert names([outage, failover(3.0, 2.0), failover(3.5, 2.0)]) == ["one_call_per_decision"]
+
+
+def test_move_towards_a_node_that_probes_saw_fail() -> None:
+    down = NodeTruth(0.0, G, "node2", True, "refused")
+
+    def move(*seen: ProbeFailed) -> list[str]:
+        call = MoveCall(10.0, G, "eip", "node2", "node1", "m1", "operator", 2.0, "monitor")
+        return names([down, *seen, call])
+
+    # Another invocation saw it fail 6 s before the call, on a probe sent after the decision's.
+    assert move(ProbeFailed(4.0, G, "node2", 3.9, "alarm", "connection refused")) == ["no_move_to_down"]
+    # ... but a failure nobody probed, or one seen only just before the call, is not held against it.
+    assert move() == []
+    assert move(ProbeFailed(9.5, G, "node2", 9.4, "alarm")) == []
+    # The deciding invocation's own probe (its re-check) counts however late.
+    assert move(ProbeFailed(9.5, G, "node2", 9.4, "monitor")) == ["no_move_to_down"]
+
+
+def test_liveness_fires_once_when_the_holder_stays_dead() -> None:
+    events: list[Event] = [HolderChange(0.0, G, "eip", "i-1", "node1"), NodeTruth(10.0, G, "node1", True, "refused")]
+    assert names(events, end=10.0 + CONFIG.detection_seconds + CONFIG.move_bound_seconds + 5) == ["liveness"]
+    moved = [*events, HolderChange(20.0, G, "eip", "i-2", "node2")]
+    assert names(moved, end=400.0) == []
+
+
+def test_operator_budget_and_unanswered_requests() -> None:
+    request = OperatorRequest(0.0, "r1", G, "failover", "node2")
+    assert names([request, OperatorAnswer(40.0, "r1", "ok", 40.0)]) == ["operator_answers"]
+    assert names([request], end=100.0) == ["operator_answers"]
+    assert names([request, OperatorAnswer(2.0, "r1", "ok", 2.0)], end=100.0) == []
+
+
+def test_state_item_bound_and_a_stale_alert() -> None:
+    big = StateWritten(1.0, G, 1, CONFIG.state_max_bytes + 1, True)
+    assert names([big]) == ["state_item"]
+    stale = [StateWritten(t, G, int(t), 900, True, alerts=("no_node_up",), up_nodes=("node1",)) for t in (1, 5, 12)]
+    assert names(stale) == ["alert_clears"]
+
+
+def test_replay_mismatch() -> None:
+    assert names([ReplayChecked(1.0, G, exact=False, steps=3, detail="step 2")]) == ["replay_exact"]
+
+
+def test_move_causes_follow_the_cores_reasons() -> None:
+    assert move_cause("failover: node1 is down (refused); node2 is up") == "failover"
+    assert move_cause("failover: node1 is drained; node2 is up") == "drain"
+    assert move_cause("preempt: node1 (priority 101) up for 61.0s") == "preempt"
+    assert move_cause("operator failover to node2: maintenance") == "operator"
+    assert move_cause("EIP unassociated; node1 is up") == "placement"

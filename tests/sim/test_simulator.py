@@ -1,0 +1,68 @@
+"""The simulator: deterministic, quiet on today's code over CI's fixed seeds, and able to fail.
+
+CI runs this file (tests/sim, with the rest of `make test`); `make soak SEEDS=10000` runs thousands.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nginx_eip_failover.core import faults
+from nginx_eip_failover_sim.__main__ import main
+from nginx_eip_failover_sim.run import run_seed
+
+CI_SEEDS = range(1, 31)
+# Each re-injected past defect, the invariant that catches it, and the number of seeds (from 1) it
+# is caught within (measured: python -m nginx_eip_failover_sim --seeds 1..N --fault NAME).
+MUTATIONS = {
+    faults.BLIP_COUNTED_TWICE: ("no_move_off_healthy", 20),
+    faults.STALE_DECISION_AFTER_SLOW_NOTICE: ("no_move_to_down", 60),
+    faults.ALERT_NOT_CLEARED: ("alert_clears", 10),
+}
+
+
+def test_a_seed_gives_a_byte_identical_trace() -> None:
+    first = run_seed(7, minutes=4)
+    second = run_seed(7, minutes=4)
+    assert first.trace == second.trace
+    assert first.digest == second.digest
+    assert run_seed(8, minutes=4).digest != first.digest
+
+
+def test_no_invariant_is_violated_over_the_ci_seeds() -> None:
+    failed = []
+    for seed in CI_SEEDS:
+        result = run_seed(seed)
+        if not result.ok:
+            failed.append(f"seed {seed}: {[str(v) for v in result.violations]} {result.errors}")
+    assert failed == []
+
+
+@pytest.mark.parametrize("fault", sorted(MUTATIONS))
+def test_each_reinjected_defect_is_caught(fault: str) -> None:
+    invariant, within = MUTATIONS[fault]
+    for seed in range(1, within + 1):
+        result = run_seed(seed, fault=fault)
+        if any(violation.invariant == invariant for violation in result.violations):
+            return
+    pytest.fail(f"{fault} was not caught by {invariant} within {within} seeds")
+
+
+def test_the_cli_reproduces_a_seed_and_summarises_coverage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--seed", "3", "--minutes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "seed 3: ok" in out
+    assert "coverage over 1 seed(s):" in out
+    assert "probe" in out
+    assert main(["--seeds", "1..2", "--minutes", "1"]) == 0
+    assert "2 seeds (1..2), 0 failed" in capsys.readouterr().out
+
+
+def test_a_violation_prints_the_seed_and_the_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    seed = next(seed for seed in range(1, 41) if not run_seed(seed, fault=faults.BLIP_COUNTED_TWICE).ok)
+    assert main(["--seed", str(seed), "--fault", faults.BLIP_COUNTED_TWICE]) == 1
+    out = capsys.readouterr().out
+    assert f"seed {seed}: FAILED" in out
+    assert "VIOLATION [no_move_off_healthy]" in out
+    assert f"reproduce: python -m nginx_eip_failover_sim --seed {seed}" in out
+    assert "NodeTruth" in out and "MoveCall" in out

@@ -1,0 +1,68 @@
+"""Defects the simulator found (python -m nginx_eip_failover_sim), each pinned by a test that fails
+on the code before its fix. The blip cases are in test_blip_counting.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from nginx_eip_failover.core.decision import Context, decide
+from nginx_eip_failover.core.ports import Notice
+from nginx_eip_failover.core.state import NodeHealth
+from nginx_eip_failover.service.controller import NOTIFY_RESERVE_SECONDS, FailoverController
+from nginx_eip_failover.service.operator_requests import parse_control_request
+from support.core_builders import I1, down, settings, state, up
+from support.decision_log_scenario import World
+
+
+def test_the_eip_is_not_sent_to_a_node_whose_latest_probe_failed() -> None:
+    # Seed 248: both nodes failing; node1 (the holder) is down first, node2 is still "up" with a
+    # failure streak under way. The failover must wait for node2's next good probe.
+    cfg = settings(fall_threshold=3)
+    failing = replace(up(cfg=cfg), ok_streak=0, fail_streak=1, last_failed_at=99.0, streak_started_at=99.0)
+    decision = decide(state(node1=down(cfg=cfg), node2=failing), I1, Context(cfg, 100.0, "monitor"), move_id="m1")
+    assert decision.move is None
+    assert "no other node is up" in decision.reason
+    recovered = replace(failing, ok_streak=1, fail_streak=0, last_failed_at=None)
+    decision = decide(state(node1=down(cfg=cfg), node2=recovered), I1, Context(cfg, 101.0, "monitor"), move_id="m2")
+    assert decision.move is not None and decision.move.target == "node2"
+
+
+@dataclass
+class SlowTopicWorld(World):
+    """Each SNS publish takes 20 s (botocore's retries on a struggling endpoint)."""
+
+    def publish(self, notices: list[Notice]) -> None:
+        self.now += 20.0
+        super().publish(notices)
+
+
+def test_an_operator_request_answers_within_its_invocation_even_when_sns_is_slow() -> None:
+    # Seed 61: an operator failover's notices (the move, then the decision's) took 20 s each, and
+    # the request answered after its 30 s invocation had ended.
+    world = SlowTopicWorld(holder=I1)
+    cfg = settings()
+    world.stored = ("", 0)
+    controller = FailoverController(cfg, world, world, world, world, clock=lambda: world.now, new_id=lambda: "m1")
+    controller.run_cycle("monitor")
+    controller.run_cycle("monitor")  # both nodes up
+    request = parse_control_request({"action": "failover", "target": "node2", "reason": "kernel"}, cfg)
+    world.fail_moves = 1
+    assert controller.run_control(request, "operator").move_error  # the move_failing alert is raised
+    started = world.now
+    world.notices.clear()
+    report = controller.run_control(request, "operator", lambda: 30.0 - (world.now - started))
+    assert report.moved_to == "node2"
+    # Two notices (the move, and the alert cleared): the second would have ended past the budget.
+    assert world.now - started <= 30.0 - (NOTIFY_RESERVE_SECONDS - 21.0)
+    assert [notice.kind for notice in world.notices] == ["move"]  # the other was logged only
+
+
+def test_a_down_nodes_failures_write_nothing() -> None:
+    # The streak's newest failure is tracked only while it can still take the node down.
+    cfg = settings()
+    health = NodeHealth(status="down", fail_streak=cfg.fall_threshold, last_failed_at=5.0)
+    from nginx_eip_failover.core.decision import Verdict, record_probes
+
+    current = state(node1=health, node2=up(cfg=cfg))
+    after = record_probes(current, {"node1": Verdict(False, "refused")}, Context(cfg, 50.0, "m"), 50.0)
+    assert after == current
