@@ -517,3 +517,38 @@ def test_the_sample_monitor_events_run(stack: Stack) -> None:
         result = stack.monitor(json.loads(path.read_text()))
         assert result["cycles"] >= 1
     assert stack.holder() == stack.node1_id
+
+
+# --- ObservabilityProfile --------------------------------------------------------------------------
+
+
+def _emf_metric_names(output: str) -> set[str]:
+    names: set[str] = set()
+    for line in output.splitlines():
+        if '"_aws"' in line:
+            record = json.loads(line)
+            for directive in record["_aws"]["CloudWatchMetrics"]:
+                names.update(metric["Name"] for metric in directive["Metrics"])
+    return names
+
+
+@pytest.mark.parametrize(
+    ("profile", "continuous"),
+    [("lean", set()), ("full", {"MonitorCycles", "NodeUp", "ProbeLatency"})],
+)
+def test_only_the_full_profile_publishes_the_continuous_metrics(
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    profile: str,
+    continuous: set[str],
+) -> None:
+    monkeypatch.setenv("OBSERVABILITY_PROFILE", profile)
+    wiring.controller.cache_clear()
+    wiring.fleet.cache_clear()
+    stack.monitor()  # places the EIP: a move, an event metric in both profiles
+    capsys.readouterr()
+    stack.monitor()  # a steady cycle
+    names = _emf_metric_names(capsys.readouterr().out)
+    # What a steady minute publishes is billed every hour of the month ($0.30 a metric): lean, none.
+    assert names & {"MonitorCycles", "NodeUp", "ProbeLatency"} == continuous

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec
@@ -20,6 +20,10 @@ from nginx_eip_failover.core.errors import ConfigError
 
 T = TypeVar("T")
 DEFAULT_GROUP = "default"
+# OBSERVABILITY_PROFILE (template parameter ObservabilityProfile): "full" publishes the continuous
+# metrics the dashboard shows (MonitorCycles, NodeUp and ProbeLatency per node), "lean" none of them.
+ObservabilityProfile = Literal["lean", "full"]
+OBSERVABILITY_PROFILES: tuple[ObservabilityProfile, ...] = ("lean", "full")
 
 _ALLOCATION_ID = re.compile(r"^eipalloc-[0-9a-f]{8,17}$")
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
@@ -81,6 +85,8 @@ class Settings:
     # (MONITOR_LEASE_TABLE_NAME; the template sets it). Without it, every scheduled invocation
     # probes until its own deadline: no pause either, but it bills the whole timeout.
     lease_table_name: str | None = None
+    # What the stack pays for in CloudWatch (see ObservabilityProfile above); the same default as the template's.
+    observability: ObservabilityProfile = "lean"
 
     def node(self, name: str) -> NodeConfig:
         for node in self.nodes:
@@ -179,6 +185,13 @@ def _boolean(text: str) -> bool:
     if lowered == "false":
         return False
     raise ValueError("must be 'true' or 'false'")
+
+
+def _observability(text: str) -> ObservabilityProfile:
+    for profile in OBSERVABILITY_PROFILES:
+        if text == profile:
+            return profile
+    raise ValueError(f"must be one of {', '.join(OBSERVABILITY_PROFILES)}")
 
 
 def _pattern(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
@@ -284,4 +297,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         decision_log_table=env.get("DECISION_LOG_TABLE_NAME", "").strip() or None,
         decision_log_retention_days=_parse(env, "DECISION_LOG_RETENTION_DAYS", "14", _number(1.0, 3650.0)),
         lease_table_name=env.get("MONITOR_LEASE_TABLE_NAME", "").strip() or None,
+        observability=_parse(env, "OBSERVABILITY_PROFILE", "lean", _observability),
     )

@@ -37,7 +37,8 @@ def build_controller(settings: Settings) -> FailoverController:
             settings.topic_arn,
             source="nginx-eip-failover" if default else f"nginx-eip-failover/{settings.group}",
         ),
-        per_node_metrics=default,
+        # The dashboard's metrics: the stack's own pair only, and only when the stack pays for them.
+        per_node_metrics=default and settings.observability == "full",
         journal=DecisionJournal(decision_log(settings), settings),
     )
 
