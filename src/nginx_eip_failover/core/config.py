@@ -12,11 +12,15 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec
 from nginx_eip_failover.core.errors import ConfigError
+from nginx_eip_failover.core.state import HISTORY_LIMIT
+
+if TYPE_CHECKING:
+    # Address sets are the fleet's (core.fleet_config builds them): not imported on a pair's cold path.
+    from nginx_eip_failover.core.addresses import AddressSet
 
 T = TypeVar("T")
 DEFAULT_GROUP = "default"
@@ -61,7 +65,7 @@ class Settings:
     table_name: str
     topic_arn: str | None
     ca_bundle: str | None
-    history_limit: int = 100
+    history_limit: int = HISTORY_LIMIT
     # How long another invocation's committed move may stay unconfirmed before it counts as
     # crashed and is reconciled from the EIP's real association (MOVE_TIMEOUT_SECONDS; not a
     # template parameter: the default suits Lambda, tests and the lab shorten it).
@@ -75,6 +79,8 @@ class Settings:
 
     @property
     def address_set(self) -> AddressSet:
+        from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec
+
         return self.addresses or AddressSet((ElasticIpSpec(self.allocation_id),))
 
     # The decision log's table (DECISION_LOG_TABLE_NAME; None: no decision log) and how long its
