@@ -3,6 +3,7 @@ and the environment the template gives the functions."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import socket
@@ -424,7 +425,8 @@ def test_control_acts_on_the_stored_state_not_on_a_containers_cached_copy(
     wiring.controller.cache_clear()  # a second container undrains node2
     wiring.fleet.cache_clear()
     stack.control({"action": "undrain", "node": "node2"})
-    monkeypatch.setattr(control, "fleet", lambda: first_container)  # back to the first one
+    # Back to the first one (the handler looks wiring.fleet up at each invocation).
+    monkeypatch.setattr(wiring, "fleet", functools.cache(lambda: first_container))
     result = stack.control({"action": "failover", "target": "node2", "reason": "after undrain"})
     assert result["moved_to"] == "node2"
     assert stack.holder() == stack.node2_id

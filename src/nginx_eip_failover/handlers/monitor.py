@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nginx_eip_failover.handlers.preflight_wiring import periodic_preflight
-from nginx_eip_failover.handlers.wiring import fleet, monitor_lease
 from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
-from nginx_eip_failover.service.fleet import FleetRunner
 from nginx_eip_failover.service.monitor_events import parse_monitor_event
-from nginx_eip_failover.service.monitor_loop import run_monitor
 
 if TYPE_CHECKING:
     # Type-only: importing it at run time costs tens of milliseconds of cold start.
@@ -35,6 +31,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             },
         )
     remaining = getattr(context, "get_remaining_time_in_millis", None)
+    # The service and its adapters load with the first invocation (wiring builds them once per
+    # container): the module's import stays at boto3 + Powertools + event parsing (bench.cold_start).
+    from nginx_eip_failover.handlers.preflight_wiring import periodic_preflight
+    from nginx_eip_failover.handlers.wiring import fleet, monitor_lease
+    from nginx_eip_failover.service.fleet import FleetRunner
+    from nginx_eip_failover.service.monitor_loop import run_monitor
+
     try:
         runner = FleetRunner(fleet())
         result = run_monitor(

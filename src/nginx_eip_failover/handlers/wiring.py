@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from nginx_eip_failover.adapters import aws_clients
 from nginx_eip_failover.adapters.dynamodb.decision_log import DecisionLogTable
 from nginx_eip_failover.adapters.dynamodb.fleet_store import FleetStore
-from nginx_eip_failover.adapters.dynamodb.monitor_lease import MonitorLeaseStore
 from nginx_eip_failover.adapters.dynamodb.state_store import StateStore
 from nginx_eip_failover.adapters.ec2.elastic_ip import ElasticIpMover
 from nginx_eip_failover.adapters.health_probe import HealthProber
@@ -21,6 +20,7 @@ from nginx_eip_failover.service.decision_journal import DecisionJournal
 from nginx_eip_failover.service.fleet import Fleet
 
 if TYPE_CHECKING:
+    from nginx_eip_failover.adapters.dynamodb.monitor_lease import MonitorLeaseStore
     from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget
 
 
@@ -33,9 +33,10 @@ def build_controller(settings: Settings) -> FailoverController:
         eip=_mover(settings),
         prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle),
         notifier=Notifier(
-            aws_clients.sns() if settings.topic_arn else None,
+            None,
             settings.topic_arn,
             source="nginx-eip-failover" if default else f"nginx-eip-failover/{settings.group}",
+            connect=aws_clients.sns,  # at the first notice: off the cold path
         ),
         # The dashboard's metrics: the stack's own pair only, and only when the stack pays for them.
         per_node_metrics=default and settings.observability == "full",
@@ -92,6 +93,8 @@ def fleet() -> Fleet:
 @cache
 def monitor_lease() -> MonitorLeaseStore | None:
     """The lease scheduled monitor invocations hand probing over with; None when not configured."""
+    from nginx_eip_failover.adapters.dynamodb.monitor_lease import MonitorLeaseStore  # the monitor's only
+
     settings = controller().settings
     if settings.lease_table_name is None:
         return None
