@@ -192,7 +192,7 @@ print("RESULT", repr({
     "import_ms": (t1 - t0) * 1000,
     "probe_cpu_ms": (first["cpu"] - t0) * 1000,
     "probe_wall_ms": (first["wall"] - w0) * 1000,
-}), file=result_stream)
+}), file=result_stream, flush=True)  # flushed now: the audit hook outlives the interpreter's own flush
 """
 )
 

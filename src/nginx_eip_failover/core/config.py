@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from nginx_eip_failover.core.errors import ConfigError
-from nginx_eip_failover.core.state import HISTORY_LIMIT
 
 if TYPE_CHECKING:
     # Address sets are the fleet's (core.fleet_config builds them): not imported on a pair's cold path.
@@ -65,7 +64,7 @@ class Settings:
     table_name: str
     topic_arn: str | None
     ca_bundle: str | None
-    history_limit: int = HISTORY_LIMIT
+    history_limit: int = 20  # state.HISTORY_LIMIT (not imported: config stays off state's import cost)
     # How long another invocation's committed move may stay unconfirmed before it counts as
     # crashed and is reconciled from the EIP's real association (MOVE_TIMEOUT_SECONDS; not a
     # template parameter: the default suits Lambda, tests and the lab shorten it).

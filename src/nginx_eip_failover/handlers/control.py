@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from nginx_eip_failover.handlers import wiring
 from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
 
 if TYPE_CHECKING:
@@ -22,11 +23,10 @@ OPERATOR = "operator"
 @metrics.log_metrics
 @trace_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # Loaded with the first invocation, like the monitor's (bench.cold_start).
-    from nginx_eip_failover.handlers.wiring import fleet
+    # Loaded with the first invocation, like the monitor's service (bench.cold_start).
     from nginx_eip_failover.service.operator_requests import FLEET_ACTIONS, parse_control_request, requested_group
 
-    groups = fleet()
+    groups = wiring.fleet()
     action = event.get("action") if isinstance(event, dict) else None
     if isinstance(action, str) and action in FLEET_ACTIONS:
         from nginx_eip_failover.service.fleet_requests import handle_fleet_request
