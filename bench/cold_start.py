@@ -147,6 +147,7 @@ first = handler.lambda_handler({"trigger": "schedule"}, LambdaContextDouble(1500
 t4 = clock()
 w4 = time.perf_counter()
 clients_first = len(created)
+built_first = {name for name, _ in created}
 second = handler.lambda_handler({"trigger": "schedule"}, LambdaContextDouble(1500, aws_request_id="bench"))
 t5 = clock()
 print("RESULT", repr({
@@ -157,7 +158,10 @@ print("RESULT", repr({
     "warm_ms": (t5 - t4) * 1000,
     "wall_ms": (w4 - w0) * 1000,
     "clients": created,
-    "clients_created_by_second": len(created) - clients_first,
+    # Built again: a service whose client the first invocation had built already. (A client first
+    # built while the second runs, by the first's background preflight, is counted apart.)
+    "clients_created_by_second": sum(1 for name, _ in created[clients_first:] if name in built_first),
+    "clients_first_built_by_second": len(created) - clients_first,
     "cycles": [first["cycles"], second["cycles"]],
     "modules": sorted({m.split(".")[0] for m in sys.modules if m not in harness}),
     "forbidden": sorted(m for m in sys.modules if m not in harness and m.startswith(MUST_NOT_IMPORT)),
@@ -313,6 +317,7 @@ def measure_layout(label: str, env: Mapping[str, str], repeats: int) -> dict[str
         for service, _ms in last["clients"]
     }
     figures["clients_created_by_second"] = max(sample["clients_created_by_second"] for sample in first["handler"])
+    figures["clients_late"] = max(sample.get("clients_first_built_by_second", 0) for sample in first["handler"])
     figures["forbidden"] = sorted({name for sample in first["handler"] for name in sample["forbidden"]})
     bare_modules = set(first["bare"][-1]["modules"])
     figures["extra_packages"] = sorted(set(last["modules"]) - bare_modules)
@@ -403,7 +408,12 @@ def run(options: Options) -> list[Row]:
         Row(
             NAME,
             "clients per container / created again by a 2nd invocation",
-            f"{len(shipped['clients'])} / {shipped['clients_created_by_second']}",
+            f"{len(shipped['clients'])} / {shipped['clients_created_by_second']}"
+            + (
+                f" ({shipped['clients_late']} first built during the 2nd, by the 1st's background preflight)"
+                if shipped["clients_late"] > shipped["clients_created_by_second"]
+                else ""
+            ),
             "once per container",
             shipped["clients_created_by_second"] == 0,
         )
