@@ -87,6 +87,7 @@ def bill(measured: dict[str, Any], failovers: float, pairs_per_invocation: int =
     p = PRICES
     steady, failover = measured["steady"], measured["failover"]
     k = pairs_per_invocation
+    stack_alarms = template_alarm_metrics("lean") - 2  # the template's default profile
     invocations = MINUTES  # the schedule: one per minute; each runs until the next has taken over
     duration = measured["duration_s"]
     gb_s = invocations * duration * MEMORY_GB
@@ -152,10 +153,10 @@ def bill(measured: dict[str, Any], failovers: float, pairs_per_invocation: int =
         Line(
             "target",
             "CloudWatch alarms",
-            "2 node alarms + MonitorNotRunning + FunctionErrors (2 metrics)"
-            + (f"; the last two shared by {k} pairs" if k > 1 else ""),
+            f"2 node alarms + {stack_alarms} stack alarm metrics (MonitorNotRunning, MonitorErrors)"
+            + (f", shared by {k} pairs" if k > 1 else ""),
             "$0.10 per alarm metric",
-            2 * p["alarm_metric"] + 3 * p["alarm_metric"] / k,
+            2 * p["alarm_metric"] + stack_alarms * p["alarm_metric"] / k,
         ),
     ]
     moves = 2 * failovers
@@ -166,7 +167,7 @@ def bill(measured: dict[str, Any], failovers: float, pairs_per_invocation: int =
         + (EVENT_OVERHEAD_BYTES * 3)
     )
     log_gb = log_bytes * invocations / 1e9
-    continuous = [m for m in measured["emf_metrics_fresh"] if not m.startswith(("EipMoves", "MoveFailures"))]
+    continuous = continuous_metrics(measured, "lean")  # the template's default profile
     lines += [
         Line(
             "other",
@@ -196,10 +197,7 @@ def bill(measured: dict[str, Any], failovers: float, pairs_per_invocation: int =
             "$0.03 per GB-month",
             log_gb * p["logs_store_gb_month"],
         ),
-        Line(
-            "other", "CloudWatch dashboard", "1 (free if the account has 3 or fewer)", "$3.00 per month", p["dashboard"]
-        ),
-        Line("other", "KMS key for the SNS topic", "1 customer managed key", "$1.00 per month", p["kms_key"]),
+        # The dashboard ($3) and the topic's KMS key ($1) come with ObservabilityProfile=full only.
         Line(
             "other",
             "Public IPv4 (the EIP itself)",
@@ -326,7 +324,7 @@ def run(options: Options, measured: dict[str, Any] | None = None, failovers: flo
         ),
         Row(
             NAME,
-            "rest of this stack's bill (metrics, logs, dashboard, KMS key)",
+            "rest of this stack's bill (lean: logs, event metrics; full adds $5.50, docs/cost.md)",
             f"{_money(_total(lines, 'other') - HOURS * PRICES['public_ipv4_hour'])}/month"
             f" (+ {_money(HOURS * PRICES['public_ipv4_hour'])} public IPv4 of the EIP, any design)",
         ),
