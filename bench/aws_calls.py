@@ -47,6 +47,7 @@ LEASE = " (lease)"  # suffix of the calls to the monitor lease table
 # monitor_loop.LEASE_CHECK_SECONDS. Not imported: the package must be imported only after the lab's
 # environment is in place (Powertools' Metrics reads its namespace when it is created).
 LEASE_CHECK_SECONDS = 10.0
+SNAPSHOT_MAX_AGE_SECONDS = 30.0  # controller.SNAPSHOT_MAX_AGE_SECONDS, not imported for the same reason
 
 
 def attribute_size(name: str, value: dict[str, Any]) -> int:
@@ -73,6 +74,7 @@ class CallCounter:
         self.calls: Counter[str] = Counter()
         self.read_units = 0.0
         self.write_units = 0.0
+        self.eventual_reads = 0  # GetItem with ConsistentRead false (half the price), lease excluded
         self.item_sizes: list[int] = []
         self._lock = threading.Lock()
 
@@ -86,10 +88,12 @@ class CallCounter:
         with self._lock:
             self.calls.clear()
             self.read_units = self.write_units = 0.0
+            self.eventual_reads = 0
             self.item_sizes.clear()
 
     def _mark_lease(self, params: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
         context["lease"] = self.lease_table is not None and params.get("TableName") == self.lease_table
+        context["eventual"] = not params.get("ConsistentRead", False)
 
     def _before(self, model: Any, context: dict[str, Any] | None = None, **kwargs: Any) -> None:
         suffix = LEASE if (context or {}).get("lease") else ""
@@ -103,12 +107,16 @@ class CallCounter:
             self.item_sizes.append(size)
             self.write_units += math.ceil(size / 1024)  # 1 WRU per 1 KB written
 
-    def _after_dynamodb(self, model: Any, parsed: dict[str, Any], **kwargs: Any) -> None:
+    def _after_dynamodb(self, model: Any, parsed: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
         if model.name == "GetItem":
             size = item_size(parsed.get("Item") or {})
+            eventual = bool(context.get("eventual"))
             with self._lock:
                 self.item_sizes.append(size)
-                self.read_units += max(1, math.ceil(size / 4096))  # strongly consistent: 1 RRU per 4 KB
+                # 1 RRU per 4 KB strongly consistent, half of that eventually consistent.
+                self.read_units += max(1, math.ceil(size / 4096)) * (0.5 if eventual else 1.0)
+                if eventual and not context.get("lease"):
+                    self.eventual_reads += 1
 
 
 def register_successor(lab: Any) -> None:
@@ -140,8 +148,18 @@ def measure(options: Options) -> dict[str, Any]:
         placed = lab.monitor(remaining_ms=1000)
         if not placed.ok:
             raise RuntimeError(f"the lab's first monitor invocation failed: {placed.error_message}")
-        # A fresh process flushes its metrics once: the metric set every new container publishes.
+        # A fresh process flushes its metrics once: the metric set every new container publishes,
+        # in the template's default profile (the lab's) and, one more invocation, in the other one.
         figures["emf_metrics_fresh"] = _emf_metrics(placed.logs)
+        figures["profile"] = lab.monitor_env.get("OBSERVABILITY_PROFILE", "lean")
+        other = "full" if figures["profile"] == "lean" else "lean"
+        again = lab.monitor(remaining_ms=1000, env={"OBSERVABILITY_PROFILE": other})
+        if not again.ok:
+            raise RuntimeError(f"the {other} profile's monitor invocation failed: {again.error_message}")
+        by_profile = {figures["profile"]: placed.logs, other: again.logs}
+        figures["emf_metrics_by_profile"] = {name: _emf_metrics(logs) for name, logs in by_profile.items()}
+        # What the other profile's metric lines add to (or take from) each invocation's log bytes.
+        figures["emf_bytes_by_profile"] = {name: _emf_bytes(logs) for name, logs in by_profile.items()}
         captured = io.StringIO()
         try:
             os.environ.update({k: v for k, v in lab.monitor_env.items() if k not in ("PATH", "PYTHONPATH")})
@@ -194,6 +212,7 @@ def measure(options: Options) -> dict[str, Any]:
                         "moves": [move["to"] for move in result["moves"]],
                         "calls": {api: round(n * per_minute, 1) for api, n in sorted(counter.calls.items())},
                         "read_units": round(counter.read_units * per_minute, 1),
+                        "eventual_reads": round(counter.eventual_reads * per_minute, 1),
                         "write_units": round(counter.write_units * per_minute, 1),
                         "item_bytes_max": max(counter.item_sizes, default=0),
                         "log_bytes": len(output.encode()),
@@ -214,8 +233,15 @@ def measure(options: Options) -> dict[str, Any]:
             entry_bytes = [len(json.dumps(entry, sort_keys=True, separators=(",", ":"))) for entry in history]
             figures["history_entry_bytes"] = sum(entry_bytes) / len(entry_bytes)
             base = figures["failover"]["item_bytes_max"] - sum(entry_bytes)
-            figures["item_bytes_full_history"] = int(base + 100 * figures["history_entry_bytes"])
+            from nginx_eip_failover.core.state import HISTORY_LIMIT  # the item's history, full
+
+            figures["history_limit"] = HISTORY_LIMIT
+            figures["item_bytes_full_history"] = int(base + HISTORY_LIMIT * figures["history_entry_bytes"])
     return figures
+
+
+def _emf_bytes(output: str) -> int:
+    return sum(len(line.encode()) + 1 for line in output.splitlines() if '"_aws"' in line)
 
 
 def _emf_metrics(output: str) -> list[str]:
@@ -273,8 +299,8 @@ def rows_from(figures: dict[str, Any]) -> list[Row]:
             "steady minute: DynamoDB reads",
             f"{reads:g}, the lease's {lease(steady['calls'], READS):g} "
             f"({steady['read_units']:g} RRU, state item {steady['item_bytes_max']} B)",
-            "state: 1 + 1 per 15 s of cache age; lease: 1 per 10 s (<= 12)",
-            reads <= (60 / 15 + 1) + (steady["seconds"] / LEASE_CHECK_SECONDS + 1),
+            "state: 1 + 1 per 30 s of cache age; lease: 1 per 10 s (<= 10)",
+            reads <= (60 / SNAPSHOT_MAX_AGE_SECONDS + 1) + (steady["seconds"] / LEASE_CHECK_SECONDS + 1),
         ),
         Row(
             NAME,

@@ -87,6 +87,7 @@ def bill(measured: dict[str, Any], failovers: float, pairs_per_invocation: int =
     p = PRICES
     steady, failover = measured["steady"], measured["failover"]
     k = pairs_per_invocation
+    stack_alarms = template_alarm_metrics("lean") - 2  # the template's default profile
     invocations = MINUTES  # the schedule: one per minute; each runs until the next has taken over
     duration = measured["duration_s"]
     gb_s = invocations * duration * MEMORY_GB
@@ -152,10 +153,10 @@ def bill(measured: dict[str, Any], failovers: float, pairs_per_invocation: int =
         Line(
             "target",
             "CloudWatch alarms",
-            "2 node alarms + MonitorNotRunning + FunctionErrors (2 metrics)"
-            + (f"; the last two shared by {k} pairs" if k > 1 else ""),
+            f"2 node alarms + {stack_alarms} stack alarm metrics (MonitorNotRunning, MonitorErrors)"
+            + (f", shared by {k} pairs" if k > 1 else ""),
             "$0.10 per alarm metric",
-            2 * p["alarm_metric"] + 3 * p["alarm_metric"] / k,
+            2 * p["alarm_metric"] + stack_alarms * p["alarm_metric"] / k,
         ),
     ]
     moves = 2 * failovers
@@ -166,7 +167,7 @@ def bill(measured: dict[str, Any], failovers: float, pairs_per_invocation: int =
         + (EVENT_OVERHEAD_BYTES * 3)
     )
     log_gb = log_bytes * invocations / 1e9
-    continuous = [m for m in measured["emf_metrics_fresh"] if not m.startswith(("EipMoves", "MoveFailures"))]
+    continuous = continuous_metrics(measured, "lean")  # the template's default profile
     lines += [
         Line(
             "other",
@@ -196,10 +197,7 @@ def bill(measured: dict[str, Any], failovers: float, pairs_per_invocation: int =
             "$0.03 per GB-month",
             log_gb * p["logs_store_gb_month"],
         ),
-        Line(
-            "other", "CloudWatch dashboard", "1 (free if the account has 3 or fewer)", "$3.00 per month", p["dashboard"]
-        ),
-        Line("other", "KMS key for the SNS topic", "1 customer managed key", "$1.00 per month", p["kms_key"]),
+        # The dashboard ($3) and the topic's KMS key ($1) come with ObservabilityProfile=full only.
         Line(
             "other",
             "Public IPv4 (the EIP itself)",
@@ -326,7 +324,7 @@ def run(options: Options, measured: dict[str, Any] | None = None, failovers: flo
         ),
         Row(
             NAME,
-            "rest of this stack's bill (metrics, logs, dashboard, KMS key)",
+            "rest of this stack's bill (lean: logs, event metrics; full adds $5.50, docs/cost.md)",
             f"{_money(_total(lines, 'other') - HOURS * PRICES['public_ipv4_hour'])}/month"
             f" (+ {_money(HOURS * PRICES['public_ipv4_hour'])} public IPv4 of the EIP, any design)",
         ),
@@ -370,16 +368,60 @@ def monitor_memory_mb(cpu_per_group_cycle_s: float, pairs: int, interval_s: floa
     return max(128, math.ceil(share * LAMBDA_MB_PER_VCPU / 64) * 64)
 
 
+PROFILES = ("lean", "full")  # template parameter ObservabilityProfile; lean is its default
+# Published only when something happens (a move, a conflict, an error): billed by the hour they
+# exist in, cents a month. Every other metric a monitor invocation publishes is billed all month.
+EVENT_METRICS = (
+    "EipMoves",
+    "MoveFailures",
+    "NoHealthyNode",
+    "StateConflicts",
+    "DriftDetected",
+    "CycleErrors",
+    "DecisionLogErrors",
+    "PreflightFailures",
+    "ControlRequests",
+)
+LEAN_ONE_PAIR_MAX_OVER_LAMBDA = 0.15  # issue 19: a lean one-pair stack costs what its probing costs, +15 %
+
+
+def template_alarm_metrics(profile: str) -> int:
+    """Metrics in the stack's CloudWatch alarms (what CloudWatch bills) in `profile`, read from template.yaml."""
+    from nginx_eip_failover_lab.template import StackTemplate, find_template
+
+    template = StackTemplate(find_template())
+    count = 0
+    for resource in template.of_type("AWS::CloudWatch::Alarm").values():
+        condition = resource.get("Condition")
+        if condition is not None and condition != "FullObservability":
+            raise ValueError(f"alarm under condition {condition!r}: teach bench.cost how to count it")
+        if condition == "FullObservability" and profile != "full":
+            continue
+        count += len((resource.get("Properties") or {}).get("Metrics") or [None])  # metric math: each metric
+    return count
+
+
+def continuous_metrics(measured: dict[str, Any], profile: str) -> list[str]:
+    by_profile = measured.get("emf_metrics_by_profile") or {profile: measured["emf_metrics_fresh"]}
+    return [m for m in by_profile[profile] if not m.startswith(EVENT_METRICS)]
+
+
 def fleet_bill(
-    measured: dict[str, Any], pairs: int, cpu_per_group_cycle_s: float, interval_s: float, failovers: float = 4
+    measured: dict[str, Any],
+    pairs: int,
+    cpu_per_group_cycle_s: float,
+    interval_s: float,
+    failovers: float = 4,
+    profile: str = "lean",
 ) -> list[Line]:
     """The stack's monthly bill when it serves `pairs` groups (its own pair + pairs-1 from the fleet
-    document). Per pair: state reads and writes, EIP remaps, SNS notices. Per stack: the monitor's
-    duration (its memory sized to the measured CPU of a cycle), the lease, the fleet document's
-    refresh, the custom metrics (the stack's fixed ones + the per-node ones of its own pair only),
-    the alarms (2 on the own pair's instances + 2 operator alarms, 3 metrics), the dashboard, the
-    KMS key, logs."""
+    document), in ObservabilityProfile `profile`. Per pair: state reads and writes, EIP remaps, SNS
+    notices. Per stack: the monitor's duration (its memory sized to the measured CPU of a cycle),
+    the lease, the fleet document's refresh, the custom metrics the profile publishes (measured:
+    full's per-node ones are of its own pair only), the template's alarms, logs; in full only, the
+    dashboard and the topic's KMS key."""
     p = PRICES
+    full = profile == "full"
     steady, failover = measured["steady"], measured["failover"]
     memory_mb = monitor_memory_mb(cpu_per_group_cycle_s, pairs, interval_s)
     duration = measured["duration_s"]
@@ -387,17 +429,26 @@ def fleet_bill(
     full_item = measured.get("item_bytes_full_history", steady["item_bytes_max"])
     rru_per_read = max(1, math.ceil(full_item / 4096))
     wru_per_write = max(1, math.ceil(full_item / 1024))
-    reads = _count(steady["calls"], "GetItem") * MINUTES * pairs
+    state_reads = _count(steady["calls"], "GetItem")
+    # Refreshes of the cached state are eventually consistent: half an RRU per 4 KB.
+    eventual = min(state_reads, float(steady.get("eventual_reads", 0)))
+    read_units = (state_reads - eventual) * rru_per_read + eventual * 0.5 * rru_per_read
+    reads = state_reads * MINUTES * pairs
     writes = (
         _count(steady["calls"], "PutItem") * MINUTES + 2 * _count(failover["calls"], "PutItem") * failovers
     ) * pairs
     lease_writes = _count(steady["calls"], "PutItem" + LEASE) * MINUTES
     lease_reads = _count(steady["calls"], "GetItem" + LEASE) * MINUTES
     document_rru = 0.5 * max(1, math.ceil(FLEET_DOCUMENT_BYTES_PER_GROUP * (pairs - 1) / 4096)) if pairs > 1 else 0.0
-    continuous = [m for m in measured["emf_metrics_fresh"] if not m.startswith(("EipMoves", "MoveFailures"))]
+    continuous = continuous_metrics(measured, profile)
     log_bytes = steady["log_bytes"] + EVENT_OVERHEAD_BYTES * (steady["log_lines"] + 3) + PLATFORM_LOG_BYTES
+    emf_bytes = measured.get("emf_bytes_by_profile") or {}
+    if profile in emf_bytes and measured.get("profile") in emf_bytes:
+        # The steady minute ran in the lab's profile: add (or take) the other's metric lines.
+        log_bytes += emf_bytes[profile] - emf_bytes[measured["profile"]]
     log_gb = log_bytes * MINUTES / 1e9
     notices = 2 * 2 * failovers * pairs  # a notice for the failover and one for the failback
+    alarm_metrics = template_alarm_metrics(profile)
     return [
         Line(
             "stack",
@@ -418,9 +469,10 @@ def fleet_bill(
         Line(
             "pair",
             "DynamoDB state reads",
-            f"{reads:,.0f} x {rru_per_read} RRU ({pairs} items, full history)",
+            f"{reads:,.0f} ({eventual:g} of {state_reads:g} a minute eventually consistent) x {rru_per_read}"
+            f" RRU ({pairs} items of {full_item / 1024:.1f} KB, full history)",
             "$0.125 per 1M RRU",
-            reads * rru_per_read * p["dynamodb_rru"],
+            read_units * MINUTES * pairs * p["dynamodb_rru"],
         ),
         Line(
             "pair",
@@ -440,19 +492,32 @@ def fleet_bill(
         Line(
             "stack",
             "CloudWatch custom metrics",
-            f"{len(continuous)}: the stack's + per-node of its own pair only (fleet groups add none)",
+            f"{len(continuous)} published all month"
+            + (": the stack's + per-node of its own pair only (fleet groups add none)" if continuous else ""),
             "$0.30 per metric-month",
             len(continuous) * p["custom_metric"],
         ),
         Line(
             "stack",
             "CloudWatch alarms",
-            "2 on the own pair's instances + MonitorNotRunning + FunctionErrors (2 metrics)",
+            f"{alarm_metrics} metrics in the template's alarms (node status checks, MonitorNotRunning, MonitorErrors)",
             "$0.10 per alarm metric",
-            5 * p["alarm_metric"],
+            alarm_metrics * p["alarm_metric"],
         ),
-        Line("stack", "CloudWatch dashboard", "1 (beyond the free 3)", "$3.00 per month", p["dashboard"]),
-        Line("stack", "KMS key for the SNS topic", "1", "$1.00 per month", p["kms_key"]),
+        Line(
+            "stack",
+            "CloudWatch dashboard",
+            "1 (beyond the free 3)" if full else "none (lean)",
+            "$3.00 per month",
+            p["dashboard"] if full else 0.0,
+        ),
+        Line(
+            "stack",
+            "KMS key for the SNS topic",
+            "1 customer managed key" if full else "none (lean: topic not encrypted at rest)",
+            "$1.00 per month",
+            p["kms_key"] if full else 0.0,
+        ),
         Line(
             "stack",
             "CloudWatch Logs",
@@ -473,8 +538,36 @@ def fleet_bill(
 def fleet_rows(
     measured: dict[str, Any], cpu_per_group_cycle_s: float, interval_s: float, failovers: float = 4
 ) -> list[Row]:
-    say(f"[{NAME}] the whole stack's bill at {', '.join(map(str, FLEET_SIZES))} pairs per stack, per month:")
-    bills = {pairs: fleet_bill(measured, pairs, cpu_per_group_cycle_s, interval_s, failovers) for pairs in FLEET_SIZES}
+    rows: list[Row] = []
+    for profile in PROFILES:
+        rows += _profile_rows(measured, cpu_per_group_cycle_s, interval_s, failovers, profile)
+    lean = fleet_bill(measured, 1, cpu_per_group_cycle_s, interval_s, failovers, "lean")
+    lambda_line = sum(line.dollars for line in lean if line.item.startswith("Lambda"))
+    total = sum(line.dollars for line in lean)
+    over = total / lambda_line - 1
+    rows.append(
+        Row(
+            NAME,
+            "lean, 1 pair: whole stack over its Lambda lines (monitor + control)",
+            f"+{over:.1%} ({_money(total)} / {_money(lambda_line)})",
+            f"<= +{LEAN_ONE_PAIR_MAX_OVER_LAMBDA:.0%}",
+            over <= LEAN_ONE_PAIR_MAX_OVER_LAMBDA,
+        )
+    )
+    return rows
+
+
+def _profile_rows(
+    measured: dict[str, Any], cpu_per_group_cycle_s: float, interval_s: float, failovers: float, profile: str
+) -> list[Row]:
+    say(
+        f"[{NAME}] ObservabilityProfile={profile}: the whole stack's bill at "
+        f"{', '.join(map(str, FLEET_SIZES))} pairs per stack, per month:"
+    )
+    bills = {
+        pairs: fleet_bill(measured, pairs, cpu_per_group_cycle_s, interval_s, failovers, profile)
+        for pairs in FLEET_SIZES
+    }
     width = max(len(line.item) for line in bills[1])
     say(
         f"[{NAME}]   {'item'.ljust(width)} " + " ".join(f"{f'{k} pairs':>10}" for k in FLEET_SIZES) + "  quantity at 50"
@@ -489,28 +582,37 @@ def fleet_rows(
     for pairs in FLEET_SIZES:
         per_pair = totals[pairs] / pairs
         memory = monitor_memory_mb(cpu_per_group_cycle_s, pairs, interval_s)
+        # The target is the default profile's (lean); full is the price of the dashboard and key.
+        target = profile == "lean" and pairs >= 8
         rows.append(
             Row(
                 NAME,
-                f"whole stack per pair, {pairs} pair{'s' if pairs > 1 else ''} per stack (monitor {memory} MB)",
+                f"{profile}: whole stack per pair, {pairs} pair{'s' if pairs > 1 else ''} per stack"
+                f" (monitor {memory} MB)",
                 f"{_money(per_pair)}/month (stack {_money(totals[pairs])})",
-                f"<= {_money(TARGET_DOLLARS)} at 8+ pairs" if pairs >= 8 else "",
-                per_pair <= TARGET_DOLLARS if pairs >= 8 else None,
+                f"<= {_money(TARGET_DOLLARS)} at 8+ pairs" if target else "",
+                per_pair <= TARGET_DOLLARS if target else None,
             )
         )
     breakeven = next(
         (
             k
             for k in range(1, 101)
-            if _fleet_total(measured, k, cpu_per_group_cycle_s, interval_s, failovers) / k <= TARGET_DOLLARS
+            if _fleet_total(measured, k, cpu_per_group_cycle_s, interval_s, failovers, profile) / k <= TARGET_DOLLARS
         ),
         None,
     )
     rows.append(
-        Row(NAME, "pairs per stack for <= $1/month per pair (whole stack)", f">= {breakeven}" if breakeven else "> 100")
+        Row(
+            NAME,
+            f"{profile}: pairs per stack for <= $1/month per pair (whole stack)",
+            f">= {breakeven}" if breakeven else "> 100",
+        )
     )
     return rows
 
 
-def _fleet_total(measured: dict[str, Any], pairs: int, cpu: float, interval: float, failovers: float) -> float:
-    return sum(line.dollars for line in fleet_bill(measured, pairs, cpu, interval, failovers))
+def _fleet_total(
+    measured: dict[str, Any], pairs: int, cpu: float, interval: float, failovers: float, profile: str
+) -> float:
+    return sum(line.dollars for line in fleet_bill(measured, pairs, cpu, interval, failovers, profile))

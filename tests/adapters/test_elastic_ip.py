@@ -159,3 +159,23 @@ def test_clients_use_standard_retries_and_the_aws_endpoint_url(monkeypatch: pyte
         assert client.meta.endpoint_url == "http://127.0.0.1:4566"
         assert client.meta.config.retries["mode"] in ("standard", "adaptive")
     assert aws_clients.ec2() is aws_clients.ec2()
+
+
+def test_a_mover_given_connect_builds_its_client_at_its_first_call(world: Ec2World) -> None:
+    built: list[str] = []
+
+    def connect() -> Any:
+        built.append("ec2")
+        return world.client
+
+    mover = ElasticIpMover(None, world.allocation_id, connect=connect)
+    assert built == []  # a cold alarm invocation probes before EC2's client exists
+    mover.describe()
+    mover.move(world.instances[1])
+    assert built == ["ec2"]
+    assert mover.describe().instance_id == world.instances[1]
+
+
+def test_a_mover_without_a_client_or_a_way_to_connect_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs a client"):
+        ElasticIpMover(None, "eipalloc-0123456789abcdef0")

@@ -3,6 +3,7 @@ and the environment the template gives the functions."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import socket
@@ -420,7 +421,8 @@ def test_control_acts_on_the_stored_state_not_on_a_containers_cached_copy(
     wiring.controller.cache_clear()  # a second container undrains node2
     wiring.fleet.cache_clear()
     stack.control({"action": "undrain", "node": "node2"})
-    monkeypatch.setattr(control, "fleet", lambda: first_container)  # back to the first one
+    # Back to the first one (the handler looks wiring.fleet up at each invocation).
+    monkeypatch.setattr(wiring, "fleet", functools.cache(lambda: first_container))
     result = stack.control({"action": "failover", "target": "node2", "reason": "after undrain"})
     assert result["moved_to"] == "node2"
     assert stack.holder() == stack.node2_id
@@ -546,3 +548,38 @@ def test_the_sample_monitor_events_run(stack: Stack) -> None:
         result = stack.monitor(json.loads(path.read_text()))
         assert result["cycles"] >= 1
     assert stack.holder() == stack.node1_id
+
+
+# --- ObservabilityProfile --------------------------------------------------------------------------
+
+
+def _emf_metric_names(output: str) -> set[str]:
+    names: set[str] = set()
+    for line in output.splitlines():
+        if '"_aws"' in line:
+            record = json.loads(line)
+            for directive in record["_aws"]["CloudWatchMetrics"]:
+                names.update(metric["Name"] for metric in directive["Metrics"])
+    return names
+
+
+@pytest.mark.parametrize(
+    ("profile", "continuous"),
+    [("lean", set()), ("full", {"MonitorCycles", "NodeUp", "ProbeLatency"})],
+)
+def test_only_the_full_profile_publishes_the_continuous_metrics(
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    profile: str,
+    continuous: set[str],
+) -> None:
+    monkeypatch.setenv("OBSERVABILITY_PROFILE", profile)
+    wiring.controller.cache_clear()
+    wiring.fleet.cache_clear()
+    stack.monitor()  # places the EIP: a move, an event metric in both profiles
+    capsys.readouterr()
+    stack.monitor()  # a steady cycle
+    names = _emf_metric_names(capsys.readouterr().out)
+    # What a steady minute publishes is billed every hour of the month ($0.30 a metric): lean, none.
+    assert names & {"MonitorCycles", "NodeUp", "ProbeLatency"} == continuous

@@ -103,3 +103,23 @@ def test_without_a_topic_notices_are_only_logged(monkeypatch: pytest.MonkeyPatch
     Notifier(None, "arn:aws:sns:us-east-1:123456789012:t", source="s").publish([MOVE])
     assert sns.published == []
     assert logged == [("warning", MOVE.message), ("error", NO_NODE.message), ("warning", MOVE.message)]
+
+
+def test_a_notifier_given_connect_builds_its_client_at_the_first_notice_only(
+    sns_to_sqs: tuple[Any, str, Any, str],
+) -> None:
+    sns, topic, sqs, queue = sns_to_sqs
+    built: list[str] = []
+
+    def connect() -> Any:
+        built.append("client")
+        return sns
+
+    notifier = Notifier(None, topic, source="s", connect=connect)
+    assert built == []  # nothing on the cold path
+    notifier.publish([])
+    assert built == []
+    notifier.publish([MOVE])
+    notifier.publish([NO_NODE])
+    assert built == ["client"]
+    assert [body["MessageAttributes"]["kind"]["Value"] for body in received(sqs, queue)] == ["move", "no_node_up"]

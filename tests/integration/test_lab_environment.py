@@ -18,6 +18,7 @@ import pytest
 from nginx_eip_failover_lab.cfn_yaml import load_template
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import invoke_handler
+from support.lab_driving import LabFactory
 
 pytestmark = pytest.mark.integration
 
@@ -33,10 +34,11 @@ def test_the_stack_is_created_from_the_template(lab: LabEnvironment) -> None:
     assert table["KeySchema"] == properties["KeySchema"]
     assert table["AttributeDefinitions"] == properties["AttributeDefinitions"]
     assert table["BillingModeSummary"]["BillingMode"] == properties["BillingMode"]
-    # the topic, encrypted with the template's key
+    # the topic: the default profile (lean) has no customer managed key to encrypt it with
     topic_arn = lab.stack.physical_ids["NotificationTopic"]
     attributes = lab.sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
-    assert attributes["KmsMasterKeyId"] == lab.stack.physical_ids["NotificationKey"]
+    assert lab.monitor_env["OBSERVABILITY_PROFILE"] == "lean"
+    assert "KmsMasterKeyId" not in attributes and "NotificationKey" not in lab.stack.physical_ids
     # each function gets exactly the variables the template gives it, resolved
     for function, env in (("MonitorFunction", lab.monitor_env), ("ControlFunction", lab.control_env)):
         declared = set(resources[function]["Properties"]["Environment"]["Variables"])
@@ -72,6 +74,18 @@ def _port_open(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.5)
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_full_profile_encrypts_the_topic_and_publishes_the_per_node_metrics(make_lab: LabFactory) -> None:
+    lab = make_lab(ObservabilityProfile="full")
+    assert lab.stack is not None
+    topic_arn = lab.stack.physical_ids["NotificationTopic"]
+    attributes = lab.sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
+    assert attributes["KmsMasterKeyId"] == lab.stack.physical_ids["NotificationKey"]
+    assert lab.monitor_env["OBSERVABILITY_PROFILE"] == lab.control_env["OBSERVABILITY_PROFILE"] == "full"
+    result = lab.monitor(remaining_ms=1000)
+    assert result.ok, result.error_message
+    assert '"NodeUp"' in result.logs and '"MonitorCycles"' in result.logs
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

@@ -185,6 +185,8 @@ def test_an_optional_variable_missing_or_empty_takes_its_default(
         ("STATE_TABLE_NAME", " my-table ", "table_name", "my-table"),
         ("MONITOR_LEASE_TABLE_NAME", " lease-table ", "lease_table_name", "lease-table"),
         ("MONITOR_LEASE_TABLE_NAME", " ", "lease_table_name", None),
+        ("OBSERVABILITY_PROFILE", "full", "observability", "full"),
+        ("OBSERVABILITY_PROFILE", " lean ", "observability", "lean"),
         (
             "NOTIFICATION_TOPIC_ARN",
             "arn:aws:sns:us-east-1:123456789012:t",
@@ -269,3 +271,18 @@ def test_the_monitor_lease_table_is_optional(base_env: dict[str, str]) -> None:
     # Without it scheduled invocations do not hand over: each probes until its own deadline.
     assert "MONITOR_LEASE_TABLE_NAME" not in base_env
     assert load_settings(base_env).lease_table_name is None
+
+
+@pytest.mark.parametrize("value", ["FULL", "verbose", "lean,full"])
+def test_an_unknown_observability_profile_names_the_variable_and_the_choices(
+    base_env: dict[str, str], value: str
+) -> None:
+    base_env["OBSERVABILITY_PROFILE"] = value
+    error = _error(base_env)
+    assert (error.variable, error.value) == ("OBSERVABILITY_PROFILE", value)
+    assert "must be one of lean, full" in str(error)
+
+
+def test_the_observability_profile_defaults_to_the_templates_default(base_env: dict[str, str]) -> None:
+    base_env.pop("OBSERVABILITY_PROFILE", None)
+    assert load_settings(base_env).observability == "lean"

@@ -97,9 +97,46 @@ DECISION_LOG_ACTIONS = {
 }
 
 
+PROFILES = ("lean", "full")
+PROFILE_CONDITION = "FullObservability"
+_NO_VALUE = object()
+
+
+def in_profile(template: dict[str, Any], profile: str) -> dict[str, Any]:
+    """The template as CloudFormation deploys it with ObservabilityProfile=`profile`: resources and
+    outputs of the other profile dropped, its `!If`s resolved; every other intrinsic left as it is."""
+    full = profile == "full"
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, list):
+            return [item for item in (walk(item) for item in value) if item is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        branch = value.get("Fn::If")
+        if len(value) == 1 and isinstance(branch, list) and branch[0] == PROFILE_CONDITION:
+            chosen = branch[1] if full else branch[2]
+            return _NO_VALUE if chosen == {"Ref": "AWS::NoValue"} else walk(chosen)
+        return {key: item for key, item in ((key, walk(item)) for key, item in value.items()) if item is not _NO_VALUE}
+
+    resolved: dict[str, Any] = walk(template)
+    for section in ("Resources", "Outputs"):
+        resolved[section] = {
+            name: entry
+            for name, entry in resolved[section].items()
+            if entry.get("Condition") != PROFILE_CONDITION or full
+        }
+    return resolved
+
+
 @pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
+def raw_template() -> dict[str, Any]:
     return load_template(TEMPLATE_PATH)
+
+
+# Every test of the deployed template runs in both profiles: the contract must hold in each.
+@pytest.fixture(scope="module", params=PROFILES)
+def template(request: pytest.FixtureRequest, raw_template: dict[str, Any]) -> dict[str, Any]:
+    return in_profile(raw_template, str(request.param))
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +313,7 @@ def test_parameter_defaults(template: dict[str, Any]) -> None:
     assert defaults["CreateVpcEndpoints"] == "false"
     assert defaults["LogLevel"] == "INFO"
     assert defaults["EnableTracing"] == "false"
+    assert defaults["ObservabilityProfile"] == "lean"  # docs/cost.md: why
     for required in ("ElasticIpAllocationId", "Node1InstanceId", "Node2InstanceId"):
         assert "Default" not in template["Parameters"][required], f"{required} must be given by the operator"
 
@@ -573,7 +611,8 @@ def test_decision_log_table_is_append_only_with_a_ttl(template: dict[str, Any], 
     assert template["Parameters"]["DecisionLogRetentionDays"]["Default"] == 14
 
 
-def test_topic_is_encrypted_with_a_key_the_alarms_may_use(resources: dict[str, Any]) -> None:
+def test_topic_is_encrypted_with_a_key_the_alarms_may_use(raw_template: dict[str, Any]) -> None:
+    resources = in_profile(raw_template, "full")["Resources"]
     assert resources["NotificationTopic"]["Type"] == "AWS::SNS::Topic"
     assert _properties(resources, "NotificationTopic")["KmsMasterKeyId"] == {"Ref": "NotificationKey"}
     key = _properties(resources, "NotificationKey")
@@ -605,8 +644,8 @@ def test_vpc_endpoints_only_with_vpc_placement(template: dict[str, Any], resourc
 # -------------------------------------------------------------------------------- operator visibility
 
 
-def test_dashboard_shows_health_moves_latency_and_errors(resources: dict[str, Any]) -> None:
-    dashboard = resources["Dashboard"]
+def test_dashboard_shows_health_moves_latency_and_errors(raw_template: dict[str, Any]) -> None:
+    dashboard = in_profile(raw_template, "full")["Resources"]["Dashboard"]
     assert dashboard["Type"] == "AWS::CloudWatch::Dashboard"
     text = _sub_text(dashboard["Properties"]["DashboardBody"])
     body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
@@ -623,10 +662,15 @@ def test_dashboard_shows_health_moves_latency_and_errors(resources: dict[str, An
         assert '"AWS/Lambda", "Errors", "FunctionName", "${' + function + '}"' in text
 
 
-def test_monitor_not_running_alarm(resources: dict[str, Any]) -> None:
+def test_monitor_not_running_alarm(template: dict[str, Any], resources: dict[str, Any]) -> None:
     alarm = _properties(resources, "MonitorNotRunningAlarm")
-    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("NginxEipFailover", "MonitorCycles", "Sum")
-    assert alarm["Dimensions"] == [{"Name": "service", "Value": "nginx-eip-failover"}]
+    if template["Resources"].get("Dashboard"):  # full: the monitor's own cycle count
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("NginxEipFailover", "MonitorCycles")
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": "nginx-eip-failover"}]
+    else:  # lean publishes no continuous custom metric: Lambda's own count of the monitor's invocations
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Invocations")
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "MonitorFunction"}}]
+    assert alarm["Statistic"] == "Sum"
     assert (alarm["Period"], alarm["EvaluationPeriods"], alarm.get("DatapointsToAlarm", 3)) == (60, 3, 3)
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
     assert alarm["TreatMissingData"] == "breaching"
@@ -723,3 +767,58 @@ def test_functions_build_with_precompiled_bytecode(resources: dict[str, Any], fu
     assert f"build-{function}" in makefile
     assert "compileall" in makefile
     assert "--python-version 3.13" in makefile and "aarch64" in makefile
+
+
+# ----------------------------------------------------------------------------- observability profiles
+
+
+def test_observability_profile_is_one_parameter_passed_to_both_functions(raw_template: dict[str, Any]) -> None:
+    spec = raw_template["Parameters"]["ObservabilityProfile"]
+    assert spec["AllowedValues"] == ["lean", "full"]
+    assert raw_template["Conditions"][PROFILE_CONDITION] == {"Fn::Equals": [{"Ref": "ObservabilityProfile"}, "full"]}
+    for function in FUNCTIONS:
+        variables = raw_template["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert variables["OBSERVABILITY_PROFILE"] == {"Ref": "ObservabilityProfile"}
+
+
+def test_full_profile_pays_for_the_dashboard_and_the_key(raw_template: dict[str, Any]) -> None:
+    resources = in_profile(raw_template, "full")["Resources"]
+    assert {"Dashboard", "NotificationKey", "NotificationKeyAlias"} <= set(resources)
+    assert "DashboardName" in in_profile(raw_template, "full")["Outputs"]
+    for function in FUNCTIONS:
+        actions = {a for s in _statements(resources, function) for a in _as_list(s["Action"])}
+        assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= actions
+
+
+def test_lean_profile_keeps_what_safety_needs_and_nothing_more(raw_template: dict[str, Any]) -> None:
+    lean = in_profile(raw_template, "lean")
+    resources = lean["Resources"]
+    # Paid for only in full: the dashboard ($3), the customer managed key ($1) and its rights.
+    assert not {"Dashboard", "NotificationKey", "NotificationKeyAlias"} & set(resources)
+    assert "DashboardName" not in lean["Outputs"]
+    assert "KmsMasterKeyId" not in _properties(resources, "NotificationTopic")
+    for function in FUNCTIONS:
+        actions = {a for s in _statements(resources, function) for a in _as_list(s["Action"])}
+        assert not {a for a in actions if a.startswith("kms:")}, function
+    # Kept: the node alarms that start probing, the two operator alarms, their notices, the logs.
+    alarms = _of_type(resources, "AWS::CloudWatch::Alarm")
+    assert set(alarms) == {
+        "Node1StatusCheckAlarm",
+        "Node2StatusCheckAlarm",
+        "MonitorNotRunningAlarm",
+        "MonitorErrorsAlarm",
+    }
+    for name in ("MonitorNotRunningAlarm", "MonitorErrorsAlarm"):
+        assert alarms[name]["Properties"]["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+        # Lambda's own metrics: lean publishes no custom metric these alarms could miss.
+        assert alarms[name]["Properties"]["Namespace"] == "AWS/Lambda"
+    assert {"MonitorLogGroup", "ControlLogGroup", "NotificationTopic"} <= set(resources)
+
+
+def test_no_resource_of_one_profile_is_referenced_from_the_other(raw_template: dict[str, Any]) -> None:
+    for profile in PROFILES:
+        resolved = in_profile(raw_template, profile)
+        text = json.dumps({"Resources": resolved["Resources"], "Outputs": resolved["Outputs"]})
+        for name, resource in raw_template["Resources"].items():
+            if resource.get("Condition") == PROFILE_CONDITION and profile == "lean":
+                assert f'"{name}"' not in text and "${" + name not in text, f"lean still refers to {name}"

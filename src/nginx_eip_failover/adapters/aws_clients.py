@@ -6,6 +6,7 @@ Retries use botocore's standard mode: bounded attempts with jittered backoff on 
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -27,13 +28,19 @@ _CONFIG = Config(
 )
 
 
+# A session is not thread-safe, and some clients are built at their first call (a notice, an EIP
+# move), which may come from several groups' threads at once: one client is built at a time.
+_BUILDING = threading.Lock()
+
+
 @cache
 def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
 def _client(service: str) -> Any:
-    return _session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    with _BUILDING:
+        return _session().client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
 @cache
@@ -41,7 +48,8 @@ def ec2() -> EC2Client:
     # Adaptive mode adds botocore's client-side rate limiter, which slows down after throttling:
     # EC2's mutating calls share one per-account budget (see api_budget for the pacing before it).
     config = _CONFIG.merge(Config(retries={"mode": "adaptive", "total_max_attempts": 3}))
-    return _session().client("ec2", config=config)
+    with _BUILDING:
+        return _session().client("ec2", config=config)
 
 
 @cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -17,8 +17,18 @@ _SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 
 
 class Notifier:
-    def __init__(self, client: SNSClient | None, topic_arn: str | None, source: str) -> None:
+    def __init__(
+        self,
+        client: SNSClient | None,
+        topic_arn: str | None,
+        source: str,
+        *,
+        connect: Callable[[], SNSClient] | None = None,
+    ) -> None:
+        """`connect` (instead of `client`) builds the client at the first publish: notices are rare,
+        and an SNS client costs a cold start about 10 ms of CPU it has better uses for."""
         self._sns = client
+        self._connect = connect
         self._topic = topic_arn
         self._source = source
 
@@ -26,7 +36,11 @@ class Notifier:
         for notice in notices:
             log = logger.error if notice.severity == "critical" else logger.warning
             log(notice.message, extra={"notice": notice.kind, "severity": notice.severity})
-            if self._sns is None or self._topic is None:
+            if self._topic is None:
+                continue
+            if self._sns is None and self._connect is not None:
+                self._sns = self._connect()
+            if self._sns is None:
                 continue
             subject = f"[{self._source}] {notice.severity.upper()}: {notice.kind.replace('_', ' ')}"
             try:

@@ -12,14 +12,21 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec
 from nginx_eip_failover.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    # Address sets are the fleet's (core.fleet_config builds them): not imported on a pair's cold path.
+    from nginx_eip_failover.core.addresses import AddressSet
 
 T = TypeVar("T")
 DEFAULT_GROUP = "default"
+# OBSERVABILITY_PROFILE (template parameter ObservabilityProfile): "full" publishes the continuous
+# metrics the dashboard shows (MonitorCycles, NodeUp and ProbeLatency per node), "lean" none of them.
+ObservabilityProfile = Literal["lean", "full"]
+OBSERVABILITY_PROFILES: tuple[ObservabilityProfile, ...] = ("lean", "full")
 
 _ALLOCATION_ID = re.compile(r"^eipalloc-[0-9a-f]{8,17}$")
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
@@ -57,7 +64,7 @@ class Settings:
     table_name: str
     topic_arn: str | None
     ca_bundle: str | None
-    history_limit: int = 100
+    history_limit: int = 20  # state.HISTORY_LIMIT (not imported: config stays off state's import cost)
     # How long another invocation's committed move may stay unconfirmed before it counts as
     # crashed and is reconciled from the EIP's real association (MOVE_TIMEOUT_SECONDS; not a
     # template parameter: the default suits Lambda, tests and the lab shorten it).
@@ -71,6 +78,8 @@ class Settings:
 
     @property
     def address_set(self) -> AddressSet:
+        from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec
+
         return self.addresses or AddressSet((ElasticIpSpec(self.allocation_id),))
 
     # The decision log's table (DECISION_LOG_TABLE_NAME; None: no decision log) and how long its
@@ -81,6 +90,8 @@ class Settings:
     # (MONITOR_LEASE_TABLE_NAME; the template sets it). Without it, every scheduled invocation
     # probes until its own deadline: no pause either, but it bills the whole timeout.
     lease_table_name: str | None = None
+    # What the stack pays for in CloudWatch (see ObservabilityProfile above); the same default as the template's.
+    observability: ObservabilityProfile = "lean"
 
     def node(self, name: str) -> NodeConfig:
         for node in self.nodes:
@@ -179,6 +190,13 @@ def _boolean(text: str) -> bool:
     if lowered == "false":
         return False
     raise ValueError("must be 'true' or 'false'")
+
+
+def _observability(text: str) -> ObservabilityProfile:
+    for profile in OBSERVABILITY_PROFILES:
+        if text == profile:
+            return profile
+    raise ValueError(f"must be one of {', '.join(OBSERVABILITY_PROFILES)}")
 
 
 def _pattern(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
@@ -284,4 +302,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         decision_log_table=env.get("DECISION_LOG_TABLE_NAME", "").strip() or None,
         decision_log_retention_days=_parse(env, "DECISION_LOG_RETENTION_DAYS", "14", _number(1.0, 3650.0)),
         lease_table_name=env.get("MONITOR_LEASE_TABLE_NAME", "").strip() or None,
+        observability=_parse(env, "OBSERVABILITY_PROFILE", "lean", _observability),
     )

@@ -186,7 +186,7 @@ def settings_from_record(data: Mapping[str, Any]) -> Settings:
         table_name="",
         topic_arn=None,
         ca_bundle=None,
-        history_limit=int(data.get("history_limit", 100)),
+        history_limit=int(data.get("history_limit", 100)),  # records written before the limit was 20
         move_timeout_seconds=float(data.get("move_timeout_seconds", 30.0)),
         quorum=int(data.get("quorum", 1)),
     )

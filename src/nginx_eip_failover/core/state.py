@@ -13,9 +13,13 @@ from typing import Any, Literal
 
 Health = Literal["unknown", "up", "down"]
 SCHEMA_VERSION = 1
-# The history's share of the state item, whatever its entries hold: DynamoDB refuses items over
-# 400 KB, and a state that cannot be written stops failover for good.
-HISTORY_MAX_BYTES = 48 * 1024
+# The item keeps a short recent history (what `status` shows: the last moves and what led to them);
+# the decision log keeps every change's entries for DecisionLogRetentionDays. A short history keeps
+# the item that every cycle reads near one 4 KB read unit: 20 entries of a typical 150-250 bytes,
+# and at most HISTORY_MAX_BYTES whatever they hold (long operator reasons), the newest entry always
+# kept (its fields are bounded on their own: bounds.MAX_ENTRY_REASON_BYTES).
+HISTORY_LIMIT = 20
+HISTORY_MAX_BYTES = 6 * 1024
 
 
 @dataclass(frozen=True)
@@ -100,12 +104,13 @@ class ControllerState:
         return self.nodes.get(node, NodeHealth())
 
     def with_history(self, entry: HistoryEntry, limit: int) -> ControllerState:
-        """Append `entry`, keeping the newest `limit` entries that fit in HISTORY_MAX_BYTES."""
-        history = (*self.history, entry)[-limit:]
+        """Append `entry`, keeping the newest `limit` entries that fit in HISTORY_MAX_BYTES (and
+        `entry` itself whatever its size: an accepted action is always in the history)."""
+        history = (*self.history, entry)[-max(1, limit) :]
         size = 0
         for index in range(len(history) - 1, -1, -1):
             size += entry_size(history[index])
-            if size > HISTORY_MAX_BYTES:
+            if size > HISTORY_MAX_BYTES and index < len(history) - 1:
                 history = history[index + 1 :]
                 break
         return replace(self, history=history)

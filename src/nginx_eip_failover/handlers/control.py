@@ -12,10 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from nginx_eip_failover.handlers.control_actions import Invocation, actions
-from nginx_eip_failover.handlers.wiring import fleet
+from nginx_eip_failover.handlers import wiring
 from nginx_eip_failover.observability import logger, metrics, trace_handler, with_context_defaults
-from nginx_eip_failover.service.operator_requests import parse_control_request
 
 if TYPE_CHECKING:
     # Type-only: importing it at run time costs tens of milliseconds of cold start.
@@ -27,7 +25,11 @@ if TYPE_CHECKING:
 @metrics.log_metrics
 @trace_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    groups = fleet()
+    # Loaded with the first invocation, like the monitor's service (bench.cold_start).
+    from nginx_eip_failover.handlers.control_actions import Invocation, actions
+    from nginx_eip_failover.service.operator_requests import parse_control_request
+
+    groups = wiring.fleet()
     request = parse_control_request(event, groups.group_settings)
     logger.append_keys(action=request.action)
     metrics.add_metric(name="ControlRequests", unit=MetricUnit.Count, value=1)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nginx_eip_failover.handlers.preflight_wiring import periodic_preflight
-from nginx_eip_failover.handlers.wiring import fleet, monitor_lease
+from nginx_eip_failover.handlers import wiring
 from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
-from nginx_eip_failover.service.fleet import FleetRunner
 from nginx_eip_failover.service.monitor_events import parse_monitor_event
-from nginx_eip_failover.service.monitor_loop import run_monitor
 
 if TYPE_CHECKING:
     # Type-only: importing it at run time costs tens of milliseconds of cold start.
@@ -35,14 +32,20 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             },
         )
     remaining = getattr(context, "get_remaining_time_in_millis", None)
+    # The service and its adapters load with the first invocation, which builds them once per
+    # container (wiring); the module's import is boto3, Powertools and event parsing (bench.cold_start).
+    from nginx_eip_failover.handlers.preflight_wiring import periodic_preflight
+    from nginx_eip_failover.service.fleet import FleetRunner
+    from nginx_eip_failover.service.monitor_loop import run_monitor
+
     try:
-        runner = FleetRunner(fleet())
+        runner = FleetRunner(wiring.fleet())
         result = run_monitor(
             runner,
             trigger,
             remaining,
             # Scheduled invocations probe until a newer one has taken over (monitor_loop).
-            lease=monitor_lease() if trigger.kind == "schedule" else None,
+            lease=wiring.monitor_lease() if trigger.kind == "schedule" else None,
             invocation_id=str(getattr(context, "aws_request_id", "") or ""),
             preflight=periodic_preflight(),
         )

@@ -79,9 +79,7 @@ def build_preflight(settings: Settings, env: Mapping[str, str], *, in_monitor: b
         ec2=Ec2PreflightChecks(aws_clients.ec2()),
         store=PreflightStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
         prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle, observer="preflight"),
-        notifier=Notifier(
-            aws_clients.sns() if settings.topic_arn else None, settings.topic_arn, source="nginx-eip-failover"
-        ),
+        notifier=Notifier(None, settings.topic_arn, source="nginx-eip-failover", connect=aws_clients.sns),
         targets=targets,
         # Only the clients a configured check needs.
         triggers=TriggerPreflightChecks(

@@ -1,5 +1,10 @@
 """Builds the controllers from the environment, once per container (lazily, so a bad configuration
-is reported by the invocation that needs it, naming the variable, before any AWS call)."""
+is reported by the invocation that needs it, naming the variable, before any AWS call).
+
+Importing this module costs boto3 and the configuration only: the service and its adapters are
+imported by the first invocation that builds them (bench.cold_start measures both), and a pair never
+imports what only a fleet uses.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +12,25 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from nginx_eip_failover.adapters import aws_clients
-from nginx_eip_failover.adapters.dynamodb.decision_log import DecisionLogTable
-from nginx_eip_failover.adapters.dynamodb.fleet_store import FleetStore
-from nginx_eip_failover.adapters.dynamodb.monitor_lease import MonitorLeaseStore
-from nginx_eip_failover.adapters.dynamodb.state_store import StateStore
-from nginx_eip_failover.adapters.ec2.elastic_ip import ElasticIpMover
-from nginx_eip_failover.adapters.health_probe import HealthProber
-from nginx_eip_failover.adapters.sns_notifier import Notifier
 from nginx_eip_failover.core.config import DEFAULT_GROUP, Settings, load_settings
-from nginx_eip_failover.core.ports import EipPort
-from nginx_eip_failover.service.controller import FailoverController
-from nginx_eip_failover.service.decision_journal import DecisionJournal
-from nginx_eip_failover.service.fleet import Fleet
 
 if TYPE_CHECKING:
+    from nginx_eip_failover.adapters.dynamodb.decision_log import DecisionLogTable
+    from nginx_eip_failover.adapters.dynamodb.monitor_lease import MonitorLeaseStore
     from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget
+    from nginx_eip_failover.core.ports import EipPort
+    from nginx_eip_failover.service.controller import FailoverController
+    from nginx_eip_failover.service.fleet import Fleet
 
 
 def build_controller(settings: Settings) -> FailoverController:
     """One group's controller: its state item, its addresses, its nodes, its notices."""
+    from nginx_eip_failover.adapters.dynamodb.state_store import StateStore
+    from nginx_eip_failover.adapters.health_probe import HealthProber
+    from nginx_eip_failover.adapters.sns_notifier import Notifier
+    from nginx_eip_failover.service.controller import FailoverController
+    from nginx_eip_failover.service.decision_journal import DecisionJournal
+
     default = settings.group == DEFAULT_GROUP
     return FailoverController(
         settings,
@@ -33,11 +38,13 @@ def build_controller(settings: Settings) -> FailoverController:
         eip=_mover(settings),
         prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle),
         notifier=Notifier(
-            aws_clients.sns() if settings.topic_arn else None,
+            None,
             settings.topic_arn,
             source="nginx-eip-failover" if default else f"nginx-eip-failover/{settings.group}",
+            connect=aws_clients.sns,  # at the first notice: off the cold path
         ),
-        per_node_metrics=default,
+        # The dashboard's metrics: the stack's own pair only, and only when the stack pays for them.
+        per_node_metrics=default and settings.observability == "full",
         journal=DecisionJournal(decision_log(settings), settings),
     )
 
@@ -53,8 +60,11 @@ def api_budget() -> ApiBudget:
 
 def _mover(settings: Settings) -> EipPort:
     if settings.addresses is None:
-        # The stack's own pair: one EIP by InstanceId, as the template's parameters describe it.
-        return ElasticIpMover(aws_clients.ec2(), settings.allocation_id)
+        from nginx_eip_failover.adapters.ec2.elastic_ip import ElasticIpMover
+
+        # The stack's own pair: one EIP by InstanceId, as the template's parameters describe it. Its
+        # EC2 client (the costliest to build) is built at the first call, after the first probes.
+        return ElasticIpMover(None, settings.allocation_id, connect=aws_clients.ec2)
     from nginx_eip_failover.adapters.ec2.address_set import (
         AddressSetMover,
         NodeTarget,
@@ -68,6 +78,8 @@ def decision_log(settings: Settings) -> DecisionLogTable | None:
     """The decision log's table, or None when DECISION_LOG_TABLE_NAME is empty (logging off)."""
     if settings.decision_log_table is None:
         return None
+    from nginx_eip_failover.adapters.dynamodb.decision_log import DecisionLogTable
+
     return DecisionLogTable(
         aws_clients.dynamodb(),
         settings.decision_log_table,
@@ -84,6 +96,9 @@ def controller() -> FailoverController:
 
 @cache
 def fleet() -> Fleet:
+    from nginx_eip_failover.adapters.dynamodb.fleet_store import FleetStore
+    from nginx_eip_failover.service.fleet import Fleet
+
     default = controller()
     return Fleet(default, build_controller, FleetStore(aws_clients.dynamodb(), default.settings.table_name))
 
@@ -91,6 +106,8 @@ def fleet() -> Fleet:
 @cache
 def monitor_lease() -> MonitorLeaseStore | None:
     """The lease scheduled monitor invocations hand probing over with; None when not configured."""
+    from nginx_eip_failover.adapters.dynamodb.monitor_lease import MonitorLeaseStore  # the monitor's only
+
     settings = controller().settings
     if settings.lease_table_name is None:
         return None

@@ -65,8 +65,10 @@ RECHECK_AFTER_SECONDS = 2.0
 NOTIFY_RESERVE_SECONDS = 25.0
 # How long a container reuses the state it last read or wrote. Staleness never causes a wrong move
 # (every move is a conditional write first), but operator changes (unpin, undrain) should reach a
-# long-running monitor loop without waiting for its next write.
-SNAPSHOT_MAX_AGE_SECONDS = 15.0
+# long-running monitor loop without waiting for its next write: within 30 s, two eventually
+# consistent reads a scheduled minute (15 s cost four). An operator's failover and drain move the
+# EIP themselves; what waits is the failback after an unpin or undrain, up to 30 s.
+SNAPSHOT_MAX_AGE_SECONDS = 30.0
 
 
 @dataclass

@@ -19,21 +19,33 @@ if TYPE_CHECKING:
 class ElasticIpMover:
     def __init__(
         self,
-        client: EC2Client,
+        client: EC2Client | None,
         allocation_id: str,
         *,
+        connect: Callable[[], EC2Client] | None = None,
         verify_timeout_seconds: float = 10.0,
         verify_interval_seconds: float = 0.25,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._ec2 = client
+        """`connect` (instead of `client`) builds the client at the first call: a cold alarm
+        invocation sends its first probes before paying for EC2's client (the largest model)."""
+        if client is None and connect is None:
+            raise ValueError("ElasticIpMover needs a client or a way to connect one")
+        self._client = client
+        self._connect = connect
         self._allocation_id = allocation_id
         self._verify_timeout = verify_timeout_seconds
         self._verify_interval = verify_interval_seconds
         self._sleep = sleep
 
+    def _ec2(self) -> EC2Client:
+        if self._client is None:
+            assert self._connect is not None
+            self._client = self._connect()
+        return self._client
+
     def describe(self) -> Association:
-        response = self._call("DescribeAddresses", self._ec2.describe_addresses, AllocationIds=[self._allocation_id])
+        response = self._call("DescribeAddresses", self._ec2().describe_addresses, AllocationIds=[self._allocation_id])
         addresses = response.get("Addresses") or []
         if not addresses:
             raise ElasticIpError(f"Elastic IP {self._allocation_id} not found")
@@ -63,7 +75,7 @@ class ElasticIpMover:
             )
         self._call(
             "AssociateAddress",
-            self._ec2.associate_address,
+            self._ec2().associate_address,
             AllocationId=self._allocation_id,
             InstanceId=instance_id,
             AllowReassociation=True,
