@@ -109,6 +109,7 @@ class LabEnvironment:
         full_address_sets: bool = False,
         address_set_group: bool = False,
         iam: bool | None = None,
+        pair_by_network_interface: bool = False,
     ) -> None:
         self._own_dir = base_dir is None
         self.dir = Path(tempfile.mkdtemp(prefix="nginx-eip-failover-lab-")) if base_dir is None else base_dir
@@ -119,6 +120,8 @@ class LabEnvironment:
         self.proxy: AwsProxy | None = None
         # The proxy refuses what the template's policies do not allow (None: NGINX_EIP_FAILOVER_LAB_IAM).
         self.iam_enforced = enforcement_enabled() if iam is None else iam
+        # The stack's own pair by ENI + private IP (Node*NetworkInterfaceId), each node keeping its own EIP.
+        self.pair_by_network_interface = pair_by_network_interface
         self.template_path = template or find_template()
         self.template = StackTemplate(self.template_path)
         self.settings = dict(settings or {})
@@ -148,13 +151,14 @@ class LabEnvironment:
             for name in NODE_NAMES:
                 self.nodes[name] = NginxNode(name, self.dir, nginx=self.nginx)
                 self.nodes[name].start()
-            self.pair = create_pair(self.ec2)
+            self.pair = create_pair(self.ec2, by_network_interface=self.pair_by_network_interface)
             parameters = {
                 "ElasticIpAllocationId": self.pair.allocation_id,
                 "Node1InstanceId": self.pair.instance_ids[0],
                 "Node2InstanceId": self.pair.instance_ids[1],
                 "Node1HealthCheckUrl": self.nodes["node1"].health_url,
                 "Node2HealthCheckUrl": self.nodes["node2"].health_url,
+                **self._pair_network_interfaces(),
                 **resolve_settings(self.template, self.settings),
             }
             self.stack = create_stack(
@@ -177,6 +181,19 @@ class LabEnvironment:
             self.stop()
             raise
         return self
+
+    def _pair_network_interfaces(self) -> dict[str, str]:
+        assert self.pair is not None
+        if not self.pair.network_interface_ids:
+            return {}
+        return {
+            f"Node{index + 1}{kind}": value
+            for index in range(len(NODE_NAMES))
+            for kind, value in (
+                ("NetworkInterfaceId", self.pair.network_interface_ids[index]),
+                ("PrivateIpAddress", self.pair.private_ips[index]),
+            )
+        }
 
     def stop(self) -> None:
         for node in self.nodes.values():

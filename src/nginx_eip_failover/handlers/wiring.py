@@ -53,7 +53,8 @@ def api_budget() -> ApiBudget:
 
 def _mover(settings: Settings) -> EipPort:
     if settings.addresses is None:
-        # The stack's own pair: one EIP by InstanceId, as the template's parameters describe it.
+        # The stack's own pair by instance (the template's default): one EIP by InstanceId. By ENI +
+        # private IP (Node*NetworkInterfaceId), it is an address set of one EIP, like a fleet group's.
         return ElasticIpMover(aws_clients.ec2(), settings.allocation_id)
     from nginx_eip_failover.adapters.ec2.address_set import (
         AddressSetMover,
