@@ -312,3 +312,17 @@ def lab_lookups(clients: Callable[[str], Any]) -> dict[str, Callable[[str], Any]
         return topic_keys[arn]
 
     return {"tags_of": tags_of, "topic_key": topic_key}
+
+
+def summary_line(enforcer: IamEnforcer | None) -> tuple[str, bool]:
+    """One line for a demo's summary, and whether every call of the functions was allowed."""
+    if enforcer is None:
+        return "IAM: not evaluated (no AWS proxy)", True
+    verdicts = enforcer.verdicts()
+    denied = [verdict for verdict in verdicts if not verdict.allowed]
+    mode = "enforced" if enforcer.enforce else f"evaluated only: {ENFORCEMENT_ENV}=off"
+    line = (
+        f"IAM: {len(verdicts)} calls of the functions checked against template.yaml's policies ({mode}): "
+        f"{len(verdicts) - len(denied)} allowed, {len(denied)} denied"
+    )
+    return "\n".join([line, *(f"  {verdict.describe()}" for verdict in denied[:10])]), not denied

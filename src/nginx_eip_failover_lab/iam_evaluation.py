@@ -94,6 +94,9 @@ class Decision:
     allowed_by: tuple[str, ...] = ()  # sources of the Allow statements that matched
     denied_by: tuple[str, ...] = ()  # sources of explicit Deny statements that matched
 
+    def __bool__(self) -> bool:  # `assert evaluate(...)` means allowed, never "a Decision exists"
+        return self.allowed
+
 
 class UnsupportedConditionError(ValueError):
     """A Condition operator the lab cannot evaluate; raised instead of guessing either way."""
