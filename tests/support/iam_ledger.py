@@ -67,6 +67,7 @@ def _generalise(resource: str, lab: LabEnvironment) -> str:
     assert lab.stack is not None and lab.pair is not None
     replacements = {lab.stack_name: "<stack>", lab.pair.allocation_id: "<eip>"}
     replacements.update({instance: f"<node{i + 1}>" for i, instance in enumerate(lab.pair.instance_ids)})
+    replacements.update({eni: f"<node{i + 1}-eni>" for i, eni in enumerate(lab.pair.network_interface_ids)})
     for name, physical in lab.stack.physical_ids.items():
         replacements[physical] = f"<{name}>"
     for old, new in sorted(replacements.items(), key=lambda item: -len(item[0])):
