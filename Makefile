@@ -108,8 +108,9 @@ checkov: $(CHECKOV_VENV)/$(STAMP) ## checkov (suppressions are justified in temp
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
 # The template's policies resolved as deployed (both pair shapes; nginx_eip_failover_lab.iam_policy_documents),
-# then parliament: unknown actions, resources that match no resource type of their action, condition
-# keys an action does not support. One narrow exception: in the KMS key policy "Resource": "*" means
+# refusing any granted resource that an action of its statement is never authorized against (parliament
+# checks only that some resource fits each action); then parliament: unknown actions, actions no
+# resource of their statement fits, condition keys an action does not support. One narrow exception: in the KMS key policy "Resource": "*" means
 # "this key" (AWS's documented form, the only one a key policy takes), which parliament reports as
 # RESOURCE_STAR (LOW); the key policy is linted from MEDIUM up, everything else from LOW up.
 iam-lint: $(VENV)/$(STAMP) $(PARLIAMENT_VENV)/$(STAMP) ## parliament on the template's resolved IAM policies

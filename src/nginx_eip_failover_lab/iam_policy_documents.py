@@ -5,11 +5,14 @@
 writes one document per role (each function's, and the role SAM generates for the schedule) and per
 resource policy (the monitor's Lambda permissions, the notification key's policy), for both shapes
 of the pair (by instance, and by ENI + private IP), resolved with example parameter values and the
-ARNs CloudFormation would give (no AWS, no moto). `make iam-lint` runs parliament on them.
+ARNs CloudFormation would give (no AWS, no moto), and exits 1 when a statement grants a resource
+that one of its actions is never authorized against (`resource_mismatches`, from the Service
+Authorization Reference). `make iam-lint` then runs parliament on the documents.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import sys
@@ -19,6 +22,7 @@ from typing import Any
 from .account import ACCOUNT_ID, REGION
 from .iam_evaluation import Statement
 from .iam_policies import stack_policies
+from .iam_requests import privileges, resource_types
 from .intrinsics import Resolver
 from .provisioner import LabStack
 from .template import StackTemplate, find_template
@@ -112,13 +116,55 @@ def write_documents(out: Path, template_path: Path | None = None) -> list[Path]:
     return written
 
 
+def resource_mismatches(template_path: Path | None = None) -> list[str]:
+    """Grants of a resource no action of the statement is authorized against (parliament only checks
+    that *some* resource of a statement fits each action; IAM would simply never use the others)."""
+    template = StackTemplate(template_path or find_template())
+    problems: list[str] = []
+    for extra in ({}, BY_NETWORK_INTERFACE):
+        policies = stack_policies(deployed_stack(template, {**EXAMPLE_PARAMETERS, **extra}))
+        for statements in policies.identity.values():
+            for statement in statements:
+                for action in _expanded(statement.actions):
+                    formats = [arn for arn, _ in resource_types(action).values()]
+                    for resource in statement.resources:
+                        if resource != "*" and not any(_fits(arn_format, resource) for arn_format in formats):
+                            problems.append(f"{statement.source}: {action} is never authorized against {resource}")
+    return sorted(set(problems))
+
+
+def _expanded(actions: tuple[str, ...]) -> list[str]:
+    """Actions with their wildcards expanded over the Service Authorization Reference."""
+    found: list[str] = []
+    for pattern in actions:
+        prefix, _, name = pattern.partition(":")
+        if "*" not in name and "?" not in name:
+            found.append(pattern)
+            continue
+        for privilege in privileges(prefix):
+            if fnmatch.fnmatchcase(privilege.lower(), name.lower()):
+                found.append(f"{prefix}:{privilege}")
+    return found
+
+
+def _fits(arn_format: str, resource: str) -> bool:
+    """Could `resource` (a grant, wildcards allowed) name a resource of this ARN format?"""
+    pattern = re.escape(arn_format)
+    pattern = re.sub(r"\\\$\\\{[^}]+\\\}", "[^:]*", pattern)  # each placeholder
+    grant = resource.replace("*", "x")  # a wildcard stands for some identifier
+    return re.fullmatch(pattern, grant) is not None
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m nginx_eip_failover_lab.iam_policy_documents OUT_DIR", file=sys.stderr)
         return 2
     for path in write_documents(Path(argv[0])):
         print(path)
-    return 0
+    problems = resource_mismatches()
+    for problem in problems:
+        print(f"resource mismatch: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

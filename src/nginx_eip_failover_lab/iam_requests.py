@@ -179,10 +179,9 @@ def _iam_definition() -> dict[str, Any]:
     return dict(iam_definition)
 
 
-def action_exists(action: str) -> bool:
-    prefix, _, name = action.partition(":")
-    service = _iam_definition().get(prefix.lower())
-    return service is not None and name.lower() in {key.lower() for key in service["privileges"]}
+def privileges(prefix: str) -> list[str]:
+    """Every action name of a service prefix ("kms" -> ["CancelKeyDeletion", ...])."""
+    return sorted((_iam_definition().get(prefix.lower()) or {}).get("privileges") or {})
 
 
 def resource_types(action: str) -> dict[str, tuple[str, bool]]:
