@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from nginx_eip_failover_lab.environment import LabEnvironment
-from support.lab_driving import LabFactory, cycle, loop_for, ok
+from support.lab_driving import LabFactory, loop_for, ok
 
 pytestmark = pytest.mark.integration
 
@@ -81,6 +81,5 @@ def test_by_instance_a_nodes_own_eip_is_detached(lab: LabEnvironment) -> None:
     own = lab.ec2.allocate_address(Domain="vpc")["AllocationId"]
     lab.ec2.associate_address(AllocationId=own, InstanceId=lab.instance_id("node1"))
     assert addresses(lab)[own]["instance"] == lab.instance_id("node1")
-    payload = cycle(lab)
-    assert payload["eip"]["holder"] == "node1"
+    until(lab, lambda: lab.holder() == "node1")
     assert addresses(lab)[own]["instance"] is None
