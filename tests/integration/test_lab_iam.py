@@ -165,3 +165,27 @@ def test_the_schedule_and_each_alarm_may_invoke_the_monitor_and_cloudwatch_may_u
             assert service_may(policies, key, action, CLOUDWATCH_PRINCIPAL, alarm.arn).allowed, (alarm.name, action)
     assert not service_may(policies, key, "kms:GenerateDataKey", CLOUDWATCH_PRINCIPAL, foreign).allowed
     assert not service_may(policies, key, "kms:Decrypt", "events.amazonaws.com", invoking[0].arn).allowed
+
+
+def test_an_operators_failover_of_an_address_set_runs_under_the_control_functions_own_grants(
+    make_lab: LabFactory,
+) -> None:
+    # GIVEN the address set placed on node1 by the monitor
+    lab = make_lab(address_set_group=True)
+    until(lab, lambda: lab.group_holder("addr") == "node1")
+    # WHEN an operator fails the group over through the ControlFunction
+    answer = lab.control({"action": "failover", "target": "node2", "group": "addr", "reason": "iam test"})
+    assert answer.ok, answer.error_message
+    # THEN every address moved, each call allowed by the ControlFunction's tag-scoped fleet grants
+    assert lab.group_holder("addr") == "node2"
+    moves = [
+        verdict
+        for verdict in lab.iam.verdicts()
+        if verdict.role == "ControlFunction"
+        and verdict.call.operation in ("AssociateAddress", "AssignPrivateIpAddresses", "ReplaceRoute", "CreateRoute")
+    ]
+    assert {verdict.call.operation for verdict in moves} >= {"AssociateAddress", "AssignPrivateIpAddresses"}
+    assert all(verdict.allowed for verdict in moves), [v.describe() for v in moves if not v.allowed]
+    used = {source for verdict in moves for check in verdict.checks for source in check.decision.allowed_by}
+    assert "ControlFunction Policies[0] MoveFleetAddressesTaggedForThisStack" in used
+    assert "ControlFunction Policies[0] MoveFleetSecondaryIpsTaggedForThisStack" in used
