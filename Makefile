@@ -5,6 +5,7 @@
 #   .venv-sam      AWS SAM CLI (sam validate --lint, sam build)
 #   .venv-cfnlint  cfn-lint
 #   .venv-checkov  checkov
+#   .venv-parliament  parliament (IAM policy linter)
 # Nothing here calls AWS: validate, lint and build work offline from AWS (PyPI is needed to install).
 
 SHELL := /bin/bash
@@ -17,6 +18,8 @@ VENV := .venv
 SAM_VENV := .venv-sam
 CFNLINT_VENV := .venv-cfnlint
 CHECKOV_VENV := .venv-checkov
+PARLIAMENT_VENV := .venv-parliament
+IAM_POLICY_DIR := build/iam-policies
 STAMP := .installed
 
 # sam build needs the template's runtime (python3.13) on PATH; with pyenv, expose these versions.
@@ -28,7 +31,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # sam validate --lint needs a region; none is ever contacted.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install nginx test lint validate build cfn-lint checkov demo bench chaos check clean distclean
+.PHONY: help install nginx test lint validate build cfn-lint checkov iam-lint demo bench chaos check clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +63,12 @@ $(CHECKOV_VENV)/$(STAMP):
 	@echo ">> $(CHECKOV_VENV): pip install checkov"
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov
+	touch $@
+
+$(PARLIAMENT_VENV)/$(STAMP):
+	@echo ">> $(PARLIAMENT_VENV): pip install parliament"
+	test -x $(PARLIAMENT_VENV)/bin/python || $(PYTHON) -m venv $(PARLIAMENT_VENV)
+	$(PARLIAMENT_VENV)/bin/python -m pip install --quiet parliament
 	touch $@
 
 nginx: ## make sure an nginx binary exists (the lab and integration tests run real nginx on 127.0.0.1)
@@ -98,7 +107,22 @@ cfn-lint: $(CFNLINT_VENV)/$(STAMP) ## cfn-lint (settings in .cfnlintrc)
 checkov: $(CHECKOV_VENV)/$(STAMP) ## checkov (suppressions are justified in template.yaml Metadata)
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
-check: lint test validate cfn-lint checkov ## everything CI checks except sam build
+# The template's policies resolved as deployed (both pair shapes; nginx_eip_failover_lab.iam_policy_documents),
+# refusing any granted resource that an action of its statement is never authorized against (parliament
+# checks only that some resource fits each action); then parliament: unknown actions, actions no
+# resource of their statement fits, condition keys an action does not support. One narrow exception: in the KMS key policy "Resource": "*" means
+# "this key" (AWS's documented form, the only one a key policy takes), which parliament reports as
+# RESOURCE_STAR (LOW); the key policy is linted from MEDIUM up, everything else from LOW up.
+iam-lint: $(VENV)/$(STAMP) $(PARLIAMENT_VENV)/$(STAMP) ## parliament on the template's resolved IAM policies
+	rm -rf $(IAM_POLICY_DIR)
+	$(VENV)/bin/python -m nginx_eip_failover_lab.iam_policy_documents $(IAM_POLICY_DIR) >/dev/null
+	$(PARLIAMENT_VENV)/bin/parliament --minimum_severity LOW \
+	  --files "$$(ls $(IAM_POLICY_DIR)/*.json | grep -v '\.resource-kms-' | paste -sd, -)"
+	$(PARLIAMENT_VENV)/bin/parliament --minimum_severity MEDIUM \
+	  --files "$$(ls $(IAM_POLICY_DIR)/*.resource-kms-*.json | paste -sd, -)"
+	@echo ">> parliament: $$(ls $(IAM_POLICY_DIR)/*.json | wc -l) policy documents clean"
+
+check: lint test validate cfn-lint checkov iam-lint ## everything CI checks except sam build
 
 build: $(SAM_VENV)/$(STAMP) ## sam build (needs python3.13 on PATH)
 ifneq ($(HAVE_PYENV),)
@@ -128,4 +152,4 @@ clean: ## remove build output and caches (keeps the virtualenvs)
 	  \( -name __pycache__ -o -name '*.egg-info' -o -name .mypy_cache \) -type d -print0 | xargs -0 rm -rf
 
 distclean: clean ## clean, and remove the virtualenvs too
-	rm -rf $(VENV) $(SAM_VENV) $(CFNLINT_VENV) $(CHECKOV_VENV)
+	rm -rf $(VENV) $(SAM_VENV) $(CFNLINT_VENV) $(CHECKOV_VENV) $(PARLIAMENT_VENV)

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import aws_calls, cold_start, cost, failover_time, fleet, probe_concurrency, schedule_coverage
+from . import aws_calls, cold_start, cost, failover_time, fleet, iam_check, probe_concurrency, schedule_coverage
 from .common import Options, Row, exit_status, format_table, say
 
 ORDER = (
@@ -30,6 +30,7 @@ ORDER = (
     "fleet_cost",
     "schedule_coverage",
     "failover_time",
+    "iam_check",
 )
 
 
@@ -90,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "failover_time": lambda: failover_time.run(options),
         "fleet": fleets,
         "fleet_cost": fleet_cost,
+        "iam_check": lambda: iam_check.run(options),
     }
     for name in selected:
         say(f"== {name}")

@@ -13,6 +13,9 @@
     python -m nginx_eip_failover_lab control '{"action": "status"}' [--file PATH]
         invoke the ControlFunction against a running `up` lab
 
+The functions reach AWS through the lab's proxy, which refuses what template.yaml's IAM policies do
+not allow, as AWS would (NGINX_EIP_FAILOVER_LAB_IAM=off: evaluated and reported, not refused).
+
 Everything listens on 127.0.0.1; AWS is a local moto server (no account, no real AWS call); the
 nodes are real nginx processes. Exit codes: 0 all good, 1 a step failed, 2 nginx missing or a lab
 setup error, 130 interrupted.
@@ -31,6 +34,7 @@ from typing import Any
 from . import processes
 from .address_set_demo import run_address_set_demo
 from .environment import LabEnvironment
+from .iam_enforcement import ENFORCEMENT_ENV, enforcement_enabled, summary_line
 from .invoke import invoke_handler
 from .nginx_node import NginxMissingError, ensure_nginx
 from .replay_check import replay_lab_log
@@ -75,6 +79,9 @@ def print_setup(lab: LabEnvironment, params: DemoParameters, timeline: Timeline)
         print(f"  {line}", file=out)
     if lab.proxy is not None:
         print(f"The functions reach AWS through a recording proxy at {lab.proxy.url}", file=out)
+        if lab.proxy.iam is not None:
+            how = "refuses" if lab.proxy.iam.enforce else f"({ENFORCEMENT_ENV}=off) only records"
+            print(f"  it {how} every call template.yaml's IAM policies do not allow", file=out)
     print(
         "Timeline: time since start | what | detail   (EIP holder as seen from outside by DescribeAddresses)",
         file=out,
@@ -115,11 +122,13 @@ def run_demo(params: DemoParameters, *, verbose: bool, keep: bool) -> int:
         print(summary_table(report, params))
         checked = replay_lab_log(lab)
         print(checked.line)
+        iam_line, iam_allowed = summary_line(lab.proxy.iam if lab.proxy else None)
+        print(iam_line)
         print(
             f"{invocations} monitor invocations ({failed} failed), each in a fresh process; "
             f"total {timeline.since():.1f} s"
         )
-        passed = report.passed and checked.exact
+        passed = report.passed and checked.exact and iam_allowed
         if failed:
             passed = False
             last = next(item for item in reversed(scheduler.invocations) if not item.result.ok)
@@ -154,7 +163,10 @@ def _stop_all(scheduler: MonitorScheduler | None, observer: EipObserver | None, 
 def run_up(path: Path, params: DemoParameters, *, verbose: bool, groups: int = 0, address_set: bool = False) -> int:
     timeline = Timeline()
     lab = LabEnvironment(
-        settings=params.settings(), use_proxy=False, fleet_groups=groups, address_set_group=address_set
+        settings=params.settings(),
+        use_proxy=enforcement_enabled(),  # through the proxy, under the template's least privilege
+        fleet_groups=groups,
+        address_set_group=address_set,
     )
     scheduler: MonitorScheduler | None = None
     observer: EipObserver | None = None

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from .environment import LabEnvironment
+from .iam_enforcement import summary_line
 from .scenario import QUICK
 
 GROUP = "addr"
@@ -78,6 +79,9 @@ def run_address_set_demo(*, verbose: bool = False, keep: bool = False) -> int:
         say(f"  the stack's own pair did not move: {unchanged} (EIP on {lab.holder()})")
         passed = all(node == "node1" for node in placed.values()) and all(n == "node2" for n in after.values())
         passed = passed and unchanged
+        iam_line, iam_allowed = summary_line(lab.proxy.iam if lab.proxy else None)
+        say(iam_line)
+        passed = passed and iam_allowed
         say("PASS: the address set moved as one decision" if passed else "FAIL: see above")
         return 0 if passed else 1
     finally:

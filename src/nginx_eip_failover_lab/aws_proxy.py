@@ -19,10 +19,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from .ec2_request_limit import THROTTLE_CODE, THROTTLE_MESSAGE, THROTTLE_STATUS, Ec2RequestLimit
+
+if TYPE_CHECKING:
+    from .iam_enforcement import IamEnforcer
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _JSON_SERVICES = ("dynamodb",)
@@ -101,6 +104,7 @@ class AwsProxy:
         self._calls: list[Call] = []
         self._faults: list[Fault] = []
         self._request_limit: Ec2RequestLimit | None = None
+        self.iam: IamEnforcer | None = None  # the template's least privilege (iam_enforcement)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -260,6 +264,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self._received_at = time.time()
         self._params = query_params(service, body)
         self._sdk_invocation = {key.lower(): value for key, value in headers.items()}.get("amz-sdk-invocation-id")
+        if self.owner.iam is not None and self._refused_by_iam(service, action, headers, body):
+            return
         fault = self.owner._throttle(service, action) or self.owner._take_fault(service, action)
         if fault is not None and (fault.kind == "delay" or fault.when == "before"):
             time.sleep(fault.delay_seconds)
@@ -295,6 +301,21 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 self._sdk_invocation,
             )
         )
+
+    def _refused_by_iam(self, service: str, action: str, headers: dict[str, str], body: bytes) -> bool:
+        """IAM decides before anything else (DryRun, throttling): a denied call never reaches moto."""
+        assert self.owner.iam is not None
+        denial = self.owner.iam.authorize(self.command, self.path, headers, body)
+        if denial is None:
+            return False
+        self.owner._record(Call(service, action, denial.status, time.time(), f"iam {denial.code}", None))
+        self.send_response(denial.status)
+        for key, value in denial.headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(denial.body)))
+        self.end_headers()
+        self.wfile.write(denial.body)
+        return True
 
     def _fail(self, service: str, action: str, fault: Fault, upstream_status: int | None) -> None:
         if fault.kind == "drop":

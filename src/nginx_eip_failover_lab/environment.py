@@ -40,6 +40,8 @@ from .account import REGION
 from .aws_proxy import AwsProxy
 from .fixtures import Pair, create_instance, create_pair
 from .fleet_nginx import FleetNginx
+from .iam_enforcement import IamEnforcer, access_key_for, enforcement_enabled, lab_lookups
+from .iam_policies import stack_policies
 from .invoke import InvokeResult, invoke_handler
 from .lab_fleet import FleetProvisioner, LabGroup, fleet_document, placement
 from .moto_server import DUMMY_AWS_ENV, MotoServer
@@ -106,6 +108,8 @@ class LabEnvironment:
         fleet_groups: int = 0,
         full_address_sets: bool = False,
         address_set_group: bool = False,
+        iam: bool | None = None,
+        pair_by_network_interface: bool = False,
     ) -> None:
         self._own_dir = base_dir is None
         self.dir = Path(tempfile.mkdtemp(prefix="nginx-eip-failover-lab-")) if base_dir is None else base_dir
@@ -114,6 +118,10 @@ class LabEnvironment:
         self.moto = moto or MotoServer(self.dir / "moto.log")
         self._use_proxy = use_proxy
         self.proxy: AwsProxy | None = None
+        # The proxy refuses what the template's policies do not allow (None: NGINX_EIP_FAILOVER_LAB_IAM).
+        self.iam_enforced = enforcement_enabled() if iam is None else iam
+        # The stack's own pair by ENI + private IP (Node*NetworkInterfaceId), each node keeping its own EIP.
+        self.pair_by_network_interface = pair_by_network_interface
         self.template_path = template or find_template()
         self.template = StackTemplate(self.template_path)
         self.settings = dict(settings or {})
@@ -143,13 +151,14 @@ class LabEnvironment:
             for name in NODE_NAMES:
                 self.nodes[name] = NginxNode(name, self.dir, nginx=self.nginx)
                 self.nodes[name].start()
-            self.pair = create_pair(self.ec2)
+            self.pair = create_pair(self.ec2, by_network_interface=self.pair_by_network_interface)
             parameters = {
                 "ElasticIpAllocationId": self.pair.allocation_id,
                 "Node1InstanceId": self.pair.instance_ids[0],
                 "Node2InstanceId": self.pair.instance_ids[1],
                 "Node1HealthCheckUrl": self.nodes["node1"].health_url,
                 "Node2HealthCheckUrl": self.nodes["node2"].health_url,
+                **self._pair_network_interfaces(),
                 **resolve_settings(self.template, self.settings),
             }
             self.stack = create_stack(
@@ -159,6 +168,10 @@ class LabEnvironment:
                 self.stack_name,
             )
             create_triggers(self.stack, {name: self.client(name) for name in ("events", "scheduler", "cloudwatch")})
+            if self.proxy is not None:
+                self.proxy.iam = IamEnforcer(
+                    stack_policies(self.stack), **lab_lookups(self.client), enforce=self.iam_enforced
+                )
             self.monitor_env = self._function_env(MONITOR_FUNCTION)
             self.control_env = self._function_env(CONTROL_FUNCTION)
             self._subscribe_inbox()
@@ -168,6 +181,19 @@ class LabEnvironment:
             self.stop()
             raise
         return self
+
+    def _pair_network_interfaces(self) -> dict[str, str]:
+        assert self.pair is not None
+        if not self.pair.network_interface_ids:
+            return {}
+        return {
+            f"Node{index + 1}{kind}": value
+            for index in range(len(NODE_NAMES))
+            for kind, value in (
+                ("NetworkInterfaceId", self.pair.network_interface_ids[index]),
+                ("PrivateIpAddress", self.pair.private_ips[index]),
+            )
+        }
 
     def stop(self) -> None:
         for node in self.nodes.values():
@@ -215,6 +241,13 @@ class LabEnvironment:
         return self.client("sqs")
 
     @property
+    def iam(self) -> IamEnforcer:
+        """The proxy's IAM evaluator: every call of the functions, allowed or not, and why."""
+        if self.proxy is None or self.proxy.iam is None:
+            raise RuntimeError("this lab has no AWS proxy (use_proxy=False): nothing evaluates IAM")
+        return self.proxy.iam
+
+    @property
     def endpoint_url(self) -> str:
         """What the functions use as AWS_ENDPOINT_URL: the proxy if there is one, else moto."""
         return self.proxy.url if self.proxy is not None else self.moto.url
@@ -226,6 +259,8 @@ class LabEnvironment:
             "PYTHONPATH": str(_PACKAGE_ROOT),
             "LANG": "C.UTF-8",
             **DUMMY_AWS_ENV,
+            # Each function signs with its own key, so the proxy evaluates the calls against its role.
+            "AWS_ACCESS_KEY_ID": access_key_for(function),
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_LAMBDA_FUNCTION_NAME": self.stack.physical_ids.get(function, function),  # as Lambda sets it
             **self.stack.env_of(function),
@@ -246,7 +281,8 @@ class LabEnvironment:
     # -- the fleet ---------------------------------------------------------------------------------
     def _start_fleet(self) -> None:
         self.fleet_nginx = FleetNginx(self.dir, nginx=self.nginx, workers=2 if self.fleet_groups > 10 else 1)
-        provisioner = FleetProvisioner(self.ec2, self.fleet_nginx)
+        # Tagged as the template's ABAC condition asks an operator to (nginx-eip-failover=<stack name>).
+        provisioner = FleetProvisioner(self.ec2, self.fleet_nginx, stack_tag=self.stack_name)
         width = max(2, len(str(self.fleet_groups)))
         for index in range(1, self.fleet_groups + 1):
             name = f"g{index:0{width}d}"

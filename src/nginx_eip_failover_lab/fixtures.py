@@ -4,8 +4,12 @@ them to the stack as parameters; the lab creates them in the moto server and doe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+import random
+from dataclasses import dataclass, field
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 LAB_AMI = "ami-03cf127a"  # one of the images the moto server knows
 
@@ -15,10 +19,18 @@ class Pair:
     instance_ids: tuple[str, str]
     allocation_id: str
     public_ip: str
+    # By ENI + private IP (`by_network_interface`): each node's primary ENI, the secondary private IP
+    # there that takes the pair's EIP, and the node's own EIP on its primary private IP.
+    network_interface_ids: tuple[str, ...] = ()
+    private_ips: tuple[str, ...] = ()
+    own_allocation_ids: tuple[str, ...] = field(default=())
 
 
-def create_pair(ec2: Any) -> Pair:
-    """The two NGINX Plus instances and an unassociated Elastic IP (the operator's, not the stack's)."""
+def create_pair(ec2: Any, *, by_network_interface: bool = False) -> Pair:
+    """The two NGINX Plus instances and an unassociated Elastic IP (the operator's, not the stack's).
+
+    `by_network_interface`: as an operator prepares a pair whose nodes keep their own public IPs -
+    each node's own EIP on its primary private IP, and a secondary private IP for the pair's EIP."""
     instances = ec2.run_instances(
         ImageId=LAB_AMI,
         MinCount=2,
@@ -27,11 +39,39 @@ def create_pair(ec2: Any) -> Pair:
         TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Role", "Value": "nginx-plus"}]}],
     )["Instances"]
     address = ec2.allocate_address(Domain="vpc")
-    return Pair(
+    pair = Pair(
         instance_ids=(instances[0]["InstanceId"], instances[1]["InstanceId"]),
         allocation_id=address["AllocationId"],
         public_ip=address["PublicIp"],
     )
+    if not by_network_interface:
+        return pair
+    enis, private_ips, own = [], [], []
+    for instance in instances:
+        eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+        own_address = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        ec2.associate_address(AllocationId=own_address, InstanceId=instance["InstanceId"])
+        enis.append(eni)
+        private_ips.append(_assign_free_private_ip(ec2, eni, instance["SubnetId"]))
+        own.append(own_address)
+    return Pair(pair.instance_ids, pair.allocation_id, pair.public_ip, tuple(enis), tuple(private_ips), tuple(own))
+
+
+def _assign_free_private_ip(ec2: Any, eni: str, subnet_id: str) -> str:
+    """A secondary private IP on `eni`, picked at random in its subnet (labs share one moto server:
+    an address another lab's ENI has is refused, and another is tried)."""
+    subnet = ipaddress.ip_network(ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["CidrBlock"])
+    for _ in range(20):
+        # AWS reserves the first four addresses and the last of a subnet.
+        candidate = str(subnet[random.randrange(4, subnet.num_addresses - 1)])
+        try:
+            ec2.assign_private_ip_addresses(NetworkInterfaceId=eni, PrivateIpAddresses=[candidate])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "PrivateIpAddressLimitExceeded":
+                raise
+            continue
+        return candidate
+    raise RuntimeError(f"no free private IP found in {subnet} for {eni}")
 
 
 def create_instance(ec2: Any, role: str = "foreign") -> str:

@@ -109,9 +109,12 @@ def fleet_document(groups: list[LabGroup]) -> dict[str, Any]:
 class FleetProvisioner:
     """Creates groups in the lab's moto (one VPC for the address-set groups, a subnet each)."""
 
-    def __init__(self, ec2: Any, nginx: FleetNginx) -> None:
+    def __init__(self, ec2: Any, nginx: FleetNginx, *, stack_tag: str | None = None) -> None:
         self.ec2 = ec2
         self.nginx = nginx
+        # The value of the tag nginx-eip-failover on every resource a group moves (the template's
+        # ABAC condition); None: untagged, out of the functions' reach.
+        self.stack_tag = stack_tag
         self._vpc: str | None = None
         self._octet = 0
         self._subnets = 0
@@ -125,7 +128,7 @@ class FleetProvisioner:
             TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Group", "Value": name}]}],
         )["Instances"]
         address = self.ec2.allocate_address(Domain="vpc")
-        return LabGroup(
+        group = LabGroup(
             name=name,
             nodes={node: self.nginx.add_node(f"{name}/{node}") for node in NODE_NAMES},
             instance_ids=(instances[0]["InstanceId"], instances[1]["InstanceId"]),
@@ -136,6 +139,8 @@ class FleetProvisioner:
             allocation_id=address["AllocationId"],
             public_ip=address["PublicIp"],
         )
+        self._tag(group)
+        return group
 
     def full(self, name: str) -> LabGroup:
         if self._vpc is None:
@@ -166,7 +171,7 @@ class FleetProvisioner:
             enis.append(eni)
         table = self.ec2.create_route_table(VpcId=self._vpc)["RouteTable"]["RouteTableId"]
         address = self.ec2.allocate_address(Domain="vpc")
-        return LabGroup(
+        group = LabGroup(
             name=name,
             nodes={node: self.nginx.add_node(f"{name}/{node}") for node in NODE_NAMES},
             instance_ids=(instances[0], instances[1]),
@@ -179,6 +184,16 @@ class FleetProvisioner:
             route=f"192.168.{k}.1/32",
             route_table_id=table,
         )
+        self._tag(group)
+        return group
+
+    def _tag(self, group: LabGroup) -> None:
+        if self.stack_tag is None:
+            return
+        resources = [*group.instance_ids, *group.enis, group.allocation_id]
+        if group.route_table_id:
+            resources.append(group.route_table_id)
+        self.ec2.create_tags(Resources=resources, Tags=[{"Key": "nginx-eip-failover", "Value": self.stack_tag}])
 
 
 def placement(ec2: Any, group: LabGroup) -> dict[str, str | None]:

@@ -35,6 +35,8 @@ class LabStack:
     schedule_input: dict[str, Any]
     alarms: list[AlarmDefinition]
     notes: list[str] = field(default_factory=list)
+    # (logical ID, attribute) -> value of what the lab created (a table's Arn, a key's Arn), for !GetAtt.
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def env_of(self, function: str) -> dict[str, str]:
         return dict(self.function_env[function])
@@ -104,6 +106,7 @@ def create_stack(
         schedule_input=schedule_input(template, resolver, notes),
         alarms=alarm_definitions(template, resolver),
         notes=notes,
+        attributes=dict(resolver.attributes),
     )
 
 

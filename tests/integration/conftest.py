@@ -13,6 +13,7 @@ from nginx_eip_failover_lab import processes
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.moto_server import MotoServer
 from nginx_eip_failover_lab.nginx_node import find_nginx, install_instructions
+from support.iam_ledger import IAM_LEDGER
 from support.lab_driving import LabFactory
 
 # Short, test-friendly settings (given as template parameters); a test overrides what it needs.
@@ -47,7 +48,12 @@ def make_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabFactory]:
     labs: list[LabEnvironment] = []
 
     def make(
-        *, fleet_groups: int = 0, full_address_sets: bool = False, address_set_group: bool = False, **settings: str
+        *,
+        fleet_groups: int = 0,
+        full_address_sets: bool = False,
+        address_set_group: bool = False,
+        pair_by_network_interface: bool = False,
+        **settings: str,
     ) -> LabEnvironment:
         lab = LabEnvironment(
             settings={**FAST_SETTINGS, **settings},
@@ -56,6 +62,7 @@ def make_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabFactory]:
             fleet_groups=fleet_groups,
             full_address_sets=full_address_sets,
             address_set_group=address_set_group,
+            pair_by_network_interface=pair_by_network_interface,
         )
         labs.append(lab)
         return lab.start()
@@ -63,6 +70,10 @@ def make_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabFactory]:
     yield make
     for lab in labs:
         lab.stop()
+    # Least privilege: every call the functions made is allowed by the template's policies, as IAM
+    # evaluates them (the proxy refused the others). A test that denies on purpose acknowledges them.
+    denied = [verdict for lab in labs if lab.proxy is not None and lab.proxy.iam for verdict in IAM_LEDGER.add(lab)]
+    assert not denied, "calls the template's IAM policies do not allow:\n" + "\n".join(v.describe() for v in denied)
     leftovers = {pid: name for pid, name in processes.running().items() if name != "moto server"}
     assert not leftovers, f"processes left running after the test: {leftovers}"
 
@@ -70,3 +81,9 @@ def make_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabFactory]:
 @pytest.fixture
 def lab(make_lab: LabFactory) -> LabEnvironment:
     return make_lab()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The IAM ledger of the session: calls evaluated, denials, and the grants no test exercised."""
+    for line in IAM_LEDGER.summary():
+        terminalreporter.write_line(line)

@@ -286,3 +286,54 @@ def test_an_unknown_observability_profile_names_the_variable_and_the_choices(
 def test_the_observability_profile_defaults_to_the_templates_default(base_env: dict[str, str]) -> None:
     base_env.pop("OBSERVABILITY_PROFILE", None)
     assert load_settings(base_env).observability == "lean"
+
+
+# ------------------------------------------------------------------ the pair by ENI + private IP
+ENI_ENV = {
+    "NODE1_NETWORK_INTERFACE_ID": "eni-0123456789abcdef1",
+    "NODE1_PRIVATE_IP_ADDRESS": "10.0.1.20",
+    "NODE2_NETWORK_INTERFACE_ID": "eni-0123456789abcdef2",
+    "NODE2_PRIVATE_IP_ADDRESS": "10.0.2.21",
+}
+
+
+def test_the_pair_goes_by_instance_when_no_network_interface_is_set(base_env: dict[str, str]) -> None:
+    empty = {name: "" for name in ENI_ENV}  # the template passes empty parameters through
+    settings = load_settings({**base_env, **empty})
+    assert settings.addresses is None
+    assert [node.network_interface_id for node in settings.nodes] == [None, None]
+
+
+def test_the_pair_by_eni_lands_the_eip_on_each_nodes_private_ip(base_env: dict[str, str]) -> None:
+    settings = load_settings({**base_env, **ENI_ENV})
+    assert [node.network_interface_id for node in settings.nodes] == ["eni-0123456789abcdef1", "eni-0123456789abcdef2"]
+    assert settings.addresses is not None
+    [eip] = settings.addresses.elastic_ips
+    assert eip.allocation_id == base_env["EIP_ALLOCATION_ID"]
+    assert dict(eip.private_ips) == {"node1": "10.0.1.20", "node2": "10.0.2.21"}
+    assert settings.addresses.secondary_ips == () and settings.addresses.routes == ()
+
+
+@pytest.mark.parametrize("missing", sorted(ENI_ENV))
+def test_the_pair_by_eni_needs_all_four_and_names_the_missing_one(base_env: dict[str, str], missing: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**base_env, **ENI_ENV, missing: ""})
+    assert raised.value.variable == missing
+    assert "every node" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("NODE1_NETWORK_INTERFACE_ID", "i-0123456789abcdef1", "network interface ID"),
+        ("NODE2_PRIVATE_IP_ADDRESS", "10.0.2.300", "IPv4 address"),
+        ("NODE2_NETWORK_INTERFACE_ID", "eni-0123456789abcdef1", "same network interface"),
+    ],
+)
+def test_a_bad_network_interface_or_private_ip_names_the_variable_and_value(
+    base_env: dict[str, str], variable: str, value: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**base_env, **ENI_ENV, variable: value})
+    assert (raised.value.variable, raised.value.value) == (variable, value)
+    assert problem in str(raised.value)

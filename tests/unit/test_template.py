@@ -412,27 +412,47 @@ def test_associate_address_is_scoped_to_the_eip_and_the_pair(resources: dict[str
     assert len(statements) == 1
     (statement,) = statements
     assert _as_list(statement["Action"]) == ["ec2:AssociateAddress"]
-    arns = sorted(_sub_text(resource) for resource in _as_list(statement["Resource"]))
+    # By instance (the default), or by the nodes' ENIs when the pair goes by ENI + private IP.
+    condition, by_eni, by_instance = statement["Resource"]["Fn::If"]
+    assert condition == "PairByNetworkInterface"
     prefix = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:"
-    assert arns == sorted(
+    assert sorted(_sub_text(resource) for resource in by_instance) == sorted(
         [
             prefix + "elastic-ip/${ElasticIpAllocationId}",
             prefix + "instance/${Node1InstanceId}",
             prefix + "instance/${Node2InstanceId}",
         ]
     )
+    assert sorted(_sub_text(resource) for resource in by_eni) == sorted(
+        [
+            prefix + "elastic-ip/${ElasticIpAllocationId}",
+            prefix + "network-interface/${Node1NetworkInterfaceId}",
+            prefix + "network-interface/${Node2NetworkInterfaceId}",
+        ]
+    )
+
+
+# The resource types EC2 authorizes each fleet action against (the Service Authorization Reference).
+FLEET_RESOURCE_TYPES = {
+    "ec2:AssociateAddress": ["elastic-ip/*", "instance/*", "network-interface/*"],
+    "ec2:AssignPrivateIpAddresses": ["network-interface/*"],
+    "ec2:ReplaceRoute": ["route-table/*"],
+    "ec2:CreateRoute": ["route-table/*"],
+}
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_fleet_moves_are_scoped_by_the_stacks_tag(resources: dict[str, Any], function: str) -> None:
-    """ABAC: a fleet's resources are unknown at deploy time; only those tagged for this stack move."""
-    [statement] = [
-        s for s in _statements(resources, function) if s.get("Sid") == "MoveFleetAddressesTaggedForThisStack"
-    ]
-    assert set(_as_list(statement["Action"])) == FLEET_ACTIONS
-    assert statement["Condition"] == {"StringEquals": {"aws:ResourceTag/nginx-eip-failover": {"Ref": "AWS::StackName"}}}
-    kinds = sorted(_sub_text(resource).rsplit(":", 1)[1] for resource in _as_list(statement["Resource"]))
-    assert kinds == ["elastic-ip/*", "instance/*", "network-interface/*", "route-table/*"]
+    """ABAC: a fleet's resources are unknown at deploy time; only those tagged for this stack move,
+    each action on the resource types it is authorized against and no other."""
+    tagged = [s for s in _statements(resources, function) if "Condition" in s]
+    assert {action for s in tagged for action in _as_list(s["Action"])} == FLEET_ACTIONS
+    for statement in tagged:
+        condition = {"StringEquals": {"aws:ResourceTag/nginx-eip-failover": {"Ref": "AWS::StackName"}}}
+        assert statement["Condition"] == condition
+        kinds = sorted(_sub_text(resource).rsplit(":", 1)[1] for resource in _as_list(statement["Resource"]))
+        for action in _as_list(statement["Action"]):
+            assert kinds == FLEET_RESOURCE_TYPES[action], (statement["Sid"], action)
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
@@ -441,7 +461,7 @@ def test_only_describe_actions_use_a_wildcard_resource(resources: dict[str, Any]
         assert statement["Effect"] == "Allow"
         actions = set(_as_list(statement["Action"]))
         assert not any(action == "*" or action.endswith(":*") for action in actions), actions
-        if "*" in _as_list(statement["Resource"]):
+        if "*" in _as_list(statement["Resource"]):  # (an Fn::If of two lists is never "*")
             assert actions <= DESCRIBE_ACTIONS, f"{function}: {sorted(actions - DESCRIBE_ACTIONS)} on '*'"
 
 

@@ -7,6 +7,7 @@ caused it.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -30,6 +31,7 @@ OBSERVABILITY_PROFILES: tuple[ObservabilityProfile, ...] = ("lean", "full")
 
 _ALLOCATION_ID = re.compile(r"^eipalloc-[0-9a-f]{8,17}$")
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+_NETWORK_INTERFACE_ID = re.compile(r"^eni-[0-9a-f]{8,17}$")
 # node1 .. nodeN: the template has two, the core does not care how many.
 _MAX_NODES = 16
 # A control request probes once, writes, may move the EIP (verified for up to 10 s) and answers
@@ -237,12 +239,63 @@ def _load_nodes(env: Mapping[str, str]) -> tuple[NodeConfig, ...]:
                 instance_id=_parse(env, f"{prefix}INSTANCE_ID", None, _pattern(_INSTANCE_ID, "an instance ID (i-...)")),
                 health_check_url=_parse(env, f"{prefix}HEALTH_CHECK_URL", None, _health_check_url),
                 priority=_parse(env, f"{prefix}PRIORITY", None, _integer(0, 255)),
+                network_interface_id=_optional(
+                    env,
+                    f"{prefix}NETWORK_INTERFACE_ID",
+                    _pattern(_NETWORK_INTERFACE_ID, "a network interface ID (eni-...)"),
+                ),
             )
         )
     _reject_duplicates(nodes, "INSTANCE_ID", lambda node: node.instance_id, "instance")
     _reject_duplicates(nodes, "HEALTH_CHECK_URL", lambda node: node.health_check_url, "health check URL")
     _reject_duplicates(nodes, "PRIORITY", lambda node: str(node.priority), "priority")
     return tuple(nodes)
+
+
+def _optional(env: Mapping[str, str], name: str, convert: Callable[[str], T]) -> T | None:
+    """An optional variable: absent or empty is None; otherwise it must convert."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return _parse(env, name, None, convert)
+
+
+def _ipv4(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise ValueError("must be an IPv4 address such as 10.0.1.20") from None
+
+
+def _pair_by_network_interface(
+    env: Mapping[str, str], allocation_id: str, nodes: tuple[NodeConfig, ...]
+) -> AddressSet | None:
+    """The stack's own pair by ENI + private IP (NODEn_NETWORK_INTERFACE_ID, NODEn_PRIVATE_IP_ADDRESS):
+    all of them or none, so the EIP never lands by instance on one node and by ENI on the other."""
+    private_ips = {node.name: _optional(env, f"{node.name.upper()}_PRIVATE_IP_ADDRESS", _ipv4) for node in nodes}
+    given = [node.name for node in nodes if node.network_interface_id or private_ips[node.name]]
+    if not given:
+        return None
+    for node in nodes:
+        for suffix, value in (
+            ("NETWORK_INTERFACE_ID", node.network_interface_id),
+            ("PRIVATE_IP_ADDRESS", private_ips[node.name]),
+        ):
+            if value is None:
+                variable = f"{node.name.upper()}_{suffix}"
+                raise ConfigError(
+                    variable,
+                    env.get(variable),
+                    f"is required when {given[0].upper()}'s network interface or private IP is set "
+                    "(the pair goes by ENI + private IP on every node, or by instance on none)",
+                )
+    _reject_duplicates(
+        list(nodes), "NETWORK_INTERFACE_ID", lambda node: str(node.network_interface_id), "network interface"
+    )
+    from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec  # the ENI form only
+
+    ips = {name: ip for name, ip in private_ips.items() if ip is not None}
+    return AddressSet((ElasticIpSpec(allocation_id, ips),))
 
 
 def _reject_duplicates(nodes: list[NodeConfig], suffix: str, key: Callable[[NodeConfig], str], what: str) -> None:
@@ -266,6 +319,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         env, "EIP_ALLOCATION_ID", None, _pattern(_ALLOCATION_ID, "an Elastic IP allocation ID (eipalloc-...)")
     )
     nodes = _load_nodes(env)
+    addresses = _pair_by_network_interface(env, allocation_id, nodes)
     interval = _parse(env, "HEALTH_CHECK_INTERVAL_SECONDS", "1", _number(0.0, 60.0, low_inclusive=False))
     timeout = _parse(
         env, "HEALTH_CHECK_TIMEOUT_SECONDS", "1", _number(0.0, MAX_PROBE_TIMEOUT_SECONDS, low_inclusive=False)
@@ -303,4 +357,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         decision_log_retention_days=_parse(env, "DECISION_LOG_RETENTION_DAYS", "14", _number(1.0, 3650.0)),
         lease_table_name=env.get("MONITOR_LEASE_TABLE_NAME", "").strip() or None,
         observability=_parse(env, "OBSERVABILITY_PROFILE", "lean", _observability),
+        addresses=addresses,
     )

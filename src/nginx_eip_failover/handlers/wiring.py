@@ -62,8 +62,9 @@ def _mover(settings: Settings) -> EipPort:
     if settings.addresses is None:
         from nginx_eip_failover.adapters.ec2.elastic_ip import ElasticIpMover
 
-        # The stack's own pair: one EIP by InstanceId, as the template's parameters describe it. Its
-        # EC2 client (the costliest to build) is built at the first call, after the first probes.
+        # The stack's own pair by instance (the template's default): one EIP by InstanceId. By ENI +
+        # private IP (Node*NetworkInterfaceId), it is an address set of one EIP, like a fleet group's.
+        # Its EC2 client (the costliest to build) is built at the first call, after the first probes.
         return ElasticIpMover(None, settings.allocation_id, connect=aws_clients.ec2)
     from nginx_eip_failover.adapters.ec2.address_set import (
         AddressSetMover,
