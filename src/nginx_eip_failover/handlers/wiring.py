@@ -10,6 +10,7 @@ from nginx_eip_failover.adapters import aws_clients
 from nginx_eip_failover.adapters.dynamodb.decision_log import DecisionLogTable
 from nginx_eip_failover.adapters.dynamodb.fleet_store import FleetStore
 from nginx_eip_failover.adapters.dynamodb.monitor_lease import MonitorLeaseStore
+from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTable
 from nginx_eip_failover.adapters.dynamodb.state_store import StateStore
 from nginx_eip_failover.adapters.ec2.elastic_ip import ElasticIpMover
 from nginx_eip_failover.adapters.health_probe import HealthProber
@@ -19,6 +20,7 @@ from nginx_eip_failover.core.ports import EipPort
 from nginx_eip_failover.service.controller import FailoverController
 from nginx_eip_failover.service.decision_journal import DecisionJournal
 from nginx_eip_failover.service.fleet import Fleet
+from nginx_eip_failover.service.observer_exchange import ObserverExchange
 
 if TYPE_CHECKING:
     from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget
@@ -31,7 +33,7 @@ def build_controller(settings: Settings) -> FailoverController:
         settings,
         store=StateStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
         eip=_mover(settings),
-        prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle),
+        prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle, observer=settings.observer),
         notifier=Notifier(
             aws_clients.sns() if settings.topic_arn else None,
             settings.topic_arn,
@@ -39,7 +41,15 @@ def build_controller(settings: Settings) -> FailoverController:
         ),
         per_node_metrics=default,
         journal=DecisionJournal(decision_log(settings), settings),
+        observers=ObserverExchange(settings, observer_board(settings)),
     )
+
+
+def observer_board(settings: Settings) -> ObserverBoardTable | None:
+    """Where the observers share reports: the monitor lease's table; None with one observer."""
+    if not settings.shares_verdicts or settings.lease_table_name is None:
+        return None
+    return ObserverBoardTable(aws_clients.dynamodb(), settings.lease_table_name, settings.allocation_id)
 
 
 @cache
@@ -94,4 +104,6 @@ def monitor_lease() -> MonitorLeaseStore | None:
     settings = controller().settings
     if settings.lease_table_name is None:
         return None
-    return MonitorLeaseStore(aws_clients.dynamodb(), settings.lease_table_name, settings.allocation_id)
+    return MonitorLeaseStore(
+        aws_clients.dynamodb(), settings.lease_table_name, settings.allocation_id, settings.observer
+    )
