@@ -77,9 +77,10 @@ class ObserverLinks:
             if observer in (None, who):
                 link.cut = False
 
-    def set_latency(self, observer: str, sampler: LatencySampler | None) -> None:
-        for (who, _where), link in self._links.items():
-            if who == observer:
+    def set_latency(self, observer: str, sampler: LatencySampler | None, node: str | None = None) -> None:
+        """Delay each new connection of `observer` (to `node`, or to every node) by `sampler()` seconds."""
+        for (who, where), link in self._links.items():
+            if who == observer and node in (None, where):
                 link.latency = sampler
 
     async def _listen(self, link: _Link) -> None:

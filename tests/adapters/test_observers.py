@@ -180,6 +180,15 @@ def test_an_isolated_observer_raises_then_clears_the_alert_and_moves_nothing(lab
     assert lab.eip.moves == []
 
 
+def test_a_blip_cutting_one_observer_from_everything_raises_no_alert(lab: Lab) -> None:
+    lab.world.cut["c"] = {"node1", "node2"}
+    lab.run(0.25)  # one probe round
+    lab.world.cut.clear()
+    lab.run(3.0)
+    assert "observer_isolated" not in [n.kind for n in lab.world.notices]
+    assert lab.eip.moves == []
+
+
 def test_a_second_fault_beside_an_isolated_observer_is_still_no_majority(lab: Lab) -> None:
     lab.world.cut["c"] = {"node1", "node2"}
     lab.world.cut["b"] = {"node1"}

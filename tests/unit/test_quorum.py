@@ -120,3 +120,25 @@ def test_the_isolation_alert_is_raised_once_and_cleared_with_history() -> None:
     assert ALERT_OBSERVER_ISOLATED not in cleared.alerts
     assert [n.kind for n in notices] == ["observer_isolated_cleared"]
     assert [e.event for e in cleared.history] == ["observer_isolated", "observer_isolated_cleared"]
+
+
+def test_failures_carry_their_start_from_round_to_round() -> None:
+    def round_(ok1: bool, ok2: bool, at: float, previous: ObserverReport | None) -> ObserverReport:
+        observations = [Observation("node1", ok1, "", 1.0), Observation("node2", ok2, "", 1.0)]
+        return report_of("c", observations, at, previous)
+
+    first = round_(False, True, 10.0, None)
+    second = round_(False, False, 10.25, first)
+    third = round_(False, False, 10.5, second)
+    assert third.failing_since == {"node1": 10.0, "node2": 10.25}
+    assert round_(True, False, 10.75, third).failing_since == {"node2": 10.25}
+
+
+def test_an_isolation_is_alerted_only_once_it_lasts() -> None:
+    # GIVEN observer c failing every node since 999.9 (node2 only since then), the others fine
+    c = ObserverReport("c", NOW, {"node1": False, "node2": False}, failing_since={"node1": 990.0, "node2": 999.9})
+    view = combine([c, report("a", True, True), report("b", True, True)], THREE, NODES, NOW, STALE)
+    # THEN its votes are discounted at once, but it has been isolated for 0.1 s only
+    assert view.isolated == {"c"} and view.isolated_since == {"c": 999.9}
+    assert view.isolated_for(0.5, NOW) == frozenset()
+    assert view.isolated_for(0.5, NOW + 0.4) == {"c"}

@@ -41,6 +41,8 @@ class ObserverReport:
     at: float
     ok: Mapping[str, bool]  # node -> did its latest probe succeed
     details: Mapping[str, str] = field(default_factory=dict)  # node -> that probe's detail (bounded)
+    # node -> when this observer's current run of failed probes of it began (failing nodes only)
+    failing_since: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

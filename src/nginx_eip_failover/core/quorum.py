@@ -39,15 +39,23 @@ def stale_after(heartbeat_seconds: float, interval_seconds: float) -> float:
     return STALE_AFTER_HEARTBEATS * heartbeat_seconds + interval_seconds
 
 
-def report_of(observer: str, observations: Iterable[Observation], at: float) -> ObserverReport:
-    """One observer's report from its own probe round (several probes of a node: any failure fails it)."""
+def report_of(
+    observer: str, observations: Iterable[Observation], at: float, previous: ObserverReport | None = None
+) -> ObserverReport:
+    """One observer's report from its own probe round (several probes of a node: any failure fails it);
+    `previous`, its report of the round before, carries on when each node's failures began."""
     ok: dict[str, bool] = {}
     details: dict[str, str] = {}
     for observation in observations:
         if ok.get(observation.node, True):
             ok[observation.node] = observation.ok
             details[observation.node] = bounded(observation.detail)
-    return ObserverReport(observer=observer, at=at, ok=ok, details=details)
+    failing_since = {
+        node: previous.failing_since.get(node, at) if previous is not None and previous.ok.get(node) is False else at
+        for node, passed in ok.items()
+        if not passed
+    }
+    return ObserverReport(observer=observer, at=at, ok=ok, details=details, failing_since=failing_since)
 
 
 def same_verdicts(a: ObserverReport | None, b: ObserverReport) -> bool:
@@ -61,6 +69,13 @@ class QuorumView:
     fresh: frozenset[str]
     stale: frozenset[str]
     isolated: frozenset[str]
+    # isolated observer -> since when it has failed every node (by its own reports)
+    isolated_since: dict[str, float]
+
+    def isolated_for(self, seconds: float, now: float) -> frozenset[str]:
+        """The isolated observers that have been so for at least `seconds`: worth an alert (a blip that
+        fails one observer's probes of every node at once is discounted, but not reported)."""
+        return frozenset(name for name, since in self.isolated_since.items() if now - since >= seconds)
 
 
 def _sees_every_node_fail(report: ObserverReport, nodes: Sequence[str]) -> bool:
@@ -104,6 +119,10 @@ def combine(
         fresh=frozenset(fresh),
         stale=frozenset(observers) - frozenset(fresh),
         isolated=frozenset(isolated),
+        isolated_since={
+            name: max((fresh[name].failing_since.get(node, fresh[name].at) for node in nodes), default=fresh[name].at)
+            for name in isolated
+        },
     )
 
 

@@ -53,7 +53,7 @@ class ObserverExchange:
 
     def share(self, observations: Sequence[Observation], probed_at: float) -> None:
         """Publish this round's report if a verdict changed or the heartbeat is due."""
-        self._own = report_of(self.settings.observer, observations, probed_at)
+        self._own = report_of(self.settings.observer, observations, probed_at, self._own)
         self._others = None
         if self._board is None:
             return
@@ -88,7 +88,11 @@ class ObserverExchange:
         self.last_view = view
         recorded = record_probes(state, view.verdicts, ctx, probed_at)
         reports = {report.observer: report for report in [self._own, *(self._others or [])]}
-        return record_isolation(recorded, view.isolated, describe_isolated(view.isolated, reports), ctx)
+        # Votes are discounted at once; the alert waits until the isolation has lasted as long as a
+        # node's failure must (FallThreshold probes), so a blip on one observer is not an incident.
+        settings = self.settings
+        lasting = view.isolated_for((settings.fall_threshold - 1) * settings.interval_seconds, ctx.now)
+        return record_isolation(recorded, lasting, describe_isolated(lasting, reports), ctx)
 
     def _all_well(self, state: ControllerState, own: ObserverReport) -> bool:
         if ALERT_OBSERVER_ISOLATED in state.alerts:

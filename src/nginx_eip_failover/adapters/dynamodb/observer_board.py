@@ -44,6 +44,7 @@ class ObserverBoardTable:
             "at": {"N": f"{report.at:.3f}"},
             "ok": {"M": {node: {"BOOL": ok} for node, ok in report.ok.items()}},
             "details": {"M": {node: {"S": bounded(detail)} for node, detail in report.details.items()}},
+            "failing_since": {"M": {node: {"N": f"{at:.3f}"} for node, at in report.failing_since.items()}},
         }
         try:
             self._dynamodb.put_item(
@@ -87,6 +88,9 @@ class ObserverBoardTable:
                 ok={node: bool(value["BOOL"]) for node, value in item["ok"]["M"].items()},
                 details={
                     node: bounded(str(value["S"])) for node, value in item.get("details", {}).get("M", {}).items()
+                },
+                failing_since={
+                    node: float(value["N"]) for node, value in item.get("failing_since", {}).get("M", {}).items()
                 },
             )
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
