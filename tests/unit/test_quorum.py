@@ -42,15 +42,15 @@ def test_a_node_fails_only_on_a_majority_of_the_configured_observers(
     for node, verdict in view.verdicts.items():
         if verdict.ok:
             continue
-        # The newest fresh report of each observer that is not isolated: who really voted.
+        # The newest report of each observer (the first of equals), if fresh and not isolated: who voted.
+        newest: dict[str, ObserverReport] = {}
+        for r in reports:
+            if r.observer not in newest or r.at > newest[r.observer].at:
+                newest[r.observer] = r
         voters = {
-            r.observer
-            for r in reports
-            if r.observer in observers
-            and r.observer not in view.isolated
-            and NOW - r.at <= STALE
-            and r.at == max(o.at for o in reports if o.observer == r.observer)
-            and r.ok.get(node) is False
+            name
+            for name, r in newest.items()
+            if name in observers and name not in view.isolated and NOW - r.at <= STALE and r.ok.get(node) is False
         }
         assert len(voters) >= majority(len(observers)), (node, voters)
 
