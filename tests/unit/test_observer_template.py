@@ -77,3 +77,11 @@ def test_each_observer_subnet_adds_an_observer_every_function_knows(subnets: dic
         assert properties["Role"] == {"Fn::GetAtt": ["MonitorFunctionRole", "Arn"]}  # MonitorFunction's rights
         assert properties["Handler"] == TEMPLATE.resources["MonitorFunction"]["Properties"]["Handler"]
         assert "EveryMinute" in properties["Events"]
+
+
+@pytest.mark.parametrize("function", OBSERVER_FUNCTIONS)
+def test_observer_functions_build_like_the_monitor(function: str) -> None:
+    # sam build builds every function, deployed or not: src/Makefile needs a target for each
+    assert TEMPLATE.resources[function]["Metadata"]["BuildMethod"] == "makefile"
+    makefile = (TEMPLATE.path.parent / "src" / "Makefile").read_text()
+    assert f"build-{function}" in makefile
