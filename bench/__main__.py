@@ -18,7 +18,17 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import aws_calls, cold_start, cost, failover_time, fleet, iam_check, probe_concurrency, schedule_coverage
+from . import (
+    aws_calls,
+    cold_start,
+    cost,
+    failover_time,
+    fleet,
+    iam_check,
+    observers,
+    probe_concurrency,
+    schedule_coverage,
+)
 from .common import Options, Row, exit_status, format_table, say
 
 ORDER = (
@@ -31,6 +41,7 @@ ORDER = (
     "schedule_coverage",
     "failover_time",
     "iam_check",
+    "observers",
 )
 
 
@@ -89,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "aws_calls": aws,
         "cost": lambda: cost.run(options, measured, failovers=args.failovers_per_month),
         "failover_time": lambda: failover_time.run(options),
+        # A 5-minute soak here; `python -m bench.observers` runs the 30 minutes.
+        "observers": lambda: observers.run(options, minutes=5.0),
         "fleet": fleets,
         "fleet_cost": fleet_cost,
         "iam_check": lambda: iam_check.run(options),

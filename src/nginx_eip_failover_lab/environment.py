@@ -252,6 +252,10 @@ class LabEnvironment:
         """What the functions use as AWS_ENDPOINT_URL: the proxy if there is one, else moto."""
         return self.proxy.url if self.proxy is not None else self.moto.url
 
+    def function_env(self, function: str) -> dict[str, str]:
+        """The environment `function` runs with (as the template sets it, pointed at the lab's AWS)."""
+        return self._function_env(function)
+
     def _function_env(self, function: str) -> dict[str, str]:
         assert self.stack is not None
         return {

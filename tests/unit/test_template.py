@@ -72,6 +72,7 @@ OTHER_VARIABLES: dict[str, Any] = {
 }
 
 LEASE_VARIABLE = "MONITOR_LEASE_TABLE_NAME"
+OBSERVER_VARIABLES = ("OBSERVER_NAME", "OBSERVERS", "OBSERVER_HEARTBEAT_SECONDS")
 # DescribeInstances: preflight checks the nodes exist (fleet groups name the ENIs their addresses land on).
 DESCRIBE_ACTIONS = {
     "ec2:DescribeAddresses",
@@ -386,8 +387,10 @@ def test_both_functions_get_the_same_environment_and_none_from_globals(
 ) -> None:
     monitor = dict(_properties(resources, "MonitorFunction")["Environment"]["Variables"])
     control = _properties(resources, "ControlFunction")["Environment"]["Variables"]
-    # the monitor alone hands probing over, through the lease table
+    # the monitor alone hands probing over, through the lease table, and is an observer
     assert monitor.pop(LEASE_VARIABLE) == {"Ref": "MonitorLeaseTable"}
+    for variable in OBSERVER_VARIABLES:
+        monitor.pop(variable)
     assert monitor == {name: value for name, value in control.items() if name not in PREFLIGHT_CONTROL_ONLY}
     globals_function = (template.get("Globals") or {}).get("Function") or {}
     assert "Environment" not in globals_function, "set the environment on each function (a harness reads it there)"
@@ -472,10 +475,13 @@ def test_data_actions_are_scoped_to_the_stack_resources(resources: dict[str, Any
         for action in _as_list(statement["Action"]):
             granted.setdefault(action, []).extend(_as_list(statement["Resource"]))
     dynamodb = {action for action in granted if action.startswith("dynamodb:")}
-    assert dynamodb == {"dynamodb:GetItem", "dynamodb:PutItem", *DECISION_LOG_ACTIONS[function]}
+    observers = {"dynamodb:BatchGetItem"} if function == "MonitorFunction" else set()
+    assert dynamodb == {"dynamodb:GetItem", "dynamodb:PutItem", *DECISION_LOG_ACTIONS[function], *observers}
     tables = [{"Fn::GetAtt": ["StateTable", "Arn"]}]
     if function == "MonitorFunction":
         tables.append({"Fn::GetAtt": ["MonitorLeaseTable", "Arn"]})
+        # observers read each other's reports from the lease table, nowhere else
+        assert granted["dynamodb:BatchGetItem"] == [{"Fn::GetAtt": ["MonitorLeaseTable", "Arn"]}]
     for action in ("dynamodb:GetItem", "dynamodb:PutItem"):
         assert granted[action] == tables
     for action in DECISION_LOG_ACTIONS[function]:
@@ -489,6 +495,7 @@ def test_data_actions_are_scoped_to_the_stack_resources(resources: dict[str, Any
         *DESCRIBE_ACTIONS,
         "dynamodb:GetItem",
         "dynamodb:PutItem",
+        *observers,
         "sns:Publish",
         "kms:Decrypt",
         "kms:GenerateDataKey*",
@@ -500,7 +507,8 @@ def test_data_actions_are_scoped_to_the_stack_resources(resources: dict[str, Any
 def test_both_functions_have_the_same_rights_but_the_lease_the_log_and_the_schedule(resources: dict[str, Any]) -> None:
     monitor = _statements(resources, "MonitorFunction")
     lease = [s for s in monitor if {"Fn::GetAtt": ["MonitorLeaseTable", "Arn"]} in _as_list(s["Resource"])]
-    assert len(lease) == 1 and set(_as_list(lease[0]["Action"])) == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    lease_actions = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"}
+    assert len(lease) == 1 and set(_as_list(lease[0]["Action"])) == lease_actions
 
     def others(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [

@@ -95,6 +95,19 @@ class Settings:
     # What the stack pays for in CloudWatch (see ObservabilityProfile above); the same default as the template's.
     observability: ObservabilityProfile = "lean"
 
+    # ---- observers (core/quorum): who probes from where, and how they share verdicts.
+    # This function's observer name (OBSERVER_NAME) and every observer of the EIP (OBSERVERS, this one
+    # included); one observer, "local", is today's shape and shares nothing.
+    observer: str = "local"
+    observers: tuple[str, ...] = ("local",)
+    # Each observer rewrites its report at least this often, so the others can tell it is alive
+    # (OBSERVER_HEARTBEAT_SECONDS); a verdict change is written at once.
+    observer_heartbeat_seconds: float = 10.0
+
+    @property
+    def shares_verdicts(self) -> bool:
+        return len(self.observers) > 1
+
     def node(self, name: str) -> NodeConfig:
         for node in self.nodes:
             if node.name == name:
@@ -312,6 +325,33 @@ def _reject_duplicates(nodes: list[NodeConfig], suffix: str, key: Callable[[Node
         seen[value] = node.name
 
 
+_OBSERVER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+# The template deploys 1 to 3 observers; an odd count tolerates the most losses per observer.
+MAX_OBSERVERS = 5
+
+
+def _load_observers(env: Mapping[str, str], lease_table_name: str | None) -> tuple[str, tuple[str, ...], float]:
+    """OBSERVER_NAME, OBSERVERS and OBSERVER_HEARTBEAT_SECONDS, checked against each other."""
+    name = _parse(env, "OBSERVER_NAME", "local", _pattern(_OBSERVER_NAME, "1-32 of a-z, 0-9 and '-'"))
+    raw = env.get("OBSERVERS", "").strip()
+    observers = tuple(part.strip() for part in raw.split(",")) if raw else (name,)
+    for observer in observers:
+        if not _OBSERVER_NAME.fullmatch(observer):
+            raise ConfigError("OBSERVERS", raw, f"names {observer!r}: each must be 1-32 of a-z, 0-9 and '-'")
+    if len(set(observers)) != len(observers):
+        raise ConfigError("OBSERVERS", raw, "names an observer twice")
+    if not 1 <= len(observers) <= MAX_OBSERVERS:
+        raise ConfigError("OBSERVERS", raw, f"must name 1 to {MAX_OBSERVERS} observers")
+    if name not in observers:
+        raise ConfigError("OBSERVERS", raw, f"must include this function's OBSERVER_NAME ({name})")
+    if len(observers) > 1 and lease_table_name is None:
+        raise ConfigError(
+            "MONITOR_LEASE_TABLE_NAME", env.get("MONITOR_LEASE_TABLE_NAME"), "is required when OBSERVERS names several"
+        )
+    heartbeat = _parse(env, "OBSERVER_HEARTBEAT_SECONDS", "10", _number(1.0, 300.0))
+    return name, observers, heartbeat
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Parse and validate the whole configuration; raises ConfigError naming variable and value."""
     env = os.environ if env is None else env
@@ -333,6 +373,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"must not exceed HEALTH_CHECK_INTERVAL_SECONDS ({interval:g}): a probe must fit inside its interval",
         )
     topic = env.get("NOTIFICATION_TOPIC_ARN", "").strip() or None
+    lease_table_name = env.get("MONITOR_LEASE_TABLE_NAME", "").strip() or None
+    observer, observers, heartbeat = _load_observers(env, lease_table_name)
     ca_bundle = env.get("HEALTH_CHECK_CA_BUNDLE", "").strip() or None
     if ca_bundle is not None and not os.path.isfile(ca_bundle):  # noqa: PTH113 - cheap stat, clear error
         raise ConfigError("HEALTH_CHECK_CA_BUNDLE", ca_bundle, "is not a readable file")
@@ -355,7 +397,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         move_timeout_seconds=_parse(env, "MOVE_TIMEOUT_SECONDS", "30", _number(1.0, 3600.0)),
         decision_log_table=env.get("DECISION_LOG_TABLE_NAME", "").strip() or None,
         decision_log_retention_days=_parse(env, "DECISION_LOG_RETENTION_DAYS", "14", _number(1.0, 3650.0)),
-        lease_table_name=env.get("MONITOR_LEASE_TABLE_NAME", "").strip() or None,
+        lease_table_name=lease_table_name,
         observability=_parse(env, "OBSERVABILITY_PROFILE", "lean", _observability),
         addresses=addresses,
+        observer=observer,
+        observers=observers,
+        observer_heartbeat_seconds=heartbeat,
     )

@@ -30,6 +30,7 @@ ALERT_NO_NODE_UP = "no_node_up"
 ALERT_FOREIGN_HOLDER = "foreign_holder"
 ALERT_MOVE_FAILING = "move_failing"
 ALERT_ADDRESSES_MISSING = "addresses_missing"
+ALERT_OBSERVER_ISOLATED = "observer_isolated"
 # After a failed move the next attempt waits 1, 2, 4 ... seconds, at most this long, so an EC2
 # outage or a missing permission does not turn every probe cycle into another failing call.
 MAX_MOVE_BACKOFF_SECONDS = 30.0
@@ -543,6 +544,22 @@ def _observe_association(
             settings.history_limit,
         )
     return replace(state, association=association, observed=True), notices
+
+
+def record_isolation(
+    state: ControllerState, isolated: frozenset[str], message: str, ctx: Context
+) -> tuple[ControllerState, Notices]:
+    """Raise `observer_isolated` while the quorum discounts an observer's votes (core/quorum), and
+    clear it once every observer reaches a node again; the history records both changes."""
+    state, notices = _set_alert(
+        state, ALERT_OBSERVER_ISOLATED, bool(isolated), Notice(ALERT_OBSERVER_ISOLATED, "warning", message)
+    )
+    if notices:
+        event = ALERT_OBSERVER_ISOLATED if isolated else f"{ALERT_OBSERVER_ISOLATED}_cleared"
+        reason = message if isolated else "every observer reaches a node again"
+        entry = ctx.entry(event, reason, observers=",".join(sorted(isolated)))
+        state = state.with_history(entry, ctx.settings.history_limit)
+    return state, notices
 
 
 def _set_alert(

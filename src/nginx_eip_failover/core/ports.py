@@ -6,8 +6,8 @@ never an adapter module, so a fake for a test needs nothing from boto3 or urllib
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from nginx_eip_failover.core.state import ControllerState
@@ -39,6 +39,22 @@ class Observation:
     # No answer came within the timeout: the node was silent from when the probe was sent (the
     # decision counts such a failure from its start, an answered one from its answer).
     timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class ObserverReport:
+    """One observer's latest probe verdict per node, as it shares them with the other observers.
+
+    Written when a verdict changes and at least every heartbeat; `at` is when its newest probe
+    round was taken (the heartbeat), so a reader can tell a live observer from a dead one.
+    """
+
+    observer: str
+    at: float
+    ok: Mapping[str, bool]  # node -> did its latest probe succeed
+    details: Mapping[str, str] = field(default_factory=dict)  # node -> that probe's detail (bounded)
+    # node -> when this observer's current run of failed probes of it began (failing nodes only)
+    failing_since: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -141,6 +157,15 @@ class DecisionLog(Protocol):
     def read(
         self, since: float, until: float | None = None, limit: int = 500, *, after: str | None = None
     ) -> list[LogRecord]: ...
+
+
+class ObserverBoard(Protocol):
+    """Where the observers of one EIP share their reports (see service/observer_exchange)."""
+
+    def publish(self, report: ObserverReport) -> None: ...
+
+    # The stored reports of `observers` (those that have one), eventually consistent.
+    def read(self, observers: Sequence[str]) -> list[ObserverReport]: ...
 
 
 class LeasePort(Protocol):

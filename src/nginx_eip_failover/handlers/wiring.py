@@ -17,6 +17,7 @@ from nginx_eip_failover.core.config import DEFAULT_GROUP, Settings, load_setting
 if TYPE_CHECKING:
     from nginx_eip_failover.adapters.dynamodb.decision_log import DecisionLogTable
     from nginx_eip_failover.adapters.dynamodb.monitor_lease import MonitorLeaseStore
+    from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTable
     from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget
     from nginx_eip_failover.core.ports import EipPort
     from nginx_eip_failover.service.controller import FailoverController
@@ -30,13 +31,14 @@ def build_controller(settings: Settings) -> FailoverController:
     from nginx_eip_failover.adapters.sns_notifier import Notifier
     from nginx_eip_failover.service.controller import FailoverController
     from nginx_eip_failover.service.decision_journal import DecisionJournal
+    from nginx_eip_failover.service.observer_exchange import ObserverExchange
 
     default = settings.group == DEFAULT_GROUP
     return FailoverController(
         settings,
         store=StateStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
         eip=_mover(settings),
-        prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle),
+        prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle, observer=settings.observer),
         notifier=Notifier(
             None,
             settings.topic_arn,
@@ -46,7 +48,17 @@ def build_controller(settings: Settings) -> FailoverController:
         # The dashboard's metrics: the stack's own pair only, and only when the stack pays for them.
         per_node_metrics=default and settings.observability == "full",
         journal=DecisionJournal(decision_log(settings), settings),
+        observers=ObserverExchange(settings, observer_board(settings)),
     )
+
+
+def observer_board(settings: Settings) -> ObserverBoardTable | None:
+    """Where the observers share reports: the monitor lease's table; None with one observer."""
+    if not settings.shares_verdicts or settings.lease_table_name is None:
+        return None
+    from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTable  # observers only
+
+    return ObserverBoardTable(aws_clients.dynamodb(), settings.lease_table_name, settings.allocation_id)
 
 
 @cache
@@ -112,4 +124,6 @@ def monitor_lease() -> MonitorLeaseStore | None:
     settings = controller().settings
     if settings.lease_table_name is None:
         return None
-    return MonitorLeaseStore(aws_clients.dynamodb(), settings.lease_table_name, settings.allocation_id)
+    return MonitorLeaseStore(
+        aws_clients.dynamodb(), settings.lease_table_name, settings.allocation_id, settings.observer
+    )

@@ -41,6 +41,7 @@ from nginx_eip_failover.core.ports import (
 from nginx_eip_failover.core.state import ControllerState, MoveIntent
 from nginx_eip_failover.observability import add_node_metric, logger, metrics
 from nginx_eip_failover.service.decision_journal import DecisionJournal
+from nginx_eip_failover.service.observer_exchange import ObserverExchange
 
 if TYPE_CHECKING:
     from nginx_eip_failover.core.log_records import OutcomeCause
@@ -124,6 +125,7 @@ class FailoverController:
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:12],
         per_node_metrics: bool = True,
         journal: DecisionJournal | None = None,
+        observers: ObserverExchange | None = None,
     ) -> None:
         self.settings = settings
         self._store = store
@@ -145,6 +147,8 @@ class FailoverController:
         self._request_time_left: Callable[[], float] | None = None
         # The decision log (off unless given one): inputs and outputs of every state change.
         self.journal = journal or DecisionJournal(None, settings)
+        # The quorum of observers (off unless OBSERVERS names several): shares and counts verdicts.
+        self.observers = observers or ObserverExchange(settings, None, clock=clock)
 
     def probe(self, budget_seconds: float | None = None) -> list[Observation]:
         observations = self._prober.probe_all(budget_seconds)
@@ -164,7 +168,7 @@ class FailoverController:
         # The loop starts a cycle only with room for a whole probe timeout: no budget to cut here.
         observations = self.probe()
         probed = self._monotonic()
-        verdicts = node_verdicts(observations, self.settings.quorum)
+        self.observers.share(observations, probed_at)
         settings = self.settings
 
         def build(state: ControllerState, seen: Association, now: float) -> Decision:
@@ -182,8 +186,9 @@ class FailoverController:
                 may_move=may_move,
                 missing=missing,
             )
-            recorded = record_probes(state, verdicts, ctx, probed_at)
-            return decide(recorded, seen.instance_id, ctx, move_id=move_id, may_move=may_move, missing=missing)
+            recorded, heard = self.observers.record(state, observations, ctx, probed_at)
+            decision = decide(recorded, seen.instance_id, ctx, move_id=move_id, may_move=may_move, missing=missing)
+            return replace(decision, notices=heard + decision.notices) if heard else decision
 
         report = self._commit(build, actor, probed_at)
         report.observations = observations

@@ -25,15 +25,16 @@ _FORWARD_ONLY = (
 )
 
 
-def lease_key(allocation_id: str) -> str:
-    return f"monitor#{allocation_id}"
+def lease_key(allocation_id: str, observer: str = "local") -> str:
+    # Each observer's scheduled invocations hand over among themselves; "local" keeps today's key.
+    return f"monitor#{allocation_id}" if observer == "local" else f"monitor#{allocation_id}#{observer}"
 
 
 class MonitorLeaseStore:
-    def __init__(self, client: DynamoDBClient, table_name: str, allocation_id: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, allocation_id: str, observer: str = "local") -> None:
         self._dynamodb = client
         self._table = table_name
-        self._key = lease_key(allocation_id)
+        self._key = lease_key(allocation_id, observer)
 
     def register(self, lease: MonitorLease) -> MonitorLease | None:
         item: dict[str, Any] = {

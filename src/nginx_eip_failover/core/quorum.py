@@ -1,0 +1,146 @@
+"""The quorum of observers: several observers' probe verdicts -> one verdict per node.
+
+Observers probe every node from their own subnet and Availability Zone. A network fault between one
+observer and one node must not look like the node failing, so:
+1. a node fails only when at least a majority of the *configured* observers (2 of 3, 1 of 1) report
+   it failing, freshly and without being isolated: never on fewer, whoever is missing;
+2. an observer that stops reporting (its newest report older than `stale_after`) is stale: it
+   votes neither way, so losing one of three observers still lets the other two fail a node over;
+3. an observer that sees every node fail while another fresh observer sees one of them answer is
+   isolated (its own network is the likelier fault): its votes are discounted until it sees a node
+   answer again, and the caller raises the `observer_isolated` alert while it lasts;
+4. a node passes when it did not fail and at least one counted observer saw it answer; with no
+   counted vote either way it gets no verdict (its streaks stand still).
+With one observer this is exactly `decision.node_verdicts` of its own probes.
+
+Pure: no I/O; `now` and the reports are inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from nginx_eip_failover.core.bounds import bounded
+from nginx_eip_failover.core.decision import Verdict
+from nginx_eip_failover.core.ports import Observation, ObserverReport
+
+# A report is stale after this many heartbeats without a newer one: one lost write is not a death.
+STALE_AFTER_HEARTBEATS = 3
+
+
+def majority(observers: int) -> int:
+    """Failure votes a node needs: more than half of the configured observers."""
+    return observers // 2 + 1
+
+
+def stale_after(heartbeat_seconds: float, interval_seconds: float) -> float:
+    """Age past which an observer's report no longer counts (a missed heartbeat or two is tolerated)."""
+    return STALE_AFTER_HEARTBEATS * heartbeat_seconds + interval_seconds
+
+
+def report_of(
+    observer: str, observations: Iterable[Observation], at: float, previous: ObserverReport | None = None
+) -> ObserverReport:
+    """One observer's report from its own probe round (several probes of a node: any failure fails it);
+    `previous`, its report of the round before, carries on when each node's failures began."""
+    ok: dict[str, bool] = {}
+    details: dict[str, str] = {}
+    for observation in observations:
+        if ok.get(observation.node, True):
+            ok[observation.node] = observation.ok
+            details[observation.node] = bounded(observation.detail)
+    failing_since = {
+        node: previous.failing_since.get(node, at) if previous is not None and previous.ok.get(node) is False else at
+        for node, passed in ok.items()
+        if not passed
+    }
+    return ObserverReport(observer=observer, at=at, ok=ok, details=details, failing_since=failing_since)
+
+
+def same_verdicts(a: ObserverReport | None, b: ObserverReport) -> bool:
+    """Whether `b` tells the others nothing new about the nodes (only a heartbeat would be due)."""
+    return a is not None and dict(a.ok) == dict(b.ok)
+
+
+@dataclass(frozen=True)
+class QuorumView:
+    verdicts: dict[str, Verdict]  # only nodes that got a verdict (see rule 4)
+    fresh: frozenset[str]
+    stale: frozenset[str]
+    isolated: frozenset[str]
+    # isolated observer -> since when it has failed every node (by its own reports)
+    isolated_since: dict[str, float]
+
+    def isolated_for(self, seconds: float, now: float) -> frozenset[str]:
+        """The isolated observers that have been so for at least `seconds`: worth an alert (a blip that
+        fails one observer's probes of every node at once is discounted, but not reported)."""
+        return frozenset(name for name, since in self.isolated_since.items() if now - since >= seconds)
+
+
+def _sees_every_node_fail(report: ObserverReport, nodes: Sequence[str]) -> bool:
+    return all(report.ok.get(node) is False for node in nodes)
+
+
+def combine(
+    reports: Iterable[ObserverReport],
+    observers: Sequence[str],
+    nodes: Sequence[str],
+    now: float,
+    stale_after_seconds: float,
+) -> QuorumView:
+    """The verdict per node from the newest report of each configured observer (rules 1-4 above)."""
+    newest: dict[str, ObserverReport] = {}
+    for report in reports:
+        if report.observer in observers and (report.observer not in newest or report.at > newest[report.observer].at):
+            newest[report.observer] = report
+    # A report from the future (clocks a little apart) is fresh, not stale.
+    fresh = {name: report for name, report in newest.items() if now - report.at <= stale_after_seconds}
+    # Isolation needs a witness: another fresh observer that reached at least one node. Without one,
+    # every observer failing every node is what a real outage of the pair looks like.
+    isolated = {
+        name
+        for name, report in fresh.items()
+        if _sees_every_node_fail(report, nodes)
+        and any(not _sees_every_node_fail(other, nodes) for other_name, other in fresh.items() if other_name != name)
+    }
+    counted = [report for name, report in sorted(fresh.items()) if name not in isolated]
+    needed = majority(len(observers))
+    verdicts: dict[str, Verdict] = {}
+    for node in nodes:
+        failing = [report for report in counted if report.ok.get(node) is False]
+        passing = [report for report in counted if report.ok.get(node) is True]
+        if len(failing) >= needed:
+            verdicts[node] = Verdict(False, _detail(failing, node, len(observers)))
+        elif passing:
+            verdicts[node] = Verdict(True, _detail(passing, node, len(observers)))
+    return QuorumView(
+        verdicts=verdicts,
+        fresh=frozenset(fresh),
+        stale=frozenset(observers) - frozenset(fresh),
+        isolated=frozenset(isolated),
+        isolated_since={
+            name: max((fresh[name].failing_since.get(node, fresh[name].at) for node in nodes), default=fresh[name].at)
+            for name in isolated
+        },
+    )
+
+
+def _detail(voters: Sequence[ObserverReport], node: str, observers: int) -> str:
+    first = voters[0].details.get(node, "")
+    if observers == 1:
+        return bounded(first)  # one observer: the probe's own words, as without a quorum
+    names = ",".join(report.observer for report in voters)
+    return bounded(f"{len(voters)}/{observers} observers ({names}): {first}")
+
+
+def describe_isolated(isolated: frozenset[str], reports: Mapping[str, ObserverReport]) -> str:
+    """For the alert: who is isolated and what it last saw."""
+    parts = []
+    for name in sorted(isolated):
+        report = reports.get(name)
+        seen = "; ".join(f"{node}: {detail}" for node, detail in sorted(report.details.items())) if report else ""
+        parts.append(f"{name} ({seen})" if seen else name)
+    return bounded(
+        "observer(s) see every node fail while others reach them; their votes are discounted: " + ", ".join(parts), 600
+    )
