@@ -76,7 +76,17 @@ def stack_policies(stack: LabStack) -> StackPolicies:
             continue
         function_arns[logical_id] = str(resolver.get_att(logical_id, "Arn"))
         identity[logical_id] = _function_statements(logical_id, resource, resolver)
+    for logical_id, resource in stack.template.of_type(*FUNCTION_TYPES).items():
+        # A function that runs under another function's SAM-generated role (the observers use the
+        # monitor's: `Role: !GetAtt MonitorFunctionRole.Arn`) has that function's statements.
+        role = (resource.get("Properties") or {}).get("Role")
+        target = role.get("Fn::GetAtt") if isinstance(role, dict) else None
+        if logical_id in identity and isinstance(target, list) and str(target[0]).endswith("Role"):
+            owner = str(target[0])[: -len("Role")]
+            identity[logical_id] = identity.get(owner, ())
     for logical_id, (function, event) in _schedule_events(stack).items():
+        if function not in function_arns:
+            continue  # the function is not in this stack (its condition is false)
         if (event.get("Properties") or {}).get("RoleArn") is not None:
             continue  # the template brings its own role: its AWS::IAM::Role would be read here
         role = f"{logical_id}Role"

@@ -98,11 +98,19 @@ def _document(statements: tuple[Statement, ...], *, resource_policy: bool, this:
     return {"Version": "2012-10-17", "Statement": rendered}
 
 
+# Both pair shapes and both observability profiles: the instance form in the default (lean) profile,
+# the ENI form in the full one, whose customer managed key brings the key policy and the KMS grants.
+SHAPES: tuple[tuple[str, dict[str, str]], ...] = (
+    ("by-instance", {}),
+    ("by-eni", {**BY_NETWORK_INTERFACE, "ObservabilityProfile": "full"}),
+)
+
+
 def write_documents(out: Path, template_path: Path | None = None) -> list[Path]:
     template = StackTemplate(template_path or find_template())
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for shape, extra in (("by-instance", {}), ("by-eni", BY_NETWORK_INTERFACE)):
+    for shape, extra in SHAPES:
         policies = stack_policies(deployed_stack(template, {**EXAMPLE_PARAMETERS, **extra}))
         documents = {f"role-{role}": (s, "") for role, s in policies.identity.items()}
         for arn, statements in policies.resource_based.items():
@@ -121,7 +129,7 @@ def resource_mismatches(template_path: Path | None = None) -> list[str]:
     that *some* resource of a statement fits each action; IAM would simply never use the others)."""
     template = StackTemplate(template_path or find_template())
     problems: list[str] = []
-    for extra in ({}, BY_NETWORK_INTERFACE):
+    for _, extra in SHAPES:
         policies = stack_policies(deployed_stack(template, {**EXAMPLE_PARAMETERS, **extra}))
         for statements in policies.identity.values():
             for statement in statements:
