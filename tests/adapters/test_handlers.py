@@ -494,7 +494,7 @@ def test_every_action_has_one_function_in_the_table() -> None:
 
 def test_the_control_event_is_read_once(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """One parse per invocation, whatever the action: no branch reads the event again."""
-    from nginx_eip_failover.handlers import control as control_module
+    from nginx_eip_failover.service import operator_requests as control_module  # the handler imports it per call
 
     parses: list[object] = []
     real = control_module.parse_control_request

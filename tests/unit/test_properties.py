@@ -72,7 +72,9 @@ def _simulate(cfg: Settings, sequence: list, association: str | None) -> Run:
         # Invariant 5: never away from a foreign instance on the monitor's own initiative.
         assert association is None or holder is not None
         kind = "place" if holder is None else "failover"
-        if holder is not None and is_eligible(before, holder.name):
+        # A holder that is up and undrained leaves only by preemption (its latest probe may have failed:
+        # it is then not eligible to *receive* the EIP, but it is not down either).
+        if holder is not None and before.health(holder.name).status == "up" and holder.name not in before.drains:
             kind = "preempt"
             # Invariants 2 and 3: an up holder loses the EIP only to a higher priority, with Preempt,
             # after the preempt delay and the minimum time between moves.

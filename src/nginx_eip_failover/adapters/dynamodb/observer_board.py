@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from nginx_eip_failover.adapters.dynamodb.errors import ConditionFailed, dynamodb_call
 from nginx_eip_failover.core.bounds import bounded
 from nginx_eip_failover.core.errors import StateStoreError
 from nginx_eip_failover.core.ports import ObserverReport
@@ -47,19 +46,18 @@ class ObserverBoardTable:
             "failing_since": {"M": {node: {"N": f"{at:.3f}"} for node, at in report.failing_since.items()}},
         }
         try:
-            self._dynamodb.put_item(
+            dynamodb_call(
+                "PutItem",
+                f"{self._table}/{key}",
+                self._dynamodb.put_item,
                 TableName=self._table,
                 Item=item,
                 ConditionExpression=_FORWARD_ONLY,
                 ExpressionAttributeNames={"#at": "at"},
                 ExpressionAttributeValues={":at": item["at"]},
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return  # a newer report of this observer is already there: nothing to add
-            raise StateStoreError(f"PutItem {self._table}/{key}: {_message(exc)}") from exc
-        except BotoCoreError as exc:
-            raise StateStoreError(f"PutItem {self._table}/{key}: {exc}") from exc
+        except ConditionFailed:
+            return  # a newer report of this observer is already there: nothing to add
 
     def read(self, observers: Sequence[str]) -> list[ObserverReport]:
         if not observers:
@@ -70,10 +68,7 @@ class ObserverBoardTable:
         # A throttled batch answers with UnprocessedKeys: ask once more, then go with what came back
         # (a report not read this cycle only counts as absent, never as a vote).
         for _attempt in range(2):
-            try:
-                response = self._dynamodb.batch_get_item(RequestItems=request)
-            except (ClientError, BotoCoreError) as exc:
-                raise StateStoreError(f"BatchGetItem {self._table}: {_message(exc)}") from exc
+            response = dynamodb_call("BatchGetItem", self._table, self._dynamodb.batch_get_item, RequestItems=request)
             items.extend(response.get("Responses", {}).get(self._table, []))
             request = dict(response.get("UnprocessedKeys") or {})
             if not request:
@@ -95,10 +90,3 @@ class ObserverBoardTable:
             )
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise StateStoreError(f"an item of {self._table} is not a valid observer report: {exc!r}") from exc
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
-    return str(exc)
