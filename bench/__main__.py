@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import aws_calls, cold_start, cost, failover_time, fleet, probe_concurrency, schedule_coverage
+from . import aws_calls, cold_start, cost, failover_time, fleet, probe_concurrency, schedule_coverage, sim_throughput
 from .common import Options, Row, exit_status, format_table, say
 
 ORDER = (
@@ -29,6 +29,7 @@ ORDER = (
     "fleet",
     "fleet_cost",
     "schedule_coverage",
+    "sim_throughput",
     "failover_time",
 )
 
@@ -83,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     runners: dict[str, Callable[[], list[Row]]] = {
         "schedule_coverage": lambda: schedule_coverage.run(options),
+        "sim_throughput": lambda: sim_throughput.run(options),
         "probe_concurrency": lambda: probe_concurrency.run(options),
         "cold_start": lambda: cold_start.run(options),
         "aws_calls": aws,
