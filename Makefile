@@ -31,7 +31,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # sam validate --lint needs a region; none is ever contacted.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install nginx test lint validate build cfn-lint checkov iam-lint demo bench chaos check clean distclean
+.PHONY: help install nginx test lint validate build cfn-lint checkov iam-lint demo bench chaos soak check clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -145,6 +145,11 @@ chaos: install nginx ## chaos soak on the real lab, checked by the simulator's i
 
 bench: install nginx ## run the benchmarks
 	$(VENV)/bin/python -m bench
+
+SEEDS ?= 1000
+SOAK_JOBS ?= 0
+soak: install ## the deterministic simulator over seeds 1..SEEDS (make soak SEEDS=10000; SOAK_JOBS=0: a process per CPU)
+	$(VENV)/bin/python -m nginx_eip_failover_sim --seeds 1..$(SEEDS) --jobs $(SOAK_JOBS)
 
 clean: ## remove build output and caches (keeps the virtualenvs)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

@@ -28,6 +28,7 @@ from . import (
     observers,
     probe_concurrency,
     schedule_coverage,
+    sim_throughput,
 )
 from .common import Options, Row, exit_status, format_table, say
 
@@ -39,6 +40,7 @@ ORDER = (
     "fleet",
     "fleet_cost",
     "schedule_coverage",
+    "sim_throughput",
     "failover_time",
     "iam_check",
     "observers",
@@ -95,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     runners: dict[str, Callable[[], list[Row]]] = {
         "schedule_coverage": lambda: schedule_coverage.run(options),
+        "sim_throughput": lambda: sim_throughput.run(options),
         "probe_concurrency": lambda: probe_concurrency.run(options),
         "cold_start": lambda: cold_start.run(options),
         "aws_calls": aws,

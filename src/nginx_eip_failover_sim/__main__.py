@@ -61,6 +61,7 @@ def coverage_summary(coverage: Counter[str], seeds: int) -> str:
 
 
 def _run(args: tuple[int, int, float, str | None]) -> RunResult:
+    """One seed in a worker process (what `--seeds` and the tests map over)."""
     seed, steps, minutes, fault = args
     result = run_seed(seed, steps=steps, minutes=minutes, fault=fault)
     result.scenario = {key: str(value) for key, value in result.scenario.items()}

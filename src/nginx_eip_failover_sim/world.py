@@ -40,6 +40,7 @@ from nginx_eip_failover_sim.timeline import (
     StateWritten,
 )
 
+ARRIVAL_SECONDS = 0.001  # a probe's request reaches the node this long after it is sent
 FAILING_KINDS = ("refused", "reset", "hang", "http_500", "garbage", "peers_down", "slow_timeout")
 
 
@@ -108,7 +109,7 @@ class NodeScript:
     def probe(self, started: float, timeout: float) -> tuple[bool, str, float, bool]:
         """(ok, detail, latency, timed out) of a probe sent at `started`: the node's state when the
         request arrives decides a refusal or a hang; its state when it answers decides the answer."""
-        arrival = started + 0.001
+        arrival = started + ARRIVAL_SECONDS
         period = self.at(arrival)
         if period is not None and period.kind == "refused":
             return False, "connection refused", 0.002, False
@@ -140,11 +141,11 @@ class NodeScript:
         times out, a slow spell's if it answers later than the timeout."""
         spans: list[tuple[float, float, str]] = []
         for period in self.periods:
-            if period.kind == "slow" and period.latency < timeout:
+            if period.kind == "slow" and period.latency + ARRIVAL_SECONDS < timeout:
                 continue
             start, end = period.start, period.end
             if period.kind == "hang":
-                end = period.end - timeout + self.base_latency
+                end = period.end - timeout + self.base_latency + ARRIVAL_SECONDS
             if end > start:
                 spans.append((start, end, period.kind))
         events: list[NodeTruth] = []

@@ -5,13 +5,16 @@ CI runs this file (tests/sim, with the rest of `make test`); `make soak SEEDS=10
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor
+
 import pytest
 
 from nginx_eip_failover.core import faults
-from nginx_eip_failover_sim.__main__ import main
-from nginx_eip_failover_sim.run import run_seed
+from nginx_eip_failover_sim.__main__ import _run, main, report
+from nginx_eip_failover_sim.run import DEFAULT_MINUTES, DEFAULT_STEPS, run_seed
 
-CI_SEEDS = range(1, 31)
+CI_SEEDS = range(1, 31)  # run in parallel, as `make soak` does
 # Each re-injected past defect, the invariant that catches it, and the number of seeds (from 1) it
 # is caught within (measured: python -m nginx_eip_failover_sim --seeds 1..N --fault NAME).
 MUTATIONS = {
@@ -30,22 +33,19 @@ def test_a_seed_gives_a_byte_identical_trace() -> None:
 
 
 def test_no_invariant_is_violated_over_the_ci_seeds() -> None:
-    failed = []
-    for seed in CI_SEEDS:
-        result = run_seed(seed)
-        if not result.ok:
-            failed.append(f"seed {seed}: {[str(v) for v in result.violations]} {result.errors}")
+    with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
+        results = pool.map(_run, [(seed, DEFAULT_STEPS, DEFAULT_MINUTES, None) for seed in CI_SEEDS])
+        failed = [report(result) for result in results if not result.ok]
     assert failed == []
 
 
 @pytest.mark.parametrize("fault", sorted(MUTATIONS))
 def test_each_reinjected_defect_is_caught(fault: str) -> None:
     invariant, within = MUTATIONS[fault]
-    for seed in range(1, within + 1):
-        result = run_seed(seed, fault=fault)
-        if any(violation.invariant == invariant for violation in result.violations):
-            return
-    pytest.fail(f"{fault} was not caught by {invariant} within {within} seeds")
+    with ProcessPoolExecutor(os.cpu_count() or 1) as pool:  # the seeds are independent
+        results = pool.map(_run, [(seed, DEFAULT_STEPS, DEFAULT_MINUTES, fault) for seed in range(1, within + 1)])
+        caught = [r.seed for r in results if any(v.invariant == invariant for v in r.violations)]
+    assert caught, f"{fault} was not caught by {invariant} within {within} seeds"
 
 
 def test_the_cli_reproduces_a_seed_and_summarises_coverage(capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,10 +59,9 @@ def test_the_cli_reproduces_a_seed_and_summarises_coverage(capsys: pytest.Captur
 
 
 def test_a_violation_prints_the_seed_and_the_trace(capsys: pytest.CaptureFixture[str]) -> None:
-    seed = next(seed for seed in range(1, 41) if not run_seed(seed, fault=faults.BLIP_COUNTED_TWICE).ok)
-    assert main(["--seed", str(seed), "--fault", faults.BLIP_COUNTED_TWICE]) == 1
+    assert main(["--seeds", "1..20", "--jobs", "0", "--fault", faults.BLIP_COUNTED_TWICE]) == 1
     out = capsys.readouterr().out
-    assert f"seed {seed}: FAILED" in out
+    assert "FAILED" in out
     assert "VIOLATION [no_move_off_healthy]" in out
-    assert f"reproduce: python -m nginx_eip_failover_sim --seed {seed}" in out
+    assert "reproduce: python -m nginx_eip_failover_sim --seed " in out
     assert "NodeTruth" in out and "MoveCall" in out

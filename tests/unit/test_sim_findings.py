@@ -66,3 +66,38 @@ def test_a_down_nodes_failures_write_nothing() -> None:
     current = state(node1=health, node2=up(cfg=cfg))
     after = record_probes(current, {"node1": Verdict(False, "refused")}, Context(cfg, 50.0, "m"), 50.0)
     assert after == current
+
+
+def test_an_operator_failover_to_a_node_whose_latest_probe_failed_is_refused() -> None:
+    # Seeds 380 and 404: the target was still "up" (its failures had not spanned FallThreshold).
+    import pytest
+
+    from nginx_eip_failover.core.errors import RefusedError
+    from nginx_eip_failover.service.operator_requests import apply_control
+
+    cfg = settings(fall_threshold=3)
+    failing = replace(up(cfg=cfg), ok_streak=0, fail_streak=1, last_failed_at=99.0)
+    current = state(node1=up(cfg=cfg), node2=failing)
+    request = parse_control_request({"action": "failover", "target": "node2"}, cfg)
+    with pytest.raises(RefusedError, match="node2 failed its latest probe") as refused:
+        apply_control(current, request, I1, Context(cfg, 100.0, "operator"), move_id="m1")
+    assert refused.value.code == "target_down"
+    forced = parse_control_request({"action": "failover", "target": "node2", "force": True}, cfg)
+    assert apply_control(current, forced, I1, Context(cfg, 100.0, "operator"), move_id="m1").move is not None
+
+
+def test_a_split_address_set_is_not_repaired_onto_a_holder_whose_latest_probe_failed() -> None:
+    # Seed 366: the stragglers were sent to the holder right after its probe failed.
+    cfg = settings(fall_threshold=3)
+    failing = replace(up(cfg=cfg), ok_streak=0, fail_streak=1, last_failed_at=99.0)
+    current = state(node1=failing, node2=up(cfg=cfg))
+    decision = decide(current, I1, Context(cfg, 100.0, "monitor"), move_id="m1", missing=("eip-2",))
+    assert decision.move is None
+    repaired = decide(
+        state(node1=up(cfg=cfg), node2=up(cfg=cfg)),
+        I1,
+        Context(cfg, 100.0, "monitor"),
+        move_id="m2",
+        missing=("eip-2",),
+    )
+    assert repaired.move is not None and repaired.move.target == "node1"

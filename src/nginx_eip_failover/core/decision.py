@@ -298,7 +298,7 @@ def decide(
     )
     notices += split
     if holder is not None and target is not None and target.name == holder.name:
-        if missing and holder.name not in state.drains and state.health(holder.name).status == "up":
+        if missing and is_eligible(state, holder.name):
             # The set is split: the holder gets the stragglers back (only they are sent), after
             # the same back-off as any failed move.
             why = f"{reason}; repairing the address set: {', '.join(missing)} not on {holder.name}"

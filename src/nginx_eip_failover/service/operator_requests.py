@@ -218,6 +218,14 @@ def _failover(
             f'{target.name} is {health.status}{detail}; add "force": true to move the EIP there anyway',
             code="target_down",
         )
+    if health.fail_streak and not request.force:
+        # Still up, but its latest probe failed: the EIP is never sent to a node after probes saw it fail.
+        raise RefusedError(
+            "target",
+            target.name,
+            f'{target.name} failed its latest probe; retry once it answers, or add "force": true',
+            code="target_down",
+        )
     if association is not None and ctx.settings.node_by_instance(association) is None and not request.force:
         # The contract leaves an EIP on a foreign instance alone unless an operator forces it:
         # something outside the pair may be serving it on purpose.
