@@ -209,8 +209,14 @@ def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, at: float, n
     )
 
 
+# The pause allowed between two failures of one streak never drops below this: a failure seen by the
+# next invocation (an alarm's, the schedule's hand-off) comes a cold start after the last one, not an
+# interval; a cold start (import, clients, the first probe) takes seconds at 128 MB.
+MIN_PROBE_GAP_SECONDS = 5.0
+
+
 def _max_probe_gap(settings: Settings) -> float:
-    return 2 * settings.interval_seconds + settings.timeout_seconds
+    return max(2 * settings.interval_seconds + settings.timeout_seconds, MIN_PROBE_GAP_SECONDS)
 
 
 def _spans(span: float, threshold: int, settings: Settings) -> bool:
