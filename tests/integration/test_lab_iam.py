@@ -126,7 +126,8 @@ def test_a_denied_dry_run_is_reported_by_preflight_naming_the_resource(make_lab:
     lab.proxy.iam.acknowledge_denials()
 
 
-def test_every_call_of_a_failover_and_its_notification_is_allowed_with_the_topic_key(lab: LabEnvironment) -> None:
+def test_every_call_of_a_failover_and_its_notification_is_allowed_with_the_topic_key(make_lab: LabFactory) -> None:
+    lab = make_lab(ObservabilityProfile="full")  # the profile whose topic is under the stack's own key
     cycle(lab)
     lab.nodes["node1"].stop()
     until(lab, lambda: lab.holder() == "node2")
@@ -140,8 +141,9 @@ def test_every_call_of_a_failover_and_its_notification_is_allowed_with_the_topic
 
 
 def test_the_schedule_and_each_alarm_may_invoke_the_monitor_and_cloudwatch_may_use_the_topic_key(
-    lab: LabEnvironment,
+    make_lab: LabFactory,
 ) -> None:
+    lab = make_lab(ObservabilityProfile="full")  # the profile with the topic's key and its key policy
     assert lab.stack is not None
     policies = stack_policies(lab.stack)
     monitor = monitor_arn(policies)
