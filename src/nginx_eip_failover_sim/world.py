@@ -58,7 +58,7 @@ class Profile:
     ec2_partial: float = 0.0  # one address of a set fails its call
     ec2_bucket: float = 20.0  # EC2's mutating-call bucket (tokens), refilled at 2 a second
     sns_error: float = 0.0
-    sns_slow: float = 0.0  # a publish that takes 3-20 s
+    sns_slow: float = 0.0  # a publish that takes 3-8 s (8 s: aws_clients.SNS_CONFIG's worst case)
 
 
 @dataclass(frozen=True)
@@ -360,6 +360,11 @@ class SimEip:
         return MoveResult(seen, round((associated - started) * 1000, 1), 0.0)
 
 
+# The real SNS client gives up after 2 attempts of 1 s connect + 2 s read and one backoff (at most
+# 2 s): aws_clients.SNS_CONFIG.
+SNS_WORST_SECONDS = 8.0
+
+
 class SimNotifier:
     def __init__(self, world: World) -> None:
         self._world = world
@@ -369,7 +374,9 @@ class SimNotifier:
         for notice in notices:
             world.recorder.count(f"notice:{notice.kind}")
             slow = world.chance(world.profile.sns_slow)
-            world.sched.sleep(world.rng.uniform(3.0, 20.0) if slow else world.latency(0.02, 0.08), "sns:Publish")
+            world.sched.sleep(
+                world.rng.uniform(3.0, SNS_WORST_SECONDS) if slow else world.latency(0.02, 0.08), "sns:Publish"
+            )
             if slow:
                 world.recorder.count("sns:slow")
             if world.chance(world.profile.sns_error):

@@ -57,9 +57,18 @@ def dynamodb() -> DynamoDBClient:
     return _client("dynamodb")  # type: ignore[no-any-return]
 
 
+# A notice is worth one quick retry, not a failover's patience: at most 2 calls of 1 s connect + 2 s
+# read, plus standard mode's first backoff (at most 2 s) = 8 s worst case, which the controller's
+# NOTIFY_RESERVE_SECONDS (10 s) covers. SNS answers a publish in tens of milliseconds.
+SNS_CONFIG = _CONFIG.merge(
+    Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=1, read_timeout=2)
+)
+
+
 @cache
 def sns() -> SNSClient:
-    return _client("sns")  # type: ignore[no-any-return]
+    with _BUILDING:
+        return _session().client("sns", config=SNS_CONFIG)
 
 
 def client(service: str) -> Any:

@@ -60,10 +60,12 @@ CONTROL_TIME_AFTER_PROBES_SECONDS = 15.0
 # A committed move whose probes are older than this is checked again before EC2 is called: the
 # intent must still be ours (consistent read) and the target must still answer.
 RECHECK_AFTER_SECONDS = 2.0
-# An operator's request publishes a notice only with this much of its invocation left: one SNS call
-# can take about 21 s (3 attempts of 2 s connect + 5 s read, aws_clients), and the answer must still
-# fit. A notice not sent is still logged (and counted: NoticesNotSent).
-NOTIFY_RESERVE_SECONDS = 25.0
+# An operator's request publishes a notice only with this much of its invocation left: one SNS
+# publish takes at most 8 s (aws_clients.SNS_CONFIG: 2 attempts of 1 s connect + 2 s read, one
+# backoff), and the answer must still fit. A notice not sent is still logged (and counted:
+# NoticesNotSent). (It was 25 s against the 30 s ControlFunction timeout: an operator failover that
+# reached its move after 5 s, e.g. with 19 cold starts sharing two CPUs, sent no move notice.)
+NOTIFY_RESERVE_SECONDS = 10.0
 # How long a container reuses the state it last read or wrote. Staleness never causes a wrong move
 # (every move is a conditional write first), but operator changes (unpin, undrain) should reach a
 # long-running monitor loop without waiting for its next write: within 30 s, two eventually
