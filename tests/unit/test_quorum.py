@@ -7,7 +7,13 @@ from hypothesis import strategies as st
 
 from nginx_eip_failover.core.decision import ALERT_OBSERVER_ISOLATED, Context, node_verdicts, record_isolation
 from nginx_eip_failover.core.ports import Observation, ObserverReport
-from nginx_eip_failover.core.quorum import combine, majority, report_of
+from nginx_eip_failover.core.quorum import (
+    ISOLATED_ALERT_MIN_SECONDS,
+    combine,
+    isolated_alert_after,
+    majority,
+    report_of,
+)
 from nginx_eip_failover.core.state import ControllerState
 from support.core_builders import settings
 
@@ -146,3 +152,9 @@ def test_an_isolation_is_alerted_only_once_it_lasts() -> None:
     assert view.isolated == {"c"} and view.isolated_since == {"c": 999.9}
     assert view.isolated_for(0.5, NOW) == frozenset()
     assert view.isolated_for(0.5, NOW + 0.4) == {"c"}
+
+
+def test_the_isolation_alert_waits_a_nodes_failure_and_never_less_than_five_seconds() -> None:
+    assert isolated_alert_after(3, 0.25) == ISOLATED_ALERT_MIN_SECONDS == 5.0
+    assert isolated_alert_after(3, 10.0) == 20.0  # as long as a node's failure must last
+    assert isolated_alert_after(1, 0.25) == 5.0

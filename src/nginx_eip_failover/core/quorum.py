@@ -27,6 +27,16 @@ from nginx_eip_failover.core.ports import Observation, ObserverReport
 
 # A report is stale after this many heartbeats without a newer one: one lost write is not a death.
 STALE_AFTER_HEARTBEATS = 3
+# The observer_isolated alert waits at least this long. Votes are discounted at once, so the alert
+# only tells an operator about a lasting network fault; in a 30-minute soak with 0.3-2 s link
+# hiccups (bench.observers), waiting FallThreshold probes alone (0.5 s) raised it 50 times.
+ISOLATED_ALERT_MIN_SECONDS = 5.0
+
+
+def isolated_alert_after(fall_threshold: int, interval_seconds: float) -> float:
+    """How long an observer must stay isolated before the alert: as long as a node's failure must
+    last (FallThreshold probes), and never less than ISOLATED_ALERT_MIN_SECONDS."""
+    return max((fall_threshold - 1) * interval_seconds, ISOLATED_ALERT_MIN_SECONDS)
 
 
 def majority(observers: int) -> int:

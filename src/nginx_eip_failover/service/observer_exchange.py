@@ -30,7 +30,15 @@ from nginx_eip_failover.core.decision import (
 )
 from nginx_eip_failover.core.errors import StateStoreError
 from nginx_eip_failover.core.ports import Observation, ObserverBoard, ObserverReport
-from nginx_eip_failover.core.quorum import QuorumView, combine, describe_isolated, report_of, same_verdicts, stale_after
+from nginx_eip_failover.core.quorum import (
+    QuorumView,
+    combine,
+    describe_isolated,
+    isolated_alert_after,
+    report_of,
+    same_verdicts,
+    stale_after,
+)
 from nginx_eip_failover.core.state import ControllerState
 from nginx_eip_failover.observability import logger
 
@@ -88,10 +96,10 @@ class ObserverExchange:
         self.last_view = view
         recorded = record_probes(state, view.verdicts, ctx, probed_at)
         reports = {report.observer: report for report in [self._own, *(self._others or [])]}
-        # Votes are discounted at once; the alert waits until the isolation has lasted as long as a
-        # node's failure must (FallThreshold probes), so a blip on one observer is not an incident.
+        # Votes are discounted at once; the alert waits until the isolation has lasted (see
+        # isolated_alert_after), so a hiccup on one observer's network is not an incident.
         settings = self.settings
-        lasting = view.isolated_for((settings.fall_threshold - 1) * settings.interval_seconds, ctx.now)
+        lasting = view.isolated_for(isolated_alert_after(settings.fall_threshold, settings.interval_seconds), ctx.now)
         return record_isolation(recorded, lasting, describe_isolated(lasting, reports), ctx)
 
     def _all_well(self, state: ControllerState, own: ObserverReport) -> bool:
