@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from nginx_eip_failover.core import faults
 from nginx_eip_failover.core.config import NodeConfig, Settings
 from nginx_eip_failover.core.errors import ConflictError, ElasticIpError, StateStoreError
 from nginx_eip_failover.core.log_records import LogRecord, record_from_dict, record_json
@@ -363,6 +364,9 @@ class SimEip:
 # The real SNS client gives up after 2 attempts of 1 s connect + 2 s read and one backoff (at most
 # 2 s): aws_clients.SNS_CONFIG.
 SNS_WORST_SECONDS = 8.0
+# The client the stale-decision defect shipped with: 3 attempts of 2 s connect + 5 s read. Its
+# re-injection (faults.STALE_DECISION_AFTER_SLOW_NOTICE) brings it back, as the code then was.
+SNS_WORST_SECONDS_AS_SHIPPED = 21.0
 
 
 class SimNotifier:
@@ -374,9 +378,9 @@ class SimNotifier:
         for notice in notices:
             world.recorder.count(f"notice:{notice.kind}")
             slow = world.chance(world.profile.sns_slow)
-            world.sched.sleep(
-                world.rng.uniform(3.0, SNS_WORST_SECONDS) if slow else world.latency(0.02, 0.08), "sns:Publish"
-            )
+            stale = faults.active(faults.STALE_DECISION_AFTER_SLOW_NOTICE)
+            worst = SNS_WORST_SECONDS_AS_SHIPPED if stale else SNS_WORST_SECONDS
+            world.sched.sleep(world.rng.uniform(3.0, worst) if slow else world.latency(0.02, 0.08), "sns:Publish")
             if slow:
                 world.recorder.count("sns:slow")
             if world.chance(world.profile.sns_error):

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 # (a slow first answer) spans an interval, and the EIP leaves a healthy node.
 BLIP_COUNTED_TWICE = "blip_counted_twice"
 # Notices published between the committed move and its EC2 call, and no re-check of an aged move: a
-# slow SNS makes the move act on a stale decision.
+# slow SNS makes the move act on a stale decision. (The simulator also brings back the SNS client of
+# that time, up to 21 s a publish; today's gives up within 8 s.)
 STALE_DECISION_AFTER_SLOW_NOTICE = "stale_decision_after_slow_notice"
 # The no_node_up alert is raised but never cleared.
 ALERT_NOT_CLEARED = "alert_not_cleared"
