@@ -226,11 +226,19 @@ def test_a_lone_survivor_never_moves_on_its_own_vote(lab: Lab) -> None:
 
 def test_the_board_item_round_trips_is_small_and_never_goes_back_in_time(dynamodb: Any) -> None:
     board = ObserverBoardTable(dynamodb, LEASES, ALLOCATION)
-    newer = ObserverReport("b", 1001.5, {"node1": False, "node2": True}, {"node1": "x" * 5000, "node2": "200 OK"})
+    newer = ObserverReport(
+        "b",
+        1001.5,
+        {"node1": False, "node2": True},
+        {"node1": "x" * 5000, "node2": "200 OK"},
+        failing_since={"node1": 1001.0},
+        seen_at={"node1": 1001.75},
+    )
     board.publish(newer)
     board.publish(ObserverReport("b", 1000.0, {"node1": True, "node2": True}))
     (read,) = board.read(["a", "b", "c"])
     assert read.at == 1001.5 and read.ok == {"node1": False, "node2": True}
+    assert read.failing_since == {"node1": 1001.0} and read.seen_at == {"node1": 1001.75}
     assert len(read.details["node1"].encode()) <= 200
     item = dynamodb.get_item(TableName=LEASES, Key={"pk": {"S": observer_key(ALLOCATION, "b")}})["Item"]
     assert len(str(item).encode()) < 1024

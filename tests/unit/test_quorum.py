@@ -158,3 +158,30 @@ def test_the_isolation_alert_waits_a_nodes_failure_and_never_less_than_five_seco
     assert isolated_alert_after(3, 0.25) == ISOLATED_ALERT_MIN_SECONDS == 5.0
     assert isolated_alert_after(3, 10.0) == 20.0  # as long as a node's failure must last
     assert isolated_alert_after(1, 0.25) == 5.0
+
+
+def test_a_failure_counts_from_when_the_majority_had_seen_it() -> None:
+    # Probes sent at 10.0 (a, the decider) and 10.1 (b), answered with a 5xx inside a blip that began
+    # at 10.3: counting from the probes' start would stretch one blip back to before it began.
+    def failing(observer: str, at: float, latency: float) -> ObserverReport:
+        observations = [Observation("node1", False, "HTTP 500", latency * 1000), Observation("node2", True, "ok", 1.0)]
+        return report_of(observer, observations, at)
+
+    a, b = failing("a", 10.0, 0.35), failing("b", 10.1, 0.3)
+    assert a.seen_at == {"node1": 10.35} and b.seen_at["node1"] == 10.4
+    c = ObserverReport("c", 10.2, {"node1": True, "node2": True})
+    view = combine([a, b, c], THREE, NODES, 10.5, STALE, probed_at=10.0)
+    # the second observer's failure (2 of 3 needed) was seen 0.4 s after the decider's probes began
+    assert not view.verdicts["node1"].ok
+    assert abs(view.verdicts["node1"].seen_after - 0.4) < 1e-9
+    # a report written without seen times (an older version) counts from its own probe time
+    old_b = ObserverReport("b", 10.1, b.ok, b.details)
+    assert (
+        abs(combine([a, old_b, c], THREE, NODES, 10.5, STALE, probed_at=10.0).verdicts["node1"].seen_after - 0.35)
+        < 1e-9
+    )
+
+
+def test_a_timed_out_probe_counts_from_when_it_was_sent() -> None:
+    observations = [Observation("node1", False, "no answer within 0.2s", 200.0, timed_out=True)]
+    assert report_of("a", observations, 10.0).seen_at == {"node1": 10.0}

@@ -115,7 +115,7 @@ def record_probes(
 
     A node goes down after FallThreshold failed probes that span (FallThreshold - 1) intervals
     with no success in between, whoever probed; up again likewise with RiseThreshold. A node
-    with no history takes its first verdict.
+    with no history is up on its first success and fails like an up node.
 
     A failure counts at a moment the node was failing: when its answer came (a refusal, a 5xx, a
     bad body: a slow probe sent before a blip is answered inside it), or when it was sent if no

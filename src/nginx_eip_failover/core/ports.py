@@ -55,6 +55,9 @@ class ObserverReport:
     details: Mapping[str, str] = field(default_factory=dict)  # node -> that probe's detail (bounded)
     # node -> when this observer's current run of failed probes of it began (failing nodes only)
     failing_since: Mapping[str, float] = field(default_factory=dict)
+    # node -> when its latest failed probe saw the failure (its answer, or its start if none came):
+    # the quorum counts a failure from there, as one observer's decision does (Verdict.seen_after)
+    seen_at: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

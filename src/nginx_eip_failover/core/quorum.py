@@ -56,16 +56,22 @@ def report_of(
     `previous`, its report of the round before, carries on when each node's failures began."""
     ok: dict[str, bool] = {}
     details: dict[str, str] = {}
+    seen_at: dict[str, float] = {}
     for observation in observations:
         if ok.get(observation.node, True):
             ok[observation.node] = observation.ok
             details[observation.node] = bounded(observation.detail)
+            if not observation.ok:
+                answered = not observation.timed_out
+                seen_at[observation.node] = at + (observation.latency_ms / 1000 if answered else 0.0)
     failing_since = {
         node: previous.failing_since.get(node, at) if previous is not None and previous.ok.get(node) is False else at
         for node, passed in ok.items()
         if not passed
     }
-    return ObserverReport(observer=observer, at=at, ok=ok, details=details, failing_since=failing_since)
+    return ObserverReport(
+        observer=observer, at=at, ok=ok, details=details, failing_since=failing_since, seen_at=seen_at
+    )
 
 
 def same_verdicts(a: ObserverReport | None, b: ObserverReport) -> bool:
@@ -98,8 +104,14 @@ def combine(
     nodes: Sequence[str],
     now: float,
     stale_after_seconds: float,
+    probed_at: float | None = None,
 ) -> QuorumView:
-    """The verdict per node from the newest report of each configured observer (rules 1-4 above)."""
+    """The verdict per node from the newest report of each configured observer (rules 1-4 above).
+
+    A failing verdict counts from when the majority had seen the failure (`Verdict.seen_after`,
+    after `probed_at`, the decider's own probes): the needed-th earliest of the voters' seen times.
+    Each is inside the failure, so one blip never spans more than itself, however many observers
+    and deciders see it."""
     newest: dict[str, ObserverReport] = {}
     for report in reports:
         if report.observer in observers and (report.observer not in newest or report.at > newest[report.observer].at):
@@ -121,7 +133,9 @@ def combine(
         failing = [report for report in counted if report.ok.get(node) is False]
         passing = [report for report in counted if report.ok.get(node) is True]
         if len(failing) >= needed:
-            verdicts[node] = Verdict(False, _detail(failing, node, len(observers)))
+            seen = sorted(report.seen_at.get(node, report.at) for report in failing)[needed - 1]
+            start = now if probed_at is None else probed_at
+            verdicts[node] = Verdict(False, _detail(failing, node, len(observers)), max(0.0, seen - start))
         elif passing:
             verdicts[node] = Verdict(True, _detail(passing, node, len(observers)))
     return QuorumView(

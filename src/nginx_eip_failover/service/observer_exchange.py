@@ -92,6 +92,7 @@ class ObserverExchange:
             self.settings.node_names,
             ctx.now,
             stale_after(self.settings.observer_heartbeat_seconds, self.settings.interval_seconds),
+            probed_at,
         )
         self.last_view = view
         recorded = record_probes(state, view.verdicts, ctx, probed_at)

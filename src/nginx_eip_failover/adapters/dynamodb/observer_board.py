@@ -44,6 +44,7 @@ class ObserverBoardTable:
             "ok": {"M": {node: {"BOOL": ok} for node, ok in report.ok.items()}},
             "details": {"M": {node: {"S": bounded(detail)} for node, detail in report.details.items()}},
             "failing_since": {"M": {node: {"N": f"{at:.3f}"} for node, at in report.failing_since.items()}},
+            "seen_at": {"M": {node: {"N": f"{at:.3f}"} for node, at in report.seen_at.items()}},
         }
         try:
             dynamodb_call(
@@ -87,6 +88,8 @@ class ObserverBoardTable:
                 failing_since={
                     node: float(value["N"]) for node, value in item.get("failing_since", {}).get("M", {}).items()
                 },
+                # absent from a report an older version wrote: the quorum then counts from its `at`
+                seen_at={node: float(value["N"]) for node, value in item.get("seen_at", {}).get("M", {}).items()},
             )
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise StateStoreError(f"an item of {self._table} is not a valid observer report: {exc!r}") from exc
