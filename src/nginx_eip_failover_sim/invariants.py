@@ -204,6 +204,8 @@ class Checker:
         self._pins_stored: set[str] = set()
         self._drains: dict[str, set[str]] = defaultdict(set)
         self._alert_stale_since: dict[str, float] = {}
+        # (group, node) -> since when every written state item has had the node not up
+        self._not_up_since: dict[tuple[str, str], float] = {}
         self._reported: set[tuple[str, ...]] = set()
 
     # --- driving ------------------------------------------------------------------------------
@@ -287,6 +289,16 @@ class Checker:
                 + MOVE_VERIFY_SECONDS
             )
             window_end = event.probed_at + config.timeout_seconds
+            # A holder that has stayed down in the stored state since an outage (a failover whose
+            # EC2 calls failed, retried after its backoff, with no invocation probing the holder
+            # RiseThreshold times since) is failed over for that outage: look back to it (seed 834).
+            down_since = self._not_up_since.get((event.group, source))
+            if down_since is not None:
+                window_start = min(
+                    window_start,
+                    down_since
+                    - (config.fall_threshold * config.interval_seconds + config.timeout_seconds + MOVE_VERIFY_SECONDS),
+                )
             if event.cause == "failover" and self._stayed_healthy(event.group, source, window_start, window_end):
                 found.append(
                     Violation(
@@ -342,6 +354,11 @@ class Checker:
                     f"(bound {config.state_max_bytes})",
                 )
             )
+        for node in config.nodes:
+            if node in event.up_nodes:
+                self._not_up_since.pop((event.group, node), None)
+            else:
+                self._not_up_since.setdefault((event.group, node), event.at)
         # The stored pin is the truth about pins, where the recorder sees the state item.
         self._pins_stored.add(event.group)
         self._drains[event.group] = set(event.drains)
