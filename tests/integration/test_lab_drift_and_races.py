@@ -68,10 +68,11 @@ def test_concurrent_monitor_invocations_move_the_eip_once(lab: LabEnvironment) -
     assert lab.proxy is not None
     lab.proxy.reset()
     lab.nodes["node1"].stop()
-    # WHEN six monitor invocations (schedule and alarms alike) probe at the same time while node1 is down
+    # WHEN six monitor invocations (schedule and alarms alike) probe at the same time while node1 is
+    # down, each long enough to see FallThreshold failures even when six cold starts share two CPUs
     events = [None, None, None, None, lab.alarm_event("node1"), lab.alarm_event("node1")]
     with ThreadPoolExecutor(max_workers=len(events)) as pool:
-        results = list(pool.map(lambda event: lab.monitor(event, remaining_ms=3500), events))
+        results = list(pool.map(lambda event: lab.monitor(event, remaining_ms=6000), events))
     payloads = [ok(result) for result in results]
     # THEN exactly one AssociateAddress reached EC2, and one move is in the history
     assert lab.proxy.count("AssociateAddress") == 1
