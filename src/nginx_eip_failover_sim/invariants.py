@@ -195,6 +195,7 @@ class Checker:
         # (group, address) -> (node or None, instance, since)
         self._holders: dict[tuple[str, str], tuple[str | None, str | None, float]] = {}
         self._calls: dict[tuple[str, str, str], int] = defaultdict(int)
+        self._first_sent: dict[tuple[str, str], float] = {}  # (group, decision) -> its first call's send
         self._failed_probes: dict[tuple[str, str], list[ProbeFailed]] = defaultdict(list)
         self._failbacks: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
         self._last_move: dict[str, float] = {}
@@ -266,7 +267,12 @@ class Checker:
                     f"a second EC2 call for {event.address} on decision {event.decision_id} (by {event.actor})",
                 )
             )
-        seen = self._failed_probe_before(event, config)
+        # An address set moves as one: its later addresses follow the first call without a new
+        # decision (stopping halfway would split the set), so the set is judged by its first send.
+        sent = self._first_sent.setdefault(
+            (event.group, event.decision_id), event.at if event.sent_at is None else event.sent_at
+        )
+        seen = self._failed_probe_before(event, sent, config)
         if not event.forced and seen is not None:
             found.append(
                 Violation(
@@ -329,15 +335,16 @@ class Checker:
         self._failed_probes[(event.group, event.node)].append(event)
         return []
 
-    def _failed_probe_before(self, event: MoveCall, config: CheckConfig) -> ProbeFailed | None:
+    def _failed_probe_before(self, event: MoveCall, sent: float, config: CheckConfig) -> ProbeFailed | None:
+        """A failed probe of the target known before the call was `sent` (see no_move_to_down)."""
         grace = config.recheck_after_seconds + config.timeout_seconds
         still_failing = self._truth[(event.group, event.target)].failing_since(event.at) is not None
         for probe in reversed(self._failed_probes[(event.group, event.target)]):
             if probe.sent_at < event.probed_at:
                 break
-            if probe.at > event.at:
+            if probe.at > sent:
                 continue
-            if probe.actor == event.actor or (still_failing and probe.at < event.at - grace):
+            if probe.actor == event.actor or (still_failing and probe.at < sent - grace):
                 return probe
         return None
 

@@ -70,6 +70,9 @@ class MoveCall:
     probed_at: float
     actor: str
     forced: bool = False
+    # When the request was sent, where it differs from `at` (its effect): a slow EC2 call in flight
+    # when the target failed was decided and sent before anyone could know.
+    sent_at: float | None = None
 
 
 @dataclass(frozen=True)

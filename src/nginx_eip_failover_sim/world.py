@@ -328,6 +328,7 @@ class SimEip:
         for address in self.addresses:
             if self._shown()[self.addresses.index(address)] == instance_id and address.holder == instance_id:
                 continue
+            sent = world.sched.now
             world.ec2_call("AssociateAddress", mutating=True, before_effect=True)
             if len(self.addresses) > 1 and world.chance(world.profile.ec2_partial):
                 world.recorder.count("ec2:partial")
@@ -345,6 +346,7 @@ class SimEip:
                     probed_at,
                     world.sched.current().name,
                     forced,
+                    sent_at=sent,
                 )
             )
             world.associate(self, address, instance_id)

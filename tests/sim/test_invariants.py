@@ -61,6 +61,20 @@ def test_move_towards_a_node_that_probes_saw_fail() -> None:
     assert move(ProbeFailed(9.5, G, "node2", 9.4, "monitor")) == ["no_move_to_down"]
 
 
+def test_a_move_is_judged_by_when_its_call_was_sent() -> None:
+    # Seed 1527: an AssociateAddress sent at 8.0 took EC2 4 s; another invocation saw the target
+    # fail at 9.0, while the call was in flight. Then the set's second address followed at 12.3.
+    # (A failure counts against a call when seen more than the re-check 2 s + timeout 1 s before.)
+    down = NodeTruth(8.5, G, "node2", True, "refused")
+    seen = ProbeFailed(9.0, G, "node2", 8.9, "alarm", "connection refused")
+    first = MoveCall(12.0, G, "eip-a", "node2", "node1", "m1", "operator", 7.5, "monitor", sent_at=8.0)
+    second = MoveCall(12.3, G, "eip-b", "node2", "node1", "m1", "operator", 7.5, "monitor", sent_at=12.1)
+    assert names([down, seen, first, second]) == []
+    # sent as late as it took effect, the same call is a move towards a node known down
+    late = MoveCall(12.5, G, "eip-a", "node2", "node1", "m1", "operator", 7.5, "monitor", sent_at=12.5)
+    assert names([down, seen, late]) == ["no_move_to_down"]
+
+
 def test_liveness_fires_once_when_the_holder_stays_dead() -> None:
     events: list[Event] = [HolderChange(0.0, G, "eip", "i-1", "node1"), NodeTruth(10.0, G, "node1", True, "refused")]
     assert names(events, end=10.0 + CONFIG.detection_seconds + CONFIG.move_bound_seconds + 5) == ["liveness"]
