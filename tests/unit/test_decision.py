@@ -183,6 +183,17 @@ def test_preemption_respects_min_seconds_between_moves() -> None:
     assert step(current, I2, CFG, 990.0 + CFG.min_seconds_between_moves).move is not None
 
 
+def test_a_move_seen_as_drift_counts_for_min_seconds_between_moves() -> None:
+    # Simulator seed 2306: our own move to node2 was recorded as failed (EC2 answered an error, then
+    # carried it out); the next cycle saw the EIP on node2 as drift, and the failback to node1 came
+    # 8 s later although MinSecondsBetweenMoves was 10.
+    current = replace(state(I1, node1=up(since=0.0), node2=up()), last_move_at=0.0)
+    drifted = step(current, I2, CFG, 1000.0)
+    assert [entry.event for entry in drifted.state.history][-1:] == ["drift"]
+    assert drifted.move is None and "MinSecondsBetweenMoves" in drifted.reason
+    assert step(drifted.state, I2, CFG, 1000.0 + CFG.min_seconds_between_moves).move is not None
+
+
 def test_failover_from_a_down_holder_ignores_min_seconds_between_moves() -> None:
     current = replace(state(I1, node1=down(), node2=up()), last_move_at=99.0)
     assert step(current, I1, CFG, 100.0).move is not None
@@ -280,7 +291,10 @@ def test_manual_move_inside_the_pair_is_reported_as_drift_and_preempted_back() -
     current = state(I1, node1=up(0.0), node2=up(0.0))
     decision = step(current, I2, CFG, 1000.0)
     assert [n.kind for n in decision.notices] == ["drift"]
-    assert decision.state.history[-2].event == "drift"
+    assert decision.state.history[-1].event == "drift"
+    # the hand's move counts as a move: the failback waits MinSecondsBetweenMoves from it
+    assert decision.move is None and "MinSecondsBetweenMoves" in decision.reason
+    decision = step(decision.state, I2, CFG, 1000.0 + CFG.min_seconds_between_moves)
     assert decision.move is not None
     assert decision.move.target == "node1"
 

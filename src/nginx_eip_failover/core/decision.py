@@ -550,6 +550,10 @@ def _observe_association(
             ctx.entry("drift", f"EIP was {was}, found {now_on}", was=state.association, now=association),
             settings.history_limit,
         )
+        # The EIP moved, whoever moved it (a hand, or our own call that EC2 carried out after
+        # answering with an error): MinSecondsBetweenMoves counts from here (simulator seed 2306:
+        # a failback 8 s after such a move, with MinSecondsBetweenMoves 10).
+        state = replace(state, last_move_at=ctx.now)
     return replace(state, association=association, observed=True), notices
 
 
