@@ -196,6 +196,7 @@ class Checker:
         self._holders: dict[tuple[str, str], tuple[str | None, str | None, float]] = {}
         self._calls: dict[tuple[str, str, str], int] = defaultdict(int)
         self._first_sent: dict[tuple[str, str], float] = {}  # (group, decision) -> its first call's send
+        self._left: dict[tuple[str, str], bool] = {}  # (group, node) -> an address left it since its last failback
         self._failed_probes: dict[tuple[str, str], list[ProbeFailed]] = defaultdict(list)
         self._failbacks: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
         self._last_move: dict[str, float] = {}
@@ -248,6 +249,8 @@ class Checker:
         if old is None or old[1] != event.instance_id:
             self._holders[key] = (event.node, event.instance_id, event.at)
             self._last_move[event.group] = event.at
+            if old is not None and old[0] is not None and old[0] != event.node:
+                self._left[(event.group, old[0])] = True
         return []
 
     def _on_DecisionCommitted(self, event: DecisionCommitted) -> list[Violation]:
@@ -459,7 +462,12 @@ class Checker:
     def _flap_damping(self, event: MoveCall, config: CheckConfig) -> list[Violation]:
         found = []
         moves = self._failbacks[(event.group, event.target)]
-        if event.decision_id not in {decision for _, decision in moves}:
+        # A failback that an address set completes in a second decision (the first moved only part
+        # of it) is the same failback: one counts again only after an address has left the node
+        # (seed 2019: one failback split over two decisions, counted twice).
+        continues = bool(moves) and not self._left.get((event.group, event.target), True)
+        if event.decision_id not in {decision for _, decision in moves} and not continues:
+            self._left[(event.group, event.target)] = False
             last = self._last_move.get(event.group)
             if last is not None and event.at - last < config.min_seconds_between_moves:
                 found.append(

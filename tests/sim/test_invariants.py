@@ -106,3 +106,41 @@ def test_move_causes_follow_the_cores_reasons() -> None:
     assert move_cause("preempt: node1 (priority 101) up for 61.0s") == "preempt"
     assert move_cause("operator failover to node2: maintenance") == "operator"
     assert move_cause("EIP unassociated; node1 is up") == "placement"
+
+
+def test_a_failback_completed_by_a_second_decision_counts_once() -> None:
+    # Seed 2019: a failback to node1 moved one address of a two-address set; the next decision
+    # moved the other. FlapSuppressThreshold 3 per 300 s: that is one failback, not two.
+    config = CheckConfig(
+        nodes=("node1", "node2"),
+        interval_seconds=1.0,
+        timeout_seconds=1.0,
+        fall_threshold=2,
+        rise_threshold=2,
+        flap_window_seconds=300.0,
+        flap_suppress_threshold=3,
+    )
+    i1, i2 = "i-1", "i-2"
+    events: list[Event] = [HolderChange(0.0, G, "a", i2, "node2"), HolderChange(0.0, G, "b", i2, "node2")]
+
+    def failback(at: float, decision: str, *addresses: str) -> list[Event]:
+        calls: list[Event] = []
+        for address in addresses:
+            calls.append(MoveCall(at, G, address, "node1", "node2", decision, "preempt", at - 1, "monitor"))
+            calls.append(HolderChange(at, G, address, i1, "node1"))
+        return calls
+
+    def away(at: float) -> list[Event]:  # node1 fails for real, and both addresses leave it
+        down = [NodeTruth(at - 5, G, "node1", True, "refused"), NodeTruth(at + 1, G, "node1", False)]
+        calls = [MoveCall(at, G, x, "node2", "node1", f"f{at}", "failover", at - 0.5, "monitor") for x in "ab"]
+        return [*down, *calls, *(HolderChange(at, G, x, i2, "node2") for x in "ab")]
+
+    events += failback(10.0, "p1", "b") + failback(20.0, "p2", "a")  # one failback in two decisions
+    events += away(50.0) + failback(100.0, "p3", "a", "b") + away(150.0) + failback(200.0, "p4", "a", "b")
+    assert names_with(events, config) == []
+    events += away(250.0) + failback(280.0, "p5", "a", "b")  # a 4th failback within 300 s of the 1st
+    assert names_with(events, config) == ["flap_damping"]
+
+
+def names_with(events: list[Event], config: CheckConfig) -> list[str]:
+    return [violation.invariant for violation in check_timeline(events, {G: config}, None)]
