@@ -17,10 +17,11 @@ from dataclasses import dataclass, field, replace
 
 from nginx_eip_failover.core import faults
 from nginx_eip_failover.core.config import NodeConfig, Settings
-from nginx_eip_failover.core.errors import ConflictError, ElasticIpError, StateStoreError
+from nginx_eip_failover.core.errors import ConflictError, ElasticIpError, MoveCancelledError, StateStoreError
 from nginx_eip_failover.core.log_records import LogRecord, record_from_dict, record_json
 from nginx_eip_failover.core.ports import (
     Association,
+    BeforeSend,
     FleetDocument,
     MonitorLease,
     MoveResult,
@@ -313,7 +314,14 @@ class SimEip:
         )
         return Association(self.settings.allocation_id, "198.51.100.1", holder, missing)
 
-    def move(self, instance_id: str, *, not_after: float | None = None, priority: int = 0) -> MoveResult:
+    def move(
+        self,
+        instance_id: str,
+        *,
+        not_after: float | None = None,
+        priority: int = 0,
+        before_send: BeforeSend | None = None,
+    ) -> MoveResult:
         world = self._world
         current = self.describe()
         if current.instance_id == instance_id and not current.missing:
@@ -322,6 +330,10 @@ class SimEip:
         if not_after is not None and started > not_after:
             world.recorder.count("ec2:not_sent_past_deadline")
             raise ElasticIpError(f"AssociateAddress {self.settings.allocation_id}: not sent, past its deadline")
+        cancelled = before_send() if before_send is not None else None
+        if cancelled is not None:
+            world.recorder.count("ec2:cancelled_before_send")
+            raise MoveCancelledError(f"AssociateAddress {self.settings.allocation_id}: not sent: {cancelled}")
         intent, probed_at, forced = world.intent_of_current_actor(self.group)
         target = self.settings.node_by_instance(instance_id)
         failures = []

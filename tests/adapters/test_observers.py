@@ -17,8 +17,8 @@ from moto import mock_aws
 from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTable, observer_key
 from nginx_eip_failover.adapters.dynamodb.state_store import StateStore
 from nginx_eip_failover.core.decision import ALERT_OBSERVER_ISOLATED
-from nginx_eip_failover.core.errors import StateStoreError
-from nginx_eip_failover.core.ports import Association, MoveResult, Notice, Observation, ObserverReport
+from nginx_eip_failover.core.errors import MoveCancelledError, StateStoreError
+from nginx_eip_failover.core.ports import Association, BeforeSend, MoveResult, Notice, Observation, ObserverReport
 from nginx_eip_failover.service.controller import FailoverController
 from nginx_eip_failover.service.observer_exchange import ObserverExchange
 from support.core_builders import I1, I2, settings
@@ -46,7 +46,16 @@ class Eip:
     def describe(self) -> Association:
         return Association(ALLOCATION, "203.0.113.1", self.holder)
 
-    def move(self, instance_id: str, *, not_after: float | None = None, priority: int = 0) -> MoveResult:
+    def move(
+        self,
+        instance_id: str,
+        *,
+        not_after: float | None = None,
+        priority: int = 0,
+        before_send: BeforeSend | None = None,
+    ) -> MoveResult:
+        if before_send is not None and (cancelled := before_send()) is not None:
+            raise MoveCancelledError(cancelled)
         self.holder = instance_id
         self.moves.append(instance_id)
         return MoveResult(self.describe(), 1.0, 1.0)

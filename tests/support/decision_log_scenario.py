@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nginx_eip_failover.core.config import Settings
-from nginx_eip_failover.core.errors import ConflictError, ElasticIpError
+from nginx_eip_failover.core.errors import ConflictError, ElasticIpError, MoveCancelledError
 from nginx_eip_failover.core.log_records import LogRecord, record_from_dict, record_json
-from nginx_eip_failover.core.ports import Association, MoveResult, Notice, Observation, Snapshot
+from nginx_eip_failover.core.ports import Association, BeforeSend, MoveResult, Notice, Observation, Snapshot
 from nginx_eip_failover.core.state import ControllerState, state_from_dict, state_to_dict
 from nginx_eip_failover.service.controller import FailoverController
 from nginx_eip_failover.service.decision_journal import DecisionJournal
@@ -66,7 +66,16 @@ class World:
     def describe(self) -> Association:
         return Association(ALLOCATION, "203.0.113.1", self.holder)
 
-    def move(self, instance_id: str, *, not_after: float | None = None, priority: int = 0) -> MoveResult:
+    def move(
+        self,
+        instance_id: str,
+        *,
+        not_after: float | None = None,
+        priority: int = 0,
+        before_send: BeforeSend | None = None,
+    ) -> MoveResult:
+        if before_send is not None and (cancelled := before_send()) is not None:
+            raise MoveCancelledError(cancelled)
         if self.fail_moves:
             self.fail_moves -= 1
             raise ElasticIpError("AssociateAddress: InternalError: try again")

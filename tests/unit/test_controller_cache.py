@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nginx_eip_failover.core.ports import Association, MoveResult, Observation, Snapshot
+from nginx_eip_failover.core.ports import Association, BeforeSend, MoveResult, Observation, Snapshot
 from nginx_eip_failover.core.state import ControllerState
 from nginx_eip_failover.service.controller import SNAPSHOT_MAX_AGE_SECONDS, FailoverController
 from support.core_builders import I1, settings
@@ -32,7 +32,14 @@ class SteadyPair:
     def describe(self) -> Association:
         return Association("eipalloc-00000000000000001", "203.0.113.1", I1)
 
-    def move(self, instance_id: str, *, not_after: float | None = None, priority: int = 0) -> MoveResult:
+    def move(
+        self,
+        instance_id: str,
+        *,
+        not_after: float | None = None,
+        priority: int = 0,
+        before_send: BeforeSend | None = None,
+    ) -> MoveResult:
         raise AssertionError("a steady pair never moves")
 
     def publish(self, notices: list) -> None:

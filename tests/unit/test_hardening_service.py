@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from nginx_eip_failover.core.errors import ElasticIpError
-from nginx_eip_failover.core.ports import Association, MoveResult, Notice, Observation, Snapshot
+from nginx_eip_failover.core.errors import ElasticIpError, MoveCancelledError
+from nginx_eip_failover.core.ports import Association, BeforeSend, MoveResult, Notice, Observation, Snapshot
 from nginx_eip_failover.core.state import ControllerState
 from nginx_eip_failover.service.controller import FailoverController
 from support.core_builders import I1, I2, down, settings, state, up
@@ -25,6 +25,8 @@ class World:
     events: list[str] = field(default_factory=list)
     snapshot: Snapshot = field(default_factory=lambda: Snapshot(ControllerState(), 0))
     save_takes: float = 0.0  # seconds a write takes (DynamoDB retrying)
+    mover_reads_take: float = 0.0  # seconds the mover's own DescribeAddresses takes before it sends
+    during_mover_reads: list[object] = field(default_factory=list)
     on_save: list[object] = field(default_factory=list)
 
     # Prober
@@ -36,7 +38,19 @@ class World:
     def describe(self) -> Association:
         return Association(ALLOCATION, "203.0.113.1", self.holder)
 
-    def move(self, instance_id: str, *, not_after: float | None = None, priority: int = 0) -> MoveResult:
+    def move(
+        self,
+        instance_id: str,
+        *,
+        not_after: float | None = None,
+        priority: int = 0,
+        before_send: BeforeSend | None = None,
+    ) -> MoveResult:
+        self.now += self.mover_reads_take
+        for hook in self.during_mover_reads:
+            hook(self)  # type: ignore[operator]
+        if before_send is not None and (cancelled := before_send()) is not None:
+            raise MoveCancelledError(cancelled)
         self.events.append(f"associate {instance_id}")
         self.holder = instance_id
         return MoveResult(self.describe(), 1.0, 1.0)
@@ -102,6 +116,22 @@ def test_an_aged_decision_whose_intent_was_taken_over_is_not_sent_to_ec2() -> No
     report = controller(world).run_cycle("monitor")
     assert not any(event.startswith("associate") for event in world.events)
     assert report.move_error is not None and "taken over" in report.move_error
+
+
+def test_a_decision_aged_by_the_movers_own_slow_read_is_checked_again_before_the_send() -> None:
+    # Simulator seed 2567: the decision was fresh when the mover began, but its DescribeAddresses
+    # took seconds (retries); another invocation saw the target fail meanwhile, and the call went out.
+    world = failing_holder(World(mover_reads_take=4.0))
+
+    def target_dies(w: World) -> None:
+        w.node2_ok = False
+
+    world.during_mover_reads.append(target_dies)
+    report = controller(world).run_cycle("monitor")
+    assert not any(event.startswith("associate") for event in world.events)
+    assert world.events.count("probe") == 2  # the decision's, and the re-check right before the send
+    assert report.move_error is not None and "re-check" in report.move_error
+    assert world.snapshot.state.move is None and world.snapshot.state.history[-1].event == "move_failed"
 
 
 def test_a_fresh_decision_goes_straight_to_ec2_without_a_second_probe() -> None:

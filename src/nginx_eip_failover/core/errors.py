@@ -91,6 +91,10 @@ class ElasticIpError(FailoverError):
     """EC2 refused or failed an Elastic IP call (after botocore's retries)."""
 
 
+class MoveCancelledError(ElasticIpError):
+    """A mover's `before_send` check said the decision no longer holds: nothing was sent."""
+
+
 class MonitorCyclesFailedError(FailoverError):
     """Every probe cycle of a monitor invocation failed, whichever service failed them (EC2, DynamoDB,
     a conflict that never settled); the invocation fails so Lambda's Errors metric and alarm see it."""

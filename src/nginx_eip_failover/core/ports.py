@@ -6,7 +6,7 @@ never an adapter module, so a fake for a test needs nothing from boto3 or urllib
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -123,13 +123,25 @@ class Prober(Protocol):
     def probe_all(self, budget_seconds: float | None = None) -> list[Observation]: ...
 
 
+BeforeSend = Callable[[], "str | None"]  # see EipPort.move
+
+
 class EipPort(Protocol):
     def describe(self) -> Association: ...
 
     # `not_after` (time.monotonic()): the move is no longer wanted after it, so AssociateAddress is
     # not sent late (ElasticIpError instead). `priority`: lower goes first for EC2's API budget
-    # (PRIORITY_FAILOVER before PRIORITY_PLACEMENT before PRIORITY_FAILBACK).
-    def move(self, instance_id: str, *, not_after: float | None = None, priority: int = 0) -> MoveResult: ...
+    # (PRIORITY_FAILOVER before PRIORITY_PLACEMENT before PRIORITY_FAILBACK). `before_send`: called
+    # after the mover's own reads, right before its first mutating call; a reason (not None) means
+    # the decision no longer holds: nothing is sent, MoveCancelledError(reason) is raised.
+    def move(
+        self,
+        instance_id: str,
+        *,
+        not_after: float | None = None,
+        priority: int = 0,
+        before_send: BeforeSend | None = None,
+    ) -> MoveResult: ...
 
 
 class StorePort(Protocol):

@@ -27,7 +27,7 @@ from nginx_eip_failover.core.decision import (
     node_verdicts,
     record_probes,
 )
-from nginx_eip_failover.core.errors import ConflictError, ElasticIpError, RefusedError
+from nginx_eip_failover.core.errors import ConflictError, ElasticIpError, MoveCancelledError, RefusedError
 from nginx_eip_failover.core.ports import (
     Association,
     EipPort,
@@ -343,8 +343,20 @@ class FailoverController:
             "moving EIP",
             extra={"move_id": move.id, "from": move.source, "to": move.target, "reason": move.reason},
         )
-        if self._clock() - probed_at > RECHECK_AFTER_SECONDS and not self._still_wanted(move, report, actor):
-            return
+        checked_at = probed_at
+        if self._clock() - checked_at > RECHECK_AFTER_SECONDS:
+            if not self._still_wanted(move, report, actor):
+                return
+            checked_at = self._clock()
+
+        def before_send() -> str | None:
+            # The mover's own reads (a DescribeAddresses slow with retries) can age the decision
+            # again: check it once more right before the send (simulator seed 2567: sent 5.5 s
+            # after its probes, 3.5 s after another invocation had seen the target fail).
+            if self._clock() - checked_at <= RECHECK_AFTER_SECONDS or self._still_wanted(move, report, actor):
+                return None
+            return report.move_error or "the decision no longer holds"
+
         # Another invocation abandons this intent after MOVE_TIMEOUT_SECONDS: the call must be
         # sent well before that, or not at all.
         not_after = self._monotonic() + (move.started_at + self.settings.move_timeout_seconds / 2 - self._clock())
@@ -352,10 +364,14 @@ class FailoverController:
         association: str | None
         try:
             target_instance = self.settings.node(move.target).instance_id
-            result = self._eip.move(target_instance, not_after=not_after, priority=self._priority(move))
+            result = self._eip.move(
+                target_instance, not_after=not_after, priority=self._priority(move), before_send=before_send
+            )
             association = result.association.instance_id
             report.association = result.association
             report.timings_ms.update(associate=result.associate_ms, verify=result.verify_ms)
+        except MoveCancelledError:
+            return  # _still_wanted recorded why (or another invocation owns the move now)
         except ElasticIpError as exc:
             error = str(exc)
             association = self._association_after_failure()

@@ -36,8 +36,8 @@ from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget, BudgetDeadline
 from nginx_eip_failover.adapters.ec2.elastic_ip import ec2_call
 from nginx_eip_failover.core.addresses import AddressKind, AddressSet, AddressState, ElasticIpSpec, RouteSpec
 from nginx_eip_failover.core.bounds import bounded
-from nginx_eip_failover.core.errors import ElasticIpError
-from nginx_eip_failover.core.ports import PRIORITY_FAILOVER, Association, MoveResult
+from nginx_eip_failover.core.errors import ElasticIpError, MoveCancelledError
+from nginx_eip_failover.core.ports import PRIORITY_FAILOVER, Association, BeforeSend, MoveResult
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -315,7 +315,12 @@ class AddressSetMover:
 
     # -- moving ----------------------------------------------------------------------------------
     def move(
-        self, instance_id: str, *, not_after: float | None = None, priority: int = PRIORITY_FAILOVER
+        self,
+        instance_id: str,
+        *,
+        not_after: float | None = None,
+        priority: int = PRIORITY_FAILOVER,
+        before_send: BeforeSend | None = None,
     ) -> SetMoveResult:
         """Move every address of the set that is not on `instance_id` there, then verify.
 
@@ -340,6 +345,9 @@ class AddressSetMover:
                 f"move to {instance_id}: nothing sent for {labels}, the decision is {started - not_after:.1f}s past "
                 "its deadline (another invocation may have taken the move over)"
             )
+        cancelled = before_send() if before_send is not None else None
+        if cancelled is not None:
+            raise MoveCancelledError(f"move to {instance_id}: nothing sent: {cancelled}")
         failures: dict[str, _Failure] = {}
         target_eni = enis.get(target.name)
         for state in todo:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nginx_eip_failover.adapters.aws_errors import aws_error
-from nginx_eip_failover.core.errors import ElasticIpError
-from nginx_eip_failover.core.ports import Association, MoveResult
+from nginx_eip_failover.core.errors import ElasticIpError, MoveCancelledError
+from nginx_eip_failover.core.ports import Association, BeforeSend, MoveResult
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -57,7 +57,14 @@ class ElasticIpMover:
             instance_id=address.get("InstanceId") or None,
         )
 
-    def move(self, instance_id: str, *, not_after: float | None = None, priority: int = 0) -> MoveResult:
+    def move(
+        self,
+        instance_id: str,
+        *,
+        not_after: float | None = None,
+        priority: int = 0,
+        before_send: BeforeSend | None = None,
+    ) -> MoveResult:
         """Associate the EIP with `instance_id` unless it is there already, then verify it is.
 
         `not_after` (time.monotonic()): a slow DescribeAddresses (retries) must not let a decision
@@ -73,6 +80,9 @@ class ElasticIpMover:
                 f"AssociateAddress {self._allocation_id}: not sent, the decision is {started - not_after:.1f}s "
                 "past its deadline (another invocation may have taken the move over)"
             )
+        cancelled = before_send() if before_send is not None else None
+        if cancelled is not None:
+            raise MoveCancelledError(f"AssociateAddress {self._allocation_id}: not sent: {cancelled}")
         self._call(
             "AssociateAddress",
             self._ec2().associate_address,
