@@ -23,6 +23,7 @@ entries (false failovers: target 0), the probes that timed out, and the observer
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import threading
 import time
@@ -245,7 +246,9 @@ def soak(minutes: float, seed: int, verbose: bool) -> tuple[list[Row], dict[str,
         "holder": holder,
         **{f"{action}_per_min": count / (elapsed / 60) for action, count in calls.items()},
     }
-    say(f"[{NAME}] soak: {figures}")
+    say(f"[{NAME}] soak: {figures}; load average {os.getloadavg()[0]:.1f}")
+    for entry in downs:  # what a false detection looked like: which node, when, on whose votes
+        say(f"[{NAME}] soak: node_down {entry.get('node')} at +{entry['at'] - started:.1f} s: {entry.get('reason')}")
     rows = [
         Row(
             NAME,
