@@ -8,6 +8,7 @@ or after it (the effect done, the caller never told). Faults are drawn from the 
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from bisect import bisect_right
@@ -140,21 +141,35 @@ class NodeScript:
 
     def truth_events(self, timeout: float) -> list[NodeTruth]:
         """When probes start and stop failing, for the checker: a hang's arrivals until the last that
-        times out, a slow spell's if it answers later than the timeout."""
-        spans: list[tuple[float, float, str]] = []
-        for period in self.periods:
-            if period.kind == "slow" and period.latency + ARRIVAL_SECONDS < timeout:
-                continue
-            start, end = period.start, period.end
-            if period.kind == "hang":
-                end = period.end - timeout + self.base_latency + ARRIVAL_SECONDS
-            if end > start:
-                spans.append((start, end, period.kind))
+        times out, a slow spell's if it answers later than the timeout.
+
+        Periods may overlap; a probe meets the one `at` picks, so the truth is read from `at` over
+        every stretch between two boundaries (seed 6353: a short slow spell inside an HTTP 500
+        period ended, and the truth said healthy while the node still answered 500)."""
+        hang_ends = {
+            period.end - timeout + self.base_latency + ARRIVAL_SECONDS
+            for period in self.periods
+            if period.kind == "hang"
+        }
+        bounds = sorted({point for period in self.periods for point in (period.start, period.end)} | hang_ends)
         events: list[NodeTruth] = []
-        for start, end, kind in spans:
-            events.append(NodeTruth(start, self.group, self.node.name, True, kind))
-            events.append(NodeTruth(end, self.group, self.node.name, False))
+        failing = False
+        for start, end in itertools.pairwise(bounds):
+            kind = self._failing_kind((start + end) / 2, timeout)
+            if (kind is not None) != failing:
+                events.append(NodeTruth(start, self.group, self.node.name, kind is not None, kind or ""))
+                failing = kind is not None
+        if failing:
+            events.append(NodeTruth(bounds[-1], self.group, self.node.name, False))
         return events
+
+    def _failing_kind(self, when: float, timeout: float) -> str | None:
+        period = self.at(when)
+        if period is None or (period.kind == "slow" and period.latency + ARRIVAL_SECONDS < timeout):
+            return None
+        if period.kind == "hang" and when >= period.end - timeout + self.base_latency + ARRIVAL_SECONDS:
+            return None
+        return period.kind
 
 
 class SimProber:

@@ -144,3 +144,19 @@ def test_a_failback_completed_by_a_second_decision_counts_once() -> None:
 
 def names_with(events: list[Event], config: CheckConfig) -> list[str]:
     return [violation.invariant for violation in check_timeline(events, {G: config}, None)]
+
+
+def test_the_ground_truth_of_overlapping_node_faults_follows_what_a_probe_meets() -> None:
+    # Seed 6353: a short slow spell (past the timeout) inside an HTTP 500 period ended at 377.2 and
+    # the truth said healthy, while probes still met the 500s until 380: a false no_move_off_healthy.
+    from nginx_eip_failover.core.config import NodeConfig
+    from nginx_eip_failover_sim.world import NodeScript, Period
+
+    node = NodeConfig("node2", "i-2", "http://node2/health", 100)
+    periods = [Period(375.8, 377.0, "slow", 1.5), Period(377.0, 380.0, "http_500"), Period(377.0, 377.2, "slow", 1.5)]
+    events = NodeScript(G, node, periods, 0.005).truth_events(timeout=1.0)
+    assert [(e.at, e.failing) for e in events] == [(375.8, True), (380.0, False)]
+    # a slow spell that answers in time is no failure, even inside one
+    inside = [Period(10.0, 20.0, "refused"), Period(12.0, 14.0, "slow", 0.1)]
+    events = NodeScript(G, node, inside, 0.005).truth_events(timeout=1.0)
+    assert [(e.at, e.failing) for e in events] == [(10.0, True), (12.0, False), (14.0, True), (20.0, False)]
