@@ -36,6 +36,8 @@ from typing import Any
 
 import boto3
 
+import nginx_eip_failover
+
 from .account import REGION
 from .aws_proxy import AwsProxy
 from .fixtures import Pair, create_instance, create_pair
@@ -52,7 +54,14 @@ from .template import CONTROL_FUNCTION, MONITOR_FUNCTION, StackTemplate, Templat
 from .triggers import alarm_event
 
 NODE_NAMES = ("node1", "node2")
-_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the functions' CodeUri: src/
+
+
+def _function_path() -> str:
+    """PYTHONPATH of the functions' processes: where this process imported the function code and the
+    lab from. Normally both are src/ (the CodeUri); `make contract-test` imports the code from the sam
+    build output and the lab from a copy of it alone, and the functions must run that same code."""
+    roots = [Path(nginx_eip_failover.__file__).parent.parent, Path(__file__).parent.parent]
+    return os.pathsep.join(dict.fromkeys(str(root) for root in roots))
 
 
 _clients: dict[tuple[str, str], Any] = {}
@@ -260,7 +269,7 @@ class LabEnvironment:
         assert self.stack is not None
         return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(_PACKAGE_ROOT),
+            "PYTHONPATH": _function_path(),
             "LANG": "C.UTF-8",
             **DUMMY_AWS_ENV,
             # Each function signs with its own key, so the proxy evaluates the calls against its role.

@@ -246,6 +246,8 @@ def _denial(call: ApiCall, role: str, verdict: Verdict) -> Denial:
             f"with an explicit deny in an identity-based policy"
         )
     status, code, wire = _DENIAL_SHAPES.get(call.service, (403, "AccessDenied", "query"))
+    if wire == "cbor" and "Action" in call.parameters:
+        wire = "query"  # an older botocore (the Lambda runtime's) still calls CloudWatch with the query protocol
     request_id = str(uuid.uuid4())
     headers: list[tuple[str, str]] = [("x-amzn-RequestId", request_id)]
     if wire == "ec2":
