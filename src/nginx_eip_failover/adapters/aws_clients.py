@@ -71,6 +71,14 @@ def sns() -> SNSClient:
         return _session().client("sns", config=SNS_CONFIG)
 
 
+# Preflight's reads of the triggers (CloudWatch, Scheduler, EventBridge) are checks, not a failover:
+# a service with no path to it (a VPC without its endpoint) fails its row within 2 x 1 s of connect
+# timeout plus one backoff, naming the endpoint (aws_errors.unreachable_endpoint), instead of holding
+# the preflight for the default 3 x 2 s per call.
+CHECK_CONFIG = _CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=1))
+
+
 def client(service: str) -> Any:
-    """A client of any other service (preflight's reads), same session and retries; the caller keeps it."""
-    return _client(service)
+    """A client of any other service (preflight's reads), same session; the caller keeps it."""
+    with _BUILDING:
+        return _session().client(service, config=CHECK_CONFIG)  # type: ignore[call-overload]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+# Services reached through a gateway endpoint on the route tables (the others need an interface one).
+_GATEWAY_ENDPOINTS = frozenset({"dynamodb", "s3"})
 
 
 def aws_error(exc: Exception) -> tuple[str, str]:
@@ -11,4 +17,28 @@ def aws_error(exc: Exception) -> tuple[str, str]:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Error"))
         return code, f"{code}: {error.get('Message', '')}".rstrip(": ")
+    if isinstance(exc, BotoConnectionError):
+        return "EndpointUnreachable", f"EndpointUnreachable: {unreachable_endpoint(exc)}"
     return type(exc).__name__, f"{type(exc).__name__}: {exc}"
+
+
+def unreachable_endpoint(exc: BotoConnectionError) -> str:
+    """Why a service could not be reached, naming the VPC endpoint that would reach it.
+
+    In subnets without a NAT path every AWS call the functions make needs an endpoint for its service;
+    without one the connection never opens (EndpointConnectionError, ConnectTimeoutError). Said this
+    way, a preflight row or a failed move names what to create instead of only "timed out".
+    """
+    url = str(exc.kwargs.get("endpoint_url") or "")
+    host = urlsplit(url).hostname or ""
+    labels = host.split(".")
+    seen = f"cannot connect to {url or 'the endpoint'} ({type(exc).__name__})"
+    if len(labels) >= 4 and host.endswith((".amazonaws.com", ".amazonaws.com.cn")):
+        prefix, region = labels[0], labels[1]
+        kind = "gateway" if prefix in _GATEWAY_ENDPOINTS else "interface"
+        return (
+            f"{seen}: from subnets without a NAT path, {prefix} needs the VPC {kind} endpoint "
+            f"com.amazonaws.{region}.{prefix} (the template creates it with CreateVpcEndpoints=true), "
+            "and the functions' security groups must allow HTTPS to it"
+        )
+    return f"{seen}: check AWS_ENDPOINT_URL and the network path to it"

@@ -42,4 +42,4 @@ def dynamodb_call(operation: str, where: str, method: Callable[..., T], *, confl
             raise ConditionFailed(message, stored if isinstance(stored, Mapping) else None) from exc
         raise StateStoreError(f"{operation} {where}: {text}") from exc
     except BotoCoreError as exc:
-        raise StateStoreError(f"{operation} {where}: {exc}") from exc
+        raise StateStoreError(f"{operation} {where}: {aws_error(exc)[1]}") from exc
