@@ -183,6 +183,12 @@ contract-test: $(CONTRACT_VENV)/$(STAMP) nginx ## the contract suite on the sam 
 	  PYTHONPATH="$(CURDIR)/$(BUILD_DIR)/MonitorFunction:$(CURDIR)/$(CONTRACT_LAB_DIR)" \
 	  $(CONTRACT_VENV)/bin/python -m pytest -q $(CONTRACT_TESTS)
 
+# One version source, pyproject.toml; the release also writes __version__ and the template's
+# SemanticVersion, moves CHANGELOG.md's Unreleased entries under the version, commits and tags (no push).
+release: ## cut a release: make release VERSION=x.y.z (clean tree; commit + annotated tag vX.Y.Z, never pushed)
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z" >&2; exit 1; }
+	$(PYTHON) tools/release.py "$(VERSION)"
+
 # ------------------------------------------------------------------------------------------- run
 
 demo: install nginx ## run the local lab: two real nginx nodes, a moto AWS, the functions

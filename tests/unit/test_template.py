@@ -663,7 +663,7 @@ def test_email_subscription_is_optional(template: dict[str, Any], resources: dic
 def test_vpc_endpoints_only_with_vpc_placement(template: dict[str, Any], resources: dict[str, Any]) -> None:
     endpoints = _of_type(resources, "AWS::EC2::VPCEndpoint")
     services = {_sub_text(endpoint["Properties"]["ServiceName"]).rsplit(".", 1)[1] for endpoint in endpoints.values()}
-    assert services == {"dynamodb", "ec2", "sns"}
+    assert services == {"dynamodb", "ec2", "sns", "monitoring", "scheduler"}  # test_vpc_endpoints.py: from the code
     for endpoint in endpoints.values():
         assert endpoint["Condition"] == "CreateEndpoints"
     assert {"Condition": "HasVpcConfig"} in template["Conditions"]["CreateEndpoints"]["Fn::And"]
