@@ -15,6 +15,7 @@ from nginx_eip_failover.core.state import ControllerState
 if TYPE_CHECKING:
     from nginx_eip_failover.core.addresses import RouteSpec
     from nginx_eip_failover.core.config import NodeConfig, Settings
+    from nginx_eip_failover.core.emergency_stop import EmergencyStop
     from nginx_eip_failover.core.log_records import LogRecord
     from nginx_eip_failover.core.preflight import CheckRow, PreflightTargets
 
@@ -242,3 +243,11 @@ class PreflightTriggerChecks(Protocol):
 
     def schedule(self, targets: PreflightTargets) -> list[CheckRow]: ...
     def alarms(self, targets: PreflightTargets) -> list[CheckRow]: ...
+
+
+class StopFlagPort(Protocol):
+    """The emergency stop's flag (core/emergency_stop.py), read before a move."""
+
+    def current(self) -> EmergencyStop | None:
+        """The stop if one is set (a strongly consistent read), else None."""
+        ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nginx_eip_failover.core.errors import StateStoreError
 from nginx_eip_failover.handlers import wiring
 from nginx_eip_failover.observability import flush_node_metrics, logger, metrics, trace_handler, with_context_defaults
 from nginx_eip_failover.service.monitor_events import parse_monitor_event
@@ -38,6 +39,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     from nginx_eip_failover.service.fleet import FleetRunner
     from nginx_eip_failover.service.monitor_loop import run_monitor
 
+    # The emergency stop (core/emergency_stop.py): no probing, no move, one strongly consistent read.
+    # An observer runs this handler too, so a schedule re-enabled by hand stops here as well.
+    # A flag that cannot be read does not stop the monitor here: the mover reads it again before any
+    # move and refuses what it cannot check (service/emergency_stop.py).
+    try:
+        stop = wiring.stop_flag(wiring.controller().settings.table_name).current()
+    except StateStoreError:
+        logger.warning("cannot read the emergency stop; every move checks it again", exc_info=True)
+        stop = None
+    if stop is not None:
+        logger.warning("emergency stop set: not probing", extra={"stop": stop.as_dict()})
+        return {"trigger": trigger.kind, "stopped": stop.as_dict()}
     try:
         runner = FleetRunner(wiring.fleet())
         result = run_monitor(

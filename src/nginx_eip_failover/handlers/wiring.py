@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from nginx_eip_failover.adapters.dynamodb.decision_log import DecisionLogTable
     from nginx_eip_failover.adapters.dynamodb.monitor_lease import MonitorLeaseStore
     from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTable
+    from nginx_eip_failover.adapters.dynamodb.stop_flag import StopFlagTable
     from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget
     from nginx_eip_failover.core.ports import EipPort
     from nginx_eip_failover.service.controller import FailoverController
@@ -31,13 +32,15 @@ def build_controller(settings: Settings) -> FailoverController:
     from nginx_eip_failover.adapters.sns_notifier import Notifier
     from nginx_eip_failover.service.controller import FailoverController
     from nginx_eip_failover.service.decision_journal import DecisionJournal
+    from nginx_eip_failover.service.emergency_stop import StopGuardedMover
     from nginx_eip_failover.service.observer_exchange import ObserverExchange
 
     default = settings.group == DEFAULT_GROUP
     return FailoverController(
         settings,
         store=StateStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
-        eip=_mover(settings),
+        # Every move checks the emergency stop first (service/emergency_stop.py).
+        eip=StopGuardedMover(_mover(settings), stop_flag(settings.table_name)),
         prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle, observer=settings.observer),
         notifier=Notifier(
             None,
@@ -59,6 +62,14 @@ def observer_board(settings: Settings) -> ObserverBoardTable | None:
     from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTable  # observers only
 
     return ObserverBoardTable(aws_clients.dynamodb(), settings.lease_table_name, settings.allocation_id)
+
+
+@cache
+def stop_flag(table_name: str) -> StopFlagTable:
+    """The emergency stop's flag in the stack's state table (one for every group)."""
+    from nginx_eip_failover.adapters.dynamodb.stop_flag import StopFlagTable
+
+    return StopFlagTable(aws_clients.dynamodb(), table_name)
 
 
 @cache
