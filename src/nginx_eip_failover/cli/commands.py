@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from . import incident, transports
+from . import emergency_stop, incident, transports
 from .common import PROG, TransportError, UsageError, version
 from .rendering import render_action, render_fleet, render_history, render_json, render_plan, render_status
 from .transports import FUNCTION_OUTPUT, Transport
@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply = fleet_commands.add_parser("apply", help="replace the fleet document with FILE (JSON)")
     apply.add_argument("file", metavar="FILE", type=Path, help="the fleet document (schema: fleet.schema.json)")
     incident.add_commands(command)  # explain, replay, log export: the decision log
+    emergency_stop.add_commands(command)  # stop, resume: the emergency stop
     return parser
 
 
@@ -302,6 +303,8 @@ def main(
         env = os.environ if environ is None else environ
         if args.command in incident.COMMANDS:
             return incident.run(args, lambda: transport or transport_for(args, env), out, err)
+        if args.command in emergency_stop.COMMANDS:
+            return emergency_stop.run(args, env, out, err)
         chosen = transport or transport_for(args, env)
         return run(args, chosen, out, err)
     except UsageError as exc:
