@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Health = Literal["unknown", "up", "down"]
-SCHEMA_VERSION = 1
+# 2: NodeHealth.last_ok_at (per-prober runs, issue 25); a release before it cannot read a state that has it.
+SCHEMA_VERSION = 2
 # The item keeps a short recent history (what `status` shows: the last moves and what led to them);
 # the decision log keeps every change's entries for DecisionLogRetentionDays. A short history keeps
 # the item that every cycle reads near one 4 KB read unit: 20 entries of a typical 150-250 bytes,
