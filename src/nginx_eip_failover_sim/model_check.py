@@ -398,7 +398,9 @@ class Checker:
         if monitor.ended or monitor.pending is not None:
             return [None]
         seen = monitor.cache[0] if monitor.cache is not None else None
-        failing = monitor.runs.failing("node1") and (seen is None or seen.health("node1").status != "down")
+        failing = monitor.runs.falling("node1", self.bound.fall) and (
+            seen is None or seen.health("node1").status != "down"
+        )
         if failing and not faults.active(faults.STREAK_BY_TIME_GAP):
             return [None]
         return [None] + [

@@ -102,9 +102,12 @@ class ProbeRuns:
             attached[node] = replace(verdict, run=runs[node].times)
         return ProbeRuns(runs), attached
 
-    def failing(self, node: str) -> bool:
+    def falling(self, node: str, threshold: int) -> bool:
+        """A failure run of `node` part way: failing, and fewer than `threshold` results long. (A run
+        that is complete and did not take the node down gains nothing from more of this prober's
+        probes: e.g. an observer alone in seeing a failure, with no quorum behind it.)"""
         run = self.runs.get(node)
-        return run is not None and not run.ok
+        return run is not None and not run.ok and len(run.times) < threshold
 
 
 def _extended(previous: Run | None, ok: bool, at: float, gap: float, keep: int) -> Run:

@@ -259,7 +259,11 @@ class FailoverController:
         scheduled monitor hands over only once it ends (monitor_loop), so one prober counts it."""
         state = self._snapshot.state if self._snapshot is not None else None
         down = {node for node in self.settings.node_names if state is not None and state.health(node).status == "down"}
-        return any(self.runs.failing(node) for node in self.settings.node_names if node not in down)
+        return any(
+            self.runs.falling(node, self.settings.fall_threshold)
+            for node in self.settings.node_names
+            if node not in down
+        )
 
     def status(self) -> StatusDocument:
         from nginx_eip_failover.service.status import build_status  # only the ControlFunction needs it
