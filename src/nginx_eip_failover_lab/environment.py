@@ -38,6 +38,7 @@ import boto3
 
 import nginx_eip_failover
 
+from . import warm as warm_containers
 from .account import REGION
 from .aws_proxy import AwsProxy
 from .fixtures import Pair, create_instance, create_pair
@@ -205,6 +206,7 @@ class LabEnvironment:
         }
 
     def stop(self) -> None:
+        warm_containers.retire_all()  # they hold this lab's endpoints and state
         for node in self.nodes.values():
             node.stop()
         if self.fleet_nginx is not None:
@@ -365,12 +367,14 @@ class LabEnvironment:
         remaining_ms: int = 1000,
         env: Mapping[str, str] | None = None,
         on_start: Callable[[Any], None] | None = None,
+        warm: bool = False,
     ) -> InvokeResult:
-        """One MonitorFunction invocation; by default the schedule's input and a single cycle."""
+        """One MonitorFunction invocation; by default the schedule's input and a single cycle, in a
+        fresh (cold) process; `warm`: in this lab's warm container when one is idle (lab/warm.py)."""
         assert self.stack is not None
         event = dict(self.stack.schedule_input) if event is None else event
         merged = {**self.monitor_env, **self.extra_env, **(env or {})}
-        return invoke_handler("monitor", event, merged, remaining_ms=remaining_ms, on_start=on_start)
+        return invoke_handler("monitor", event, merged, remaining_ms=remaining_ms, on_start=on_start, warm=warm)
 
     def control(self, request: Any, *, env: Mapping[str, str] | None = None) -> InvokeResult:
         merged = {**self.control_env, **self.extra_env, **(env or {})}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import processes
+from . import warm as warm_containers
 from .lambda_context import LambdaContextDouble
 
 HANDLERS = {
@@ -46,14 +47,30 @@ def invoke_handler(
     remaining_ms: int = 3000,
     timeout: float | None = None,
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
+    warm: bool = False,
 ) -> InvokeResult:
-    """Invoke `function` ("monitor" or "control") in a new Python process and wait for it.
+    """Invoke `function` ("monitor" or "control") in a new Python process and wait for it; with
+    `warm`, in a warm one of the same function and environment if one is idle (lab/warm.py).
 
     The process runs in its own process group and is registered with the lab's process registry,
     so it is killed if the caller is interrupted, times out or exits. `on_start` receives the
     process (e.g. to kill it early); a killed invocation returns a Runtime.ExitError result.
     """
     started = time.monotonic()
+    if warm:
+        limit = timeout if timeout is not None else remaining_ms / 1000 + 30
+        answer, logs = warm_containers.invoke(function, event, env, remaining_ms, limit, on_start)
+        seconds = time.monotonic() - started
+        if answer is None:
+            return InvokeResult(False, None, "Runtime.ExitError", "the warm container died", logs, seconds)
+        return InvokeResult(
+            ok=bool(answer.get("ok")),
+            payload=answer.get("payload"),
+            error_type=answer.get("errorType"),
+            error_message=answer.get("errorMessage"),
+            logs=logs,
+            seconds=seconds,
+        )
     process = subprocess.Popen(
         [sys.executable, "-m", "nginx_eip_failover_lab.invoke", function, "--remaining-ms", str(remaining_ms)],
         stdin=subprocess.PIPE,
@@ -95,7 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("function", choices=sorted(HANDLERS))
     parser.add_argument("--event", help="the event as JSON (default: read from stdin)")
     parser.add_argument("--remaining-ms", type=int, default=3000, help="the invocation's time budget")
+    parser.add_argument("--serve", action="store_true", help="a warm container: one invocation per stdin line")
     args = parser.parse_args(argv)
+    if args.serve:
+        name = f"{args.function.capitalize()}Function"
+        return warm_containers.serve(
+            args.function, HANDLERS[args.function], lambda ms: LambdaContextDouble(ms, function_name=name)
+        )
     event = json.loads(args.event if args.event is not None else sys.stdin.read())
     result_stream = sys.stdout
     sys.stdout = sys.stderr  # Powertools logs to stdout; keep stdout for the result alone

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nginx_eip_failover_lab.environment import LabEnvironment
-from support.lab_driving import LabFactory, cycle, cycles, log_records, loop_for, moves_to, place_on_node1
+from support.lab_driving import LabFactory, cycle, cycle_result, cycles, log_records, loop_for, moves_to, place_on_node1
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +121,7 @@ def test_hung_node_fails_within_the_timeout_and_does_not_delay_the_other_probe(l
     # WHEN node1's nginx is hung: the kernel accepts the connection, nothing ever answers
     lab.nodes["node1"].hang()
     debug = {"POWERTOOLS_LOG_LEVEL": "DEBUG"}
-    results = [lab.monitor(remaining_ms=1500, env=debug) for _ in range(3)]
+    results = [cycle_result(lab, env=debug) for _ in range(3)]
     # THEN each cycle reports node1 failed at the timeout while node2 answered on its own time
     for result in results:
         assert result.ok, result.logs[-3000:]
