@@ -45,7 +45,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: help install nginx test lint validate build cfn-lint checkov iam-lint demo bench chaos soak check clean distclean \
-	lock contract-test release model-check model-check-ci
+	lock contract-test release model-check model-check-ci docs docs-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -206,6 +206,12 @@ bench: install nginx ## run the benchmarks
 
 SEEDS ?= 1000
 SOAK_JOBS ?= 0
+docs: install ## regenerate docs/parameters.md (from template.yaml) and docs/cli.md (from the CLI's parser)
+	$(VENV)/bin/python -m nginx_eip_failover_docs generate
+
+docs-check: install ## fail on a stale generated page, a doc naming what does not exist, or a fact the code contradicts
+	$(VENV)/bin/python -m nginx_eip_failover_docs check
+
 model-check: install ## the exhaustive small-scope check of the decision core at its deep bound (minutes), then the re-injected #25 rule
 	$(VENV)/bin/python -m nginx_eip_failover_sim.model_check --deep
 	$(VENV)/bin/python -m nginx_eip_failover_sim.model_check --fault streak_by_time_gap

@@ -1,0 +1,136 @@
+"""What docs/ and README.md may claim: only what exists, and facts as the code states them."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from nginx_eip_failover.core.state import HISTORY_LIMIT, HISTORY_MAX_BYTES
+from nginx_eip_failover.service.controller import SNAPSHOT_MAX_AGE_SECONDS
+from nginx_eip_failover_docs.references import cli_commands
+from nginx_eip_failover_lab.cfn_yaml import load_template
+
+
+@dataclass(frozen=True)
+class Finding:
+    doc: str
+    line: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.doc}:{self.line}: {self.problem}"
+
+
+# A repository path as docs write it: in backticks or a link target, with a known top-level folder.
+_TOP = ("src", "tests", "bench", "docs", "events", "requirements", "tools", "terraform", "constructs", "examples")
+_PATH = re.compile(
+    r"(?:`|\]\()(?:\.\./)?((?:" + "|".join(_TOP) + r")/[A-Za-z0-9_./-]+?)(?:::[A-Za-z0-9_\[\]-]+)?(?:#[\w-]+)?[`)]"
+)
+_TOP_FILES = re.compile(
+    r"`((?:template\.yaml|samconfig\.toml|Makefile|pyproject\.toml|CHANGELOG\.md|ARCHITECTURE\.md))`"
+)
+_MODULE = re.compile(r"`((?:nginx_eip_failover(?:_lab|_sim|_docs)?)(?:\.[a-z_0-9]+)+)`")
+_MAKE = re.compile(r"`make ([a-z][a-z0-9-]*)")
+_CLI = re.compile(r"`nginx-eip-failover ((?:[a-z][a-z-]*)(?: [a-z][a-z-]*)?)")
+_PARAM = re.compile(r"`([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)`")
+# Facts the code owns: (what, pattern whose group 1 is the number, the code's value).
+_FACTS: tuple[tuple[str, re.Pattern[str], float], ...] = (
+    (
+        "history entries kept in the state",
+        re.compile(r"(?:state|item)[^.\n]{0,40}?(?:keeps?|holds?)[^.\n]{0,20}?(?:the )?(?:last|newest) (\d+)\b"),
+        HISTORY_LIMIT,
+    ),
+    ("history entries kept in the state", re.compile(r"\bnewest (\d+) (?:history )?entries"), HISTORY_LIMIT),
+    ("history bytes kept in the state", re.compile(r"history[^.\n]{0,40}?at most (\d+) KB"), HISTORY_MAX_BYTES / 1024),
+    (
+        "cached state refresh period (s)",
+        re.compile(r"refresh(?:es)?[^.\n]{0,40}?every (\d+) s\b"),
+        SNAPSHOT_MAX_AGE_SECONDS,
+    ),
+)
+# Prose may quote a past value on purpose ("it was 15 s"): such a line names it as past.
+_PAST = re.compile(r"\b(?:it was|was \d|were|used to|before|until|previously|old)\b", re.IGNORECASE)
+
+
+def make_targets(makefile: Path) -> set[str]:
+    return set(re.findall(r"^([a-z][a-z0-9-]*):", makefile.read_text(encoding="utf-8"), re.MULTILINE))
+
+
+def template_names(template_path: Path) -> set[str]:
+    template = load_template(template_path)
+    names: set[str] = set()
+    for section in ("Parameters", "Resources", "Outputs", "Conditions", "Rules", "Mappings"):
+        names |= set((template.get(section) or {}).keys())
+    return names
+
+
+def _module_exists(root: Path, dotted: str) -> bool:
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):  # `module.attribute` names a module and something in it
+        base = root / "src" / Path(*parts[:cut])
+        if base.with_suffix(".py").is_file() or (base / "__init__.py").is_file():
+            return True
+    return importlib.util.find_spec(parts[0]) is not None and len(parts) == 1
+
+
+def check_doc(
+    root: Path, doc: Path, *, targets: set[str], commands: set[str], names: set[str], parameters: set[str]
+) -> Iterator[Finding]:
+    rel = str(doc.relative_to(root))
+    for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), start=1):
+        for path in _PATH.findall(line):
+            path = path.rstrip(".,:;")
+            if "*" in path or "<" in path or "{" in path:
+                continue
+            if not (root / path).exists():
+                yield Finding(rel, number, f"names {path}, which does not exist")
+        for path in _TOP_FILES.findall(line):
+            if not (root / path).exists():
+                yield Finding(rel, number, f"names {path}, which does not exist")
+        for module in _MODULE.findall(line):
+            if not _module_exists(root, module):
+                yield Finding(rel, number, f"names module {module}, which does not exist")
+        for target in _MAKE.findall(line):
+            if target not in targets:
+                yield Finding(rel, number, f"names `make {target}`, which the Makefile does not define")
+        for command in _CLI.findall(line):
+            first = command.split()[0]
+            if command not in commands and first not in commands:
+                yield Finding(rel, number, f"names `nginx-eip-failover {command}`, which the CLI does not have")
+        for word in _PARAM.findall(line):
+            looks_like_parameter = word.startswith(("Node1", "Node2", "Observer")) or word.endswith(
+                ("Seconds", "Threshold", "Days", "Priority", "Profile")
+            )
+            if looks_like_parameter and word not in names and word not in parameters:
+                yield Finding(rel, number, f"names `{word}`, which is not a template parameter or resource")
+        if _PAST.search(line):
+            continue
+        for what, pattern, value in _FACTS:
+            for quoted in pattern.findall(line):
+                if float(quoted) != value:
+                    yield Finding(rel, number, f"says {what} is {quoted}; the code says {value:g}")
+
+
+def check_all(root: Path, generated: dict[str, Callable[[], str]]) -> list[Finding]:
+    findings: list[Finding] = []
+    for name, build in generated.items():
+        page = root / name
+        if not page.is_file() or page.read_text(encoding="utf-8") != build():
+            findings.append(Finding(name, 1, "is stale: run `make docs`"))
+    template = load_template(root / "template.yaml")
+    parameters = set((template.get("Parameters") or {}).keys())
+    commands = {path for path, _ in cli_commands()}
+    context = {
+        "targets": make_targets(root / "Makefile"),
+        "commands": commands,
+        "names": template_names(root / "template.yaml"),
+        "parameters": parameters,
+    }
+    docs = [root / "README.md", root / "ARCHITECTURE.md", *sorted((root / "docs").glob("*.md"))]
+    for doc in docs:
+        if doc.is_file() and doc.name not in {Path(name).name for name in generated}:
+            findings.extend(check_doc(root, doc, **context))
+    return findings
