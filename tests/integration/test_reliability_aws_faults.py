@@ -15,7 +15,7 @@ from nginx_eip_failover.core.decision import move_backoff_seconds
 from nginx_eip_failover_lab.aws_proxy import Fault
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import InvokeResult
-from support.lab_driving import cycle, cycles, json_logs, loop_for, ok, place_on_node1, until_holder
+from support.lab_driving import cycle, cycle_result, cycles, json_logs, loop_for, ok, place_on_node1, until_holder
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +71,7 @@ def test_transient_throttling_and_5xx_are_absorbed_by_bounded_retries(lab: LabEn
         lab.proxy.inject(fault)
     # Time for the retries' backoff (up to a second each): a cycle left with less than the move
     # reserve would rightly commit no move.
-    result = lab.monitor(remaining_ms=6000)
+    result = cycle_result(lab, remaining_ms=6000)  # the warm container that counted the failures
     # THEN every fault was met and retried, and the failover happened in that same cycle, once
     payload = ok(result)
     assert [fault.hits for fault in faults] == [1, 1, 2, 2]
@@ -180,7 +180,7 @@ def test_a_lost_answer_to_the_committed_intent_still_moves_in_the_same_cycle(lab
     # WHEN DynamoDB applies the intent's write but its answer is lost (500 after the write); botocore
     # retries the write, whose condition then fails on the version the first attempt wrote
     lost = lab.proxy.inject(Fault("PutItem", service="dynamodb", when="after", status=500, code="InternalServerError"))
-    payload = ok(lab.monitor(remaining_ms=1500))
+    payload = ok(cycle_result(lab))
     # THEN the invocation knows the write was its own and moves the EIP now (before the fix it took
     # it for another invocation's move in progress and left the EIP on the down node until the
     # move timeout)
@@ -202,7 +202,7 @@ def test_timeouts_on_the_intent_write_and_on_associate_address_make_one_move(lab
     slow = READ_TIMEOUT + 1.0
     slow_write = lab.proxy.inject(Fault("PutItem", service="dynamodb", kind="delay", delay_seconds=slow))
     slow_move = lab.proxy.inject(Fault("AssociateAddress", service="ec2", kind="delay", delay_seconds=slow))
-    payload = ok(lab.monitor(remaining_ms=1500))
+    payload = ok(cycle_result(lab))
     # THEN the cycle made one decision and completed it
     assert slow_write.hits == slow_move.hits == 1
     assert [move["to"] for move in payload["moves"]] == ["node2"], payload

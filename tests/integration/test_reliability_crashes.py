@@ -17,7 +17,7 @@ from nginx_eip_failover_lab import processes
 from nginx_eip_failover_lab.aws_proxy import Fault
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import InvokeResult
-from support.lab_driving import cycle, cycles, place_on_node1
+from support.lab_driving import cycle, cycle_result, cycles, place_on_node1
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ def kill_when_held(fault: Fault) -> Callable[[subprocess.Popen[str]], None]:
 
 
 def killed_invocation(lab: LabEnvironment, fault: Fault) -> InvokeResult:
-    result = lab.monitor(remaining_ms=1500, on_start=kill_when_held(fault))
+    result = cycle_result(lab, on_start=kill_when_held(fault))  # the warm container that counted the failures
     assert fault.hits == 1
     assert not result.ok and result.error_type == "Runtime.ExitError", (result.payload, result.logs[-3000:])
     return result

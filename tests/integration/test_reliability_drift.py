@@ -10,7 +10,7 @@ import pytest
 
 from nginx_eip_failover_lab.aws_proxy import Fault
 from nginx_eip_failover_lab.environment import LabEnvironment
-from support.lab_driving import control, cycle, cycles, loop_for, ok, place_on_node1, until_holder
+from support.lab_driving import control, cycle, cycle_result, cycles, loop_for, ok, place_on_node1, until_holder
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +98,7 @@ def test_a_stopped_standby_instance_refuses_the_eip_and_the_next_cycles_recover(
         )
     )
     lab.nodes["node1"].stop()
-    results = [lab.monitor(remaining_ms=1500) for _ in range(4)]
+    results = [cycle_result(lab) for _ in range(4)]
     # THEN every invocation succeeded (no crash), the failed move is reported with EC2's error, and
     # the EIP stayed on node1
     payloads = [ok(result) for result in results]

@@ -23,7 +23,9 @@ def ok(result: InvokeResult) -> dict[str, Any]:
 _last_cycle: dict[int, float] = {}
 
 
-def cycle_result(lab: LabEnvironment, event: dict[str, Any] | None = None, **kwargs: Any) -> InvokeResult:
+def cycle_result(
+    lab: LabEnvironment, event: dict[str, Any] | None = None, *, remaining_ms: int = 1500, **kwargs: Any
+) -> InvokeResult:
     """One monitor invocation of one probe cycle (the time budget leaves no room for two), on the lab's
     warm container when one is idle: cycles in a row are one container invoked again, as Lambda
     reuses a warm one, so its prober's runs count them (core/streaks). `warm=False`: a cold one."""
@@ -35,7 +37,7 @@ def cycle_result(lab: LabEnvironment, event: dict[str, Any] | None = None, **kwa
     if wait > 0:
         time.sleep(wait)
     _last_cycle[id(lab)] = time.monotonic()
-    return lab.monitor(event, remaining_ms=1500, **kwargs)
+    return lab.monitor(event, remaining_ms=remaining_ms, **kwargs)
 
 
 def cycle(lab: LabEnvironment, event: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
