@@ -177,3 +177,13 @@ def node_server() -> Iterator[Callable[[], NodeServer]]:
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_probers() -> Iterator[None]:
+    """Every test starts with no prober's runs (support.core_builders.PROBERS)."""
+    from support.core_builders import PROBERS
+
+    PROBERS.clear()
+    yield
+    PROBERS.clear()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from nginx_eip_failover.core.config import NodeConfig, Settings
 from nginx_eip_failover.core.decision import Context, Decision, Verdict, decide, record_probes
 from nginx_eip_failover.core.state import ControllerState, NodeHealth
+from nginx_eip_failover.core.streaks import ProbeRuns
 
 I1 = "i-0000000000000aaa1"
 I2 = "i-0000000000000bbb2"
@@ -64,6 +66,37 @@ def state(association: str | None = I1, **nodes: NodeHealth) -> ControllerState:
     return ControllerState(nodes=nodes, association=association, observed=True)
 
 
+# Each actor of a test is one prober (a container) with its own runs (core/streaks), as the controller
+# keeps them; tests/conftest.py clears them before every test.
+PROBERS: dict[str, ProbeRuns] = {}
+
+
+def new_world() -> None:
+    """Forget every prober's runs: each hypothesis example is a world of its own (the autouse fixture
+    runs once per test, not per example)."""
+    PROBERS.clear()
+
+
+def primed(actor: str, cfg: Settings, node: str, failures: int, last_at: float) -> None:
+    """`actor` has already seen `failures` failed probes of `node`, an interval apart, the last one
+    at `last_at` (a prober that is partway through a run of its own)."""
+    runs = PROBERS.get(actor, ProbeRuns())
+    for index in range(failures):
+        at = last_at - (failures - 1 - index) * cfg.interval_seconds
+        runs, _ = runs.extend_verdicts({node: Verdict(False, "refused")}, at, cfg)
+    PROBERS[actor] = runs
+
+
+def recorded(
+    current: ControllerState, results: Mapping[str, Verdict], ctx: Context, probed_at: float | None = None
+) -> ControllerState:
+    """`record_probes` as the prober named `ctx.actor` records a round: its own runs extended first."""
+    at = ctx.now if probed_at is None else probed_at
+    runs, attached = PROBERS.get(ctx.actor, ProbeRuns()).extend_verdicts(results, at, ctx.settings)
+    PROBERS[ctx.actor] = runs
+    return record_probes(current, attached, ctx, probed_at)
+
+
 def verdicts(**results: bool) -> dict[str, Verdict]:
     return {name: Verdict(ok, "HTTP 200" if ok else "refused") for name, ok in results.items()}
 
@@ -78,5 +111,5 @@ def step(
 ) -> Decision:
     """One monitor cycle of the pure core: record the probe results, then decide."""
     if results:
-        current = record_probes(current, verdicts(**results), Context(cfg, now, "test"))
+        current = recorded(current, verdicts(**results), Context(cfg, now, "test"))
     return decide(current, association, Context(cfg, now, "test"), move_id=move_id)

@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nginx_eip_failover.core.config import Settings
-from nginx_eip_failover.core.decision import Context, node_verdicts, record_probes
+from nginx_eip_failover.core.decision import Context, node_verdicts
 from nginx_eip_failover.core.ports import Observation
 from nginx_eip_failover.core.state import ControllerState
+from support.core_builders import new_world, recorded, state, up
 from support.core_builders import settings as make_settings
-from support.core_builders import state, up
 
 NODE2_OK = Observation("node2", True, "HTTP 200", 5.0)
 
@@ -36,13 +36,14 @@ def observe(
     latency: float,
     timed_out: bool = False,
     recorded_at: float | None = None,
+    actor: str = "monitor",
 ) -> ControllerState:
     """One cycle's probes of node1 (node2 fine), committed at `recorded_at` (default: when they ended)."""
     detail = "HTTP 200" if ok else ("no answer within 1s" if timed_out else "connection reset by peer")
     node1 = Observation("node1", ok, detail, latency * 1000, timed_out=timed_out)
     now = probed_at + latency if recorded_at is None else recorded_at
-    ctx = Context(cfg, now, "monitor")
-    return record_probes(current, node_verdicts([node1, NODE2_OK]), ctx, probed_at)
+    ctx = Context(cfg, now, actor)
+    return recorded(current, node_verdicts([node1, NODE2_OK]), ctx, probed_at)
 
 
 def steady(cfg: Settings) -> ControllerState:
@@ -86,8 +87,9 @@ def test_a_node_that_stops_answering_is_down_after_fall_threshold_probes() -> No
 def test_a_refusing_node_is_down_after_fall_threshold_probes_even_from_two_probers() -> None:
     cfg = replace(fall2(), fall_threshold=3)
     current = steady(cfg)
-    for probed_at in (10.0, 10.5, 11.0, 11.5, 12.0):  # two overlapping invocations, half an interval apart
-        current = observe(current, cfg, probed_at, ok=False, latency=0.002)
+    # Two overlapping invocations, half an interval apart: the first one's run of three completes.
+    for probed_at, actor in ((10.0, "old"), (10.5, "new"), (11.0, "old"), (11.5, "new"), (12.0, "old")):
+        current = observe(current, cfg, probed_at, ok=False, latency=0.002, actor=actor)
     assert current.health("node1").status == "down"
 
 
@@ -125,6 +127,7 @@ def test_one_short_blip_never_takes_a_node_down_whoever_probes_it(
     case: tuple[Settings, list[tuple[float, float, bool, bool, float]]],
 ) -> None:
     cfg, probes = case
+    new_world()
     current = steady(cfg)
     for sent, latency, ok, timed_out, committed_at in probes:
         current = observe(current, cfg, sent, ok=ok, latency=latency, timed_out=timed_out, recorded_at=committed_at)

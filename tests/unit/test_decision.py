@@ -14,11 +14,10 @@ from nginx_eip_failover.core.decision import (
     decide,
     is_damped,
     node_verdicts,
-    record_probes,
 )
 from nginx_eip_failover.core.ports import Observation
 from nginx_eip_failover.core.state import ControllerState, Drain, MoveIntent, NodeHealth, Pin
-from support.core_builders import FOREIGN, I1, I2, I3, down, settings, state, step, three_nodes, up
+from support.core_builders import FOREIGN, I1, I2, I3, down, recorded, settings, state, step, three_nodes, up
 
 CFG = settings()
 
@@ -246,7 +245,7 @@ def test_up_node_counts_flaps_only_on_up_to_down_transitions() -> None:
     cfg = settings(fall_threshold=1, rise_threshold=1)
     current = state(I1, node1=up(), node2=up())
     for now, ok in enumerate([False, True, False, True, False, False, False]):
-        current = record_probes(current, {"node1": _v(ok)}, Context(cfg, float(now), "t"))
+        current = recorded(current, {"node1": _v(ok)}, Context(cfg, float(now), "t"))
     assert current.health("node1").flaps == (0.0, 2.0, 4.0)
 
 

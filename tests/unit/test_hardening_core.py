@@ -11,16 +11,16 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from nginx_eip_failover.core.bounds import MAX_REASON_BYTES, bounded, stored_size
-from nginx_eip_failover.core.decision import ALERT_MOVE_FAILING, Context, complete_move, decide, record_probes
+from nginx_eip_failover.core.decision import ALERT_MOVE_FAILING, Context, complete_move, decide
 from nginx_eip_failover.core.state import HISTORY_MAX_BYTES, ControllerState, MoveIntent, Pin, state_to_dict
 from nginx_eip_failover.service.operator_requests import apply_control, parse_control_request
-from support.core_builders import I1, I2, down, settings, state, step, up, verdicts
+from support.core_builders import I1, I2, down, new_world, recorded, settings, state, step, up, verdicts
 
 CFG = settings(fall_threshold=3, rise_threshold=2, interval_seconds=1.0, preempt_delay_seconds=10.0)
 
 
-def _probe(current: ControllerState, at: float, **results: bool) -> ControllerState:
-    return record_probes(current, verdicts(**results), Context(CFG, at, "prober"), at)
+def _probe(current: ControllerState, at: float, actor: str = "prober", **results: bool) -> ControllerState:
+    return recorded(current, verdicts(**results), Context(CFG, at, actor), at)
 
 
 # --- 3. hysteresis counts by time, not by how many invocations probed --------------------------
@@ -57,11 +57,18 @@ def test_no_number_of_probers_turns_a_blip_shorter_than_the_fall_span_into_down(
 ) -> None:
     """Any number of invocations, each probing every interval from its own offset: a failure
     shorter than (FallThreshold - 1) intervals never marks the node down."""
-    probes = sorted({round(100.0 + offset + k * CFG.interval_seconds, 6) for offset in offsets for k in range(6)})
+    new_world()
+    probes = sorted(
+        {
+            (round(100.0 + offset + k * CFG.interval_seconds, 6), f"p{index}")
+            for index, offset in enumerate(offsets)
+            for k in range(6)
+        }
+    )
     current = state(I1, node1=up(), node2=up())
-    for at in probes:
+    for at, actor in probes:
         failing = 101.0 <= at <= 101.0 + blip
-        current = _probe(current, at, node1=not failing, node2=True)
+        current = _probe(current, at, actor, node1=not failing, node2=True)
         assert current.health("node1").status == "up"
 
 
@@ -149,7 +156,7 @@ def test_up_since_is_the_recorded_time_of_the_change_not_the_probes_start() -> N
     current = state(I1, node1=down(), node2=up())
     for probe_start in (100.0, 101.0):
         decided = probe_start + 0.3
-        current = record_probes(current, verdicts(node1=True), Context(CFG, decided, "p"), probe_start)
+        current = recorded(current, verdicts(node1=True), Context(CFG, decided, "p"), probe_start)
     health = current.health("node1")
     assert health.status == "up"
     assert health.since == current.history[-1].at == 101.3

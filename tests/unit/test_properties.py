@@ -10,9 +10,9 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from nginx_eip_failover.core.config import Settings
-from nginx_eip_failover.core.decision import Context, Verdict, complete_move, decide, is_eligible, record_probes
+from nginx_eip_failover.core.decision import Context, Verdict, complete_move, decide, is_eligible
 from nginx_eip_failover.core.state import ControllerState
-from support.core_builders import FOREIGN, I1, I2, settings, three_nodes
+from support.core_builders import FOREIGN, I1, I2, PROBERS, new_world, primed, recorded, settings, three_nodes
 
 configs = st.builds(
     lambda fall, rise, preempt, delay, gap, window, three: (three_nodes if three else settings)(
@@ -49,6 +49,7 @@ class Run:
 
 
 def _simulate(cfg: Settings, sequence: list, association: str | None) -> Run:
+    new_world()
     run = Run()
     current = ControllerState()
     now = 1000.0
@@ -57,7 +58,7 @@ def _simulate(cfg: Settings, sequence: list, association: str | None) -> Run:
         if drift is not None:
             association = None if drift == "unassociate" else drift
         verdicts = {node.name: Verdict(ok, "ok" if ok else "fail") for node, ok in zip(cfg.nodes, oks, strict=False)}
-        before = record_probes(current, verdicts, Context(cfg, now, "t"))
+        before = recorded(current, verdicts, Context(cfg, now, "t"))
         holder = cfg.node_by_instance(association)
         if holder and current.health(holder.name).status == "up" and before.health(holder.name).status == "down":
             run.holder_downs += 1
@@ -140,6 +141,7 @@ def test_racing_deciders_make_one_move_per_decision(racers: int, order) -> None:
         association=I1,
         observed=True,
     )
+    new_world()
     store = VersionedStore(failing)
     snapshots = [(store.state, store.version) for _ in range(racers)]
     moves = 0
@@ -148,8 +150,12 @@ def test_racing_deciders_make_one_move_per_decision(racers: int, order) -> None:
     while pending:
         racer = pending.pop(0)
         seen, version = snapshots[racer]
-        after = record_probes(
-            seen, {"node1": Verdict(False, "refused"), "node2": Verdict(True, "ok")}, Context(cfg, 10.0, "t")
+        # Each racer is a prober that saw the stored failures itself and now sees the last one.
+        actor = f"r{racer}"
+        if actor not in PROBERS:
+            primed(actor, cfg, "node1", cfg.fall_threshold - 1, 10.0 - cfg.interval_seconds)
+        after = recorded(
+            seen, {"node1": Verdict(False, "refused"), "node2": Verdict(True, "ok")}, Context(cfg, 10.0, actor)
         )
         decision = decide(after, I1, Context(cfg, 10.0, f"r{racer}"), move_id=f"m{racer}")
         if decision.state == seen:

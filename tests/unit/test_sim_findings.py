@@ -11,7 +11,7 @@ from nginx_eip_failover.core.state import NodeHealth
 from nginx_eip_failover.service.controller import NOTIFY_RESERVE_SECONDS, FailoverController
 from nginx_eip_failover.service.operator_requests import parse_control_request
 from nginx_eip_failover_sim.world import SNS_WORST_SECONDS
-from support.core_builders import I1, down, settings, state, up
+from support.core_builders import I1, down, recorded, settings, state, up
 from support.decision_log_scenario import World
 
 
@@ -78,10 +78,10 @@ def test_a_down_nodes_failures_write_nothing() -> None:
     # The streak's newest failure is tracked only while it can still take the node down.
     cfg = settings()
     health = NodeHealth(status="down", fail_streak=cfg.fall_threshold, last_failed_at=5.0)
-    from nginx_eip_failover.core.decision import Verdict, record_probes
+    from nginx_eip_failover.core.decision import Verdict
 
     current = state(node1=health, node2=up(cfg=cfg))
-    after = record_probes(current, {"node1": Verdict(False, "refused")}, Context(cfg, 50.0, "m"), 50.0)
+    after = recorded(current, {"node1": Verdict(False, "refused")}, Context(cfg, 50.0, "m"), 50.0)
     assert after == current
 
 
