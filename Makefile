@@ -31,7 +31,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # sam validate --lint needs a region; none is ever contacted.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install nginx test lint validate build cfn-lint checkov iam-lint demo bench chaos soak check clean distclean
+.PHONY: help install nginx test lint validate build cfn-lint checkov iam-lint demo bench chaos soak model-check model-check-ci check clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -148,6 +148,14 @@ bench: install nginx ## run the benchmarks
 
 SEEDS ?= 1000
 SOAK_JOBS ?= 0
+model-check: install ## the exhaustive small-scope check of the decision core at its deep bound (minutes), then the re-injected #25 rule
+	$(VENV)/bin/python -m nginx_eip_failover_sim.model_check --deep
+	$(VENV)/bin/python -m nginx_eip_failover_sim.model_check --fault streak_by_time_gap
+
+model-check-ci: install ## the model checker's CI bound (about a minute), then the re-injected #25 rule caught
+	$(VENV)/bin/python -m nginx_eip_failover_sim.model_check
+	$(VENV)/bin/python -m nginx_eip_failover_sim.model_check --fault streak_by_time_gap
+
 soak: install ## the deterministic simulator over seeds 1..SEEDS (make soak SEEDS=10000; SOAK_JOBS=0: a process per CPU)
 	$(VENV)/bin/python -m nginx_eip_failover_sim --seeds 1..$(SEEDS) --jobs $(SOAK_JOBS)
 

@@ -182,6 +182,9 @@ class _Controller:
             association=Association(settings.allocation_id, "198.51.100.7", holder),
         )
 
+    def failure_run_in_progress(self) -> bool:
+        return False
+
     def run_cycle(self, actor: str, time_left: Callable[[], float] | None = None) -> CycleReport:
         self._probes.append(self._clock.now)
         self._clock.now += self._cycle()

@@ -168,6 +168,9 @@ class QuickCycles:
             association=Association(ALLOCATION, None, None),
         )
 
+    def failure_run_in_progress(self) -> bool:
+        return False
+
     def run_cycle(self, actor: str, time_left: Callable[[], float] | None = None) -> CycleReport:
         self.cycles += 1
         self.on_cycle(self.clock.now)

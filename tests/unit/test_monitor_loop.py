@@ -56,6 +56,9 @@ class FakeController:
         self.failures: list[Exception | None] = []
         self.moves: dict[int, str] = {}
 
+    def failure_run_in_progress(self) -> bool:
+        return False
+
     def run_cycle(self, actor: str, time_left: Callable[[], float] | None = None) -> CycleReport:
         assert len(self.started) < 1000, "the loop does not end"
         self.started.append(self.clock.now)

@@ -16,15 +16,15 @@ applies them; splitting it would scatter one function's cases across files.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from nginx_eip_failover.core import faults
+from nginx_eip_failover.core import faults, streaks
 from nginx_eip_failover.core.bounds import MAX_ENTRY_REASON_BYTES, bounded
 from nginx_eip_failover.core.config import NodeConfig, Settings
 from nginx_eip_failover.core.ports import Notice, Observation
-from nginx_eip_failover.core.state import ControllerState, HistoryEntry, MoveIntent, NodeHealth
+from nginx_eip_failover.core.state import ControllerState, Health, HistoryEntry, MoveIntent, NodeHealth
+from nginx_eip_failover.core.streak_by_gap import advance_by_gap
 
 ALERT_NO_NODE_UP = "no_node_up"
 ALERT_FOREIGN_HOLDER = "foreign_holder"
@@ -47,6 +47,9 @@ class Verdict:
     # Seconds after the probes' start at which a failure was seen: an answer's latency (a refusal,
     # a 5xx, a bad body), or 0 for a probe that got no answer (the node was silent since then).
     seen_after: float = 0.0
+    # The prober's own run that this verdict ends (core/streaks: seen-at times, oldest first, this
+    # verdict's last). Empty: a run of this verdict alone (a prober that keeps no runs).
+    run: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ def node_verdicts(observations: Iterable[Observation], quorum: int = 1) -> dict[
     """Combine observations into one verdict per node.
 
     A node fails only when at least `quorum` observers saw it fail, so a partition between one
-    observer and a node is not taken for a node failure.
+    observer and a node is not taken for a node failure. The verdict carries the prober's run
+    (`Observation.run`, the same on every observation of a node in one round).
     """
     by_node: dict[str, list[Observation]] = {}
     for observation in observations:
@@ -95,32 +99,30 @@ def node_verdicts(observations: Iterable[Observation], quorum: int = 1) -> dict[
     for node, seen in by_node.items():
         failed = [o for o in seen if not o.ok]
         ok = len(failed) < min(quorum, len(seen))
+        first = seen[0] if ok else failed[0]
         verdicts[node] = Verdict(
             ok=ok,
-            detail=bounded((seen[0] if ok else failed[0]).detail),
+            detail=bounded(first.detail),
             seen_after=0.0 if ok or failed[0].timed_out else failed[0].latency_ms / 1000,
+            run=first.run,
         )
     return verdicts
-
-
-# Timer jitter allowance when a streak's span is compared with whole intervals: one prober's probes
-# are at least an interval apart, but two wall clocks read a few milliseconds differently.
-SPAN_TOLERANCE = 0.95
 
 
 def record_probes(
     state: ControllerState, verdicts: Mapping[str, Verdict], ctx: Context, probed_at: float | None = None
 ) -> ControllerState:
-    """Advance each node's rise/fall streaks with probes taken at `probed_at` (default: now).
+    """Advance each node's health with one prober's verdicts on probes taken at `probed_at` (default: now).
 
-    A node goes down after FallThreshold failed probes that span (FallThreshold - 1) intervals
-    with no success in between, whoever probed; up again likewise with RiseThreshold. A node
-    with no history is up on its first success and fails like an up node.
+    A node goes down when the deciding prober's own run of failures (`Verdict.run`) holds
+    FallThreshold failures spanning (FallThreshold - 1) intervals, none older than the newest
+    success recorded in the state; up again likewise with RiseThreshold successes, none older than
+    the newest recorded failure (core/streaks says why per prober). A node with no history is up on
+    its first success and fails like an up node.
 
-    A failure counts at a moment the node was failing: when its answer came (a refusal, a 5xx, a
-    bad body: a slow probe sent before a blip is answered inside it), or when it was sent if no
-    answer came. So a blip shorter than (FallThreshold - 1) intervals never spans them, however
-    many probers see it and however late their answers arrive.
+    A failure counts at a moment the node was failing: when its answer came, or when it was sent if
+    no answer came (streaks.seen_at). So a blip shorter than (FallThreshold - 1) intervals never
+    completes a run, however many probers see it and however late their answers arrive.
     """
     settings = ctx.settings
     at = ctx.now if probed_at is None else probed_at
@@ -130,7 +132,11 @@ def record_probes(
         if verdict is None:
             continue
         old = state.health(node.name)
-        new = _advance(old, verdict, settings, at + _failure_offset(verdict), ctx.now)
+        seen = at + _failure_offset(verdict)
+        if faults.active(faults.STREAK_BY_TIME_GAP):  # test-only re-injection: the shared streak of #25
+            new = advance_by_gap(old, verdict.ok, verdict.detail, settings, seen, ctx.now)
+        else:
+            new = _advance(old, verdict, settings, seen, ctx.now)
         nodes[node.name] = new
         if new.status != old.status:
             entry = ctx.entry(f"node_{new.status}", verdict.detail, node.name)
@@ -146,82 +152,76 @@ def _failure_offset(verdict: Verdict) -> float:
 
 
 def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, at: float, now: float) -> NodeHealth:
-    """`at`: when the probe was taken (streak spans); `now`: when the change is decided and recorded
+    """`at`: when the result was seen (runs); `now`: when the change is decided and recorded
     (`since`, flaps): the same clock as the history entry, so "up for PreemptDelaySeconds" counts
-    from the recorded node_up, never from an earlier probe start."""
+    from the recorded node_up, never from an earlier probe.
+
+    What is written stays what a steady pair never changes: a success on an up node with no failure
+    streak changes nothing (no write), and a failure on a down node with no rise under way neither.
+    Every other result is written, and with it the newest success (`last_ok_at`) or failure
+    (`last_failed_at`) that the other probers' runs are counted after."""
+    run = verdict.run or (at,)
     if verdict.ok:
-        continues = old.ok_streak > 0
-    else:
-        # Consecutive failures of one prober come at most one pause apart (two intervals plus the
-        # timeout, the longest the monitor loop lets probing pause). Further apart, a success in
-        # between may have gone unwritten (a container whose cached copy shows the node up writes
-        # nothing for it), so the failure starts a new streak instead of joining one blip to the next.
-        recent = (
-            old.status == "down"  # its failures change nothing (see last_failed_at below)
-            or old.last_failed_at is None
-            or at - old.last_failed_at <= _max_probe_gap(settings)
-        )
-        continues = old.fail_streak > 0 and recent
-    # None while a streak continues: a state written before streaks had a start (counted as spanned).
-    started = old.streak_started_at if continues else at
-    # A probe older than the streak's start (an overlapping invocation's, committed late) does not
-    # stretch the span backwards.
-    span = math.inf if started is None else max(0.0, at - started)
-    if verdict.ok:
-        ok_streak, fail_streak = min(old.ok_streak + 1, settings.rise_threshold), 0
-        promote = old.status == "unknown" or (
-            old.status == "down"
-            and ok_streak >= settings.rise_threshold
-            and _spans(span, settings.rise_threshold, settings)
-        )
-        status = "up" if promote else old.status
-    else:
-        ok_streak, fail_streak = 0, min((old.fail_streak if continues else 0) + 1, settings.fall_threshold)
-        # A node with no history passes on its first success but fails like an up node: a blip on
-        # a new group's (or a fresh stack's) first probe must not move the EIP off its holder
-        # (simulator seed 1558: a 0.65 s garbage body on the first probe failed node1 over).
-        demote = old.status in ("unknown", "up") and (
-            fail_streak >= settings.fall_threshold and _spans(span, settings.fall_threshold, settings)
-        )
-        status = "down" if demote else old.status
-    if verdict.ok:
-        last_failed_at = None
-    elif old.status == "down":
-        # A down node's failures change nothing, so they write nothing (no write a cycle per outage).
-        last_failed_at = old.last_failed_at
-    else:
-        last_failed_at = max(at, old.last_failed_at or at) if continues else at
+        ok_run = streaks.counted(run, old.last_failed_at)
+        # The longest rise run recorded since the last recorded failure (status shows it).
+        ok_streak = max(old.ok_streak, min(len(ok_run), settings.rise_threshold))
+        last_ok_at = max(at, old.last_ok_at or at)
+        if old.status != "down":
+            if old.status == "up" and old.fail_streak == 0:
+                return old  # steady: nothing to write
+            # The first success (a new node), or one that contradicts a stored failure streak: written,
+            # so that every prober's failure run is counted after it.
+            return _changed(old, "up", verdict.detail, now, settings, ok_streak, 0, last_ok_at=last_ok_at)
+        promote = streaks.completes(ok_run, settings.rise_threshold, settings)
+        if not promote and ok_streak == old.ok_streak and old.last_ok_at is not None and at <= old.last_ok_at:
+            return old  # nothing new (the same probe decided again after a conflict)
+        status: Health = "up" if promote else "down"
+        return _changed(old, status, verdict.detail, now, settings, ok_streak, 0, last_ok_at=last_ok_at)
+    fail_run = streaks.counted(run, old.last_ok_at)
+    last_failed_at = max(at, old.last_failed_at or at)
+    if old.status == "down":
+        if old.ok_streak == 0:
+            return old  # a down node's failures change nothing: no write a cycle per outage
+        # A failure that breaks a rise under way: written, so every prober's success run counts after it.
+        return _changed(old, "down", verdict.detail, now, settings, 0, 0, last_failed_at=last_failed_at)
+    # A node with no history fails like an up node: a blip on a new group's (or a fresh stack's)
+    # first probe must not move the EIP off its holder (simulator seed 1558).
+    demote = streaks.completes(fail_run, settings.fall_threshold, settings)
+    # The longest failure run recorded since the last recorded success (status shows it; any
+    # non-zero value makes the node ineligible to receive the EIP).
+    fail_streak = max(old.fail_streak, min(len(fail_run), settings.fall_threshold))
+    if demote:
+        return _changed(old, "down", verdict.detail, now, settings, 0, fail_streak, last_failed_at=last_failed_at)
+    if fail_streak == old.fail_streak and old.last_failed_at is not None and at <= old.last_failed_at:
+        return old  # nothing new (the same probe decided again after a conflict)
+    return _changed(old, old.status, verdict.detail, now, settings, 0, fail_streak, last_failed_at=last_failed_at)
+
+
+def _changed(
+    old: NodeHealth,
+    status: Health,
+    detail: str,
+    now: float,
+    settings: Settings,
+    ok_streak: int,
+    fail_streak: int,
+    *,
+    last_ok_at: float | None = None,
+    last_failed_at: float | None = None,
+) -> NodeHealth:
+    new = replace(
+        old,
+        ok_streak=ok_streak,
+        fail_streak=fail_streak,
+        last_ok_at=old.last_ok_at if last_ok_at is None else last_ok_at,
+        last_failed_at=old.last_failed_at if last_failed_at is None else last_failed_at,
+    )
     if status == old.status:
-        return replace(
-            old, ok_streak=ok_streak, fail_streak=fail_streak, streak_started_at=started, last_failed_at=last_failed_at
-        )
+        return new
     flaps = old.flaps
     if old.status == "up" and status == "down":
         flaps = (*flaps, now)[-settings.flap_suppress_threshold :]
-    return NodeHealth(
-        status=status,
-        ok_streak=ok_streak,
-        fail_streak=fail_streak,
-        since=now,
-        reason=verdict.detail,
-        flaps=flaps,
-        streak_started_at=started,
-        last_failed_at=last_failed_at,
-    )
-
-
-# The pause allowed between two failures of one streak never drops below this: a failure seen by the
-# next invocation (an alarm's, the schedule's hand-off) comes a cold start after the last one, not an
-# interval; a cold start (import, clients, the first probe) takes seconds at 128 MB.
-MIN_PROBE_GAP_SECONDS = 5.0
-
-
-def _max_probe_gap(settings: Settings) -> float:
-    return max(2 * settings.interval_seconds + settings.timeout_seconds, MIN_PROBE_GAP_SECONDS)
-
-
-def _spans(span: float, threshold: int, settings: Settings) -> bool:
-    return span >= (threshold - 1) * settings.interval_seconds * SPAN_TOLERANCE
+    return replace(new, status=status, since=now, reason=detail, flaps=flaps)
 
 
 def is_damped(health: NodeHealth, settings: Settings, now: float) -> bool:

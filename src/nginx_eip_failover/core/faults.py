@@ -20,7 +20,11 @@ BLIP_COUNTED_TWICE = "blip_counted_twice"
 STALE_DECISION_AFTER_SLOW_NOTICE = "stale_decision_after_slow_notice"
 # The no_node_up alert is raised but never cleared.
 ALERT_NOT_CLEARED = "alert_not_cleared"
-KNOWN = (BLIP_COUNTED_TWICE, STALE_DECISION_AFTER_SLOW_NOTICE, ALERT_NOT_CLEARED)
+# One failure streak shared by every prober through the stored state, a failure joining it when it came
+# at most MIN_PROBE_GAP_SECONDS after the last stored one (core/streak_by_gap): successes that a cached
+# copy made nobody write let blips separated by successes add up to a failover (issue #25).
+STREAK_BY_TIME_GAP = "streak_by_time_gap"
+KNOWN = (BLIP_COUNTED_TWICE, STALE_DECISION_AFTER_SLOW_NOTICE, ALERT_NOT_CLEARED, STREAK_BY_TIME_GAP)
 
 _active: frozenset[str] = frozenset()
 

@@ -231,7 +231,10 @@ def recorded_observation(observation: Observation) -> Observation:
 
 def _observation_to_list(observation: Observation) -> list[Any]:
     fields = [observation.node, observation.ok, observation.latency_ms, observation.detail, observation.observer]
-    # A timeout is recorded as a sixth element (records written before it have five).
+    # A timeout is recorded as a sixth element (records written before it have five), the prober's run
+    # as a seventh (core/streaks; records written before per-prober runs have none).
+    if observation.run:
+        return [*fields, observation.timed_out, [round(at, 3) for at in observation.run]]
     return [*fields, True] if observation.timed_out else fields
 
 
@@ -244,6 +247,7 @@ def _observation_from_list(data: Sequence[Any]) -> Observation:
         latency_ms=float(latency_ms),
         observer=str(observer),
         timed_out=bool(rest and rest[0]),
+        run=tuple(float(at) for at in rest[1]) if len(rest) > 1 else (),
     )
 
 

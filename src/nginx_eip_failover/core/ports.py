@@ -39,6 +39,9 @@ class Observation:
     # No answer came within the timeout: the node was silent from when the probe was sent (the
     # decision counts such a failure from its start, an answered one from its answer).
     timed_out: bool = False
+    # The prober's own run that this probe extends (core/streaks): the seen-at times of its
+    # consecutive results of this node with this outcome, this one last. Empty: a run of one.
+    run: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class ObserverReport:
     # node -> when its latest failed probe saw the failure (its answer, or its start if none came):
     # the quorum counts a failure from there, as one observer's decision does (Verdict.seen_after)
     seen_at: Mapping[str, float] = field(default_factory=dict)
+    # node -> this observer's own run of that node (core/streaks: seen-at times of its consecutive
+    # results with the reported outcome, newest last): a quorum's failure needs a majority's full runs
+    runs: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -57,10 +57,13 @@ def report_of(
     ok: dict[str, bool] = {}
     details: dict[str, str] = {}
     seen_at: dict[str, float] = {}
+    runs: dict[str, tuple[float, ...]] = {}
     for observation in observations:
         if ok.get(observation.node, True):
             ok[observation.node] = observation.ok
             details[observation.node] = bounded(observation.detail)
+            if observation.run:
+                runs[observation.node] = observation.run
             if not observation.ok:
                 answered = not observation.timed_out
                 seen_at[observation.node] = at + (observation.latency_ms / 1000 if answered else 0.0)
@@ -70,13 +73,25 @@ def report_of(
         if not passed
     }
     return ObserverReport(
-        observer=observer, at=at, ok=ok, details=details, failing_since=failing_since, seen_at=seen_at
+        observer=observer, at=at, ok=ok, details=details, failing_since=failing_since, seen_at=seen_at, runs=runs
     )
 
 
 def same_verdicts(a: ObserverReport | None, b: ObserverReport) -> bool:
-    """Whether `b` tells the others nothing new about the nodes (only a heartbeat would be due)."""
-    return a is not None and dict(a.ok) == dict(b.ok)
+    """Whether `b` tells the others nothing new about the nodes (only a heartbeat would be due). A run
+    that grew is news: a quorum's failure (or rise) needs the voters' runs, so an observer publishes
+    each probe of a run until the run is as long as it is kept (FallThreshold or RiseThreshold), then
+    only heartbeats: a few writes per failure, none while steady."""
+    if a is None or dict(a.ok) != dict(b.ok):
+        return False
+    return all(len(a.runs.get(node, ())) == len(b.runs.get(node, ())) for node in b.ok)
+
+
+def _strongest(runs: Sequence[tuple[float, ...]], needed: int) -> tuple[float, ...]:
+    """The run that `needed` voters each match or beat: the needed-th longest (ties: the shorter span),
+    so a quorum's run is never stronger than what a majority saw on its own."""
+    ranked = sorted(runs, key=lambda run: (len(run), run[-1] - run[0] if run else 0.0), reverse=True)
+    return ranked[needed - 1] if len(ranked) >= needed else ()
 
 
 @dataclass(frozen=True)
@@ -135,9 +150,13 @@ def combine(
         if len(failing) >= needed:
             seen = sorted(report.seen_at.get(node, report.at) for report in failing)[needed - 1]
             start = now if probed_at is None else probed_at
-            verdicts[node] = Verdict(False, _detail(failing, node, len(observers)), max(0.0, seen - start))
+            # Each voter's own run (a report without one, from an older version: a run of one).
+            run = _strongest([r.runs.get(node) or (r.seen_at.get(node, r.at),) for r in failing], needed)
+            verdicts[node] = Verdict(False, _detail(failing, node, len(observers)), max(0.0, seen - start), run)
         elif passing:
-            verdicts[node] = Verdict(True, _detail(passing, node, len(observers)))
+            # A pass needs one counted voter (rule 4): its rise is the longest run a voter saw.
+            run = _strongest([r.runs.get(node) or (r.at,) for r in passing], 1)
+            verdicts[node] = Verdict(True, _detail(passing, node, len(observers)), run=run)
     return QuorumView(
         verdicts=verdicts,
         fresh=frozenset(fresh),

@@ -31,14 +31,15 @@ class NodeHealth:
     fail_streak: int = 0
     since: float | None = None  # when `status` last changed
     reason: str = ""  # the probe detail that caused the last change
-    # When the first probe of the current streak (ok or failed, from any prober) was taken. A
-    # streak counts only once it spans its threshold's intervals, so overlapping invocations
-    # that probe the same blip cannot add up to a failure (hysteresis by time, not by count).
+    # Unused since per-prober runs (core/streaks); kept so states written before them still load
+    # (and for the re-injected shared streak of core/streak_by_gap).
     streak_started_at: float | None = None
-    # When the current failure streak's newest failed probe was taken (None: no failure streak). A
-    # failure long after it starts a new streak: a success in between may never have been written (a
-    # container deciding on its cached copy sees no change to write).
+    # The newest failed probe recorded (None: none since this field exists). Another prober's run of
+    # successes counts only after it: a failure written because it broke a rise under way.
     last_failed_at: float | None = None
+    # The newest success recorded: written when it contradicted a stored failure streak (or raised a
+    # down node's rise), never for a steady up node. A prober's run of failures counts only after it.
+    last_ok_at: float | None = None
     # When the node last went from up to down, newest last, at most FLAP_SUPPRESS_THRESHOLD kept.
     flaps: tuple[float, ...] = ()
 

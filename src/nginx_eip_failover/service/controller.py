@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -39,9 +39,11 @@ from nginx_eip_failover.core.ports import (
     StorePort,
 )
 from nginx_eip_failover.core.state import ControllerState, MoveIntent
+from nginx_eip_failover.core.streaks import ProbeRuns
 from nginx_eip_failover.observability import add_node_metric, logger, metrics
 from nginx_eip_failover.service.decision_journal import DecisionJournal
 from nginx_eip_failover.service.observer_exchange import ObserverExchange
+from nginx_eip_failover.service.plan import Plan
 
 if TYPE_CHECKING:
     from nginx_eip_failover.core.log_records import OutcomeCause
@@ -84,35 +86,6 @@ class CycleReport:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class Plan:
-    would: str  # "move", "nothing" or "refuse"
-    reason: str
-    observations: list[Observation]
-    decision: Decision | None
-
-    def answer(self) -> dict[str, Any]:
-        """The JSON a dry run answers: what would happen, why, and on which probes."""
-        decision = self.decision
-        move = decision.move if decision is not None else None
-        return {
-            "dry_run": True,
-            "would": self.would,
-            "reason": self.reason,
-            "move": {"to": move.target, "from": move.source} if move is not None else None,
-            "notices": [notice.kind for notice in decision.notices] if decision is not None else [],
-            "nodes": (
-                {name: health.status for name, health in sorted(decision.state.nodes.items())}
-                if decision is not None
-                else {}
-            ),
-            "alerts": sorted(decision.state.alerts) if decision is not None else [],
-            "pin": decision.state.pin.node if decision is not None and decision.state.pin else None,
-            "drains": sorted(decision.state.drains) if decision is not None else [],
-            "probes": {o.node: {"ok": o.ok, "detail": o.detail} for o in self.observations},
-        }
-
-
 class FailoverController:
     def __init__(
         self,
@@ -145,6 +118,8 @@ class FailoverController:
         # cannot cause a wrong move, because every move is first a conditional write of it.
         self._snapshot: Snapshot | None = None
         self._snapshot_at = 0.0
+        # This container's own consecutive results per node (core/streaks): what a node's fall counts.
+        self.runs = ProbeRuns()
         # Set while an operator's request runs: notices must not outlast its invocation.
         self._request_time_left: Callable[[], float] | None = None
         # The decision log (off unless given one): inputs and outputs of every state change.
@@ -168,7 +143,7 @@ class FailoverController:
         started = self._monotonic()
         probed_at = self._clock()
         # The loop starts a cycle only with room for a whole probe timeout: no budget to cut here.
-        observations = self.probe()
+        observations = self._with_runs(self.probe(), probed_at)
         probed = self._monotonic()
         self.observers.share(observations, probed_at)
         settings = self.settings
@@ -272,7 +247,23 @@ class FailoverController:
         """Probes for an operator's request, cut so that the rest of it fits in the invocation."""
         probed_at = self._clock()
         budget = max(0.1, time_left() - CONTROL_TIME_AFTER_PROBES_SECONDS) if time_left else None
-        return probed_at, self.probe(budget)
+        return probed_at, self._with_runs(self.probe(budget), probed_at)
+
+    def _with_runs(self, observations: list[Observation], probed_at: float) -> list[Observation]:
+        """This container's runs (core/streaks) extended with a probe round and attached to it."""
+        self.runs, attached = self.runs.extend(observations, probed_at, self.settings)
+        return attached
+
+    def failure_run_in_progress(self) -> bool:
+        """This container's probes are part way through a failure run of a node not known down: a
+        scheduled monitor hands over only once it ends (monitor_loop), so one prober counts it."""
+        state = self._snapshot.state if self._snapshot is not None else None
+        down = {node for node in self.settings.node_names if state is not None and state.health(node).status == "down"}
+        return any(
+            self.runs.falling(node, self.settings.fall_threshold)
+            for node in self.settings.node_names
+            if node not in down
+        )
 
     def status(self) -> StatusDocument:
         from nginx_eip_failover.service.status import build_status  # only the ControlFunction needs it
@@ -413,7 +404,7 @@ class FailoverController:
             )
             report.move_error = f"move {move.id} was taken over by another invocation before EC2 was called"
             return False
-        seen = {o.node: o for o in self.probe()}
+        seen = {o.node: o for o in self._with_runs(self.probe(), self._clock())}
         target = seen.get(move.target)
         if target is not None and target.ok:
             return True

@@ -132,6 +132,9 @@ class FleetRunner:
         self._errors: dict[str, list[str]] = {}
         self._move_errors: dict[str, list[str]] = {}
 
+    def failure_run_in_progress(self) -> bool:
+        return any(controller.failure_run_in_progress() for controller in self.fleet.controllers().values())
+
     def run_cycle(self, actor: str, time_left: Callable[[], float] | None = None) -> CycleReport:
         results = self.fleet.run_cycles(actor, time_left)
         for result in results:

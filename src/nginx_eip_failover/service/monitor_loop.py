@@ -51,6 +51,8 @@ class CycleRunner(Protocol):
 
     def run_cycle(self, actor: str, time_left: Callable[[], float] | None = None) -> CycleReport: ...
 
+    def failure_run_in_progress(self) -> bool: ...
+
 
 class MonitorRun:
     """One invocation's probing: cycles every interval until it hands over, its window closes or
@@ -145,6 +147,11 @@ class MonitorRun:
         newer scheduled invocation has registered. Any doubt (an error, no answer) keeps probing."""
         if self._lease is None:
             return False
+        if self.successor is not None:
+            # A successor is probing, but this invocation's own probes are part way through a failure
+            # run: finish it (or see it end) first. The successor's run starts from nothing, so handing
+            # over now would restart the count and delay a failover that began at the hand-off.
+            return not self.controller.failure_run_in_progress()
         now = self._clock.monotonic()
         if now < self._next_lease_check:
             return False
@@ -164,6 +171,9 @@ class MonitorRun:
         if newer is None or newer.invocation == self.mine.invocation or not newer.newer_than(self.mine):
             return False
         self.successor = newer
+        if self.controller.failure_run_in_progress():
+            logger.info("a newer scheduled invocation is probing; handing over once this failure run ends")
+            return False
         # The routine hand-over, once a minute, logs at DEBUG like a steady cycle; finding a newer
         # invocation already registered when registering (starts out of order) is worth an INFO.
         (logger.info if registering else logger.debug)(

@@ -45,6 +45,7 @@ class ObserverBoardTable:
             "details": {"M": {node: {"S": bounded(detail)} for node, detail in report.details.items()}},
             "failing_since": {"M": {node: {"N": f"{at:.3f}"} for node, at in report.failing_since.items()}},
             "seen_at": {"M": {node: {"N": f"{at:.3f}"} for node, at in report.seen_at.items()}},
+            "runs": {"M": {node: {"L": [{"N": f"{at:.3f}"} for at in run]} for node, run in report.runs.items()}},
         }
         try:
             dynamodb_call(
@@ -90,6 +91,11 @@ class ObserverBoardTable:
                 },
                 # absent from a report an older version wrote: the quorum then counts from its `at`
                 seen_at={node: float(value["N"]) for node, value in item.get("seen_at", {}).get("M", {}).items()},
+                # absent from a report an older version wrote: each vote counts as a run of one
+                runs={
+                    node: tuple(float(at["N"]) for at in value["L"])
+                    for node, value in item.get("runs", {}).get("M", {}).items()
+                },
             )
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise StateStoreError(f"an item of {self._table} is not a valid observer report: {exc!r}") from exc
