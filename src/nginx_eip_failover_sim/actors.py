@@ -83,7 +83,7 @@ class Containers:
             settings,
             store=groups.stores[group],
             eip=groups.eips[group],
-            prober=SimProber(world, groups.scripts[group], settings.timeout_seconds),
+            prober=SimProber(world, groups.scripts[group], settings.timeout_seconds, prober=writer),
             notifier=SimNotifier(world),
             clock=world.sched.time,
             monotonic=world.sched.monotonic,
