@@ -160,6 +160,29 @@ def draw_periods(
     return _without_overlaps([period for period in periods if period.start > QUIET_START_SECONDS])
 
 
+BLIP_TRAIN_KINDS = ("refused", "hang", "reset", "http_500")
+
+
+def draw_blip_train(rng: random.Random, duration: float, interval: float) -> tuple[list[Period], list[float]]:
+    """Issue #25's world: blips of 0.2-2 intervals (refusals or timeouts) at random gaps, several in
+    a row, and the fresh invocations started at blip starts (where a cold prober's first probe
+    meets the blip while a warm container's cached state makes its successes go unwritten).
+    Returns the periods and the fresh invocations' start times (a time twice: two at once)."""
+    at = rng.uniform(QUIET_START_SECONDS, max(QUIET_START_SECONDS + 1.0, duration - 60.0))
+    kind = rng.choice(BLIP_TRAIN_KINDS)
+    periods: list[Period] = []
+    fresh: list[float] = []
+    for _ in range(rng.randint(3, 8)):
+        length = rng.uniform(0.2, 2.0) * interval
+        periods.append(Period(at, at + length, kind))
+        if rng.random() < 0.6:
+            # Started up to a cold start (1-3 s) before the blip, or at its start: the first probe
+            # of many of them lands inside it.
+            fresh.extend([at - rng.choice((0.0, rng.uniform(0.0, 3.0)))] * rng.choice((1, 1, 1, 2, 3)))
+        at += length + rng.uniform(0.3, 6.0) * interval
+    return periods, fresh
+
+
 def _without_overlaps(periods: list[Period]) -> list[Period]:
     """Failures win over slow spells; a later failure starts where an earlier one ends."""
     kept: list[Period] = []
@@ -219,11 +242,16 @@ def run_seed(
     starts = [rng.uniform(0.0, 5.0)] + [m * 60.0 + rng.uniform(0.0, 60.0) for m in range(1, minutes_count)]
     groups = Groups(base, text, {}, {}, {}, {}, SimLease(world))
     alarms: list[float] = []
+    fresh: list[tuple[float, str]] = []  # issue #25: invocations started inside blips
     for settings in all_settings:
         pair_outage = draw_pair_outage(rng, duration) if rng.random() < 0.35 else ([], [])
         for period in pair_outage[0][:1]:  # CloudWatch's status-check alarms fire during it
             for _ in range(rng.randint(0, 3)):
                 alarms.append(period.start + rng.uniform(5.0, 60.0))
+        if rng.random() < 0.5:  # on the holder (the first node), whose false failover would cost
+            train, fresh_at = draw_blip_train(rng, duration, settings.interval_seconds)
+            pair_outage = ([*pair_outage[0], *train], pair_outage[1])
+            fresh += [(at, rng.choice(("schedule", "alarm", "alarm"))) for at in fresh_at]
         scripts = [
             NodeScript(
                 settings.group,
@@ -264,6 +292,9 @@ def run_seed(
     alarms += [rng.uniform(0, duration) for _ in range(rng.randint(0, 4))]
     for at in alarms:
         sched.at(EPOCH + at, lambda: invoke("alarm"))
+    for at, kind in fresh:
+        sched.at(EPOCH + at, lambda kind=kind: invoke(kind))  # type: ignore[misc]
+        recorder.count(f"fresh_in_blip:{kind}")
     for _ in range(rng.randint(0, int(minutes))):
         event = _operator_event(rng, all_settings)
         request_id = f"op{next(ids)}"
