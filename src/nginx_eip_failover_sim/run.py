@@ -13,7 +13,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nginx_eip_failover.core import faults
@@ -215,35 +215,90 @@ def fleet_text(rng: random.Random) -> str | None:
     return json.dumps({"groups": [group]})
 
 
+@dataclass(frozen=True)
+class Scripted:
+    """A named scenario's world (scenarios.py): fixed settings, node1's failures, when the schedule
+    and the extra invocations start (seconds from the start); no AWS faults, crashes, operators or
+    fleet. The seed still picks every interleaving, latency and cold start."""
+
+    fall_threshold: int
+    interval_seconds: float
+    timeout_seconds: float
+    node1: tuple[Period, ...]
+    schedule: tuple[float, ...]
+    invocations: tuple[tuple[float, str], ...] = ()
+    rise_threshold: int = 2
+
+
+def _scripted_settings(rng: random.Random, scripted: Scripted) -> Settings:
+    return replace(
+        draw_settings(rng),
+        interval_seconds=scripted.interval_seconds,
+        timeout_seconds=scripted.timeout_seconds,
+        fall_threshold=scripted.fall_threshold,
+        rise_threshold=scripted.rise_threshold,
+        preempt=False,
+        min_seconds_between_moves=0.0,
+        flap_window_seconds=0.0,
+    )
+
+
 def run_seed(
-    seed: int, *, minutes: float = DEFAULT_MINUTES, steps: int = DEFAULT_STEPS, fault: str | None = None
+    seed: int,
+    *,
+    minutes: float = DEFAULT_MINUTES,
+    steps: int = DEFAULT_STEPS,
+    fault: str | None = None,
+    scripted: Scripted | None = None,
+    on_event: Callable[[Event], None] | None = None,
 ) -> RunResult:
-    """Run seed `seed` for `minutes` of simulated time (at most `steps` scheduler steps)."""
+    """Run seed `seed` for `minutes` of simulated time (at most `steps` scheduler steps); with
+    `scripted`, in that scenario's world instead of a drawn one."""
     logger.setLevel("CRITICAL")  # the service's logs: thousands of lines a run, none needed here
     rng = random.Random(seed)
-    base = draw_settings(rng)
-    profile = draw_profile(rng)
+    base = draw_settings(rng) if scripted is None else _scripted_settings(rng, scripted)
+    profile = draw_profile(rng) if scripted is None else Profile()
     duration = minutes * 60.0
     checker_box: list[Checker] = []
     found: list[Violation] = []
 
     def listen(event: Event) -> None:
+        if on_event is not None:
+            on_event(event)
         if checker_box:
             found.extend(checker_box[0].observe(event))
 
     recorder = Recorder(listen)
-    sched = Scheduler(rng, crash_probability=rng.choice((0.0, 0.0, 0.0005, 0.002)))
+    crash_probability = rng.choice((0.0, 0.0, 0.0005, 0.002)) if scripted is None else 0.0
+    sched = Scheduler(rng, crash_probability=crash_probability)
     world = World(sched, rng, profile, recorder)
-    text = fleet_text(rng)
+    text = fleet_text(rng) if scripted is None else None
     all_settings = (base, *(parse_fleet_json(text, base) if text else ()))
     checker_box.append(Checker({s.group: CheckConfig.from_settings(s) for s in all_settings}))
 
     minutes_count = int(minutes) + 1
     starts = [rng.uniform(0.0, 5.0)] + [m * 60.0 + rng.uniform(0.0, 60.0) for m in range(1, minutes_count)]
+    if scripted is not None:
+        starts = list(scripted.schedule)
     groups = Groups(base, text, {}, {}, {}, {}, SimLease(world))
     alarms: list[float] = []
     fresh: list[tuple[float, str]] = []  # issue #25: invocations started inside blips
     for settings in all_settings:
+        if scripted is not None:
+            scripts = [
+                NodeScript(
+                    settings.group,
+                    node,
+                    [Period(EPOCH + p.start, EPOCH + p.end, p.kind, p.latency) for p in scripted.node1]
+                    if index == 0
+                    else [],
+                    base_latency=rng.uniform(0.002, 0.03),
+                )
+                for index, node in enumerate(settings.nodes)
+            ]
+            fresh = list(scripted.invocations)
+            _install(world, groups, settings, scripts)
+            continue
         pair_outage = draw_pair_outage(rng, duration) if rng.random() < 0.35 else ([], [])
         for period in pair_outage[0][:1]:  # CloudWatch's status-check alarms fire during it
             for _ in range(rng.randint(0, 3)):
@@ -264,16 +319,7 @@ def run_seed(
             )
             for index, node in enumerate(settings.nodes)
         ]
-        groups.scripts[settings.group] = scripts
-        groups.stores[settings.group] = SimStore(world, settings.group)
-        groups.logs[settings.group] = SimDecisionLog(world)
-        labels = settings.address_set.labels()
-        groups.eips[settings.group] = SimEip(world, settings, labels, settings.nodes[0].instance_id)
-        for script in scripts:
-            for truth in script.truth_events(settings.timeout_seconds):
-                sched.at(truth.at, lambda truth=truth: recorder.record(truth))  # type: ignore[misc]
-        for address in groups.eips[settings.group].addresses:
-            world.associate(groups.eips[settings.group], address, settings.nodes[0].instance_id)
+        _install(world, groups, settings, scripts)
 
     containers = Containers(world, groups)
     ids = iter(range(1, 1_000_000))
@@ -286,16 +332,17 @@ def run_seed(
     for start in starts:
         at = EPOCH + start
         sched.at(at, lambda: invoke("schedule"))
-        if rng.random() < 0.05:  # at-least-once delivery: the same minute's event twice
+        if scripted is None and rng.random() < 0.05:  # at-least-once delivery: the same minute's event twice
             sched.at(at + rng.uniform(0.0, 5.0), lambda: invoke("schedule"))
             recorder.count("eventbridge:duplicate")
-    alarms += [rng.uniform(0, duration) for _ in range(rng.randint(0, 4))]
+    if scripted is None:
+        alarms += [rng.uniform(0, duration) for _ in range(rng.randint(0, 4))]
     for at in alarms:
         sched.at(EPOCH + at, lambda: invoke("alarm"))
     for at, kind in fresh:
         sched.at(EPOCH + at, lambda kind=kind: invoke(kind))  # type: ignore[misc]
         recorder.count(f"fresh_in_blip:{kind}")
-    for _ in range(rng.randint(0, int(minutes))):
+    for _ in range(rng.randint(0, int(minutes)) if scripted is None else 0):
         event = _operator_event(rng, all_settings)
         request_id = f"op{next(ids)}"
         body = operator_invocation(world, containers, event, request_id)
@@ -338,6 +385,20 @@ def run_seed(
         errors=errors,
         scenario={"settings": base, "profile": profile, "fleet": bool(text)},
     )
+
+
+def _install(world: World, groups: Groups, settings: Settings, scripts: list[NodeScript]) -> None:
+    """One group's simulated AWS side: its nodes, state item, decision log and addresses (on node1)."""
+    groups.scripts[settings.group] = scripts
+    groups.stores[settings.group] = SimStore(world, settings.group)
+    groups.logs[settings.group] = SimDecisionLog(world)
+    labels = settings.address_set.labels()
+    groups.eips[settings.group] = SimEip(world, settings, labels, settings.nodes[0].instance_id)
+    for script in scripts:
+        for truth in script.truth_events(settings.timeout_seconds):
+            world.sched.at(truth.at, lambda truth=truth: world.recorder.record(truth))  # type: ignore[misc]
+    for address in groups.eips[settings.group].addresses:
+        world.associate(groups.eips[settings.group], address, settings.nodes[0].instance_id)
 
 
 def _spawner(sched: Scheduler, name: str, body: Callable[[], None], kind: str) -> Callable[[], None]:
