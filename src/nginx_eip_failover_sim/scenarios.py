@@ -142,7 +142,12 @@ def expectations(scenario: Scenario, events: list[Event]) -> list[Violation]:
     if not left or left[0] - died > bound:
         took = f"{left[0] - died:.1f}s" if left else "never"
         found.append(
-            Violation("scenario_liveness", died, "default", f"node1 died at {died:.3f}; the EIP left it {took} (bound {bound:g}s)")
+            Violation(
+                "scenario_liveness",
+                died,
+                "default",
+                f"node1 died at {died:.3f}; the EIP left it {took} (bound {bound:g}s)",
+            )
         )
     return found
 
@@ -155,4 +160,3 @@ def run_scenario(name: str, seed: int, *, fault: str | None = None) -> RunResult
     result.violations += expectations(scenario, recorded)
     result.scenario["name"] = name
     return result
-
