@@ -34,6 +34,8 @@ from nginx_eip_failover_sim.world import (
 )
 
 MONITOR_TIMEOUT_SECONDS = 150.0  # template.yaml: MonitorFunction Timeout
+# A cold container's init (imports, clients) before its first cycle: 1-3 s at 128 MB (issue #25).
+COLD_START_SECONDS = (1.0, 3.0)
 CONTROL_TIMEOUT_SECONDS = 30.0  # template.yaml: ControlFunction Timeout
 
 
@@ -58,11 +60,15 @@ class Containers:
         self._made = 0
 
     def take(self, function: str) -> Fleet:
+        """A warm container if one is free (its controllers keep their cached state, up to the
+        refresh period old), else a cold one, after its init time."""
         free = self._free[function]
         if free:
             return free.pop(0)
         self._made += 1
         self._world.recorder.count(f"cold_start:{function}")
+        if function == "monitor":
+            self._world.sched.sleep(self._world.rng.uniform(*COLD_START_SECONDS), "cold_start")
         writer = f"{function[0]}{self._made}"
         return Fleet(
             self._controller(self._groups.base, writer),
@@ -83,7 +89,7 @@ class Containers:
             settings,
             store=groups.stores[group],
             eip=groups.eips[group],
-            prober=SimProber(world, groups.scripts[group], settings.timeout_seconds),
+            prober=SimProber(world, groups.scripts[group], settings.timeout_seconds, prober=writer),
             notifier=SimNotifier(world),
             clock=world.sched.time,
             monotonic=world.sched.monotonic,

@@ -20,6 +20,9 @@ The invariants (issue #17), each a `Violation.invariant` name:
 3. no_move_off_healthy: a failover (cause "failover") off a holder whose failures around the
    decision's probes could all be one failure shorter than (FallThreshold - 1) intervals is a false
    failover. Operator requests, drains, pins and preemption explain other moves.
+   no_down_without_run: a failover off the holder needs one prober (a container) whose own
+   FallThreshold consecutive probes of it failed, spanning (FallThreshold - 1) intervals (issue #25):
+   blips seen by different probers, with successes between them, never add up to a failover.
 4. one_call_per_decision: at most one EC2 call per address per committed decision.
 5. flap_damping: failbacks (cause "preempt" or "pin") towards a node: at most FlapSuppressThreshold
    decisions per FlapWindowSeconds, and none sooner than MinSecondsBetweenMoves after a move.
@@ -55,6 +58,7 @@ INVARIANTS = (
     "no_move_to_down",
     "liveness",
     "no_move_off_healthy",
+    "no_down_without_run",
     "one_call_per_decision",
     "flap_damping",
     "state_item",
@@ -308,6 +312,8 @@ class Checker:
                     down_since
                     - (config.fall_threshold * config.interval_seconds + config.timeout_seconds + MOVE_VERIFY_SECONDS),
                 )
+            if event.cause == "failover" and not event.forced:
+                found += self._down_without_run(event, source, window_start, sent, config)
             if event.cause == "failover" and self._stayed_healthy(event.group, source, window_start, window_end):
                 found.append(
                     Violation(
@@ -337,6 +343,38 @@ class Checker:
     def _on_ProbeFailed(self, event: ProbeFailed) -> list[Violation]:
         self._failed_probes[(event.group, event.node)].append(event)
         return []
+
+    def _down_without_run(
+        self, event: MoveCall, source: str, window_start: float, sent: float, config: CheckConfig
+    ) -> list[Violation]:
+        """no_down_without_run: a failover needs one prober (a container) whose own FallThreshold
+        consecutive probes of the holder failed, spanning (FallThreshold - 1) intervals, known
+        within the decision's window; failures of several probers with successes between them
+        (seen, if unwritten) never add up to one."""
+        for probe in reversed(self._failed_probes[(event.group, source)]):
+            if probe.at < window_start:
+                break
+            if probe.run == 0:
+                return []  # a timeline without probers' runs (the lab's chaos soak): not judged here
+            if probe.at > sent or probe.run < config.fall_threshold:
+                continue
+            if probe.run_from is None or probe.sent_at - probe.run_from >= config.fall_span_seconds:
+                return []
+        runs = [
+            f"{p.prober or p.actor}#{p.run}@{p.sent_at:.3f}"
+            for p in self._failed_probes[(event.group, source)]
+            if window_start <= p.at <= sent
+        ]
+        return [
+            Violation(
+                "no_down_without_run",
+                event.at,
+                event.group,
+                f"failover {event.decision_id} off {source} by {event.actor}, though no prober saw "
+                f"{config.fall_threshold} consecutive failures spanning {config.fall_span_seconds:.2f}s in "
+                f"[{window_start:.3f}, {sent:.3f}]; failed probes (prober#run@sent): {', '.join(runs) or 'none'}",
+            )
+        ]
 
     def _failed_probe_before(self, event: MoveCall, sent: float, config: CheckConfig) -> ProbeFailed | None:
         """A failed probe of the target known before the call was `sent` (see no_move_to_down)."""

@@ -13,7 +13,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nginx_eip_failover.core import faults
@@ -160,6 +160,29 @@ def draw_periods(
     return _without_overlaps([period for period in periods if period.start > QUIET_START_SECONDS])
 
 
+BLIP_TRAIN_KINDS = ("refused", "hang", "reset", "http_500")
+
+
+def draw_blip_train(rng: random.Random, duration: float, interval: float) -> tuple[list[Period], list[float]]:
+    """Issue #25's world: blips of 0.2-2 intervals (refusals or timeouts) at random gaps, several in
+    a row, and the fresh invocations started at blip starts (where a cold prober's first probe
+    meets the blip while a warm container's cached state makes its successes go unwritten).
+    Returns the periods and the fresh invocations' start times (a time twice: two at once)."""
+    at = rng.uniform(QUIET_START_SECONDS, max(QUIET_START_SECONDS + 1.0, duration - 60.0))
+    kind = rng.choice(BLIP_TRAIN_KINDS)
+    periods: list[Period] = []
+    fresh: list[float] = []
+    for _ in range(rng.randint(3, 8)):
+        length = rng.uniform(0.2, 2.0) * interval
+        periods.append(Period(at, at + length, kind))
+        if rng.random() < 0.6:
+            # Started up to a cold start (1-3 s) before the blip, or at its start: the first probe
+            # of many of them lands inside it.
+            fresh.extend([at - rng.choice((0.0, rng.uniform(0.0, 3.0)))] * rng.choice((1, 1, 1, 2, 3)))
+        at += length + rng.uniform(0.3, 6.0) * interval
+    return periods, fresh
+
+
 def _without_overlaps(periods: list[Period]) -> list[Period]:
     """Failures win over slow spells; a later failure starts where an earlier one ends."""
     kept: list[Period] = []
@@ -192,38 +215,98 @@ def fleet_text(rng: random.Random) -> str | None:
     return json.dumps({"groups": [group]})
 
 
+@dataclass(frozen=True)
+class Scripted:
+    """A named scenario's world (scenarios.py): fixed settings, node1's failures, when the schedule
+    and the extra invocations start (seconds from the start); no AWS faults, crashes, operators or
+    fleet. The seed still picks every interleaving, latency and cold start."""
+
+    fall_threshold: int
+    interval_seconds: float
+    timeout_seconds: float
+    node1: tuple[Period, ...]
+    schedule: tuple[float, ...]
+    invocations: tuple[tuple[float, str], ...] = ()
+    rise_threshold: int = 2
+
+
+def _scripted_settings(rng: random.Random, scripted: Scripted) -> Settings:
+    return replace(
+        draw_settings(rng),
+        interval_seconds=scripted.interval_seconds,
+        timeout_seconds=scripted.timeout_seconds,
+        fall_threshold=scripted.fall_threshold,
+        rise_threshold=scripted.rise_threshold,
+        preempt=False,
+        min_seconds_between_moves=0.0,
+        flap_window_seconds=0.0,
+    )
+
+
 def run_seed(
-    seed: int, *, minutes: float = DEFAULT_MINUTES, steps: int = DEFAULT_STEPS, fault: str | None = None
+    seed: int,
+    *,
+    minutes: float = DEFAULT_MINUTES,
+    steps: int = DEFAULT_STEPS,
+    fault: str | None = None,
+    scripted: Scripted | None = None,
+    on_event: Callable[[Event], None] | None = None,
 ) -> RunResult:
-    """Run seed `seed` for `minutes` of simulated time (at most `steps` scheduler steps)."""
+    """Run seed `seed` for `minutes` of simulated time (at most `steps` scheduler steps); with
+    `scripted`, in that scenario's world instead of a drawn one."""
     logger.setLevel("CRITICAL")  # the service's logs: thousands of lines a run, none needed here
     rng = random.Random(seed)
-    base = draw_settings(rng)
-    profile = draw_profile(rng)
+    base = draw_settings(rng) if scripted is None else _scripted_settings(rng, scripted)
+    profile = draw_profile(rng) if scripted is None else Profile()
     duration = minutes * 60.0
     checker_box: list[Checker] = []
     found: list[Violation] = []
 
     def listen(event: Event) -> None:
+        if on_event is not None:
+            on_event(event)
         if checker_box:
             found.extend(checker_box[0].observe(event))
 
     recorder = Recorder(listen)
-    sched = Scheduler(rng, crash_probability=rng.choice((0.0, 0.0, 0.0005, 0.002)))
+    crash_probability = rng.choice((0.0, 0.0, 0.0005, 0.002)) if scripted is None else 0.0
+    sched = Scheduler(rng, crash_probability=crash_probability)
     world = World(sched, rng, profile, recorder)
-    text = fleet_text(rng)
+    text = fleet_text(rng) if scripted is None else None
     all_settings = (base, *(parse_fleet_json(text, base) if text else ()))
     checker_box.append(Checker({s.group: CheckConfig.from_settings(s) for s in all_settings}))
 
     minutes_count = int(minutes) + 1
     starts = [rng.uniform(0.0, 5.0)] + [m * 60.0 + rng.uniform(0.0, 60.0) for m in range(1, minutes_count)]
+    if scripted is not None:
+        starts = list(scripted.schedule)
     groups = Groups(base, text, {}, {}, {}, {}, SimLease(world))
     alarms: list[float] = []
+    fresh: list[tuple[float, str]] = []  # issue #25: invocations started inside blips
     for settings in all_settings:
+        if scripted is not None:
+            scripts = [
+                NodeScript(
+                    settings.group,
+                    node,
+                    [Period(EPOCH + p.start, EPOCH + p.end, p.kind, p.latency) for p in scripted.node1]
+                    if index == 0
+                    else [],
+                    base_latency=rng.uniform(0.002, 0.03),
+                )
+                for index, node in enumerate(settings.nodes)
+            ]
+            fresh = list(scripted.invocations)
+            _install(world, groups, settings, scripts)
+            continue
         pair_outage = draw_pair_outage(rng, duration) if rng.random() < 0.35 else ([], [])
         for period in pair_outage[0][:1]:  # CloudWatch's status-check alarms fire during it
             for _ in range(rng.randint(0, 3)):
                 alarms.append(period.start + rng.uniform(5.0, 60.0))
+        if rng.random() < 0.5:  # on the holder (the first node), whose false failover would cost
+            train, fresh_at = draw_blip_train(rng, duration, settings.interval_seconds)
+            pair_outage = ([*pair_outage[0], *train], pair_outage[1])
+            fresh += [(at, rng.choice(("schedule", "alarm", "alarm"))) for at in fresh_at]
         scripts = [
             NodeScript(
                 settings.group,
@@ -236,16 +319,7 @@ def run_seed(
             )
             for index, node in enumerate(settings.nodes)
         ]
-        groups.scripts[settings.group] = scripts
-        groups.stores[settings.group] = SimStore(world, settings.group)
-        groups.logs[settings.group] = SimDecisionLog(world)
-        labels = settings.address_set.labels()
-        groups.eips[settings.group] = SimEip(world, settings, labels, settings.nodes[0].instance_id)
-        for script in scripts:
-            for truth in script.truth_events(settings.timeout_seconds):
-                sched.at(truth.at, lambda truth=truth: recorder.record(truth))  # type: ignore[misc]
-        for address in groups.eips[settings.group].addresses:
-            world.associate(groups.eips[settings.group], address, settings.nodes[0].instance_id)
+        _install(world, groups, settings, scripts)
 
     containers = Containers(world, groups)
     ids = iter(range(1, 1_000_000))
@@ -258,13 +332,17 @@ def run_seed(
     for start in starts:
         at = EPOCH + start
         sched.at(at, lambda: invoke("schedule"))
-        if rng.random() < 0.05:  # at-least-once delivery: the same minute's event twice
+        if scripted is None and rng.random() < 0.05:  # at-least-once delivery: the same minute's event twice
             sched.at(at + rng.uniform(0.0, 5.0), lambda: invoke("schedule"))
             recorder.count("eventbridge:duplicate")
-    alarms += [rng.uniform(0, duration) for _ in range(rng.randint(0, 4))]
+    if scripted is None:
+        alarms += [rng.uniform(0, duration) for _ in range(rng.randint(0, 4))]
     for at in alarms:
         sched.at(EPOCH + at, lambda: invoke("alarm"))
-    for _ in range(rng.randint(0, int(minutes))):
+    for at, kind in fresh:
+        sched.at(EPOCH + at, lambda kind=kind: invoke(kind))  # type: ignore[misc]
+        recorder.count(f"fresh_in_blip:{kind}")
+    for _ in range(rng.randint(0, int(minutes)) if scripted is None else 0):
         event = _operator_event(rng, all_settings)
         request_id = f"op{next(ids)}"
         body = operator_invocation(world, containers, event, request_id)
@@ -307,6 +385,20 @@ def run_seed(
         errors=errors,
         scenario={"settings": base, "profile": profile, "fleet": bool(text)},
     )
+
+
+def _install(world: World, groups: Groups, settings: Settings, scripts: list[NodeScript]) -> None:
+    """One group's simulated AWS side: its nodes, state item, decision log and addresses (on node1)."""
+    groups.scripts[settings.group] = scripts
+    groups.stores[settings.group] = SimStore(world, settings.group)
+    groups.logs[settings.group] = SimDecisionLog(world)
+    labels = settings.address_set.labels()
+    groups.eips[settings.group] = SimEip(world, settings, labels, settings.nodes[0].instance_id)
+    for script in scripts:
+        for truth in script.truth_events(settings.timeout_seconds):
+            world.sched.at(truth.at, lambda truth=truth: world.recorder.record(truth))  # type: ignore[misc]
+    for address in groups.eips[settings.group].addresses:
+        world.associate(groups.eips[settings.group], address, settings.nodes[0].instance_id)
 
 
 def _spawner(sched: Scheduler, name: str, body: Callable[[], None], kind: str) -> Callable[[], None]:

@@ -30,7 +30,10 @@ class NodeTruth:
 
 @dataclass(frozen=True)
 class ProbeFailed:
-    """A probe of `node` sent at `sent_at` by `actor` (an invocation) failed; `at`: when it was known."""
+    """A probe of `node` sent at `sent_at` by `actor` (an invocation) failed; `at`: when it was known.
+    `prober`: the container whose probe it was; `run`: that container's consecutive failed probes of
+    the node so far, this one included (no success of its own in between), the first sent at
+    `run_from` (what the checker's no_down_without_run reads)."""
 
     at: float
     group: str
@@ -38,6 +41,9 @@ class ProbeFailed:
     sent_at: float
     actor: str
     detail: str = ""
+    prober: str = ""
+    run: int = 0
+    run_from: float | None = None
 
 
 @dataclass(frozen=True)

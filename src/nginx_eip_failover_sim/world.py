@@ -175,10 +175,14 @@ class NodeScript:
 class SimProber:
     """The Prober port: every node of the group probed at once, each bounded by the timeout."""
 
-    def __init__(self, world: World, scripts: Sequence[NodeScript], timeout: float) -> None:
+    def __init__(self, world: World, scripts: Sequence[NodeScript], timeout: float, prober: str = "") -> None:
         self._world = world
         self._scripts = scripts
         self._timeout = timeout
+        # The container's own consecutive failures per node (count, first sent at): ground truth
+        # about what this prober saw, kept outside the controller for the checker.
+        self._prober = prober
+        self._runs: dict[str, tuple[int, float]] = {}
 
     def probe_all(self, budget_seconds: float | None = None) -> list[Observation]:
         sched = self._world.sched
@@ -191,9 +195,23 @@ class SimProber:
             ok, detail, latency, timed_out = script.probe(started, timeout)
             self._world.recorder.count("probe:ok" if ok else f"probe:{detail.split(':')[0][:24]}")
             results.append(Observation(script.node.name, ok, detail, round(latency * 1000, 1), timed_out=timed_out))
-            if not ok:  # failed probes only: a readable trace, not one line per probe
+            if ok:
+                self._runs.pop(script.node.name, None)
+            else:  # failed probes only: a readable trace, not one line per probe
+                count, first = self._runs.get(script.node.name, (0, started))
+                self._runs[script.node.name] = (count + 1, first)
                 self._world.recorder.record(
-                    ProbeFailed(started + latency, script.group, script.node.name, started, actor, detail[:40])
+                    ProbeFailed(
+                        started + latency,
+                        script.group,
+                        script.node.name,
+                        started,
+                        actor,
+                        detail[:40],
+                        prober=self._prober,
+                        run=count + 1,
+                        run_from=first,
+                    )
                 )
         sched.sleep(max(observation.latency_ms for observation in results) / 1000, "probe")
         return results

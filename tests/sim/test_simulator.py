@@ -27,6 +27,9 @@ MUTATIONS = {
     faults.BLIP_COUNTED_TWICE: ("no_move_off_healthy", 20),
     faults.STALE_DECISION_AFTER_SLOW_NOTICE: ("no_move_to_down", 60),
     faults.ALERT_NOT_CLEARED: ("alert_clears", 10),
+    # Issue #25's shared streak bounded by a time gap: blips seen by different containers, with the
+    # successes between them unwritten, add up to a failover (seed 10 of the widened world).
+    faults.STREAK_BY_TIME_GAP: ("no_down_without_run", 10),
 }
 
 

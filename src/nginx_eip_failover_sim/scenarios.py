@@ -1,0 +1,162 @@
+"""Named simulator scenarios: issue #25's black-box scenario, its variants, and the hand-off liveness case.
+
+    python -m nginx_eip_failover_sim --scenario blips_with_fresh_invocations [--seeds 1..20] [--fault NAME]
+
+Each scenario fixes the world (settings, node1's failures, which invocations start when; no AWS
+faults); the seed still picks every interleaving, probe latency and cold start. Besides the
+simulator's invariants, a scenario states what it expects: `moves=0` (node1 never failed over), or
+`fails_over_within` seconds of node1's death (liveness).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nginx_eip_failover_sim.invariants import Violation
+from nginx_eip_failover_sim.run import RunResult, Scripted, run_seed
+from nginx_eip_failover_sim.scheduler import EPOCH
+from nginx_eip_failover_sim.timeline import Event, HolderChange, MoveCall
+from nginx_eip_failover_sim.world import Period
+
+# After the quiet start (every node has a status before any fault).
+BLIPS_FROM = 25.0
+# How late the liveness case may lose the EIP beyond FallThreshold x interval (issue #25: one cold start).
+LIVENESS_SLACK_SECONDS = 6.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    what: str
+    world: Scripted
+    minutes: float
+    dies_at: float | None = None  # liveness: node1 fails for good at this second
+
+    @property
+    def fails_over_within(self) -> float | None:
+        if self.dies_at is None:
+            return None
+        return self.world.fall_threshold * self.world.interval_seconds + LIVENESS_SLACK_SECONDS
+
+
+def blip_train(
+    *, count: int, down: float, up: float, kind: str = "refused", fresh: tuple[str, ...] = ("schedule",)
+) -> tuple[tuple[Period, ...], tuple[tuple[float, str], ...]]:
+    """`count` times node1 fails (`kind`) for `down` s then answers for `up` s, from BLIPS_FROM; each
+    invocation kind in `fresh` starts once at the start of each blip."""
+    periods, invocations = [], []
+    at = BLIPS_FROM
+    for _ in range(count):
+        periods.append(Period(at, at + down, kind))
+        invocations += [(at, invocation) for invocation in fresh]
+        at += down + up
+    return tuple(periods), tuple(invocations)
+
+
+def _blips(
+    name: str,
+    what: str,
+    *,
+    fall: int = 2,
+    kind: str = "refused",
+    fresh: tuple[str, ...] = ("schedule",),
+    down: float = 0.9,
+    up: float = 3.5,
+    count: int = 6,
+) -> Scenario:
+    periods, invocations = blip_train(count=count, down=down, up=up, kind=kind, fresh=fresh)
+    # One MonitorFunction long-running from the start (the issue's 40 s one; a scheduled invocation
+    # probes for up to its 150 s timeout), fresh ones beside it.
+    world = Scripted(fall, 1.0, 0.5, periods, schedule=(1.0,), invocations=invocations)
+    return Scenario(name, what, world, minutes=(BLIPS_FROM + count * (down + up) + 20.0) / 60.0)
+
+
+def _hand_off(name: str, what: str, *, fall: int, after_successor: float) -> Scenario:
+    # The schedule's second invocation starts at 61 s; it registers in the lease after its cold start
+    # and first cycle, and the first reads the lease every 10 s: node1 dies `after_successor` seconds
+    # after the successor starts, a sweep over the offsets covering the hand-off itself.
+    dies = 61.0 + after_successor
+    world = Scripted(fall, 1.0, 0.5, (Period(dies, dies + 600.0, "refused"),), schedule=(1.0, 61.0))
+    return Scenario(name, what, world, minutes=(dies + 40.0) / 60.0, dies_at=dies)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in (
+        _blips(
+            "blips_with_fresh_invocations",
+            "issue #25 as filed: FallThreshold 2, interval 1 s, timeout 0.5 s; node1 refuses for 0.9 s then "
+            "answers for 3.5 s, six times; a fresh scheduled invocation starts at each blip beside the long one",
+        ),
+        _blips("blips_fall_3", "as filed, FallThreshold 3: 1.4 s blips every 4.4 s", fall=3, down=1.4, up=3.0),
+        _blips("timeout_blips", "as filed, node1 hangs (probes time out) instead of refusing", kind="hang"),
+        _blips("alarm_fresh_invocations", "as filed, the fresh invocations alarm-started", fresh=("alarm",)),
+        _blips(
+            "several_fresh_at_once",
+            "as filed, three fresh invocations (scheduled and alarm-started) at each blip",
+            fresh=("schedule", "alarm", "alarm"),
+        ),
+        _blips(
+            "short_gaps",
+            "blips of 0.5 s with 1.2 s of successes between them, eight times, FallThreshold 3",
+            fall=3,
+            down=0.5,
+            up=1.2,
+            count=8,
+            fresh=("alarm",),
+        ),
+        *(
+            _hand_off(
+                f"dies_at_hand_off_{offset}s",
+                f"node1 dies {offset} s after the schedule's successor starts (the lease hand-off happens in that "
+                "sweep); the EIP must leave it within FallThreshold x interval + 6 s",
+                fall=2,
+                after_successor=float(offset),
+            )
+            for offset in range(0, 13, 2)
+        ),
+        _hand_off(
+            "dies_at_hand_off_fall_3",
+            "as dies_at_hand_off_4s with FallThreshold 3",
+            fall=3,
+            after_successor=4.0,
+        ),
+    )
+}
+
+
+def expectations(scenario: Scenario, events: list[Event]) -> list[Violation]:
+    """What the scenario expects beyond the invariants, as violations (names `scenario_*`)."""
+    found: list[Violation] = []
+    moves = [e for e in events if isinstance(e, MoveCall) and e.source == "node1" and e.cause == "failover"]
+    if scenario.dies_at is None:
+        found += [
+            Violation("scenario_no_move", move.at, move.group, f"failover {move.decision_id} off node1 by {move.actor}")
+            for move in moves
+        ]
+        return found
+    died = EPOCH + scenario.dies_at
+    bound = scenario.fails_over_within
+    assert bound is not None
+    left = [e.at for e in events if isinstance(e, HolderChange) and e.at >= died and e.node == "node2"]
+    if not left or left[0] - died > bound:
+        took = f"{left[0] - died:.1f}s" if left else "never"
+        found.append(
+            Violation(
+                "scenario_liveness",
+                died,
+                "default",
+                f"node1 died at {died:.3f}; the EIP left it {took} (bound {bound:g}s)",
+            )
+        )
+    return found
+
+
+def run_scenario(name: str, seed: int, *, fault: str | None = None) -> RunResult:
+    """One seed of scenario `name`; its expectations join the result's violations."""
+    scenario = SCENARIOS[name]
+    recorded: list[Event] = []
+    result = run_seed(seed, minutes=scenario.minutes, fault=fault, scripted=scenario.world, on_event=recorded.append)
+    result.violations += expectations(scenario, recorded)
+    result.scenario["name"] = name
+    return result
