@@ -367,6 +367,13 @@ def check(events: list[Event], config: CheckConfig, end: float, unexplained: lis
         "no_move_to_down": kinds["MoveCall"],
         "liveness": len({event.at for event in events}),
         "no_move_off_healthy": sum(1 for m in move_calls if m.cause == "failover"),
+        # The decision log does not carry probers' runs, so the lab's timeline cannot be judged on
+        # it (the simulator's is); counted only when its probes carry them.
+        "no_down_without_run": (
+            sum(1 for m in move_calls if m.cause == "failover" and not m.forced)
+            if any(isinstance(event, ProbeFailed) and event.run > 0 for event in events)
+            else 0
+        ),
         "one_call_per_decision": kinds["MoveCall"] + len(unexplained),
         "flap_damping": sum(1 for m in move_calls if m.cause in ("preempt", "pin")),
         "state_item": kinds["StateWritten"],

@@ -202,6 +202,9 @@ class Checker:
         self._first_sent: dict[tuple[str, str], float] = {}  # (group, decision) -> its first call's send
         self._left: dict[tuple[str, str], bool] = {}  # (group, node) -> an address left it since its last failback
         self._failed_probes: dict[tuple[str, str], list[ProbeFailed]] = defaultdict(list)
+        # Whether the recorder numbers probers' runs (the simulator does; the lab's chaos soak and
+        # hand-written timelines do not): no_down_without_run is judged only where it does.
+        self._records_runs = False
         self._failbacks: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
         self._last_move: dict[str, float] = {}
         self._requests: dict[str, OperatorRequest] = {}
@@ -342,6 +345,7 @@ class Checker:
 
     def _on_ProbeFailed(self, event: ProbeFailed) -> list[Violation]:
         self._failed_probes[(event.group, event.node)].append(event)
+        self._records_runs = self._records_runs or event.run > 0
         return []
 
     def _down_without_run(
@@ -351,11 +355,11 @@ class Checker:
         consecutive probes of the holder failed, spanning (FallThreshold - 1) intervals, known
         within the decision's window; failures of several probers with successes between them
         (seen, if unwritten) never add up to one."""
+        if not self._records_runs:
+            return []
         for probe in reversed(self._failed_probes[(event.group, source)]):
             if probe.at < window_start:
                 break
-            if probe.run == 0:
-                return []  # a timeline without probers' runs (the lab's chaos soak): not judged here
             if probe.at > sent or probe.run < config.fall_threshold:
                 continue
             if probe.run_from is None or probe.sent_at - probe.run_from >= config.fall_span_seconds:

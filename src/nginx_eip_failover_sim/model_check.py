@@ -37,7 +37,7 @@ from itertools import permutations, product
 
 from nginx_eip_failover.core import faults
 from nginx_eip_failover.core.config import NodeConfig, Settings
-from nginx_eip_failover.core.decision import Context, Verdict, complete_move, decide, record_probes
+from nginx_eip_failover.core.decision import Context, Verdict, complete_move, decide, failing_in, record_probes
 from nginx_eip_failover.core.state import ControllerState, NodeHealth
 from nginx_eip_failover.core.streaks import SPAN_TOLERANCE, ProbeRuns
 
@@ -278,7 +278,7 @@ class Checker:
         now = world.tick * TICK
         for _attempt in range(10):
             state, version, ok_at = cache
-            ctx = Context(self.settings, now, prober.name)
+            ctx = Context(self.settings, now, prober.name, failing_in(attached))
             recorded = record_probes(state, attached, ctx, tick * TICK)
             decision = decide(recorded, world.association, ctx, move_id=f"{prober.name}@{world.tick}")
             if decision.state == state:

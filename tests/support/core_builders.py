@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from nginx_eip_failover.core.config import NodeConfig, Settings
-from nginx_eip_failover.core.decision import Context, Decision, Verdict, decide, record_probes
+from nginx_eip_failover.core.decision import Context, Decision, Verdict, decide, failing_in, record_probes
 from nginx_eip_failover.core.state import ControllerState, NodeHealth
 from nginx_eip_failover.core.streaks import ProbeRuns
 
@@ -109,7 +109,10 @@ def step(
     results: dict[str, bool] | None = None,
     move_id: str = "m",
 ) -> Decision:
-    """One monitor cycle of the pure core: record the probe results, then decide."""
+    """One monitor cycle of the pure core: record the probe results, then decide (as the controller
+    does: the nodes this round saw fail never receive the EIP)."""
+    round_verdicts = verdicts(**results) if results else {}
+    ctx = Context(cfg, now, "test", failing_in(round_verdicts))
     if results:
-        current = recorded(current, verdicts(**results), Context(cfg, now, "test"))
-    return decide(current, association, Context(cfg, now, "test"), move_id=move_id)
+        current = recorded(current, round_verdicts, ctx)
+    return decide(current, association, ctx, move_id=move_id)

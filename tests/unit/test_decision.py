@@ -10,6 +10,7 @@ from nginx_eip_failover.core.decision import (
     ALERT_FOREIGN_HOLDER,
     ALERT_NO_NODE_UP,
     Context,
+    Verdict,
     complete_move,
     decide,
     is_damped,
@@ -154,6 +155,19 @@ def test_failback_waits_for_the_preempt_delay() -> None:
     after = step(current, I2, CFG, 100.0 + CFG.preempt_delay_seconds)
     assert after.move is not None
     assert after.move.target == "node1"
+
+
+def test_no_failback_towards_a_node_the_deciders_own_probe_saw_fail() -> None:
+    # Simulator seed 11: another prober's newer success is already stored (so this decider's failure
+    # is not counted and node1 stays up, its preempt delay long over), yet the decider itself just saw
+    # node1 fail: the EIP is not sent there on this round; the next round, seeing it up, fails back.
+    current = replace(state(I2, node1=replace(up(since=0.0), last_ok_at=1000.0), node2=up()), last_move_at=-1000.0)
+    ctx = Context(CFG, 1001.0, "decider", frozenset({"node1"}))
+    seen = recorded(current, {"node1": Verdict(False, "refused"), "node2": Verdict(True, "HTTP 200")}, ctx, 999.0)
+    assert seen.health("node1").status == "up"
+    held = decide(seen, I2, ctx, move_id="m")
+    assert held.move is None
+    assert step(current, I2, CFG, 1002.0, {"node1": True, "node2": True}).move is not None
 
 
 def test_preempt_delay_restarts_when_the_node_flaps() -> None:

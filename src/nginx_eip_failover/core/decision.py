@@ -59,6 +59,11 @@ class Context:
     settings: Settings
     now: float
     actor: str
+    # The nodes the deciding invocation's own probes of this round saw fail (`failing_in`). The
+    # stored state may already hold a newer success by another prober, which leaves such a failure
+    # uncounted; the addresses are still never sent to a node after the decider saw it fail
+    # (simulator seed 11: a preempt towards a node whose failed probe was the decision's own).
+    seen_failing: frozenset[str] = frozenset()
 
     def entry(self, event: str, reason: str, node: str | None = None, **detail: object) -> HistoryEntry:
         # Every entry's text is bounded in bytes here, whatever a node or EC2 answered.
@@ -83,6 +88,11 @@ class Decision:
 
 
 Notices = tuple[Notice, ...]
+
+
+def failing_in(verdicts: Mapping[str, Verdict]) -> frozenset[str]:
+    """The nodes whose verdict is a failure (what `Context.seen_failing` holds)."""
+    return frozenset(node for node, verdict in verdicts.items() if not verdict.ok)
 
 
 def node_verdicts(observations: Iterable[Observation], quorum: int = 1) -> dict[str, Verdict]:
@@ -292,7 +302,7 @@ def decide(
         ),
     )
     notices += changed
-    target, reason = _desired_node(state, holder, settings, ctx.now)
+    target, reason = _desired_node(state, holder, settings, ctx.now, ctx.seen_failing)
     state, split = _set_alert(
         state,
         ALERT_ADDRESSES_MISSING,
@@ -305,7 +315,7 @@ def decide(
     )
     notices += split
     if holder is not None and target is not None and target.name == holder.name:
-        if missing and is_eligible(state, holder.name):
+        if missing and is_eligible(state, holder.name) and holder.name not in ctx.seen_failing:
             # The set is split: the holder gets the stragglers back (only they are sent), after
             # the same back-off as any failed move.
             why = f"{reason}; repairing the address set: {', '.join(missing)} not on {holder.name}"
@@ -358,14 +368,14 @@ def start_move(
 
 
 def _desired_node(
-    state: ControllerState, holder: NodeConfig | None, settings: Settings, now: float
+    state: ControllerState, holder: NodeConfig | None, settings: Settings, now: float, seen_failing: frozenset[str]
 ) -> tuple[NodeConfig | None, str]:
-    eligible = [node for node in settings.nodes if is_eligible(state, node.name)]
+    eligible = [node for node in settings.nodes if is_eligible(state, node.name) and node.name not in seen_failing]
     if holder is not None:
         health = state.health(holder.name)
         drained = holder.name in state.drains
         if not drained and health.status != "down":
-            return _keep_or_preempt(state, holder, eligible, settings, now)
+            return _keep_or_preempt(state, holder, eligible, settings, now, seen_failing)
         why_leave = "drained" if drained else f"down ({health.reason})"
         if not eligible:
             return None, f"{holder.name} is {why_leave} but no other node is up and undrained: EIP stays"
@@ -378,7 +388,12 @@ def _desired_node(
 
 
 def _keep_or_preempt(
-    state: ControllerState, holder: NodeConfig, eligible: Sequence[NodeConfig], settings: Settings, now: float
+    state: ControllerState,
+    holder: NodeConfig,
+    eligible: Sequence[NodeConfig],
+    settings: Settings,
+    now: float,
+    seen_failing: frozenset[str],
 ) -> tuple[NodeConfig, str]:
     """The holder stays unless preemption is due; the reason says which rule kept it."""
     if state.health(holder.name).status != "up":
@@ -399,7 +414,7 @@ def _keep_or_preempt(
         return holder, f"{holder.name} holds the EIP and is up"
     if not settings.preempt:
         return holder, f"{holder.name} is up; Preempt is off, so no failback on priority alone"
-    target, reason = preemption_target(state, holder, settings, now)
+    target, reason = preemption_target(state, holder, settings, now, seen_failing)
     return target or holder, reason
 
 
@@ -421,13 +436,18 @@ def _pick(state: ControllerState, eligible: Sequence[NodeConfig], settings: Sett
 
 
 def preemption_target(
-    state: ControllerState, holder: NodeConfig, settings: Settings, now: float
+    state: ControllerState,
+    holder: NodeConfig,
+    settings: Settings,
+    now: float,
+    seen_failing: frozenset[str] = frozenset(),
 ) -> tuple[NodeConfig | None, str]:
     """The higher-priority node to fail back to now, or None with the reason to wait."""
     candidates = [
         node
         for node in settings.nodes
         if is_eligible(state, node.name)
+        and node.name not in seen_failing
         and node.priority > holder.priority
         and not is_damped(state.health(node.name), settings, now)
     ]

@@ -23,6 +23,7 @@ from nginx_eip_failover.core.decision import (
     Decision,
     complete_move,
     decide,
+    failing_in,
     is_eligible,
     node_verdicts,
     record_probes,
@@ -148,8 +149,10 @@ class FailoverController:
         self.observers.share(observations, probed_at)
         settings = self.settings
 
+        seen_failing = failing_in(node_verdicts(observations, settings.quorum))
+
         def build(state: ControllerState, seen: Association, now: float) -> Decision:
-            ctx = Context(settings, now, actor)
+            ctx = Context(settings, now, actor, seen_failing)
             may_move = time_left is None or time_left() >= MOVE_TIME_RESERVE_SECONDS
             move_id = self._new_id()
             missing = seen.missing  # an address set's stragglers
@@ -227,8 +230,10 @@ class FailoverController:
         probed_at, observations = self._probe_for_operator(time_left)
         snapshot = self._store.load(consistent=True)
         seen = self._eip.describe()
-        ctx = Context(self.settings, self._clock(), actor)
-        recorded = record_probes(snapshot.state, node_verdicts(observations, self.settings.quorum), ctx, probed_at)
+        verdicts = node_verdicts(observations, self.settings.quorum)
+        # As run_cycle decides (an operator's request decides as run_control does: without it).
+        ctx = Context(self.settings, self._clock(), actor, failing_in(verdicts) if request is None else frozenset())
+        recorded = record_probes(snapshot.state, verdicts, ctx, probed_at)
         try:
             if request is None:
                 decision = decide(recorded, seen.instance_id, ctx, move_id="plan", missing=seen.missing)

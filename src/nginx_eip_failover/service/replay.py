@@ -32,7 +32,15 @@ from dataclasses import dataclass, field, replace
 
 from nginx_eip_failover.core.bounds import MAX_REASON_BYTES, bounded
 from nginx_eip_failover.core.config import Settings, load_settings
-from nginx_eip_failover.core.decision import Context, Decision, complete_move, decide, node_verdicts, record_probes
+from nginx_eip_failover.core.decision import (
+    Context,
+    Decision,
+    complete_move,
+    decide,
+    failing_in,
+    node_verdicts,
+    record_probes,
+)
 from nginx_eip_failover.core.errors import ConfigError, InvalidRequestError
 from nginx_eip_failover.core.log_records import (
     ChangeRecord,
@@ -256,13 +264,15 @@ def replay(records: Sequence[LogRecord], overrides: Mapping[str, str] | None = N
 
 def run_change(state: ControllerState, change: ChangeRecord, settings: Settings, association: str | None) -> Decision:
     """One recorded step through the pure core, with the recorded inputs (the association given)."""
-    ctx = Context(settings, change.at, change.actor)
     if change.op == "outcome":
         assert change.move_id is not None
+        ctx = Context(settings, change.at, change.actor)
         new, notices = complete_move(state, change.move_id, association, change.error, ctx)
         return Decision(new, None, "", notices)
     assert change.move_id is not None
-    recorded = record_probes(state, node_verdicts(change.observations, settings.quorum), ctx, change.probed_at)
+    verdicts = node_verdicts(change.observations, settings.quorum)
+    ctx = Context(settings, change.at, change.actor, failing_in(verdicts) if change.op != "control" else frozenset())
+    recorded = record_probes(state, verdicts, ctx, change.probed_at)
     if change.op == "control":
         assert change.request is not None
         request = ControlRequest(
@@ -276,8 +286,9 @@ def run_change(state: ControllerState, change: ChangeRecord, settings: Settings,
 
 
 def run_steady(state: ControllerState, cycle: SteadyCycle, settings: Settings, association: str | None) -> Decision:
-    ctx = Context(settings, cycle.at, cycle.actor)
-    recorded = record_probes(state, node_verdicts(cycle.observations, settings.quorum), ctx, cycle.probed_at)
+    verdicts = node_verdicts(cycle.observations, settings.quorum)
+    ctx = Context(settings, cycle.at, cycle.actor, failing_in(verdicts))
+    recorded = record_probes(state, verdicts, ctx, cycle.probed_at)
     return decide(recorded, association, ctx, move_id=cycle.move_id, may_move=cycle.may_move, missing=cycle.missing)
 
 
