@@ -522,7 +522,7 @@ def test_the_sample_control_events_run_in_an_operators_order(stack: Stack) -> No
         pytest.skip("no events/control*.json yet")
     settings = load_settings()
     actions = {parse_control_request(json.loads(path.read_text()), settings).action for path in samples}
-    assert actions == {"status", "failover", "unpin", "drain", "undrain", "plan", "preflight", "log"}
+    assert actions == {"status", "failover", "unpin", "drain", "undrain", "plan", "preflight", "log", "drill"}
     stack.monitor()
     order = ["status", "failover", "unpin", "drain", "undrain", "failover-force", "unpin"]
     for name in order:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from . import emergency_stop, incident, transports
+from . import drill, emergency_stop, incident, transports
 from .common import PROG, TransportError, UsageError, version
 from .rendering import render_action, render_fleet, render_history, render_json, render_plan, render_status
 from .transports import FUNCTION_OUTPUT, Transport
@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_commands.add_parser("show", help="print the fleet document and its version (JSON)")
     apply = fleet_commands.add_parser("apply", help="replace the fleet document with FILE (JSON)")
     apply.add_argument("file", metavar="FILE", type=Path, help="the fleet document (schema: fleet.schema.json)")
+    drill.add_command(command)
     incident.add_commands(command)  # explain, replay, log export: the decision log
     emergency_stop.add_commands(command)  # stop, resume: the emergency stop
     return parser
@@ -165,6 +166,8 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
     group = {"group": args.group} if args.group else {}
     if command in ("status", "history"):
         return {"action": "status", **group}
+    if command == "drill":
+        return drill.build_request(args, group)
     request: dict[str, Any] = {"action": command, **group}
     if getattr(args, "dry_run", False):
         request["dry_run"] = True
@@ -225,6 +228,9 @@ def run(args: argparse.Namespace, transport: Transport, out: TextIO, err: TextIO
             print(f"{PROG}: add --force to move the EIP there anyway", file=err)
         return EXIT_FAILED
     payload = response.payload
+    if isinstance(payload, Mapping) and isinstance(payload.get("drill"), Mapping):
+        print(render_json(payload) if args.output == "json" else drill.render(payload["drill"]), file=out)
+        return EXIT_OK if payload.get("ok") else EXIT_FAILED
     if isinstance(payload, Mapping) and args.command == "fleet":
         shown = payload.get("document") if args.fleet_command == "show" else payload
         print(
@@ -314,7 +320,7 @@ def main(
         print(f"{PROG}: {exc}", file=err)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=err)
+        print(f"{PROG}: {drill.INTERRUPTED_HINT if args.command == 'drill' else 'interrupted'}", file=err)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `nginx-eip-failover status --json | head`: the reader left; say nothing more.

@@ -183,6 +183,9 @@ def render_status(status: StatusDocument) -> str:
         )
     )
     lines.append(_pin_line(status))
+    drill = status.get("drill")
+    if isinstance(drill, Mapping):
+        lines.append(f"Drill       {drill.get('id')} {drill.get('state')}: {_text(drill.get('advice'))}")
     lines.append(_drains_line(status))
     alerts = status.get("alerts") or []
     lines.append("Alerts      " + (", ".join(alerts) if alerts else "none"))

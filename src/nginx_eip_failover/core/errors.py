@@ -8,7 +8,9 @@ from typing import Literal
 
 # Why the current state refuses a well-formed control request. A RefusedError's message ends with
 # " [refused:<code>]", so the code survives Lambda's error document {"errorType", "errorMessage"}.
-RefusalCode = Literal["target_down", "target_drained", "foreign_holder", "move_in_progress", "fleet_changed"]
+RefusalCode = Literal[
+    "target_down", "target_drained", "foreign_holder", "move_in_progress", "fleet_changed", "drill_unsafe"
+]
 _REFUSAL_MARK = re.compile(r" \[refused:([a-z_]+)\]\Z")
 
 

@@ -104,6 +104,22 @@ def operator_action(request: ControlRequest, invocation: Invocation) -> dict[str
     }
 
 
+@actions.action("drill")
+def drill(request: ControlRequest, invocation: Invocation) -> dict[str, Any]:
+    from nginx_eip_failover.service.drill import Drill  # only this action needs it
+
+    failover = invocation.group(request)
+    logger.info("control request", extra={"request": request.summary()})
+    try:
+        answer = Drill(failover, OPERATOR, invocation.time_left, check_url=request.check_url).run(
+            request, stay=request.stay
+        )
+    finally:
+        flush_node_metrics()
+    logger.info("drill", extra={"drill": answer["drill"]})
+    return answer
+
+
 @actions.action("log")
 def log(request: ControlRequest, invocation: Invocation) -> dict[str, Any]:
     from nginx_eip_failover.handlers.wiring import decision_log

@@ -21,7 +21,7 @@ from nginx_eip_failover.core.state import ControllerState, Drain, HistoryEntry, 
 from nginx_eip_failover.service.log_query import LogQuery, parse_log_query
 
 Action = Literal[
-    "status", "failover", "unpin", "drain", "undrain", "plan", "preflight", "log", "fleet_show", "fleet_apply"
+    "status", "failover", "unpin", "drain", "undrain", "plan", "preflight", "log", "fleet_show", "fleet_apply", "drill"
 ]
 
 # Required and optional fields of each action; anything else is an error. `group` names the group
@@ -42,6 +42,9 @@ _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "log": (frozenset(), frozenset({"since", "until", "limit", "after", "group"})),
     # Checks what a failover needs (DryRun, resources, probes, schedule, alarms); changes no failover state.
     "preflight": (frozenset(), frozenset({"group"})),
+    # A game-day failover to the peer and back (service/drill.py); `stay`: leave it on the peer;
+    # `check_url`: an http(s) URL (through the EIP) that must answer 2xx after each move.
+    "drill": (frozenset(), frozenset({"reason", "group", "stay", "check_url"})),
 }
 ACTIONS: tuple[Action, ...] = get_args(Action)
 MAX_REASON_LENGTH = 500
@@ -65,6 +68,8 @@ class ControlRequest:
     log: LogQuery | None = None  # the `log` action's query
     document: str | None = None  # fleet_apply: the fleet document, as the JSON text to store
     version: int | None = None  # fleet_apply: the version it replaces (0: none yet)
+    stay: bool = False  # drill: leave the EIP on the peer
+    check_url: str | None = None  # drill: fetched after each move
 
     def summary(self) -> dict[str, Any]:
         """What is logged of a request that changes something (never the fleet document itself)."""
@@ -120,6 +125,8 @@ def parse_control_request(event: object, settings: Settings | GroupSettings) -> 
         log=parse_log_query(event) if action == "log" else None,
         document=_fleet_document(event) if action == "fleet_apply" else None,
         version=_fleet_version(event) if action == "fleet_apply" else None,
+        stay=_boolean(event, "stay"),
+        check_url=_check_url(event) if "check_url" in event else None,
     )
 
 
@@ -142,6 +149,13 @@ def _boolean(event: Mapping[str, Any], field: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidRequestError(field, value, "must be true or false (a JSON boolean)")
     return value
+
+
+def _check_url(event: Mapping[str, Any]) -> str:
+    url = event["check_url"]
+    if not isinstance(url, str) or not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url) or len(url) > 2000:
+        raise InvalidRequestError("check_url", url, "must be an http:// or https:// URL (through the EIP)")
+    return url
 
 
 def _fleet_version(event: Mapping[str, Any]) -> int:

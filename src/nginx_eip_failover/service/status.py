@@ -10,6 +10,7 @@ from typing import Any, TypedDict, overload
 
 from nginx_eip_failover.core.config import Settings
 from nginx_eip_failover.core.decision import is_damped
+from nginx_eip_failover.core.drill import drill_status
 from nginx_eip_failover.core.ports import Association, Snapshot
 from nginx_eip_failover.core.state import Health, HistoryEntry
 
@@ -86,6 +87,7 @@ class StatusDocument(TypedDict):
     eip: EipDocument
     nodes: dict[str, NodeDocument]  # by node name, in the stack's order
     pin: PinDocument | None
+    drill: dict[str, Any] | None  # a drill in progress, interrupted or stayed (core.drill.drill_status)
     drains: list[str]
     move_in_progress: MoveInProgressDocument | None
     alerts: list[str]
@@ -161,6 +163,10 @@ def build_status(snapshot: Snapshot, association: Association, settings: Setting
             {"node": state.pin.node, "reason": state.pin.reason, "by": state.pin.by, "at": iso(state.pin.at)}
             if state.pin
             else None
+        ),
+        "drill": drill_status(
+            {"node": state.pin.node, "reason": state.pin.reason} if state.pin else None,
+            now - state.pin.at if state.pin else None,
         ),
         "drains": sorted(state.drains),
         "move_in_progress": (
