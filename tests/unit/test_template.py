@@ -90,7 +90,20 @@ PREFLIGHT_CONTROL_ONLY = {"MONITOR_FUNCTION_ARN", "SCHEDULE_NAME"}
 PREFLIGHT_CONTROL_ONLY_SID = "PreflightReadsTheSchedule"
 ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
 METRICS = ("NodeUp", "ProbeLatency", "EipMoves", "MoveFailures", "NoHealthyNode", "MonitorCycles")
-CONTROL_FIELDS = {"action", "target", "reason", "force", "node", "since", "until", "limit", "after"}
+# The contract's fields, and the drill's own (`stay`, `check_url`: service/operator_requests.py).
+CONTROL_FIELDS = {
+    "action",
+    "target",
+    "reason",
+    "force",
+    "node",
+    "since",
+    "until",
+    "limit",
+    "after",
+    "stay",
+    "check_url",
+}
 # The decision log's table: append (BatchWriteItem) for both, read (Query) for the ControlFunction only.
 DECISION_LOG_ACTIONS = {
     "MonitorFunction": {"dynamodb:BatchWriteItem"},
@@ -766,7 +779,7 @@ def test_sample_event_is_valid_json(path: Path) -> None:
 def test_control_samples_use_only_the_contract_fields(path: Path) -> None:
     request = json.loads(path.read_text(encoding="utf-8"))
     assert set(request) <= CONTROL_FIELDS
-    assert request["action"] in {"status", "failover", "unpin", "drain", "undrain", "plan", "preflight", "log"}
+    assert request["action"] in {"status", "failover", "unpin", "drain", "undrain", "plan", "preflight", "log", "drill"}
 
 
 def test_monitor_samples(resources: dict[str, Any]) -> None:
