@@ -316,6 +316,20 @@ def test_a_partial_failure_moves_the_rest_and_the_next_move_sends_only_what_is_m
     assert [outcome.label for outcome in result.outcomes if outcome.status == "moved"] == [world.eip_by_eni]
 
 
+def test_a_denied_call_names_the_iam_action_and_the_resources_to_grant_it_on(world: World) -> None:
+    # EC2's own message for a denial names neither the action nor the resource an operator must grant
+    node2 = world.nodes["node2"]
+    _fail_once(world, "AssociateAddress", "UnauthorizedOperation")
+    with pytest.raises(AddressSetError) as raised:
+        world.mover().move(node2.instance_id)
+    assert str(raised.value) == (
+        f"address set not on {node2.instance_id}: {world.eip_by_eni} (AssociateAddress: UnauthorizedOperation: "
+        f"denied ec2:AssociateAddress on elastic-ip/{world.eip_by_eni}, network-interface/{node2.eni})"
+    )
+    # the rest of the set moved, and the split is what the error reports: the next move sends the rest
+    assert [outcome.label for outcome in raised.value.result.missing] == [world.eip_by_eni]
+
+
 def test_a_deleted_route_table_is_named_with_ec2s_code_and_the_rest_moves(world: World) -> None:
     node2 = world.nodes["node2"]
     world.client.delete_route_table(RouteTableId=world.tables[1])

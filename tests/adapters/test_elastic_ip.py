@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from nginx_eip_failover.adapters import aws_clients
 from nginx_eip_failover.adapters.ec2.elastic_ip import ElasticIpMover
@@ -90,6 +91,29 @@ def test_a_refused_association_is_an_elastic_ip_error_and_moves_nothing(world: E
     with pytest.raises(ElasticIpError, match=r"AssociateAddress .*InvalidInstanceID"):
         mover.move("i-00000000000000fff")
     assert world.holder() == world.instances[0]
+
+
+def test_a_denied_association_names_the_iam_action_and_the_resources(world: Ec2World) -> None:
+    def deny(model: Any, **_: Any) -> None:
+        if model.name == "AssociateAddress":
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "UnauthorizedOperation",
+                        "Message": "You are not authorized to perform this operation.",
+                    }
+                },
+                "AssociateAddress",
+            )
+
+    world.client.meta.events.register("before-call.ec2.AssociateAddress", deny)
+    with pytest.raises(ElasticIpError) as raised:
+        ElasticIpMover(world.client, world.allocation_id).move(world.instances[1])
+    assert str(raised.value) == (
+        f"AssociateAddress {world.allocation_id}: UnauthorizedOperation: denied ec2:AssociateAddress on "
+        f"elastic-ip/{world.allocation_id}, instance/{world.instances[1]}"
+    )
+    assert world.holder() != world.instances[1]
 
 
 def test_an_unreachable_endpoint_is_an_elastic_ip_error() -> None:

@@ -92,6 +92,13 @@ def test_removing_the_eni_arn_from_the_fleet_statement_denies_the_recorded_move_
     refused = [call for call in lab.proxy.calls("AssociateAddress") if call.fault == "iam UnauthorizedOperation"]
     assert refused and all(call.status == 403 and call.upstream_status is None for call in refused)
     assert "UnauthorizedOperation" in json.dumps(tried)  # the monitor reports EC2's answer
+    # ... naming the IAM action and the resources the role must be granted it on
+    assert (
+        f"denied ec2:AssociateAddress on elastic-ip/{group.allocation_id}, network-interface/{group.enis[1]}"
+        in json.dumps(tried)
+    )
+    # the rest of the set moved to node2: the split is reported (critical addresses_missing), not left silent
+    assert any("addresses_missing" in payload["groups"]["addr"]["alerts"] for payload in tried)
     assert lab.group_placement("addr")[f"eip {group.allocation_id}"] == "node1"
     denied = lab.proxy.iam.acknowledge_denials()  # expected here: the teardown check fails on any other
     assert any(f"network-interface/{group.enis[1]}" in verdict.describe() for verdict in denied)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from nginx_eip_failover.core.bounds import bounded
 from nginx_eip_failover.core.config import DEFAULT_GROUP, Settings
 from nginx_eip_failover.core.errors import FailoverError, FleetConfigError, InvalidRequestError
 from nginx_eip_failover.core.ports import FleetStorePort
@@ -142,7 +143,8 @@ class FleetRunner:
             if result.report is not None and result.report.moved_to is not None:
                 self._moves.setdefault(result.group, []).append(result.report.moved_to)
             if result.report is not None and result.report.move_error:
-                self._move_errors.setdefault(result.group, []).append(result.report.move_error[:200])
+                # Room for an address set's reasons, a denial naming its action and resources included.
+                self._move_errors.setdefault(result.group, []).append(bounded(result.report.move_error, 600))
             if result.error is not None:
                 self._errors.setdefault(result.group, []).append(str(result.error)[:200])
         default = next(result for result in results if result.group == DEFAULT_GROUP)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from nginx_eip_failover.adapters.aws_errors import denied_call, ec2_resources
 from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget, BudgetDeadlineError
 from nginx_eip_failover.adapters.ec2.elastic_ip import ec2_call
 from nginx_eip_failover.core.addresses import AddressKind, AddressSet, AddressState, ElasticIpSpec, RouteSpec
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 OutcomeStatus = Literal["in_place", "moved", "failed", "not_sent", "unverified"]
 # Each address's reason in an AddressSetError's message, in bytes: the message names every address.
-MAX_REASON_BYTES = 160
+MAX_REASON_BYTES = 200  # room for a denial naming its action and two resources (aws_errors.denied_call)
 
 
 @dataclass(frozen=True)
@@ -471,7 +472,8 @@ class AddressSetMover:
             method(**kwargs)
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            return _Failure("failed", operation, error.get("Code", "Error"), str(error.get("Message", exc)))
+            denied = denied_call(exc, f"ec2:{operation}", ec2_resources(kwargs))
+            return _Failure("failed", operation, error.get("Code", "Error"), denied or str(error.get("Message", exc)))
         except BotoCoreError as exc:
             return _Failure("failed", operation, type(exc).__name__, str(exc))
         return None

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from nginx_eip_failover.adapters.aws_errors import aws_error
+from nginx_eip_failover.adapters.aws_errors import aws_error, denied_call, ec2_resources
 from nginx_eip_failover.core.errors import ElasticIpError, MoveCancelledError
 from nginx_eip_failover.core.ports import Association, BeforeSend, MoveResult
 
@@ -110,6 +110,8 @@ def ec2_call(operation: str, subject: str, method: Callable[..., Any], **kwargs:
     try:
         return method(**kwargs)
     except ClientError as exc:
-        raise ElasticIpError(f"{operation} {subject}: {aws_error(exc)[1]}") from exc
+        code, text = aws_error(exc)
+        denied = denied_call(exc, f"ec2:{operation}", ec2_resources(kwargs))
+        raise ElasticIpError(f"{operation} {subject}: {f'{code}: {denied}' if denied else text}") from exc
     except BotoCoreError as exc:
         raise ElasticIpError(f"{operation} {subject}: {exc}") from exc
