@@ -112,6 +112,35 @@ def surface(parameters: dict[str, str], template_path: Path | None = None) -> di
     }
 
 
+def differences(expected: dict[str, Any], actual: dict[str, Any], label: str = "actual") -> list[str]:
+    """Where `actual` (a CDK synth's or a Terraform module's surface) differs from `expected`
+    (template.yaml's), one line per missing or extra statement, variable or schedule, so a parity
+    failure says what to add to the construct or module."""
+    found: list[str] = []
+    for section in ("identity", "resource_based"):
+        want, got = expected.get(section, {}), actual.get(section, {})
+        for owner in sorted(set(want) | set(got)):
+            wanted = [json.dumps(s, sort_keys=True) for s in want.get(owner, [])]
+            present = [json.dumps(s, sort_keys=True) for s in got.get(owner, [])]
+            found += [f"{section} {owner}: {label} lacks statement {s}" for s in wanted if s not in present]
+            found += [f"{section} {owner}: {label} has extra statement {s}" for s in present if s not in wanted]
+    for section in ("environment", "schedules"):
+        want, got = expected.get(section, {}), actual.get(section, {})
+        for owner in sorted(set(want) | set(got)):
+            if owner not in got:
+                found.append(f"{section}: {label} lacks {owner}")
+            elif owner not in want:
+                found.append(f"{section}: {label} has extra {owner}")
+            else:
+                for key in sorted(set(want[owner]) | set(got[owner])):
+                    if want[owner].get(key) != got[owner].get(key):
+                        found.append(
+                            f"{section} {owner}.{key}: template.yaml has {want[owner].get(key)!r}, "
+                            f"{label} has {got[owner].get(key)!r}"
+                        )
+    return found
+
+
 def variant_parameters(variant: str) -> dict[str, str]:
     if variant not in VARIANTS:
         raise ValueError(f"variant={variant!r} is not one of {sorted(VARIANTS)}")

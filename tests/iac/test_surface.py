@@ -3,6 +3,7 @@ template.yaml at test time, for both pair shapes and both observability profiles
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from nginx_eip_failover_lab.iac_surface import VARIANTS, surface, variant_parameters
+from nginx_eip_failover_lab.iac_surface import VARIANTS, differences, surface, variant_parameters
 from nginx_eip_failover_lab.template import find_template
 
 
@@ -76,3 +77,21 @@ def test_a_statement_added_to_the_template_shows_up(tmp_path: Path) -> None:
     assert {"Action": ["ec2:DescribeTags"], "Effect": "Allow", "Resource": ["*"]} in after["identity"][
         "MonitorFunction"
     ]
+
+
+def test_differences_name_what_is_missing_extra_or_changed(surfaces: dict[str, dict[str, Any]]) -> None:
+    expected = surfaces["instance-lean"]
+    assert differences(expected, copy.deepcopy(expected)) == []
+    drifted = copy.deepcopy(expected)
+    dropped = drifted["identity"]["ControlFunction"].pop(0)
+    drifted["identity"]["ControlFunction"].append({"Action": ["ec2:*"], "Effect": "Allow", "Resource": ["*"]})
+    drifted["environment"]["MonitorFunction"]["FALL_THRESHOLD"] = "4"
+    drifted["schedules"].clear()
+    found = differences(expected, drifted, "cdk")
+    assert f"identity ControlFunction: cdk lacks statement {json.dumps(dropped, sort_keys=True)}" in found
+    assert any(
+        line.startswith("identity ControlFunction: cdk has extra statement") and "ec2:*" in line for line in found
+    )
+    assert "environment MonitorFunction.FALL_THRESHOLD: template.yaml has '3', cdk has '4'" in found
+    assert "schedules: cdk lacks MonitorFunctionEveryMinute" in found
+    assert len(found) == 4
