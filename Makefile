@@ -44,7 +44,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # sam validate --lint needs a region; none is ever contacted.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install nginx test lint validate build cfn-lint checkov iam-lint demo bench chaos soak check clean distclean \
+.PHONY: help install nginx test lint validate build cfn-lint checkov iam-lint iac-surface demo bench chaos soak check clean distclean \
 	lock contract-test release model-check model-check-ci docs docs-check
 
 help: ## list the targets
@@ -154,6 +154,16 @@ iam-lint: $(VENV)/$(STAMP) $(PARLIAMENT_VENV)/$(STAMP) ## parliament on the temp
 	$(PARLIAMENT_VENV)/bin/parliament --minimum_severity MEDIUM \
 	  --files "$$(ls $(IAM_POLICY_DIR)/*.resource-kms-*.json | paste -sd, -)"
 	@echo ">> parliament: $$(ls $(IAM_POLICY_DIR)/*.json | wc -l) policy documents clean"
+
+# What a deployment grants and runs (IAM statements, environments, schedules; physical names as
+# ${LogicalId}), read from template.yaml for both pair shapes x both profiles: the reference a CDK
+# construct or Terraform module must match (issue #28). Under a second; tests/iac checks it.
+iac-surface: $(VENV)/$(STAMP) ## template.yaml's IAM, environments and schedules as JSON, in build/iac-surface/
+	mkdir -p build/iac-surface
+	for variant in instance-lean instance-full eni-lean eni-full; do \
+	  $(VENV)/bin/python -m nginx_eip_failover_lab.iac_surface --variant $$variant >build/iac-surface/$$variant.json || exit 1; \
+	done
+	@echo ">> build/iac-surface: $$(ls build/iac-surface/*.json | wc -l) surfaces"
 
 check: lint test validate cfn-lint checkov iam-lint ## everything CI checks except sam build
 
