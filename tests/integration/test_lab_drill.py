@@ -4,10 +4,8 @@ in its own process (as Lambda runs it), the CLI as an operator runs it."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ import pytest
 
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import invoke_handler
-from support.lab_driving import LabFactory, control, cycles, place_on_node1
+from support.lab_driving import LabFactory, control, cycles, lab_cli, place_on_node1
 
 pytestmark = pytest.mark.integration
 
@@ -144,17 +142,9 @@ def test_a_drill_killed_halfway_is_shown_and_a_rerun_finishes_it(lab: LabEnviron
 
 def test_the_cli_drill_prints_a_table_and_json(lab: LabEnvironment, tmp_path: Path) -> None:
     path = tmp_path / "lab.json"
-    path.write_text(json.dumps({**lab.describe(), "pid": os.getpid()}))
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "nginx_eip_failover.cli", *args, "--lab-file", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env={key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
-        )
+        return lab_cli(lab, path, *args)
 
     done = cli("drill", "--reason", "game day")
     assert done.returncode == 0, done.stderr

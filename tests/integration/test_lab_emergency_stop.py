@@ -14,21 +14,9 @@ from typing import Any
 import pytest
 
 from nginx_eip_failover_lab.environment import LabEnvironment
-from support.lab_driving import LabFactory, cycles, ok, place_on_node1
+from support.lab_driving import LabFactory, cycles, lab_cli, ok, place_on_node1
 
 pytestmark = pytest.mark.integration
-
-
-def _cli(lab: LabEnvironment, path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    path.write_text(json.dumps({**lab.describe(), "pid": os.getpid()}))
-    return subprocess.run(
-        [sys.executable, "-m", "nginx_eip_failover.cli", *args, "--lab-file", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
-    )
 
 
 def _schedule_state(lab: LabEnvironment) -> str:
@@ -58,7 +46,7 @@ def test_stop_holds_every_mover_and_resume_fails_over(make_lab: LabFactory, tmp_
     assert _schedule_state(lab) == "ENABLED" and all(_alarm_actions(lab).values())
 
     # WHEN an operator stops everything
-    steps = _steps(_cli(lab, lab_file, "stop", "--reason", "game day: hands off", "--json"))
+    steps = _steps(lab_cli(lab, lab_file, "stop", "--reason", "game day: hands off", "--json"))
     # THEN the flag, the schedule and the node alarms' actions were all switched off, in that order
     assert [step["step"] for step in steps] == [
         "dynamodb:PutItem (the stop flag)",
@@ -84,7 +72,7 @@ def test_stop_holds_every_mover_and_resume_fails_over(make_lab: LabFactory, tmp_
     assert lab.holder() == "node1"
 
     # WHEN the operator resumes
-    steps = _steps(_cli(lab, lab_file, "resume", "--json"))
+    steps = _steps(lab_cli(lab, lab_file, "resume", "--json"))
     assert steps[-1]["step"] == "dynamodb:DeleteItem (the stop flag)"
     assert "game day: hands off" in steps[-1]["detail"]
     assert _schedule_state(lab) == "ENABLED" and all(_alarm_actions(lab).values())
@@ -100,15 +88,15 @@ def test_stop_and_resume_are_idempotent_and_the_table_output_names_each_step(
 ) -> None:
     lab = make_lab()
     lab_file = tmp_path / "lab.json"
-    first = _cli(lab, lab_file, "stop", "--reason", "maintenance")
-    second = _cli(lab, lab_file, "stop", "--reason", "maintenance, again")
+    first = lab_cli(lab, lab_file, "stop", "--reason", "maintenance")
+    second = lab_cli(lab, lab_file, "stop", "--reason", "maintenance, again")
     assert first.returncode == 0 and second.returncode == 0, second.stderr
     assert "already DISABLED" in second.stdout
     assert "stopped: no function moves an address until resume" in second.stdout
     # The newer stop's reason is the one recorded.
     assert ok(lab.monitor())["stopped"]["reason"] == "maintenance, again"
-    assert _cli(lab, lab_file, "resume").returncode == 0
-    again = _cli(lab, lab_file, "resume")
+    assert lab_cli(lab, lab_file, "resume").returncode == 0
+    again = lab_cli(lab, lab_file, "resume")
     assert again.returncode == 0 and "there was no stop flag" in again.stdout and "already ENABLED" in again.stdout
     assert "stopped" not in ok(lab.monitor())
 

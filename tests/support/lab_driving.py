@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import InvokeResult
 
 LabFactory = Callable[..., LabEnvironment]
+
+
+def lab_cli(lab: LabEnvironment, path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The operator CLI, as a user runs it against the lab (`--lab-file`, written to `path`), with no
+    AWS_* variable of the test's environment: the lab file alone says where AWS is."""
+    path.write_text(json.dumps({**lab.describe(), "pid": os.getpid()}))
+    return subprocess.run(
+        [sys.executable, "-m", "nginx_eip_failover.cli", *args, "--lab-file", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
+    )
 
 
 def ok(result: InvokeResult) -> dict[str, Any]:
