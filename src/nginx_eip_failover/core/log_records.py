@@ -234,7 +234,9 @@ def _observation_to_list(observation: Observation) -> list[Any]:
     # A timeout is recorded as a sixth element (records written before it have five), the prober's run
     # as a seventh (core/streaks; records written before per-prober runs have none).
     if observation.run:
-        return [*fields, observation.timed_out, [round(at, 3) for at in observation.run]]
+        # Unrounded: the replay compares these times with the state's (a run's span with whole
+        # intervals, its results with the newest contrary one), which are stored unrounded too.
+        return [*fields, observation.timed_out, list(observation.run)]
     return [*fields, True] if observation.timed_out else fields
 
 
