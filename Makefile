@@ -140,7 +140,7 @@ cfn-lint: $(CFNLINT_VENV)/$(STAMP) ## cfn-lint (settings in .cfnlintrc)
 checkov: $(CHECKOV_VENV)/$(STAMP) ## checkov (suppressions are justified in template.yaml Metadata)
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
-# The template's policies resolved as deployed (both pair shapes; nginx_eip_failover_lab.iam_policy_documents),
+# The template's policies resolved as deployed (both pair shapes; nginx_eip_failover_lab.iam.policy_documents),
 # refusing any granted resource that an action of its statement is never authorized against (parliament
 # checks only that some resource fits each action); then parliament: unknown actions, actions no
 # resource of their statement fits, condition keys an action does not support. One narrow exception: in the KMS key policy "Resource": "*" means

@@ -387,7 +387,7 @@ LEAN_ONE_PAIR_MAX_OVER_LAMBDA = 0.15  # issue 19: a lean one-pair stack costs wh
 
 def template_alarm_metrics(profile: str) -> int:
     """Metrics in the stack's CloudWatch alarms (what CloudWatch bills) in `profile`, read from template.yaml."""
-    from nginx_eip_failover_lab.template import StackTemplate, find_template
+    from nginx_eip_failover_lab.stack.template import StackTemplate, find_template
 
     template = StackTemplate(find_template())
     count = 0

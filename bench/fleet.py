@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nginx_eip_failover_lab.ec2_request_limit import MUTATING_EC2_ACTIONS, Ec2RequestLimit
+from nginx_eip_failover_lab.aws.ec2_request_limit import MUTATING_EC2_ACTIONS, Ec2RequestLimit
 from nginx_eip_failover_lab.environment import LabEnvironment
-from nginx_eip_failover_lab.lab_fleet import fleet_placement
+from nginx_eip_failover_lab.nodes.fleet import fleet_placement
 
 from .common import Options, Row, median, parse_options, percentile, report, say, workdir
 

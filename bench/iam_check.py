@@ -15,7 +15,7 @@ from .common import Options, Row, say
 
 def run(options: Options) -> list[Row]:
     from nginx_eip_failover_lab.environment import LabEnvironment
-    from nginx_eip_failover_lab.iam_enforcement import unexercised_grants
+    from nginx_eip_failover_lab.iam.enforcement import unexercised_grants
 
     settings = {
         "HealthCheckIntervalSeconds": "0.3",

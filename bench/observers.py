@@ -33,7 +33,7 @@ from typing import Any
 
 from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTable
 from nginx_eip_failover_lab.environment import LabEnvironment
-from nginx_eip_failover_lab.lab_observers import OBSERVER_PARAMETERS, LabObservers
+from nginx_eip_failover_lab.scenarios.observers import OBSERVER_PARAMETERS, LabObservers
 
 from .common import Options, Row, median, percentile, report, say
 

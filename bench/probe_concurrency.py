@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from nginx_eip_failover.adapters.health_probe import HealthProber
 from nginx_eip_failover.core.config import NodeConfig
-from nginx_eip_failover_lab.nginx_node import NginxNode
+from nginx_eip_failover_lab.nodes.nginx_node import NginxNode
 
 from .common import Options, Row, median, parse_options, percentile, report, say, workdir
 

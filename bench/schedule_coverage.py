@@ -1,7 +1,7 @@
 """Schedule coverage: scheduled starts that jitter within their minute, on a fake clock.
 
 EventBridge Scheduler runs each invocation at some second of its minute. The simulation
-(`nginx_eip_failover_lab.coverage_sim`) drives the real monitor loop and its lease hand-off
+(`nginx_eip_failover_lab.scenarios.coverage_sim`) drives the real monitor loop and its lease hand-off
 (`monitor_loop.MonitorRun`) for two days of scheduled starts per run (3 seeds per jitter model),
 with the template's 150 s timeout, cold starts of up to 1.5 s (billed), cycles of 20-80 ms (or the
 whole probe timeout, for a hung node) and lease reads that lag writes by 1 s. It reports the longest
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from .common import Options, Row, parse_options, report, say
 
 if TYPE_CHECKING:
-    from nginx_eip_failover_lab.coverage_sim import Outcome
+    from nginx_eip_failover_lab.scenarios.coverage_sim import Outcome
 
 # The package is imported inside the functions, as in the other benchmarks: Powertools' Metrics reads
 # its namespace when first imported, and bench.aws_calls sets it (from the lab's stack) before that.
@@ -46,7 +46,7 @@ def _say(outcome: Outcome) -> None:
 
 
 def measure(options: Options) -> dict[str, list[Outcome]]:
-    from nginx_eip_failover_lab.coverage_sim import (
+    from nginx_eip_failover_lab.scenarios.coverage_sim import (
         Scenario,
         alternating_extremes,
         anywhere_in_the_minute,
@@ -100,7 +100,7 @@ def measure(options: Options) -> dict[str, list[Outcome]]:
 
 def billed_seconds_per_minute() -> float:
     """The monitor's billed time per scheduled minute with the hand-off (starts +-30 s), for bench.cost."""
-    from nginx_eip_failover_lab.coverage_sim import Scenario, jitter_within, simulate
+    from nginx_eip_failover_lab.scenarios.coverage_sim import Scenario, jitter_within, simulate
 
     outcomes = [simulate(Scenario("+-30 s", jitter_within(30.0), minutes=720, seed=seed)) for seed in SEEDS]
     return 60.0 * sum(outcome.billed_ratio for outcome in outcomes) / len(outcomes)

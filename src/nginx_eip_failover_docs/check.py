@@ -11,7 +11,7 @@ from pathlib import Path
 from nginx_eip_failover.core.state import HISTORY_LIMIT, HISTORY_MAX_BYTES
 from nginx_eip_failover.service.controller import SNAPSHOT_MAX_AGE_SECONDS
 from nginx_eip_failover_docs.references import cli_commands
-from nginx_eip_failover_lab.cfn_yaml import load_template
+from nginx_eip_failover_lab.stack.cfn_yaml import load_template
 
 
 @dataclass(frozen=True)

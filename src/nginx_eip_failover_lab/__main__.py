@@ -32,16 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from . import processes
-from .address_set_demo import run_address_set_demo
 from .environment import LabEnvironment
-from .iam_enforcement import ENFORCEMENT_ENV, enforcement_enabled, summary_line
+from .iam.enforcement import ENFORCEMENT_ENV, enforcement_enabled, summary_line
 from .invoke import invoke_handler
-from .nginx_node import NginxMissingError, ensure_nginx
-from .replay_check import replay_lab_log
-from .scenario import NORMAL, QUICK, DemoParameters, DemoScenario, summary_table
+from .nodes.nginx_node import NginxMissingError, ensure_nginx
+from .scenarios.address_set_demo import run_address_set_demo
+from .scenarios.demo import NORMAL, QUICK, DemoParameters, DemoScenario, summary_table
+from .scenarios.replay_check import replay_lab_log
+from .scenarios.timeline import EipObserver, Timeline
 from .scheduler import MonitorScheduler
-from .template import TemplateError
-from .timeline import EipObserver, Timeline
+from .stack.template import TemplateError
 
 LAB_FILE_ENV = "NGINX_EIP_FAILOVER_LAB_FILE"
 DEFAULT_LAB_FILE = Path("/tmp/nginx-eip-failover-lab/lab.json")  # noqa: S108 - a well-known place for the CLI

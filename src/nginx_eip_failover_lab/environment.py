@@ -40,19 +40,19 @@ import nginx_eip_failover
 
 from . import warm as warm_containers
 from .account import REGION
-from .aws_proxy import AwsProxy
-from .fixtures import Pair, create_instance, create_pair
-from .fleet_nginx import FleetNginx
-from .iam_enforcement import IamEnforcer, access_key_for, enforcement_enabled, lab_lookups
-from .iam_policies import stack_policies
+from .aws.moto_server import DUMMY_AWS_ENV, MotoServer
+from .aws.proxy import AwsProxy
+from .aws.triggers import create_triggers
+from .iam.enforcement import IamEnforcer, access_key_for, enforcement_enabled, lab_lookups
+from .iam.policies import stack_policies
 from .invoke import InvokeResult, invoke_handler
-from .lab_fleet import FleetProvisioner, LabGroup, fleet_document, placement
-from .moto_server import DUMMY_AWS_ENV, MotoServer
-from .moto_triggers import create_triggers
-from .nginx_node import NginxNode, ensure_nginx
-from .provisioner import LabStack, create_stack
-from .template import CONTROL_FUNCTION, MONITOR_FUNCTION, StackTemplate, TemplateError, find_template
-from .triggers import alarm_event
+from .nodes.fleet import FleetProvisioner, LabGroup, fleet_document, placement
+from .nodes.fleet_nginx import FleetNginx
+from .nodes.nginx_node import NginxNode, ensure_nginx
+from .stack.fixtures import Pair, create_instance, create_pair
+from .stack.provisioner import LabStack, create_stack
+from .stack.template import CONTROL_FUNCTION, MONITOR_FUNCTION, StackTemplate, TemplateError, find_template
+from .stack.triggers import alarm_event
 
 NODE_NAMES = ("node1", "node2")
 

@@ -19,11 +19,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .iam_evaluation import Statement
-from .iam_policies import stack_policies, stack_resolver
-from .iam_policy_documents import BY_NETWORK_INTERFACE, EXAMPLE_PARAMETERS, STACK_NAME, deployed_stack
-from .intrinsics import NO_VALUE
-from .template import FUNCTION_TYPES, StackTemplate, find_template
+from .iam.evaluation import Statement
+from .iam.policies import stack_policies, stack_resolver
+from .iam.policy_documents import BY_NETWORK_INTERFACE, EXAMPLE_PARAMETERS, STACK_NAME, deployed_stack
+from .stack.intrinsics import NO_VALUE
+from .stack.template import FUNCTION_TYPES, StackTemplate, find_template
 
 # deployed_stack names every resource f"{STACK_NAME}-{logical_id}-EXAMPLE"; the resolver makes up the
 # rest as CloudFormation does, with a random 12-character suffix (physical_suffix).

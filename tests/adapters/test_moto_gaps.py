@@ -7,7 +7,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from nginx_eip_failover_lab.moto_gaps import aws_address_semantics
+from nginx_eip_failover_lab.aws.moto_gaps import aws_address_semantics
 
 
 def test_a_dry_run_associate_address_answers_dry_run_operation_and_moves_nothing(

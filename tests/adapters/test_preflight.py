@@ -43,7 +43,7 @@ from nginx_eip_failover.handlers.preflight_wiring import interval_from_env, peri
 from nginx_eip_failover.observability import metrics
 from nginx_eip_failover.service.preflight import Preflight
 from nginx_eip_failover.service.preflight_periodic import PeriodicPreflight, due
-from nginx_eip_failover_lab.moto_gaps import aws_address_semantics
+from nginx_eip_failover_lab.aws.moto_gaps import aws_address_semantics
 from support.moto_pair import create_pair
 from support.moto_tables import create_table
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from nginx_eip_failover_lab.iac_surface import VARIANTS, differences, surface, variant_parameters
-from nginx_eip_failover_lab.template import find_template
+from nginx_eip_failover_lab.stack.template import find_template
 
 
 @pytest.fixture(scope="module")

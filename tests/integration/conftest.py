@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from nginx_eip_failover_lab import processes
+from nginx_eip_failover_lab.aws.moto_server import MotoServer
 from nginx_eip_failover_lab.environment import LabEnvironment
-from nginx_eip_failover_lab.moto_server import MotoServer
-from nginx_eip_failover_lab.nginx_node import find_nginx, install_instructions
+from nginx_eip_failover_lab.nodes.nginx_node import find_nginx, install_instructions
 from support.iam_ledger import IAM_LEDGER
 from support.lab_driving import LabFactory
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from nginx_eip_failover_lab import processes
-from nginx_eip_failover_lab.chaos import run_soak
-from nginx_eip_failover_lab.chaos_world import ChaosSettings
-from nginx_eip_failover_lab.moto_server import MotoServer
+from nginx_eip_failover_lab.aws.moto_server import MotoServer
+from nginx_eip_failover_lab.chaos.soak import run_soak
+from nginx_eip_failover_lab.chaos.world import ChaosSettings
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nginx_eip_failover_lab.aws_proxy import Fault
+from nginx_eip_failover_lab.aws.proxy import Fault
 from nginx_eip_failover_lab.environment import LabEnvironment
 from support.lab_driving import cycle, cycles, place_on_node1
 

@@ -12,9 +12,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget
-from nginx_eip_failover_lab.aws_proxy import AwsProxy
-from nginx_eip_failover_lab.ec2_request_limit import Ec2RequestLimit
-from nginx_eip_failover_lab.moto_server import MotoServer
+from nginx_eip_failover_lab.aws.ec2_request_limit import Ec2RequestLimit
+from nginx_eip_failover_lab.aws.moto_server import MotoServer
+from nginx_eip_failover_lab.aws.proxy import AwsProxy
 
 pytestmark = pytest.mark.integration
 

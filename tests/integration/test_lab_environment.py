@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from nginx_eip_failover_lab.cfn_yaml import load_template
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import invoke_handler
+from nginx_eip_failover_lab.stack.cfn_yaml import load_template
 from support.lab_driving import LabFactory
 
 pytestmark = pytest.mark.integration

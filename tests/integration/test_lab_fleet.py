@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from nginx_eip_failover_lab.ec2_request_limit import Ec2RequestLimit
+from nginx_eip_failover_lab.aws.ec2_request_limit import Ec2RequestLimit
 from nginx_eip_failover_lab.environment import LabEnvironment
 from support.lab_driving import LabFactory, control, cycle, loop_for, ok
 

@@ -17,8 +17,8 @@ import pytest
 
 from nginx_eip_failover_lab.account import ACCOUNT_ID, REGION
 from nginx_eip_failover_lab.environment import LabEnvironment
-from nginx_eip_failover_lab.iam_enforcement import IamEnforcer, Verdict, lab_lookups
-from nginx_eip_failover_lab.iam_policies import (
+from nginx_eip_failover_lab.iam.enforcement import IamEnforcer, Verdict, lab_lookups
+from nginx_eip_failover_lab.iam.policies import (
     CLOUDWATCH_PRINCIPAL,
     LAMBDA_ALARM_PRINCIPAL,
     StackPolicies,
@@ -27,7 +27,7 @@ from nginx_eip_failover_lab.iam_policies import (
     service_may,
     stack_policies,
 )
-from nginx_eip_failover_lab.template import MONITOR_FUNCTION
+from nginx_eip_failover_lab.stack.template import MONITOR_FUNCTION
 from support.lab_driving import LabFactory, cycle, loop_for
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from nginx_eip_failover_lab.environment import LabEnvironment
-from nginx_eip_failover_lab.lab_observers import OBSERVER_PARAMETERS, LabObservers
 from nginx_eip_failover_lab.processes import wait_until
+from nginx_eip_failover_lab.scenarios.observers import OBSERVER_PARAMETERS, LabObservers
 from support.lab_driving import LabFactory
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from nginx_eip_failover_lab.denials import denied, elastic_ip_arn
+from nginx_eip_failover_lab.aws.denials import denied, elastic_ip_arn
 from nginx_eip_failover_lab.environment import LabEnvironment
 from support.lab_driving import cycle, ok, place_on_node1
 

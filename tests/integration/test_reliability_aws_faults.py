@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from nginx_eip_failover.core.decision import move_backoff_seconds
-from nginx_eip_failover_lab.aws_proxy import Fault
+from nginx_eip_failover_lab.aws.proxy import Fault
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import InvokeResult
 from support.lab_driving import cycle, cycle_result, cycles, json_logs, loop_for, ok, place_on_node1, until_holder

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from nginx_eip_failover_lab import processes
-from nginx_eip_failover_lab.aws_proxy import Fault
+from nginx_eip_failover_lab.aws.proxy import Fault
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import InvokeResult
 from support.lab_driving import cycle, cycle_result, cycles, place_on_node1

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from nginx_eip_failover_lab.aws_proxy import Fault
+from nginx_eip_failover_lab.aws.proxy import Fault
 from nginx_eip_failover_lab.environment import LabEnvironment
 from support.lab_driving import control, cycle, cycle_result, cycles, loop_for, ok, place_on_node1, until_holder
 

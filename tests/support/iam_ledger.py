@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nginx_eip_failover_lab.environment import LabEnvironment
-from nginx_eip_failover_lab.iam_enforcement import Verdict, exercised_grants
-from nginx_eip_failover_lab.iam_policies import StackPolicies
+from nginx_eip_failover_lab.iam.enforcement import Verdict, exercised_grants
+from nginx_eip_failover_lab.iam.policies import StackPolicies
 
 
 @dataclass

@@ -9,10 +9,10 @@ import pytest
 
 from nginx_eip_failover.core.log_records import SteadyCycle, SteadyWindow
 from nginx_eip_failover.core.ports import Observation
-from nginx_eip_failover_lab.aws_proxy import Call
-from nginx_eip_failover_lab.chaos_record import ChaosRecord, HolderSample, NodeTruth
-from nginx_eip_failover_lab.chaos_timeline import TimelineBuilder, check
-from nginx_eip_failover_lab.replay_check import LabReplay
+from nginx_eip_failover_lab.aws.proxy import Call
+from nginx_eip_failover_lab.chaos.record import ChaosRecord, HolderSample, NodeTruth
+from nginx_eip_failover_lab.chaos.timeline import TimelineBuilder, check
+from nginx_eip_failover_lab.scenarios.replay_check import LabReplay
 from nginx_eip_failover_sim.invariants import CheckConfig
 from nginx_eip_failover_sim.timeline import HolderChange, MoveCall, ProbeFailed
 

@@ -9,7 +9,7 @@ import pytest
 from nginx_eip_failover_docs.__main__ import generated
 from nginx_eip_failover_docs.check import check_all, check_doc, make_targets
 from nginx_eip_failover_docs.references import cli_commands, parameters_page
-from nginx_eip_failover_lab.cfn_yaml import load_template
+from nginx_eip_failover_lab.stack.cfn_yaml import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 

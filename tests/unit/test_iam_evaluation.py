@@ -8,8 +8,8 @@ from typing import Any
 import botocore.session
 import pytest
 
-from nginx_eip_failover_lab.iam_evaluation import Statement, UnsupportedConditionError, evaluate
-from nginx_eip_failover_lab.iam_requests import (
+from nginx_eip_failover_lab.iam.evaluation import Statement, UnsupportedConditionError, evaluate
+from nginx_eip_failover_lab.iam.requests import (
     ApiCall,
     UnknownActionError,
     authorization_request,

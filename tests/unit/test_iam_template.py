@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from nginx_eip_failover_lab.iam_policy_documents import resource_mismatches, write_documents
-from nginx_eip_failover_lab.template import find_template
+from nginx_eip_failover_lab.iam.policy_documents import resource_mismatches, write_documents
+from nginx_eip_failover_lab.stack.template import find_template
 
 ENI_GRANT = (
     "Action: ec2:AssignPrivateIpAddresses\n"

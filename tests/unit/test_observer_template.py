@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from nginx_eip_failover.core.config import load_settings
-from nginx_eip_failover_lab.intrinsics import Resolver
-from nginx_eip_failover_lab.template import StackTemplate
+from nginx_eip_failover_lab.stack.intrinsics import Resolver
+from nginx_eip_failover_lab.stack.template import StackTemplate
 
 TEMPLATE = StackTemplate(Path(__file__).resolve().parents[2] / "template.yaml")
 REQUIRED = {

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from nginx_eip_failover_lab.intrinsics import sam_generated
-from nginx_eip_failover_lab.template import StackTemplate
+from nginx_eip_failover_lab.stack.intrinsics import sam_generated
+from nginx_eip_failover_lab.stack.template import StackTemplate
 from template_loader import load_template
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"

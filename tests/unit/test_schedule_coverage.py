@@ -1,5 +1,5 @@
 """Scheduled invocations whose starts jitter within their minute, on a fake clock, driving the real
-loop and hand-off (nginx_eip_failover_lab.coverage_sim): probing never pauses for longer than two
+loop and hand-off (nginx_eip_failover_lab.scenarios.coverage_sim): probing never pauses for longer than two
 intervals plus the probe timeout, and the billed time stays within 1.25x of one invocation a minute.
 
 The same simulation with the old design (65 s timeout, no hand-off) pauses for most of a minute: it
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from nginx_eip_failover_lab.coverage_sim import (
+from nginx_eip_failover_lab.scenarios.coverage_sim import (
     Jitter,
     Scenario,
     alternating_extremes,

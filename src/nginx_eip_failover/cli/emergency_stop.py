@@ -138,7 +138,7 @@ def _schedule_group(scheduler: Any, name: str) -> str:
 def _lab(args: argparse.Namespace) -> Aws:
     try:
         from nginx_eip_failover_lab.__main__ import lab_file
-        from nginx_eip_failover_lab.moto_server import DUMMY_AWS_ENV
+        from nginx_eip_failover_lab.aws.moto_server import DUMMY_AWS_ENV
     except ImportError as exc:
         raise UsageError("--lab needs the development lab: pip install -e '.[dev]'") from exc
     import boto3

@@ -23,7 +23,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fixtures import LAB_AMI
+from nginx_eip_failover_lab.stack.fixtures import LAB_AMI
+
 from .fleet_nginx import FleetNginx, PortNode
 
 NODE_NAMES = ("node1", "node2")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .intrinsics import Resolver
-from .provisioner import LabStack
-from .template import MONITOR_FUNCTION, TemplateError
+from nginx_eip_failover_lab.stack.intrinsics import Resolver
+from nginx_eip_failover_lab.stack.provisioner import LabStack
+from nginx_eip_failover_lab.stack.template import MONITOR_FUNCTION, TemplateError
 
 
 def create_triggers(stack: LabStack, clients: Mapping[str, Any]) -> list[str]:

@@ -15,11 +15,11 @@ import subprocess
 import threading
 from typing import Any
 
-from . import processes
-from .environment import LabEnvironment
-from .invoke import InvokeResult, invoke_handler
-from .observer_links import ObserverLinks
-from .template import MONITOR_FUNCTION
+from nginx_eip_failover_lab import processes
+from nginx_eip_failover_lab.environment import LabEnvironment
+from nginx_eip_failover_lab.invoke import InvokeResult, invoke_handler
+from nginx_eip_failover_lab.nodes.observer_links import ObserverLinks
+from nginx_eip_failover_lab.stack.template import MONITOR_FUNCTION
 
 # Template parameters that deploy three observers (the lab has no VPC: the IDs only have to be valid).
 OBSERVER_PARAMETERS = {

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .account import ACCOUNT_ID, REGION
+from nginx_eip_failover_lab.account import ACCOUNT_ID, REGION
+
 from .intrinsics import Resolver
 from .template import MONITOR_FUNCTION, StackTemplate
 

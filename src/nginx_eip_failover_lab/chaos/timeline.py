@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nginx_eip_failover.core.log_records import ChangeRecord, SteadyWindow
+from nginx_eip_failover_lab.aws.proxy import Call
+from nginx_eip_failover_lab.scenarios.replay_check import LabReplay
 from nginx_eip_failover_sim.invariants import INVARIANTS, CheckConfig, Checker, Violation, move_cause
 from nginx_eip_failover_sim.timeline import (
     DecisionCommitted,
@@ -45,9 +47,7 @@ from nginx_eip_failover_sim.timeline import (
     describe,
 )
 
-from .aws_proxy import Call
-from .chaos_record import ChaosRecord, InvocationRecord
-from .replay_check import LabReplay
+from .record import ChaosRecord, InvocationRecord
 
 GROUP = "default"  # the stack's own pair
 CLEAN_ERRORS = {"InvalidRequestError": "invalid", "RefusedError": "refused", "Runtime.ExitError": "crashed"}

@@ -12,7 +12,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .account import ACCOUNT_ID, REGION
+from nginx_eip_failover_lab.account import ACCOUNT_ID, REGION
+
 from .template import FUNCTION_TYPES, StackTemplate, TemplateError, stringify, validate_parameter
 
 

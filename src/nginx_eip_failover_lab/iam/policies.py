@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .account import ACCOUNT_ID, REGION
-from .iam_evaluation import Decision, Statement, evaluate
-from .intrinsics import Resolver
-from .provisioner import LabStack
-from .template import FUNCTION_TYPES, MONITOR_FUNCTION, TemplateError
+from nginx_eip_failover_lab.account import ACCOUNT_ID, REGION
+from nginx_eip_failover_lab.stack.intrinsics import Resolver
+from nginx_eip_failover_lab.stack.provisioner import LabStack
+from nginx_eip_failover_lab.stack.template import FUNCTION_TYPES, MONITOR_FUNCTION, TemplateError
+
+from .evaluation import Decision, Statement, evaluate
 
 LAMBDA_ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"

@@ -10,7 +10,7 @@ from nginx_eip_failover.core.log_records import ChangeRecord, LogRecord, record_
 from nginx_eip_failover.service.replay import ReplayResult, replay
 
 if TYPE_CHECKING:
-    from .environment import LabEnvironment
+    from nginx_eip_failover_lab.environment import LabEnvironment
 
 MAX_PAGES = 50
 

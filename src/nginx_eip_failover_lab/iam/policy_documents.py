@@ -19,14 +19,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .account import ACCOUNT_ID, REGION
-from .iam_evaluation import Statement
-from .iam_policies import stack_policies
-from .iam_requests import privileges, resource_types
-from .intrinsics import Resolver
-from .provisioner import LabStack
-from .template import StackTemplate, find_template
-from .triggers import alarm_definitions
+from nginx_eip_failover_lab.account import ACCOUNT_ID, REGION
+from nginx_eip_failover_lab.stack.intrinsics import Resolver
+from nginx_eip_failover_lab.stack.provisioner import LabStack
+from nginx_eip_failover_lab.stack.template import StackTemplate, find_template
+from nginx_eip_failover_lab.stack.triggers import alarm_definitions
+
+from .evaluation import Statement
+from .policies import stack_policies
+from .requests import privileges, resource_types
 
 STACK_NAME = "nginx-eip-failover"
 EXAMPLE_PARAMETERS = {

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 from nginx_eip_failover.core.state import state_from_dict
 
 if TYPE_CHECKING:
-    from .aws_proxy import Call
-    from .environment import LabEnvironment
+    from nginx_eip_failover_lab.aws.proxy import Call
+    from nginx_eip_failover_lab.environment import LabEnvironment
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .environment import LabEnvironment
-from .invoke import InvokeResult
-from .scheduler import MonitorScheduler
+from nginx_eip_failover_lab.environment import LabEnvironment
+from nginx_eip_failover_lab.invoke import InvokeResult
+from nginx_eip_failover_lab.scheduler import MonitorScheduler
+
 from .timeline import EipObserver, Timeline, describe_holder
 
 

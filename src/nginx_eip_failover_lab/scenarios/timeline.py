@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .environment import LabEnvironment
-from .scheduler import Invocation
+from nginx_eip_failover_lab.environment import LabEnvironment
+from nginx_eip_failover_lab.scheduler import Invocation
 
 _WIDTH = 9
 

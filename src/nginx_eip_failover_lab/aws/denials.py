@@ -13,8 +13,9 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from .account import ACCOUNT_ID, REGION
-from .aws_proxy import Fault
+from nginx_eip_failover_lab.account import ACCOUNT_ID, REGION
+
+from .proxy import Fault
 
 # (HTTP status, error code) of a denial, per service (the proxy writes each service's error shape).
 _DENIALS = {"ec2": (403, "UnauthorizedOperation"), "dynamodb": (400, "AccessDeniedException")}

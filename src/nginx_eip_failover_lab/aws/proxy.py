@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 from .ec2_request_limit import THROTTLE_CODE, THROTTLE_MESSAGE, THROTTLE_STATUS, Ec2RequestLimit
 
 if TYPE_CHECKING:
-    from .iam_enforcement import IamEnforcer
+    from nginx_eip_failover_lab.iam.enforcement import IamEnforcer
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _JSON_SERVICES = ("dynamodb",)

@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nginx_eip_failover_lab.processes import ManagedProcess, free_port, wait_until
+
 from .nginx_node import API_VERSION, UPSTREAM, _write_atomically, ensure_nginx, upstream_document
-from .processes import ManagedProcess, free_port, wait_until
 
 
 class PortNode:

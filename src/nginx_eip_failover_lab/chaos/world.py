@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import processes
-from .chaos_record import InvocationRecord, Recorder
-from .environment import LabEnvironment
-from .invoke import invoke_handler
+from nginx_eip_failover_lab import processes
+from nginx_eip_failover_lab.environment import LabEnvironment
+from nginx_eip_failover_lab.invoke import invoke_handler
+
+from .record import InvocationRecord, Recorder
 
 
 @dataclass(frozen=True)

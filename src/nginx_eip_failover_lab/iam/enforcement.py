@@ -28,9 +28,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .iam_evaluation import ContextValue, Decision, Statement, evaluate, tag_keys
-from .iam_policies import StackPolicies, role_may
-from .iam_requests import ApiCall, Resource, UnknownActionError, authorization_request, decode_request
+from .evaluation import ContextValue, Decision, Statement, evaluate, tag_keys
+from .policies import StackPolicies, role_may
+from .requests import ApiCall, Resource, UnknownActionError, authorization_request, decode_request
 
 ENFORCEMENT_ENV = "NGINX_EIP_FAILOVER_LAB_IAM"
 _ACCESS_KEY_PREFIX = "LABROLE"

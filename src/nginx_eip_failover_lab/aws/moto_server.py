@@ -9,10 +9,10 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from .account import REGION
-from .processes import ManagedProcess, free_port, wait_until
+from nginx_eip_failover_lab.account import REGION
+from nginx_eip_failover_lab.processes import ManagedProcess, free_port, wait_until
 
-_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/: where the launcher is imported from
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # src/: where the launcher is imported from
 
 # Credentials and settings for every process that talks to the lab's AWS: nothing reaches real AWS.
 DUMMY_AWS_ENV: Mapping[str, str] = {
@@ -33,7 +33,7 @@ class MotoServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._process = ManagedProcess(
             "moto server",
-            [sys.executable, "-m", "nginx_eip_failover_lab.moto_launcher", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "nginx_eip_failover_lab.aws.moto_launcher", "-H", "127.0.0.1", "-p", str(self.port)],
             log_path,
             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(_PACKAGE_ROOT), **DUMMY_AWS_ENV},
         )

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import botocore.session
 
-from .account import ACCOUNT_ID, REGION
+from nginx_eip_failover_lab.account import ACCOUNT_ID, REGION
 
 _CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/[^/]+/([^/]+)/aws4_request")
 _CBOR_PATH = re.compile(r"/service/[^/]+/operation/([A-Za-z0-9]+)$")

@@ -27,8 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .aws_proxy import Fault
-from .chaos_world import Actor, World
+from nginx_eip_failover_lab.aws.proxy import Fault
+
+from .world import Actor, World
 
 # The opening fault (NodeFaults._opening); operators and the killer wait until it is over.
 OPENING_SECONDS = 8.0

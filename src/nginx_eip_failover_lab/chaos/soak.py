@@ -25,18 +25,18 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nginx_eip_failover.core.config import load_settings
+from nginx_eip_failover_lab import processes
+from nginx_eip_failover_lab.aws.moto_server import MotoServer
+from nginx_eip_failover_lab.environment import LabEnvironment
+from nginx_eip_failover_lab.nodes.nginx_node import NginxMissingError
+from nginx_eip_failover_lab.scenarios.replay_check import replay_lab_decision_log
 from nginx_eip_failover_sim.invariants import CheckConfig
 from nginx_eip_failover_sim.timeline import HolderChange, OperatorAnswer, ReplayChecked, describe
 
-from . import processes
-from .chaos_actors import Alarms, AwsFaults, Killer, NodeFaults, Operators, Schedule
-from .chaos_record import ChaosRecord, Recorder
-from .chaos_timeline import CheckedTimeline, TimelineBuilder, check, failover_seconds, trace
-from .chaos_world import Actor, ChaosSettings, Invoker, World
-from .environment import LabEnvironment
-from .moto_server import MotoServer
-from .nginx_node import NginxMissingError
-from .replay_check import replay_lab_decision_log
+from .actors import Alarms, AwsFaults, Killer, NodeFaults, Operators, Schedule
+from .record import ChaosRecord, Recorder
+from .timeline import CheckedTimeline, TimelineBuilder, check, failover_seconds, trace
+from .world import Actor, ChaosSettings, Invoker, World
 
 DEFAULT_MINUTES = 5.0
 TRACE_SECONDS = 6.0  # shown either side of a violation

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .processes import ManagedProcess, free_port, wait_until
+from nginx_eip_failover_lab.processes import ManagedProcess, free_port, wait_until
 
 NGINX_ENV = "NGINX_EIP_FAILOVER_NGINX"
 API_VERSION = 9

@@ -17,9 +17,10 @@ import json
 import time
 from typing import Any
 
-from .environment import LabEnvironment
-from .iam_enforcement import summary_line
-from .scenario import QUICK
+from nginx_eip_failover_lab.environment import LabEnvironment
+from nginx_eip_failover_lab.iam.enforcement import summary_line
+
+from .demo import QUICK
 
 GROUP = "addr"
 

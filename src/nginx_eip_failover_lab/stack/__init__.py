@@ -1,0 +1,1 @@
+"""template.yaml read and provisioned into the lab: parameters, intrinsics, fixtures, triggers."""
