@@ -148,7 +148,7 @@ checkov: $(CHECKOV_VENV)/$(STAMP) ## checkov (suppressions are justified in temp
 # RESOURCE_STAR (LOW); the key policy is linted from MEDIUM up, everything else from LOW up.
 iam-lint: $(VENV)/$(STAMP) $(PARLIAMENT_VENV)/$(STAMP) ## parliament on the template's resolved IAM policies
 	rm -rf $(IAM_POLICY_DIR)
-	$(VENV)/bin/python -m nginx_eip_failover_lab.iam_policy_documents $(IAM_POLICY_DIR) >/dev/null
+	$(VENV)/bin/python -m nginx_eip_failover_lab.iam.policy_documents $(IAM_POLICY_DIR) >/dev/null
 	$(PARLIAMENT_VENV)/bin/parliament --minimum_severity LOW \
 	  --files "$$(ls $(IAM_POLICY_DIR)/*.json | grep -v '\.resource-kms-' | paste -sd, -)"
 	$(PARLIAMENT_VENV)/bin/parliament --minimum_severity MEDIUM \

@@ -68,12 +68,39 @@ def template_names(template_path: Path) -> set[str]:
 
 
 def _module_exists(root: Path, dotted: str) -> bool:
+    """A module, or `module.attribute` where the module's source defines the attribute: a name
+    whose module part does not exist (a module moved into a package) is not saved by its parent."""
     parts = dotted.split(".")
-    for cut in range(len(parts), 0, -1):  # `module.attribute` names a module and something in it
+    for cut in (len(parts), len(parts) - 1):
+        if cut < 1:
+            continue
         base = root / "src" / Path(*parts[:cut])
-        if base.with_suffix(".py").is_file() or (base / "__init__.py").is_file():
+        source = base.with_suffix(".py") if base.with_suffix(".py").is_file() else base / "__init__.py"
+        if not source.is_file():
+            continue
+        if cut == len(parts):
             return True
+        attribute = parts[-1]
+        if attribute.startswith("__"):  # every module has `__file__`, `__version__` is checked by tests
+            return True
+        pattern = rf"^(?:def |class |async def )?{attribute}\b|\bimport [^\n]*\b{attribute}\b|^{attribute}\s*[:=]"
+        return (
+            re.search(pattern, source.read_text(encoding="utf-8"), re.MULTILINE) is not None
+            or (base / attribute).with_suffix(".py").is_file()
+        )
     return importlib.util.find_spec(parts[0]) is not None and len(parts) == 1
+
+
+def makefile_modules(root: Path) -> Iterator[Finding]:
+    """`python -m MODULE` lines in the Makefile and CI script: a moved module breaks a target."""
+    for name in ("Makefile", ".ci/run"):
+        path = root / name
+        if not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for module in re.findall(r"-m (nginx_eip_failover[a-z_]*(?:\.[a-z_0-9]+)*)", line):
+                if not _module_exists(root, module):
+                    yield Finding(name, number, f"runs module {module}, which does not exist")
 
 
 def check_doc(
@@ -129,6 +156,7 @@ def check_all(root: Path, generated: dict[str, Callable[[], str]]) -> list[Findi
         "names": template_names(root / "template.yaml"),
         "parameters": parameters,
     }
+    findings.extend(makefile_modules(root))
     docs = [root / "README.md", root / "ARCHITECTURE.md", *sorted((root / "docs").glob("*.md"))]
     for doc in docs:
         if doc.is_file() and doc.name not in {Path(name).name for name in generated}:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from nginx_eip_failover_docs.__main__ import generated
-from nginx_eip_failover_docs.check import check_all, check_doc, make_targets
+from nginx_eip_failover_docs.check import check_all, check_doc, make_targets, makefile_modules
 from nginx_eip_failover_docs.references import cli_commands, parameters_page
 from nginx_eip_failover_lab.stack.cfn_yaml import load_template
 
@@ -75,3 +75,33 @@ def test_the_repository_docs_pass_docs_check() -> None:
     findings = check_all(ROOT, generated(ROOT))
     assert [str(finding) for finding in findings] == []
     assert "docs-check" in make_targets(ROOT / "Makefile")
+
+
+def test_a_module_moved_into_a_package_is_not_saved_by_its_parent(tmp_path: Path) -> None:
+    package = tmp_path / "src" / "nginx_eip_failover_lab"
+    (package / "iam").mkdir(parents=True)
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "iam" / "__init__.py").write_text("", encoding="utf-8")
+    (package / "iam" / "policy_documents.py").write_text("def main() -> None: ...\n", encoding="utf-8")
+    (tmp_path / "Makefile").write_text(
+        "iam-lint:\n\tpython -m nginx_eip_failover_lab.iam_policy_documents out\n"
+        "ok:\n\tpython -m nginx_eip_failover_lab.iam.policy_documents out\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "page.md").write_text(
+        "`nginx_eip_failover_lab.iam_policy_documents`\n"
+        "`nginx_eip_failover_lab.iam.policy_documents` and `nginx_eip_failover_lab.iam.policy_documents.main`\n"
+        "`nginx_eip_failover_lab.iam.policy_documents.missing`\n",
+        encoding="utf-8",
+    )
+    found = check_doc(
+        tmp_path, tmp_path / "docs" / "page.md", targets=set(), commands=set(), names=set(), parameters=set()
+    )
+    assert [(f.line, f.problem) for f in found] == [
+        (1, "names module nginx_eip_failover_lab.iam_policy_documents, which does not exist"),
+        (3, "names module nginx_eip_failover_lab.iam.policy_documents.missing, which does not exist"),
+    ]
+    assert [str(f) for f in makefile_modules(tmp_path)] == [
+        "Makefile:2: runs module nginx_eip_failover_lab.iam_policy_documents, which does not exist"
+    ]

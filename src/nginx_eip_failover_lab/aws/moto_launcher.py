@@ -1,6 +1,6 @@
 """The lab's moto server: moto's own server with the EC2 behaviours it lacks patched in first.
 
-    python -m nginx_eip_failover_lab.moto_launcher -H 127.0.0.1 -p PORT
+    python -m nginx_eip_failover_lab.aws.moto_launcher -H 127.0.0.1 -p PORT
 
 Same arguments as `python -m moto.server`; `moto_gaps.apply()` runs before it serves (AssociateAddress
 with PrivateIpAddress, AssignPrivateIpAddresses with AllowReassignment, the private-ip filter on

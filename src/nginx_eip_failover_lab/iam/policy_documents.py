@@ -1,6 +1,6 @@
 """The template's IAM policies as the JSON documents a deployed stack has, for a policy linter.
 
-    python -m nginx_eip_failover_lab.iam_policy_documents OUT_DIR
+    python -m nginx_eip_failover_lab.iam.policy_documents OUT_DIR
 
 writes one document per role (each function's, and the role SAM generates for the schedule) and per
 resource policy (the monitor's Lambda permissions, the notification key's policy), for both shapes
@@ -166,7 +166,7 @@ def _fits(arn_format: str, resource: str) -> bool:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m nginx_eip_failover_lab.iam_policy_documents OUT_DIR", file=sys.stderr)
+        print("usage: python -m nginx_eip_failover_lab.iam.policy_documents OUT_DIR", file=sys.stderr)
         return 2
     for path in write_documents(Path(argv[0])):
         print(path)
