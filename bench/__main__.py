@@ -93,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fleet_figures["cpu_per_group_cycle_s"],
             fleet_figures["interval_s"],
             failovers=args.failovers_per_month,
+            record=not options.quick,
         )
 
     runners: dict[str, Callable[[], list[Row]]] = {

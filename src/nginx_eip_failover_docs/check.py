@@ -7,9 +7,11 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nginx_eip_failover.core.state import HISTORY_LIMIT, HISTORY_MAX_BYTES
 from nginx_eip_failover.service.controller import SNAPSHOT_MAX_AGE_SECONDS
+from nginx_eip_failover_docs.figures import FIGURES_JSON, Figure, is_past, load_figures, matches, prose_lines, quotes
 from nginx_eip_failover_docs.references import cli_commands
 from nginx_eip_failover_lab.stack.cfn_yaml import load_template
 
@@ -51,8 +53,8 @@ _FACTS: tuple[tuple[str, re.Pattern[str], float], ...] = (
         SNAPSHOT_MAX_AGE_SECONDS,
     ),
 )
-# Prose may quote a past value on purpose ("it was 15 s"): such a line names it as past.
-_PAST = re.compile(r"\b(?:it was|was \d|were|used to|before|until|previously|old)\b", re.IGNORECASE)
+# Prose may quote a past value on purpose ("it was refreshed every 15 s"): the words right before
+# that one number say so (figures.is_past); a line that merely contains "before" or "old" does not.
 
 
 def make_targets(makefile: Path) -> set[str]:
@@ -104,10 +106,20 @@ def makefile_modules(root: Path) -> Iterator[Finding]:
 
 
 def check_doc(
-    root: Path, doc: Path, *, targets: set[str], commands: set[str], names: set[str], parameters: set[str]
+    root: Path,
+    doc: Path,
+    *,
+    targets: set[str],
+    commands: set[str],
+    names: set[str],
+    parameters: set[str],
+    figures: dict[str, Figure] | None = None,
 ) -> Iterator[Finding]:
+    """What `doc` names must exist and the facts it states must be the code's; with `figures`, every
+    cost and failover time its prose quotes must be one of them."""
     rel = str(doc.relative_to(root))
-    for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), start=1):
+    text = doc.read_text(encoding="utf-8")
+    for number, line in enumerate(text.splitlines(), start=1):
         for path in _PATH.findall(line):
             path = path.rstrip(".,:;")
             if "*" in path or "<" in path or "{" in path:
@@ -133,12 +145,22 @@ def check_doc(
             )
             if looks_like_parameter and word not in names and word not in parameters:
                 yield Finding(rel, number, f"names `{word}`, which is not a template parameter or resource")
-        if _PAST.search(line):
-            continue
         for what, pattern, value in _FACTS:
-            for quoted in pattern.findall(line):
-                if float(quoted) != value:
-                    yield Finding(rel, number, f"says {what} is {quoted}; the code says {value:g}")
+            for match in pattern.finditer(line):
+                if float(match.group(1)) != value and not is_past(line, match.start(1)):
+                    yield Finding(rel, number, f"says {what} is {match.group(1)}; the code says {value:g}")
+    if figures is None:
+        return
+    for number, line in prose_lines(text):
+        for quote in quotes(line):
+            if not matches(quote, figures) and not is_past(line, quote.column):
+                kind = "a cost" if quote.unit == "$" else "a failover time"
+                yield Finding(
+                    rel,
+                    number,
+                    f"quotes {kind} of {quote.text}, which is not a figure in {FIGURES_JSON} "
+                    "(link to docs/figures.md, or quote the figure it shows)",
+                )
 
 
 def check_all(root: Path, generated: dict[str, Callable[[], str]]) -> list[Finding]:
@@ -150,12 +172,16 @@ def check_all(root: Path, generated: dict[str, Callable[[], str]]) -> list[Findi
     template = load_template(root / "template.yaml")
     parameters = set((template.get("Parameters") or {}).keys())
     commands = {path for path, _ in cli_commands()}
-    context = {
+    context: dict[str, Any] = {
         "targets": make_targets(root / "Makefile"),
         "commands": commands,
         "names": template_names(root / "template.yaml"),
         "parameters": parameters,
     }
+    figures = load_figures(root)
+    if not figures:
+        findings.append(Finding(FIGURES_JSON, 1, "is missing or empty: run the benchmarks (python -m bench)"))
+    context["figures"] = figures
     findings.extend(makefile_modules(root))
     docs = [root / "README.md", root / "ARCHITECTURE.md", *sorted((root / "docs").glob("*.md"))]
     for doc in docs:
