@@ -431,7 +431,7 @@ def run(options: Options, measured: dict[str, Any] | None = None, failovers: flo
         ),
         Row(
             NAME,
-            "rest of this stack's bill (lean: logs, event metrics; full adds $5.50, docs/cost.md)",
+            "rest of this stack's bill (lean: logs, event metrics; full: docs/figures.md)",
             f"{_money(_total(lines, 'other') - HOURS * PRICES['public_ipv4_hour'])}/month"
             f" (+ {_money(HOURS * PRICES['public_ipv4_hour'])} public IPv4 of the EIP, any design)",
         ),
@@ -708,7 +708,7 @@ def _record_fleet(
     out: list[recorded.Figure] = []
 
     def add(key: str, value: float, unit: str, label: str, decimals: int = 2) -> None:
-        out.append(recorded.Figure(f"{NAME}.{key}", value, unit, label, command, when, decimals))
+        out.append(recorded.Figure(f"fleet_cost.{key}", value, unit, label, command, when, decimals))
 
     for profile in PROFILES:
         for pairs in FLEET_SIZES:
@@ -739,9 +739,8 @@ def _record_fleet(
         sum(line.dollars for line in fleet_bill(measured, 1, cpu, interval, failovers, p)) for p in PROFILES[::-1]
     )
     add("full_over_lean", full - lean, "$", "what full adds to a one-pair stack (dashboard, KMS key, metrics)")
-    add("lean.1.over_lambda", 100 * over, "%", "lean, 1 pair: whole stack over its Lambda lines", 1)
-    add("lean.1.lambda_lines", lambda_line, "$", "lean, 1 pair: the Lambda lines (monitor + control)")
-    add("billed_seconds_per_minute", measured["duration_s"], "s", "Lambda billed per scheduled minute", 1)
+    add("lean_one_pair.over_lambda", 100 * over, "%", "lean, 1 pair: whole stack over its Lambda lines", 1)
+    add("lean_one_pair.lambda_lines", lambda_line, "$", "lean, 1 pair: the Lambda lines (monitor + control)")
     add("cpu_per_group_cycle_ms", cpu * 1000, "ms", "CPU a group's cycle costs (sizes the monitor's memory)", 1)
     recorded.record_all(out)
 

@@ -90,8 +90,9 @@ def _fleet_table(figures: list[Figure]) -> list[str]:
         "| | " + " | ".join(f"{profile} {pairs}" for profile, pairs in columns) + " |",
         "| --- |" + " --- |" * len(columns),
     ]
-    # The totals last, as a bill reads.
-    order = sorted(cells, key=lambda item: item in ("stack", "per_pair", "memory_mb"))
+    # As a bill reads: Lambda, DynamoDB, CloudWatch and KMS, SNS; the memory and the totals last.
+    ranks = ("lambda", "dynamodb", "cloudwatch", "kms", "sns", "memory_mb", "stack", "per_pair")
+    order = sorted(cells, key=lambda item: next((i for i, r in enumerate(ranks) if item.startswith(r)), 0))
     for item in order:
         row = cells[item]
         shown = [row[c].shown if c in row else "" for c in columns]
@@ -128,13 +129,13 @@ def figures_page(root: Path) -> str:
     for key in ordered:
         members = groups[key]
         out += ["", f"## {SECTIONS.get(key, key)}", ""]
+        commands = sorted({(f.command, f.measured) for f in members})
+        if len(commands) == 1:
+            out += [f"`{commands[0][0]}`, {commands[0][1]}.", ""]
         if key == "fleet_cost":
             out += _fleet_table(members)
             out.append("")
             members = [f for f in members if FLEET_CELL.match(f.name) is None]
-        commands = sorted({(f.command, f.measured) for f in members})
-        if len(commands) == 1:
-            out += [f"`{commands[0][0]}`, {commands[0][1]}.", ""]
         out += ["| figure | value | what | measured |", "| --- | --- | --- | --- |"]
         for figure in sorted(members, key=lambda f: f.name):
             measured = figure.measured if len(commands) == 1 else f"{figure.measured}, `{figure.command}`"
