@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nginx_eip_failover.core.log_records import WINDOW_MAX_BYTES, WINDOW_MAX_CYCLES
 from nginx_eip_failover.core.state import HISTORY_LIMIT, HISTORY_MAX_BYTES
 from nginx_eip_failover.service.controller import SNAPSHOT_MAX_AGE_SECONDS
 from nginx_eip_failover_docs.figures import FIGURES_JSON, Figure, is_past, load_figures, matches, prose_lines, quotes
@@ -46,6 +47,21 @@ _FACTS: tuple[tuple[str, re.Pattern[str], float], ...] = (
         HISTORY_LIMIT,
     ),
     ("history entries kept in the state", re.compile(r"\bnewest (\d+) (?:history )?entries"), HISTORY_LIMIT),
+    (
+        "history entries kept in the state",
+        re.compile(r"\blast (\d+) (?:recorded |history )?(?:events|entries)\b"),
+        HISTORY_LIMIT,
+    ),
+    (
+        "steady cycles the decision log buffers",
+        re.compile(r"\blast (\d+) (?:steady cycles )?are kept in memory"),
+        WINDOW_MAX_CYCLES,
+    ),
+    (
+        "decision log window bytes",
+        re.compile(r"written with the next change \(one item, at most (\d+) KB"),
+        WINDOW_MAX_BYTES / 1024,
+    ),
     ("history bytes kept in the state", re.compile(r"history[^.\n]{0,40}?at most (\d+) KB"), HISTORY_MAX_BYTES / 1024),
     (
         "cached state refresh period (s)",
