@@ -161,9 +161,12 @@ def check_doc(
             )
             if looks_like_parameter and word not in names and word not in parameters:
                 yield Finding(rel, number, f"names `{word}`, which is not a template parameter or resource")
+        reported: set[int] = set()  # two patterns may read the same number
         for what, pattern, value in _FACTS:
             for match in pattern.finditer(line):
-                if float(match.group(1)) != value and not is_past(line, match.start(1)):
+                at = match.start(1)
+                if float(match.group(1)) != value and not is_past(line, at) and at not in reported:
+                    reported.add(at)
                     yield Finding(rel, number, f"says {what} is {match.group(1)}; the code says {value:g}")
     if figures is None:
         return
