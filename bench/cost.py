@@ -182,7 +182,7 @@ def bill(measured: dict[str, Any], failovers: float, pairs_per_invocation: int =
         Line(
             "other",
             "CloudWatch custom metrics (EMF)",
-            f"{len(continuous)} published every minute: " + ", ".join(sorted({m.split("[")[0] for m in continuous})),
+            f"{len(continuous)} billed all month: " + ", ".join(sorted({m.split("[")[0] for m in continuous})),
             "$0.30 per metric-month",
             len(continuous) * p["custom_metric"],
         ),
@@ -359,7 +359,7 @@ def run(options: Options, measured: dict[str, Any] | None = None, failovers: flo
                 ("target.pairs_needed", k, "count", "pairs per invocation that would meet $1 a pair", 0),
                 ("target.probing_seconds", seconds, "s", "or probing only this much of each minute", 0),
                 ("billed_seconds_per_minute", measured["duration_s"], "s", "Lambda billed per scheduled minute", 1),
-                ("rest", rest, "$", "rest of the stack's bill, lean (logs, event metrics)", 2),
+                ("rest", rest, "$", "rest of the stack's bill, lean (logs, PreflightFailures, event metrics)", 2),
                 ("public_ipv4", HOURS * PRICES["public_ipv4_hour"], "$", "the EIP's public IPv4 (any design)", 2),
                 (
                     "endpoints",
@@ -431,7 +431,7 @@ def run(options: Options, measured: dict[str, Any] | None = None, failovers: flo
         ),
         Row(
             NAME,
-            "rest of this stack's bill (lean: logs, event metrics; full: docs/figures.md)",
+            "rest of this stack's bill (lean: logs, PreflightFailures, event metrics; full: docs/figures.md)",
             f"{_money(_total(lines, 'other') - HOURS * PRICES['public_ipv4_hour'])}/month"
             f" (+ {_money(HOURS * PRICES['public_ipv4_hour'])} public IPv4 of the EIP, any design)",
         ),
@@ -518,9 +518,12 @@ EVENT_METRICS = (
     "DriftDetected",
     "CycleErrors",
     "DecisionLogErrors",
-    "PreflightFailures",
     "ControlRequests",
 )
+# Published by every periodic preflight run (0 when it passed: an alarm can watch it), every
+# PreflightIntervalSeconds (900 s by default: every hour of the month), so billed all month in
+# both profiles; the lab's one-second invocations end before the first run's background thread.
+PERIODIC_METRICS = ("PreflightFailures",)
 LEAN_ONE_PAIR_MAX_OVER_LAMBDA = 0.15  # issue 19: a lean one-pair stack costs what its probing costs, +15 %
 
 
@@ -559,7 +562,8 @@ def template_interface_endpoints() -> list[str]:
 
 def continuous_metrics(measured: dict[str, Any], profile: str) -> list[str]:
     by_profile = measured.get("emf_metrics_by_profile") or {profile: measured["emf_metrics_fresh"]}
-    return [m for m in by_profile[profile] if not m.startswith(EVENT_METRICS)]
+    continuous = [m for m in by_profile[profile] if not m.startswith(EVENT_METRICS)]
+    return continuous + [m for m in PERIODIC_METRICS if not any(c.startswith(m) for c in continuous)]
 
 
 def fleet_bill(
