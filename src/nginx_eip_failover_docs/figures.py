@@ -100,6 +100,7 @@ def _fleet_table(figures: list[Figure]) -> list[str]:
             item, labels[item]
         )
         lines.append(f"| {_cell(label)} (`{item}`) | " + " | ".join(shown) + " |")
+    lines += ["", "Each cell is the figure `fleet_cost.<profile>.<pairs>.<line>`, e.g. `fleet_cost.lean.8.per_pair`."]
     return lines
 
 
