@@ -23,6 +23,7 @@ SECTIONS = {
     "failover_time": "Failover time (`python -m bench.failover_time`)",
     "observers": "Failover with observers in several AZs (`python -m bench.observers`)",
     "chaos": "Chaos on the lab (`make chaos`)",
+    "soak": "The simulator's soak (`make soak`)",
     "schedule_coverage": "Schedule coverage (`python -m bench.schedule_coverage`)",
     "cold_start": "Cold start (`python -m bench --only cold_start`)",
     "fleet": "Fleet probing and the AZ outage (`python -m bench.fleet`)",
