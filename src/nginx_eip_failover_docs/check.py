@@ -12,6 +12,7 @@ from typing import Any
 from nginx_eip_failover.core.log_records import WINDOW_MAX_BYTES, WINDOW_MAX_CYCLES
 from nginx_eip_failover.core.state import HISTORY_LIMIT, HISTORY_MAX_BYTES
 from nginx_eip_failover.service.controller import SNAPSHOT_MAX_AGE_SECONDS
+from nginx_eip_failover.service.fleet import REFRESH_SECONDS as FLEET_REFRESH_SECONDS
 from nginx_eip_failover_docs.figures import FIGURES_JSON, Figure, is_past, load_figures, matches, prose_lines, quotes
 from nginx_eip_failover_docs.references import cli_commands
 from nginx_eip_failover_lab.stack.cfn_yaml import load_template
@@ -67,6 +68,16 @@ _FACTS: tuple[tuple[str, re.Pattern[str], float], ...] = (
         "cached state refresh period (s)",
         re.compile(r"refresh(?:es)?[^.\n]{0,40}?every (\d+) s\b"),
         SNAPSHOT_MAX_AGE_SECONDS,
+    ),
+    (
+        "cached state refresh period (s)",
+        re.compile(r"re-reads? (?:the|its) (?:cached )?state (?:at most )?every (\d+) s\b"),
+        SNAPSHOT_MAX_AGE_SECONDS,
+    ),
+    (
+        "fleet document refresh period (s)",
+        re.compile(r"(?:fleet document|reads it at cold start)[^.\n]{0,40}?every (\d+) s\b"),
+        FLEET_REFRESH_SECONDS,
     ),
 )
 # Prose may quote a past value on purpose ("it was refreshed every 15 s"): the words right before

@@ -45,6 +45,8 @@ def findings_in(tmp_path: Path, text: str) -> list[str]:
         ("a running monitor refreshes its cached state every 15 s", "says cached state refresh period (s) is 15"),
         ("`history --limit 100` shows the last 100 recorded events", "says history entries kept in the state is 100"),
         ("the last 200 are kept in memory and written", "says steady cycles the decision log buffers is 200"),
+        ("each container re-reads the state at most every 15 s", "says cached state refresh period (s) is 15"),
+        ("every function reads it at cold start and again every 30 s", "says fleet document refresh period (s) is 30"),
     ],
 )
 def test_a_doc_that_names_what_does_not_exist_or_contradicts_the_code_is_refused(
