@@ -13,7 +13,19 @@ from nginx_eip_failover.core.log_records import WINDOW_MAX_BYTES, WINDOW_MAX_CYC
 from nginx_eip_failover.core.state import HISTORY_LIMIT, HISTORY_MAX_BYTES
 from nginx_eip_failover.service.controller import SNAPSHOT_MAX_AGE_SECONDS
 from nginx_eip_failover.service.fleet import REFRESH_SECONDS as FLEET_REFRESH_SECONDS
-from nginx_eip_failover_docs.figures import FIGURES_JSON, Figure, is_past, load_figures, matches, prose_lines, quotes
+from nginx_eip_failover_docs.figures import (
+    FIGURES_JSON,
+    Figure,
+    is_past,
+    known,
+    load_figures,
+    matches,
+    named_after,
+    named_figures,
+    prose_lines,
+    quotes,
+    rounds_to,
+)
 from nginx_eip_failover_docs.references import cli_commands
 from nginx_eip_failover_lab.stack.cfn_yaml import load_template
 
@@ -182,7 +194,16 @@ def check_doc(
     if figures is None:
         return
     for number, line in prose_lines(text):
+        for _, name in named_figures(line):
+            if not known(name, figures):
+                yield Finding(rel, number, f"names figure {name}, which {FIGURES_JSON} does not have")
         for quote in quotes(line):
+            named = named_after(line, quote, figures)
+            if named is not None and not rounds_to(named, quote) and not is_past(line, quote.column):
+                yield Finding(
+                    rel, number, f"quotes {quote.text} as {named.name}, which is {named.shown} ({named.measured})"
+                )
+                continue
             if not matches(quote, figures) and not is_past(line, quote.column):
                 kind = "a cost" if quote.unit == "$" else "a failover time"
                 yield Finding(

@@ -3,7 +3,9 @@ docs/figures.md rendered from them, and what a doc may quote.
 
 Docs link to docs/figures.md rather than copy a number. Where prose does quote one, docs-check holds
 it to this file: a monthly cost written `$N.NN`, and a failover time written `N.NN s` on a line about
-failover, must be one of the recorded figures (at the quoted precision). A number that is a past
+failover, must be one of the recorded figures (at the quoted precision), and the very figure a doc
+names right after it (`$5.69 a month (`fleet_cost.lean.1.stack`)`); a figure name a doc writes must
+exist. A number that is a past
 value on purpose says so right before it ("it was $5.17", "went from 2.37 s"); a fenced code block
 (a sample of a command's output) is not prose.
 """
@@ -193,9 +195,44 @@ def prose_lines(text: str) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
+FIGURE_NAME = re.compile(
+    r"`((?:failover_time|observers|chaos|soak|schedule_coverage|cold_start|fleet|fleet_cost|cost|iam|price)"
+    r"\.[a-z0-9_.]*[a-z0-9_*])`"
+)
+NAMED_WITHIN = 60  # characters after a quote where the figure it quotes may be named
+
+
+def named_figures(line: str) -> Iterator[tuple[int, str]]:
+    """(column, name) of each figure name a line writes in backticks (`cost.target.*` is a prefix)."""
+    for match in FIGURE_NAME.finditer(line):
+        name = match.group(1)
+        if not name.endswith((".md", ".py", ".json")):
+            yield match.start(), name
+
+
+def known(name: str, figures: dict[str, Figure]) -> bool:
+    if name.endswith("*"):
+        return any(key.startswith(name[:-1]) for key in figures)
+    return name in figures
+
+
+def named_after(line: str, quote: Quote, figures: dict[str, Figure]) -> Figure | None:
+    """The figure a quote names right after it ("$5.69 a month (`fleet_cost.lean.1.stack`)"): the
+    first figure name within NAMED_WITHIN characters and no other number, when it is a figure of the
+    quote's unit."""
+    end = quote.column + len(quote.text)
+    for column, name in named_figures(line):
+        if end <= column <= end + NAMED_WITHIN and not re.search(r"\d", line[end:column]):
+            figure = figures.get(name)
+            return figure if figure is not None and figure.unit == quote.unit else None
+    return None
+
+
+def rounds_to(figure: Figure, quote: Quote) -> bool:
+    return abs(round(figure.value, 2) - quote.value) < 0.001
+
+
 def matches(quote: Quote, figures: dict[str, Figure]) -> bool:
     """A quote of two decimals matches a figure that rounds to it (money: any $ figure; seconds:
     any figure in seconds)."""
-    return any(
-        figure.unit == quote.unit and abs(round(figure.value, 2) - quote.value) < 0.001 for figure in figures.values()
-    )
+    return any(figure.unit == quote.unit and rounds_to(figure, quote) for figure in figures.values())

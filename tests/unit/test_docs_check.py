@@ -221,3 +221,17 @@ def test_the_repository_figures_are_recorded_with_their_command() -> None:
     assert figures, "docs/figures.json is empty"
     for name in ("failover_time.defaults.median_s", "fleet_cost.lean.1.stack", "fleet_cost.lean.8.per_pair"):
         assert name in figures and figures[name].command and figures[name].measured
+
+
+def test_a_quote_is_held_to_the_figure_it_names_and_a_named_figure_must_exist(tmp_path: Path) -> None:
+    text = (
+        "A lean stack costs $5.39 a month (`fleet_cost.lean.1.stack`).\n"
+        "An NLB costs $5.39 (`cost.nlb`): a real figure's value, but not this one's.\n"
+        "The median failover is 2.55 s (`failover_time.defaults.median_s`; all: `failover_time.defaults.*`).\n"
+        "See `failover_time.aggressive.median_s` and `cost.nothing.*`.\n"
+    )
+    assert figure_findings(tmp_path, text) == [
+        "2: quotes $5.39 as cost.nlb, which is $28.11 (2026-12-06)",
+        "4: names figure failover_time.aggressive.median_s, which docs/figures.json does not have",
+        "4: names figure cost.nothing.*, which docs/figures.json does not have",
+    ]
