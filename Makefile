@@ -216,10 +216,10 @@ bench: install nginx ## run the benchmarks
 
 SEEDS ?= 1000
 SOAK_JOBS ?= 0
-docs: install ## regenerate docs/parameters.md (from template.yaml) and docs/cli.md (from the CLI's parser)
+docs: install ## regenerate docs/parameters.md (template.yaml), docs/cli.md (the CLI's parser), docs/figures.md (docs/figures.json)
 	$(VENV)/bin/python -m nginx_eip_failover_docs generate
 
-docs-check: install ## fail on a stale generated page, a doc naming what does not exist, or a fact the code contradicts
+docs-check: install ## fail on a stale generated page, a doc naming what does not exist, a fact the code contradicts, or a quoted figure docs/figures.json does not hold
 	$(VENV)/bin/python -m nginx_eip_failover_docs check
 
 model-check: install ## the exhaustive small-scope check of the decision core at its deep bound (minutes), then the re-injected #25 rule
