@@ -133,8 +133,8 @@ lint: install ## ruff check, ruff format --check, mypy
 validate: $(SAM_VENV)/$(STAMP) ## sam validate --lint
 	$(SAM_VENV)/bin/sam validate --lint --template-file template.yaml
 
-cfn-lint: $(CFNLINT_VENV)/$(STAMP) ## cfn-lint (settings in .cfnlintrc)
-	$(CFNLINT_VENV)/bin/cfn-lint template.yaml
+cfn-lint: $(CFNLINT_VENV)/$(STAMP) ## cfn-lint (settings in .cfnlintrc): the stack and the e2e test's nodes stack
+	$(CFNLINT_VENV)/bin/cfn-lint template.yaml tests/e2e/aws/nodes.yaml
 
 # --skip-download: no call to the Prisma Cloud API (no network here; it only fetches guideline links).
 checkov: $(CHECKOV_VENV)/$(STAMP) ## checkov (suppressions are justified in template.yaml Metadata)

@@ -1,12 +1,14 @@
 """The run's one boto3 session and its clients.
 
-The session comes from the standard environment (AWS_PROFILE, AWS_REGION, the credential chain) and
+The session comes from the standard environment (AWS_PROFILE, the credential chain, AWS_REGION and then
+AWS_DEFAULT_REGION: botocore itself reads only the latter, the AWS CLI reads AWS_REGION first), and
 botocore honours AWS_ENDPOINT_URL for every client, so the same code runs against a real account and
 against the lab's moto server. Standard retry mode, as the functions use.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import boto3
@@ -25,7 +27,7 @@ class AwsClients:
     """Clients of one session, created on first use and kept."""
 
     def __init__(self, session: boto3.session.Session | None = None) -> None:
-        self.session = session or boto3.session.Session()
+        self.session = session or boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
         self._clients: dict[str, Any] = {}
 
     @property

@@ -261,13 +261,18 @@ def _release_eips(ports: Ports, resources: list[Resource], *, release: bool, ste
 
 
 def _release_leftovers(ports: Ports, resources: list[Resource], step: Callable[[str], None]) -> None:
-    """What a failed stack delete left that costs the most by the hour: instances and the EIP."""
+    """What a failed stack delete left that costs by the hour (instances, the EIP), and log groups."""
     try:
         left = [r for r in resources if r.type == "AWS::EC2::Instance" and not is_gone(ports.clients.client, r)]
         if left:
             ports.clients.client("ec2").terminate_instances(InstanceIds=[r.physical_id for r in left])
             step(f"teardown: terminated {', '.join(r.physical_id for r in left)}, left by their stack")
         _release_eips(ports, [r for r in resources if not is_gone(ports.clients.client, r)], release=True, step=step)
+        # An invocation still running when its stack deleted the log group writes it again.
+        for group in (r for r in resources if r.type == "AWS::Logs::LogGroup"):
+            if not is_gone(ports.clients.client, group):
+                ports.clients.client("logs").delete_log_group(logGroupName=group.physical_id)
+                step(f"teardown: deleted the log group {group.physical_id}, written again after its stack's delete")
     except ClientError as exc:
         step(f"teardown: releasing leftovers failed: {exc}")
 
