@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import urllib.request
 import uuid
 from pathlib import Path
 
-from .account import ACCOUNT_VARIABLE, SKIP_MESSAGE, AccountRefused
+from .account import ACCOUNT_VARIABLE, SKIP_MESSAGE, AccountRefused, require_account
 from .aws import AwsClients
 from .controller import SamDeployment
 from .nginx_stop import SsmNginxStop
@@ -41,8 +42,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="a further controller template parameter (repeatable), e.g. --set FallThreshold=2",
     )
     parser.add_argument("--sam", help="the sam executable (default: .venv-sam/bin/sam, else sam on PATH)")
-    parser.add_argument("--run-id", default=uuid.uuid4().hex[:8], help="names both stacks (default: random)")
+    parser.add_argument(
+        "--run-id", type=_run_id, default=uuid.uuid4().hex[:8], help="names both stacks (default: random)"
+    )
     return parser.parse_args(argv)
+
+
+def _run_id(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]{1,16}", value):
+        raise argparse.ArgumentTypeError(f"{value!r}: 1-16 lowercase letters and digits (it names the stacks)")
+    return value
 
 
 def _settings(pairs: list[str]) -> dict[str, str]:
@@ -72,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         print(SKIP_MESSAGE)
         return 0
     clients = AwsClients()
+    try:  # before anything else reaches out (the address lookup below, sam)
+        require_account(clients.client("sts"), expected)
+    except AccountRefused as refused:
+        print(f"aws-e2e: refused: {refused}", file=sys.stderr)
+        return 2
     options = E2EOptions(
         expected_account=expected,
         run_id=args.run_id,
@@ -82,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         clients=clients,
         controller=SamDeployment(clients, f"nginx-eip-failover-e2e-{args.run_id}", args.run_id, sam=_sam(args.sam)),
         stop_nginx=SsmNginxStop(clients.client("ssm")),
-        eip_url=lambda nodes: _eip_url(nodes),
+        eip_url=_eip_url,
     )
     try:
         report = run_e2e(options, ports, sys.stdout)
