@@ -28,6 +28,7 @@ from nginx_eip_failover_e2e.nginx_stop import STOP_COMMAND, NginxStopError, SsmN
 from nginx_eip_failover_e2e.resources import Resource
 from nginx_eip_failover_e2e.run import E2EOptions, Ports, Report, run_e2e
 from nginx_eip_failover_e2e.stacks import Waiting
+from nginx_eip_failover_lab import processes
 from nginx_eip_failover_lab.account import ACCOUNT_ID
 from nginx_eip_failover_lab.aws.moto_server import DUMMY_AWS_ENV, MotoServer
 from nginx_eip_failover_lab.environment import LabEnvironment
@@ -211,6 +212,8 @@ def make_run(moto_server: MotoServer, aws_env: AwsClients, tmp_path: Path) -> It
             run.controller.scheduler.stop()
         if run.controller.lab is not None:
             run.controller.lab.stop()
+    leftovers = {pid: name for pid, name in processes.running().items() if name != "moto server"}
+    assert not leftovers, f"processes left running after the test: {leftovers}"
 
 
 def _node2_url(controller: LabController) -> str:
@@ -271,6 +274,24 @@ def test_a_failure_mid_run_still_deletes_both_stacks_and_prints_the_table(make_r
     assert not report.ok
     assert report.error is not None and "injected" in report.error
     assert report.drill is not None and report.failover is None  # it failed after the drill, at the stop
+    _assert_torn_down(run, report)
+
+
+def test_a_deploy_that_fails_halfway_still_deletes_what_it_created(make_run: Callable[..., Run]) -> None:
+    # GIVEN a controller deployment that fails after creating its tables and alarms (as a stack
+    # rolled back halfway would leave them)
+    run = make_run()
+    deploy = run.controller.deploy
+
+    def deploy_then_fail(parameters: Mapping[str, str]) -> None:
+        deploy(parameters)
+        raise ControlError("injected: the controller stack failed to create")
+
+    run.controller.deploy = deploy_then_fail  # type: ignore[method-assign]
+    report = run()
+    # THEN nothing after the deploy ran, and both stacks' resources are gone
+    assert report.error is not None and "injected" in report.error
+    assert report.drill is None and run.controller.requests == []
     _assert_torn_down(run, report)
 
 
