@@ -8,7 +8,7 @@
 #   .venv-parliament  parliament (IAM policy linter)
 #   .venv-lock     uv, pinned (make lock: the functions' dependencies as exact versions with hashes)
 #   .venv-contract python3.13 with only the Lambda runtime's boto3 and the test tools (make contract-test)
-# Nothing here calls AWS: validate, lint and build work offline from AWS (PyPI is needed to install).
+# Nothing here calls AWS but `make aws-e2e`, opt-in: validate, lint and build work offline from AWS (PyPI is needed to install).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -45,7 +45,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: help install nginx test lint validate build cfn-lint checkov iam-lint iac-surface demo bench chaos soak check clean distclean \
-	lock contract-test release model-check model-check-ci docs docs-check
+	lock contract-test release model-check model-check-ci docs docs-check aws-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -133,8 +133,8 @@ lint: install ## ruff check, ruff format --check, mypy
 validate: $(SAM_VENV)/$(STAMP) ## sam validate --lint
 	$(SAM_VENV)/bin/sam validate --lint --template-file template.yaml
 
-cfn-lint: $(CFNLINT_VENV)/$(STAMP) ## cfn-lint (settings in .cfnlintrc)
-	$(CFNLINT_VENV)/bin/cfn-lint template.yaml
+cfn-lint: $(CFNLINT_VENV)/$(STAMP) ## cfn-lint (settings in .cfnlintrc): the stack and the e2e test's nodes stack
+	$(CFNLINT_VENV)/bin/cfn-lint template.yaml tests/e2e/aws/nodes.yaml
 
 # --skip-download: no call to the Prisma Cloud API (no network here; it only fetches guideline links).
 checkov: $(CHECKOV_VENV)/$(STAMP) ## checkov (suppressions are justified in template.yaml Metadata)
@@ -200,6 +200,12 @@ release: ## cut a release: make release VERSION=x.y.z (clean tree; commit + anno
 	$(PYTHON) tools/release.py "$(VERSION)"
 
 # ------------------------------------------------------------------------------------------- run
+
+# The one target that calls AWS, and only when asked: creates, measures and deletes billed resources in
+# the account NGINX_EIP_FAILOVER_E2E_ACCOUNT names (docs/aws-e2e.md); unset, it prints why it skipped.
+aws-e2e: install ## opt-in real-account end-to-end test (NGINX_EIP_FAILOVER_E2E_ACCOUNT=<account id>; docs/aws-e2e.md)
+	@if [ -n "$${NGINX_EIP_FAILOVER_E2E_ACCOUNT:-}" ]; then $(MAKE) --no-print-directory build; fi
+	@$(VENV)/bin/python -m nginx_eip_failover_e2e $(E2E_ARGS)
 
 demo: install nginx ## run the local lab: two real nginx nodes, a moto AWS, the functions
 	$(VENV)/bin/python -m nginx_eip_failover_lab

@@ -48,7 +48,7 @@ _PATH = re.compile(
 _TOP_FILES = re.compile(
     r"`((?:template\.yaml|samconfig\.toml|Makefile|pyproject\.toml|CHANGELOG\.md|ARCHITECTURE\.md))`"
 )
-_MODULE = re.compile(r"`((?:nginx_eip_failover(?:_lab|_sim|_docs)?)(?:\.[a-z_0-9]+)+)`")
+_MODULE = re.compile(r"`((?:nginx_eip_failover(?:_lab|_sim|_docs|_e2e)?)(?:\.[a-z_0-9]+)+)`")
 _MAKE = re.compile(r"`make ([a-z][a-z0-9-]*)")
 _CLI = re.compile(r"`nginx-eip-failover ((?:[a-z][a-z-]*)(?: [a-z][a-z-]*)?)")
 _PARAM = re.compile(r"`([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)`")
@@ -139,7 +139,7 @@ def makefile_modules(root: Path) -> Iterator[Finding]:
         if not path.is_file():
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            for module in re.findall(r"-m (nginx_eip_failover[a-z_]*(?:\.[a-z_0-9]+)*)", line):
+            for module in re.findall(r"-m (nginx_eip_failover[a-z_0-9]*(?:\.[a-z_0-9]+)*)", line):
                 if not _module_exists(root, module):
                     yield Finding(name, number, f"runs module {module}, which does not exist")
 

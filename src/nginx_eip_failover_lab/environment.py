@@ -120,6 +120,7 @@ class LabEnvironment:
         address_set_group: bool = False,
         iam: bool | None = None,
         pair_by_network_interface: bool = False,
+        pair: Pair | None = None,
     ) -> None:
         self._own_dir = base_dir is None
         self.dir = Path(tempfile.mkdtemp(prefix="nginx-eip-failover-lab-")) if base_dir is None else base_dir
@@ -138,6 +139,9 @@ class LabEnvironment:
         self.stack_name = stack_name or f"lab-{uuid.uuid4().hex[:8]}"
         self.nginx = ensure_nginx()
         self.nodes: dict[str, NginxNode] = {}
+        # A pair that exists already (the e2e test's nodes stack, created in moto by CloudFormation);
+        # None: the lab creates one.
+        self._given_pair = pair
         self.pair: Pair | None = None
         self.stack: LabStack | None = None
         self.monitor_env: dict[str, str] = {}
@@ -161,7 +165,7 @@ class LabEnvironment:
             for name in NODE_NAMES:
                 self.nodes[name] = NginxNode(name, self.dir, nginx=self.nginx)
                 self.nodes[name].start()
-            self.pair = create_pair(self.ec2, by_network_interface=self.pair_by_network_interface)
+            self.pair = self._given_pair or create_pair(self.ec2, by_network_interface=self.pair_by_network_interface)
             parameters = {
                 "ElasticIpAllocationId": self.pair.allocation_id,
                 "Node1InstanceId": self.pair.instance_ids[0],
