@@ -2,7 +2,7 @@
 
 The document is JSON, checked against `fleet.schema.json` (kept in this package, so the function and
 the CLI validate the same way) with Powertools' validation utility, then against what a schema
-cannot say (names, priorities, instances and addresses unique). Every error names the group, the
+cannot say (names and priorities unique; no address in two groups' sets). Every error names the group, the
 field and the value. Stack-wide settings (interval, timeout, table, topic) come from the stack's
 own pair; a group may override its hysteresis.
 """
@@ -169,10 +169,12 @@ def _group(raw: Mapping[str, Any], base: Settings) -> Settings:
 
 def _check_unique(base: Settings, groups: tuple[Settings, ...]) -> None:
     names: set[str] = set()
-    owners: dict[str, str] = {address: DEFAULT_GROUP for address in base.address_set.labels()}
-    # One instance, one group: two controllers deciding about one node would each move their EIP by
-    # their own counters, and a drain or pin in one group would not hold in the other.
-    instance_groups: dict[str, str] = {node.instance_id: DEFAULT_GROUP for node in base.nodes}
+    # One address, one set. An instance may be a node of several groups (active/active: two sets
+    # with opposite priorities on one pair, each with its own state item and hysteresis), but an
+    # address two sets both move would follow whichever decided last: that alone is ambiguous.
+    owners: dict[tuple[str, ...], tuple[str, str]] = {
+        key: (DEFAULT_GROUP, _pair_parameter(key, field)) for key, field, _shown in address_slots(base)
+    }
     for group in groups:
         if group.group in names:
             raise FleetConfigError(
@@ -195,16 +197,64 @@ def _check_unique(base: Settings, groups: tuple[Settings, ...]) -> None:
                         "is also another node's in this group; each needs its own",
                     )
                 seen.add(value)
-        for index, node in enumerate(group.nodes):
-            other = instance_groups.setdefault(node.instance_id, group.group)
-            if other != group.group:
+        mine: set[tuple[str, ...]] = set()
+        for key, field, shown in address_slots(group):
+            if key in mine:
+                continue  # within one set: the EC2 adapter's business (e.g. one route in two tables)
+            mine.add(key)
+            owner = owners.setdefault(key, (group.group, field))
+            if owner[0] != group.group:
                 raise FleetConfigError(
                     group.group,
-                    f"nodes[{index}].instance_id",
-                    node.instance_id,
-                    f"is already a node of group {other!r}; an instance belongs to one group of the stack",
+                    field,
+                    shown,
+                    f"is also served by group {owner[0]!r} (its field '{owner[1]}'): "
+                    "an address belongs to one address set; give each set its own",
                 )
-        for address in group.address_set.labels():
-            owner = owners.setdefault(address, group.group)
-            if owner != group.group:
-                raise FleetConfigError(group.group, "addresses", address, f"is already served by group {owner!r}")
+
+
+def address_slots(settings: Settings) -> list[tuple[tuple[str, ...], str, str]]:
+    """Every place the group's addresses occupy, as (key, the field that names it, its value):
+    the EIP allocation, the private IP each EIP lands on (a node's primary private IP when the EIP
+    goes by instance: it holds one EIP at a time), each secondary IP on each node's ENI, and each
+    route in each table."""
+    addresses = settings.address_set
+    slots: list[tuple[tuple[str, ...], str, str]] = []
+    for index, eip in enumerate(addresses.elastic_ips):
+        slots.append((("eip", eip.allocation_id), f"elastic_ips[{index}].allocation_id", eip.allocation_id))
+        for node in settings.nodes:
+            private_ip = eip.private_ips.get(node.name)
+            if private_ip is not None:
+                # A private IP is one ENI's (groups may sit in different VPCs with the same ranges).
+                key = ("private ip", str(node.network_interface_id), private_ip)
+                field, shown = f"elastic_ips[{index}].private_ips.{node.name}", private_ip
+            else:
+                key = ("primary ip", node.instance_id)
+                field, shown = (
+                    f"elastic_ips[{index}].private_ips.{node.name}",
+                    f"(none: {node.instance_id}'s primary IP)",
+                )
+            slots.append((key, field, shown))
+    for index, secondary in enumerate(addresses.secondary_ips):
+        # It moves between the nodes' ENIs: it occupies its address on each of them.
+        for node in settings.nodes:
+            key = ("private ip", str(node.network_interface_id), secondary.address)
+            slots.append((key, f"secondary_private_ips[{index}]", secondary.address))
+    for index, route in enumerate(addresses.routes):
+        for table_index, table in enumerate(route.route_table_ids):
+            slots.append(
+                (
+                    ("route", route.destination, table),
+                    f"routes[{index}].route_table_ids[{table_index}]",
+                    f"{route.destination} in {table}",
+                )
+            )
+    return slots
+
+
+def _pair_parameter(key: tuple[str, ...], field: str) -> str:
+    """The template parameter behind one of the stack's own pair's addresses (what its operator set)."""
+    if key[0] == "eip":
+        return "ElasticIpAllocationId"
+    node = field.rpartition(".node")[2]
+    return f"Node{node}PrivateIpAddress" if key[0] == "private ip" else f"Node{node}InstanceId"
