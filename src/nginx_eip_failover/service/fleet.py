@@ -4,7 +4,8 @@ The document is read at cold start and again every REFRESH_SECONDS while running
 with `fleet apply` is probed within a minute with no template change. A document that fails to
 parse is logged and the fleet keeps the groups it had: a typo never stops failover of the others.
 Every group's cycle runs concurrently (each probes its nodes in threads of its own), so one group's
-hung node or slow AWS call never holds the others back.
+hung node or slow AWS call never holds the others back. Groups on the same nodes (active/active: two
+address sets on one pair) share one probe per node per cycle.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from nginx_eip_failover.core.errors import FailoverError, FleetConfigError, Inva
 from nginx_eip_failover.core.ports import FleetStorePort
 from nginx_eip_failover.observability import logger
 from nginx_eip_failover.service.controller import CycleReport, FailoverController
+from nginx_eip_failover.service.shared_probes import ProbeRounds
 
 REFRESH_SECONDS = 60.0
 MAX_PARALLEL_GROUPS = 32
@@ -42,6 +44,7 @@ class Fleet:
         refresh_seconds: float = REFRESH_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
         executor: Executor | None = None,
+        probe_rounds: ProbeRounds | None = None,
     ) -> None:
         self.base = default.settings
         self._build = build
@@ -54,6 +57,8 @@ class Fleet:
         # Runs the groups' cycles concurrently: a thread pool, made on first use (the simulator
         # passes one that runs each group as one of its actors).
         self._pool: Executor | None = executor
+        # Groups on the same nodes (active/active) share each cycle's probes (service/shared_probes).
+        self.probe_rounds = probe_rounds
 
     # --- the groups ---------------------------------------------------------------------------
 
@@ -111,6 +116,12 @@ class Fleet:
     # --- one monitor cycle of every group --------------------------------------------------------
 
     def run_cycles(self, actor: str, time_left: Callable[[], float] | None = None) -> list[GroupResult]:
+        if self.probe_rounds is None:
+            return self._run_all(actor, time_left)
+        with self.probe_rounds.cycle():
+            return self._run_all(actor, time_left)
+
+    def _run_all(self, actor: str, time_left: Callable[[], float] | None) -> list[GroupResult]:
         controllers = list(self.controllers().items())
         if len(controllers) == 1:
             return [_run(name, controller, actor, time_left) for name, controller in controllers]
