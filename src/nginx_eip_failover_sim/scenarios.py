@@ -31,6 +31,11 @@ class Scenario:
     world: Scripted
     minutes: float
     dies_at: float | None = None  # liveness: node1 fails for good at this second
+    back_at: float | None = None  # active/active: node1 answers again at this second
+
+    @property
+    def active_active(self) -> bool:
+        return self.world.second_set
 
     @property
     def fails_over_within(self) -> float | None:
@@ -80,6 +85,29 @@ def _hand_off(name: str, what: str, *, fall: int, after_successor: float) -> Sce
     return Scenario(name, what, world, minutes=(dies + 40.0) / 60.0, dies_at=dies)
 
 
+# Active/active: node1 dies this long, then the failback waits this PreemptDelaySeconds.
+ACTIVE_ACTIVE_DEAD_SECONDS = 30.0
+ACTIVE_ACTIVE_PREEMPT_DELAY = 10.0
+# How late a failback may come beyond RiseThreshold x interval + PreemptDelaySeconds (a cold start,
+# the decision's write and the move).
+FAILBACK_SLACK_SECONDS = 6.0
+
+
+def _active_active(name: str, what: str, *, dies: float, fall: int = 2) -> Scenario:
+    back = dies + ACTIVE_ACTIVE_DEAD_SECONDS
+    world = Scripted(
+        fall,
+        1.0,
+        0.5,
+        (Period(dies, back, "refused"),),
+        schedule=(1.0, 61.0, 121.0),
+        preempt_delay_seconds=ACTIVE_ACTIVE_PREEMPT_DELAY,
+        second_set=True,
+    )
+    end = back + ACTIVE_ACTIVE_PREEMPT_DELAY + 30.0
+    return Scenario(name, what, world, minutes=end / 60.0, dies_at=dies, back_at=back)
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario
     for scenario in (
@@ -121,6 +149,18 @@ SCENARIOS: dict[str, Scenario] = {
             fall=3,
             after_successor=4.0,
         ),
+        _active_active(
+            "active_active",
+            "two address sets on one pair, opposite priorities (the pair's EIP prefers node1, set b's node2): "
+            f"node1 dies for {ACTIVE_ACTIVE_DEAD_SECONDS:g} s; both sets end on node2's instance, set b never "
+            f"moves, the pair's set fails back after PreemptDelaySeconds {ACTIVE_ACTIVE_PREEMPT_DELAY:g} s",
+            dies=40.0,
+        ),
+        _active_active(
+            "active_active_at_hand_off",
+            "as active_active, node1 dying 4 s after the schedule's successor starts",
+            dies=65.0,
+        ),
     )
 }
 
@@ -138,7 +178,11 @@ def expectations(scenario: Scenario, events: list[Event]) -> list[Violation]:
     died = EPOCH + scenario.dies_at
     bound = scenario.fails_over_within
     assert bound is not None
-    left = [e.at for e in events if isinstance(e, HolderChange) and e.at >= died and e.node == "node2"]
+    left = [
+        e.at
+        for e in events
+        if isinstance(e, HolderChange) and e.group == "default" and e.at >= died and e.node == "node2"
+    ]
     if not left or left[0] - died > bound:
         took = f"{left[0] - died:.1f}s" if left else "never"
         found.append(
@@ -147,6 +191,74 @@ def expectations(scenario: Scenario, events: list[Event]) -> list[Violation]:
                 died,
                 "default",
                 f"node1 died at {died:.3f}; the EIP left it {took} (bound {bound:g}s)",
+            )
+        )
+    if scenario.active_active:
+        found += _active_active_expectations(scenario, events)
+    return found
+
+
+def _active_active_expectations(scenario: Scenario, events: list[Event]) -> list[Violation]:
+    """Each set on its own primary while both nodes are up, both on the survivor (node2's instance)
+    while node1 is dead, set b never moved (its holder never failed: only a decision of the other
+    set, or a stale one, could move it), and the pair's set back on node1 only after
+    PreemptDelaySeconds of node1 up, within the failback bound."""
+    from nginx_eip_failover_sim.run import SECOND_SET
+
+    assert scenario.dies_at is not None and scenario.back_at is not None
+    world = scenario.world
+    died, back = EPOCH + scenario.dies_at, EPOCH + scenario.back_at
+    found: list[Violation] = []
+    holders: dict[str, list[tuple[float, str | None]]] = {"default": [], SECOND_SET: []}
+    for event in events:
+        if isinstance(event, HolderChange) and event.group in holders:
+            holders[event.group].append((event.at, event.instance_id))
+        if isinstance(event, MoveCall) and event.group == SECOND_SET:
+            found.append(
+                Violation(
+                    "scenario_other_set_moved",
+                    event.at,
+                    SECOND_SET,
+                    f"set {SECOND_SET} moved to {event.target} by {event.decision_id} ({event.cause}); its node2 never failed",
+                )
+            )
+
+    def holder(group: str, at: float) -> str | None:
+        seen = [instance for when, instance in holders[group] if when <= at]
+        return seen[-1] if seen else None
+
+    node1, node2 = "i-00000000000000001", "i-00000000000000002"
+    checks = [
+        (died - 0.1, "default", node1, "before node1 died, the pair's set is on its primary node1"),
+        (died - 0.1, SECOND_SET, node2, f"before node1 died, set {SECOND_SET} is on its primary node2"),
+        (back - 0.1, "default", node2, "while node1 is dead, the pair's set is on the survivor"),
+        (back - 0.1, SECOND_SET, node2, f"while node1 is dead, set {SECOND_SET} is on the survivor"),
+    ]
+    end = EPOCH + scenario.minutes * 60.0
+    checks += [(end, "default", node1, "at the end, the pair's set is back on node1"), (end, SECOND_SET, node2, "")]
+    for at, group, expected, what in checks:
+        if holder(group, at) != expected:
+            found.append(
+                Violation(
+                    "scenario_active_active",
+                    at,
+                    group,
+                    f"{what or 'at the end, on its primary'}: on {holder(group, at)}",
+                )
+            )
+    returned = [when for when, instance in holders["default"] if when >= back and instance == node1]
+    earliest = (
+        back + world.rise_threshold * world.interval_seconds + ACTIVE_ACTIVE_PREEMPT_DELAY - world.interval_seconds
+    )
+    latest = earliest + world.interval_seconds + FAILBACK_SLACK_SECONDS
+    if returned and not earliest <= returned[0] <= latest:
+        found.append(
+            Violation(
+                "scenario_failback",
+                returned[0],
+                "default",
+                f"failback {returned[0] - back:.1f}s after node1 came back; expected "
+                f"{earliest - back:.1f}-{latest - back:.1f}s (RiseThreshold x interval + PreemptDelaySeconds)",
             )
         )
     return found
