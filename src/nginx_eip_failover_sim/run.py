@@ -297,10 +297,8 @@ def run_seed(
     crash_probability = rng.choice((0.0, 0.0, 0.0005, 0.002)) if scripted is None else 0.0
     sched = Scheduler(rng, crash_probability=crash_probability)
     world = World(sched, rng, profile, recorder)
-    if scripted is None:
-        text = fleet_text(rng)
-    else:
-        text = active_active_text(base) if scripted.second_set else None
+    drawn_fleet = fleet_text(rng) if scripted is None else None
+    text = active_active_text(base) if scripted is not None and scripted.second_set else drawn_fleet
     all_settings = (base, *(parse_fleet_json(text, base) if text else ()))
     checker_box.append(Checker({s.group: CheckConfig.from_settings(s) for s in all_settings}))
 

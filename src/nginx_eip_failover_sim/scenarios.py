@@ -219,7 +219,8 @@ def _active_active_expectations(scenario: Scenario, events: list[Event]) -> list
                     "scenario_other_set_moved",
                     event.at,
                     SECOND_SET,
-                    f"set {SECOND_SET} moved to {event.target} by {event.decision_id} ({event.cause}); its node2 never failed",
+                    f"set {SECOND_SET} moved to {event.target} by {event.decision_id} ({event.cause}); "
+                    "its node2 never failed",
                 )
             )
 
