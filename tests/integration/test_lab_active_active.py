@@ -36,7 +36,7 @@ def _free_private_ip(ec2: Any, eni: str, subnet_id: str) -> str:
     """A secondary private IP on `eni` for set b's EIP (labs share one moto server: retry on a taken one)."""
     subnet = ipaddress.ip_network(ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["CidrBlock"])
     for _ in range(20):
-        candidate = str(subnet[random.randrange(4, subnet.num_addresses - 1)])  # noqa: S311 - not security
+        candidate = str(subnet[random.randrange(4, subnet.num_addresses - 1)])
         try:
             ec2.assign_private_ip_addresses(NetworkInterfaceId=eni, PrivateIpAddresses=[candidate])
         except ClientError as exc:
