@@ -224,6 +224,7 @@ def address_slots(settings: Settings) -> list[tuple[tuple[str, ...], str, str]]:
         slots.append((("eip", eip.allocation_id), f"elastic_ips[{index}].allocation_id", eip.allocation_id))
         for node in settings.nodes:
             private_ip = eip.private_ips.get(node.name)
+            key: tuple[str, ...]
             if private_ip is not None:
                 # A private IP is one ENI's (groups may sit in different VPCs with the same ranges).
                 key = ("private ip", str(node.network_interface_id), private_ip)
