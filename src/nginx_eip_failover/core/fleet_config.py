@@ -18,7 +18,13 @@ from typing import Any
 
 from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec, RouteSpec, SecondaryIpSpec
 from nginx_eip_failover.core.bounds import bounded
-from nginx_eip_failover.core.config import DEFAULT_GROUP, NodeConfig, Settings, _health_check_url
+from nginx_eip_failover.core.config import (
+    DEFAULT_GROUP,
+    SECOND_SET_GROUP,
+    NodeConfig,
+    Settings,
+    _health_check_url,
+)
 from nginx_eip_failover.core.errors import FleetConfigError
 
 # Per-group overrides the document may carry (schema: definitions.settings).
@@ -40,17 +46,18 @@ def fleet_schema() -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def parse_fleet(document: object, base: Settings) -> tuple[Settings, ...]:
+def parse_fleet(document: object, base: Settings, reserved: tuple[Settings, ...] = ()) -> tuple[Settings, ...]:
     """The groups of `document` as Settings built on the stack's own (`base`); raises
-    FleetConfigError naming the group, field and value of the first problem."""
+    FleetConfigError naming the group, field and value of the first problem. `reserved`: the
+    groups of the template's parameters besides the pair (its second address set)."""
     _validate_schema(document)
     assert isinstance(document, Mapping)
     groups = tuple(_group(raw, base) for raw in document["groups"])
-    _check_unique(base, groups)
+    _check_unique(base, groups, reserved)
     return groups
 
 
-def parse_fleet_json(text: str, base: Settings) -> tuple[Settings, ...]:
+def parse_fleet_json(text: str, base: Settings, reserved: tuple[Settings, ...] = ()) -> tuple[Settings, ...]:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
         raise FleetConfigError(
             None, "document", f"{len(text)} characters", f"must be at most {MAX_DOCUMENT_BYTES} bytes"
@@ -59,7 +66,7 @@ def parse_fleet_json(text: str, base: Settings) -> tuple[Settings, ...]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FleetConfigError(None, "document", text[:40], f"is not JSON ({exc.msg} at line {exc.lineno})") from None
-    return parse_fleet(document, base)
+    return parse_fleet(document, base, reserved)
 
 
 def _validate_schema(document: object) -> None:
@@ -167,15 +174,21 @@ def _group(raw: Mapping[str, Any], base: Settings) -> Settings:
     )
 
 
-def _check_unique(base: Settings, groups: tuple[Settings, ...]) -> None:
-    names: set[str] = set()
+def _check_unique(base: Settings, groups: tuple[Settings, ...], reserved: tuple[Settings, ...] = ()) -> None:
+    names: set[str] = {group.group for group in reserved}
     # One address, one set. An instance may be a node of several groups (active/active: two sets
     # with opposite priorities on one pair, each with its own state item and hysteresis), but an
     # address two sets both move would follow whichever decided last: that alone is ambiguous.
     owners: dict[tuple[str, ...], tuple[str, str]] = {
-        key: (DEFAULT_GROUP, _pair_parameter(key, field)) for key, field, _shown in address_slots(base)
+        key: (fixed.group, _pair_parameter(key, field, fixed.group))
+        for fixed in (base, *reserved)
+        for key, field, _shown in address_slots(fixed)
     }
     for group in groups:
+        if group.group in {fixed.group for fixed in reserved}:
+            raise FleetConfigError(
+                group.group, "name", group.group, "is the pair's second address set (its template parameters)"
+            )
         if group.group in names:
             raise FleetConfigError(
                 group.group, "name", group.group, "is the name of an earlier group; names must be unique"
@@ -253,9 +266,13 @@ def address_slots(settings: Settings) -> list[tuple[tuple[str, ...], str, str]]:
     return slots
 
 
-def _pair_parameter(key: tuple[str, ...], field: str) -> str:
-    """The template parameter behind one of the stack's own pair's addresses (what its operator set)."""
+def _pair_parameter(key: tuple[str, ...], field: str, group: str) -> str:
+    """The template parameter behind one of the pair's addresses (what its operator set): the pair's
+    own, or its second address set's (SecondElasticIpAllocationId)."""
+    second = group == SECOND_SET_GROUP
     if key[0] == "eip":
-        return "ElasticIpAllocationId"
+        return "SecondElasticIpAllocationId" if second else "ElasticIpAllocationId"
     node = field.rpartition(".node")[2]
-    return f"Node{node}PrivateIpAddress" if key[0] == "private ip" else f"Node{node}InstanceId"
+    if key[0] == "private ip":
+        return f"Node{node}SecondPrivateIpAddress" if second else f"Node{node}PrivateIpAddress"
+    return f"Node{node}InstanceId"

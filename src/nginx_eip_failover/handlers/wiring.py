@@ -12,7 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from nginx_eip_failover.adapters import aws_clients
-from nginx_eip_failover.core.config import DEFAULT_GROUP, Settings, load_settings
+from nginx_eip_failover.core.config import DEFAULT_GROUP, Settings, load_second_set, load_settings
 
 if TYPE_CHECKING:
     from nginx_eip_failover.adapters.dynamodb.decision_log import DecisionLogTable
@@ -132,7 +132,9 @@ def decision_log(settings: Settings) -> DecisionLogTable | None:
 @cache
 def controller() -> FailoverController:
     """The stack's own pair (its template parameters): the fleet's "default" group."""
-    return build_controller(load_settings())
+    settings = load_settings()
+    load_second_set(settings)  # a bad second address set fails here too: before any AWS call
+    return build_controller(settings)
 
 
 @cache
@@ -141,11 +143,14 @@ def fleet() -> Fleet:
     from nginx_eip_failover.service.fleet import Fleet
 
     default = controller()
+    # Active/active (SecondElasticIpAllocationId): the pair's second address set, a group of its own.
+    second = load_second_set(default.settings)
     return Fleet(
         default,
         build_controller,
         FleetStore(aws_clients.dynamodb(), default.settings.table_name),
         probe_rounds=probe_rounds(),
+        fixed=(build_controller(second),) if second is not None else (),
     )
 
 

@@ -45,12 +45,17 @@ class Fleet:
         monotonic: Callable[[], float] = time.monotonic,
         executor: Executor | None = None,
         probe_rounds: ProbeRounds | None = None,
+        fixed: tuple[FailoverController, ...] = (),
     ) -> None:
         self.base = default.settings
+        # Groups of the template's parameters besides the pair (its second address set): always
+        # run, never from the document, and no document group may take their name or addresses.
+        self._fixed = {controller.settings.group: controller for controller in fixed}
+        self.reserved = tuple(controller.settings for controller in fixed)
         self._build = build
         self.store = store  # where the fleet document is kept; None: the stack's own pair only
         self._refresh_seconds = refresh_seconds
-        self._controllers: dict[str, FailoverController] = {DEFAULT_GROUP: default}
+        self._controllers: dict[str, FailoverController] = {DEFAULT_GROUP: default, **self._fixed}
         self._version = -1
         self._loaded_at = float("-inf")
         self._monotonic = monotonic
@@ -82,11 +87,11 @@ class Fleet:
         if document.version == self._version:
             return
         try:
-            groups = parse_fleet_json(document.text, self.base) if document.text is not None else ()
+            groups = parse_fleet_json(document.text, self.base, self.reserved) if document.text is not None else ()
         except FleetConfigError:
             logger.exception("the stored fleet document is invalid; keeping the groups loaded before")
             return
-        controllers = {DEFAULT_GROUP: self._controllers[DEFAULT_GROUP]}
+        controllers = {DEFAULT_GROUP: self._controllers[DEFAULT_GROUP], **self._fixed}
         for settings in groups:
             old = self._controllers.get(settings.group)
             controllers[settings.group] = old if old is not None and old.settings == settings else self._build(settings)
