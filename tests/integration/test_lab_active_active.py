@@ -1,6 +1,7 @@
 """Active/active on one pair, on the lab: the stack's own pair (set A: its EIP by instance, node1
 first) and a fleet group `b` on the same two instances (set B: its own EIP by ENI + private IP,
-node2 first), real nginx as the nodes. Each set stays on its own primary; a node's death moves both
+node2 first), real nginx as the nodes; and the same from the template's parameters alone
+(SecondElasticIpAllocationId: the group `second`). Each set stays on its own primary; a node's death moves both
 to the survivor; each set fails back on its own after its PreemptDelaySeconds; every cycle probes
 each node once for both sets. Placements are read back with EC2's describes."""
 
@@ -26,7 +27,7 @@ PREEMPT_DELAY_B = 3.0  # set b's own, from the fleet document
 
 
 @dataclass(frozen=True)
-class SecondSet:
+class SetB:
     allocation_id: str
     enis: tuple[str, str]
     private_ips: tuple[str, str]
@@ -47,7 +48,7 @@ def _free_private_ip(ec2: Any, eni: str, subnet_id: str) -> str:
     raise RuntimeError(f"no free private IP in {subnet} for {eni}")
 
 
-def _add_second_set(lab: LabEnvironment) -> SecondSet:
+def _add_second_set(lab: LabEnvironment) -> SetB:
     """Set b as an operator would add it: an EIP, a secondary private IP on each node's ENI for it,
     the tags of the template's ABAC condition, and the fleet document applied through the ControlFunction."""
     ec2 = lab.ec2
@@ -77,10 +78,10 @@ def _add_second_set(lab: LabEnvironment) -> SecondSet:
         "settings": {"preempt_delay_seconds": PREEMPT_DELAY_B},
     }
     lab.apply_fleet({"groups": [group]})
-    return SecondSet(allocation_id, (enis[0], enis[1]), (ips[0], ips[1]))
+    return SetB(allocation_id, (enis[0], enis[1]), (ips[0], ips[1]))
 
 
-def _set_b_on(lab: LabEnvironment, second: SecondSet) -> str | None:
+def _set_b_on(lab: LabEnvironment, second: SetB) -> str | None:
     """The node set b's EIP is on, from EC2: on that node's ENI and on its own private IP for set b."""
     address = lab.ec2.describe_addresses(AllocationIds=[second.allocation_id])["Addresses"][0]
     eni = address.get("NetworkInterfaceId")
@@ -91,11 +92,11 @@ def _set_b_on(lab: LabEnvironment, second: SecondSet) -> str | None:
     return ("node1", "node2")[index]
 
 
-def _placements(lab: LabEnvironment, second: SecondSet) -> tuple[str | None, str | None]:
+def _placements(lab: LabEnvironment, second: SetB) -> tuple[str | None, str | None]:
     return lab.holder(), _set_b_on(lab, second)
 
 
-def _until(lab: LabEnvironment, second: SecondSet, wanted: tuple[str, str], deadline: float = 40.0) -> list[Any]:
+def _until(lab: LabEnvironment, second: SetB, wanted: tuple[str, str], deadline: float = 40.0) -> list[Any]:
     """Monitor invocations (about 1.5 s each) until (set A, set b) are on `wanted`; every placement seen."""
     seen = [_placements(lab, second)]
     give_up = time.monotonic() + deadline
@@ -169,3 +170,28 @@ def test_two_sets_with_opposite_primaries_each_keep_their_own_and_share_the_surv
     # node2 (placed), node1, node2.
     assert _moves(lab, lab.allocation_id) == ["node1", "node2", "node1"]
     assert _moves(lab, second.allocation_id) == ["node2", "node1", "node2"]
+
+
+def test_the_templates_second_eip_keeps_to_node2_and_moves_on_its_own(make_lab: LabFactory) -> None:
+    # SecondElasticIpAllocationId, Node1/Node2SecondPrivateIpAddress: no fleet document, the IAM by ARN.
+    lab = make_lab(second_address_set=True, PreemptDelaySeconds=PREEMPT_DELAY_A)
+    assert lab.second_set is not None and lab.pair is not None
+    enis = lab.pair.network_interface_ids
+    second = SetB(lab.second_set.allocation_id, (enis[0], enis[1]), lab.second_set.private_ips)
+
+    first = cycle(lab)
+    assert first["groups"]["second"]["moves"] == ["node2"]
+    _until(lab, second, ("node1", "node2"))
+
+    lab.nodes["node1"].stop()
+    seen = _until(lab, second, ("node2", "node2"))
+    assert all(b == "node2" for _a, b in seen), seen
+    lab.nodes["node1"].start()
+    back = time.monotonic()
+    seen = _until(lab, second, ("node1", "node2"))
+    assert time.monotonic() - back >= float(PREEMPT_DELAY_A)
+    assert all(b == "node2" for _a, b in seen), seen
+    assert _moves(lab, lab.allocation_id) == ["node1", "node2", "node1"]
+    assert _moves(lab, second.allocation_id) == ["node2"]
+    if lab.proxy is not None and lab.iam_enforced:
+        assert not lab.iam.denials(), lab.iam.denials()
