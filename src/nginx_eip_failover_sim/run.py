@@ -233,6 +233,8 @@ class Scripted:
     # Active/active: a second address set (fleet group "b") on the same two instances with opposite
     # priorities; node1's failures are its instance's, so they reach both sets.
     second_set: bool = False
+    # Which of the stack's nodes the `node1` periods are (0: node1; 1: node2, for active/active).
+    failing_node: int = 0
 
 
 SECOND_SET = "b"
@@ -316,7 +318,7 @@ def run_seed(
                     settings.group,
                     node,
                     [Period(EPOCH + p.start, EPOCH + p.end, p.kind, p.latency) for p in scripted.node1]
-                    if node.instance_id == base.nodes[0].instance_id  # the stack's node1, in every set
+                    if node.instance_id == base.nodes[scripted.failing_node].instance_id  # in every set
                     else [],
                     base_latency=rng.uniform(0.002, 0.03),
                 )

@@ -93,7 +93,7 @@ ACTIVE_ACTIVE_PREEMPT_DELAY = 10.0
 FAILBACK_SLACK_SECONDS = 6.0
 
 
-def _active_active(name: str, what: str, *, dies: float, fall: int = 2) -> Scenario:
+def _active_active(name: str, what: str, *, dies: float, fall: int = 2, failing_node: int = 0) -> Scenario:
     back = dies + ACTIVE_ACTIVE_DEAD_SECONDS
     world = Scripted(
         fall,
@@ -103,6 +103,7 @@ def _active_active(name: str, what: str, *, dies: float, fall: int = 2) -> Scena
         schedule=(1.0, 61.0, 121.0),
         preempt_delay_seconds=ACTIVE_ACTIVE_PREEMPT_DELAY,
         second_set=True,
+        failing_node=failing_node,
     )
     end = back + ACTIVE_ACTIVE_PREEMPT_DELAY + 30.0
     return Scenario(name, what, world, minutes=end / 60.0, dies_at=dies, back_at=back)
@@ -161,6 +162,12 @@ SCENARIOS: dict[str, Scenario] = {
             "as active_active, node1 dying 4 s after the schedule's successor starts",
             dies=65.0,
         ),
+        _active_active(
+            "active_active_node2_dies",
+            "as active_active, node2 dying instead: set b moves to node1 and back, the pair's set never moves",
+            dies=40.0,
+            failing_node=1,
+        ),
     )
 }
 
@@ -175,6 +182,8 @@ def expectations(scenario: Scenario, events: list[Event]) -> list[Violation]:
             for move in moves
         ]
         return found
+    if scenario.active_active:
+        return found + _active_active_expectations(scenario, events)
     died = EPOCH + scenario.dies_at
     bound = scenario.fails_over_within
     assert bound is not None
@@ -193,34 +202,38 @@ def expectations(scenario: Scenario, events: list[Event]) -> list[Violation]:
                 f"node1 died at {died:.3f}; the EIP left it {took} (bound {bound:g}s)",
             )
         )
-    if scenario.active_active:
-        found += _active_active_expectations(scenario, events)
     return found
 
 
 def _active_active_expectations(scenario: Scenario, events: list[Event]) -> list[Violation]:
-    """Each set on its own primary while both nodes are up, both on the survivor (node2's instance)
-    while node1 is dead, set b never moved (its holder never failed: only a decision of the other
-    set, or a stale one, could move it), and the pair's set back on node1 only after
-    PreemptDelaySeconds of node1 up, within the failback bound."""
+    """Each set on its own primary while both nodes are up; the set whose primary died on the
+    survivor within FallThreshold x interval + 6 s, and both sets there while it is dead; the other
+    set never moved (its holder never failed: only the other set's decision, or a stale one, could
+    move it); the moved set back on its primary only after PreemptDelaySeconds of it up, within the
+    failback bound; each on its own primary at the end."""
     from nginx_eip_failover_sim.run import SECOND_SET
 
     assert scenario.dies_at is not None and scenario.back_at is not None
     world = scenario.world
     died, back = EPOCH + scenario.dies_at, EPOCH + scenario.back_at
+    instances = ("i-00000000000000001", "i-00000000000000002")
+    primary = {"default": instances[0], SECOND_SET: instances[1]}  # the pair prefers node1, set b node2
+    dead, survivor = instances[world.failing_node], instances[1 - world.failing_node]
+    moving = next(group for group, instance in primary.items() if instance == dead)
+    staying = next(group for group in primary if group != moving)
     found: list[Violation] = []
-    holders: dict[str, list[tuple[float, str | None]]] = {"default": [], SECOND_SET: []}
+    holders: dict[str, list[tuple[float, str | None]]] = {group: [] for group in primary}
     for event in events:
         if isinstance(event, HolderChange) and event.group in holders:
             holders[event.group].append((event.at, event.instance_id))
-        if isinstance(event, MoveCall) and event.group == SECOND_SET:
+        if isinstance(event, MoveCall) and event.group == staying:
             found.append(
                 Violation(
                     "scenario_other_set_moved",
                     event.at,
-                    SECOND_SET,
-                    f"set {SECOND_SET} moved to {event.target} by {event.decision_id} ({event.cause}); "
-                    "its node2 never failed",
+                    staying,
+                    f"set {staying} moved to {event.target} by {event.decision_id} ({event.cause}); "
+                    "its primary never failed",
                 )
             )
 
@@ -228,26 +241,24 @@ def _active_active_expectations(scenario: Scenario, events: list[Event]) -> list
         seen = [instance for when, instance in holders[group] if when <= at]
         return seen[-1] if seen else None
 
-    node1, node2 = "i-00000000000000001", "i-00000000000000002"
-    checks = [
-        (died - 0.1, "default", node1, "before node1 died, the pair's set is on its primary node1"),
-        (died - 0.1, SECOND_SET, node2, f"before node1 died, set {SECOND_SET} is on its primary node2"),
-        (back - 0.1, "default", node2, "while node1 is dead, the pair's set is on the survivor"),
-        (back - 0.1, SECOND_SET, node2, f"while node1 is dead, set {SECOND_SET} is on the survivor"),
-    ]
     end = EPOCH + scenario.minutes * 60.0
-    checks += [(end, "default", node1, "at the end, the pair's set is back on node1"), (end, SECOND_SET, node2, "")]
+    checks = [
+        *((died - 0.1, group, primary[group], "before the node died, on its own primary") for group in primary),
+        *((back - 0.1, group, survivor, "while the node is dead, on the survivor") for group in primary),
+        *((end, group, primary[group], "at the end, back on its own primary") for group in primary),
+    ]
     for at, group, expected, what in checks:
         if holder(group, at) != expected:
-            found.append(
-                Violation(
-                    "scenario_active_active",
-                    at,
-                    group,
-                    f"{what or 'at the end, on its primary'}: on {holder(group, at)}",
-                )
-            )
-    returned = [when for when, instance in holders["default"] if when >= back and instance == node1]
+            found.append(Violation("scenario_active_active", at, group, f"{what}: on {holder(group, at)}"))
+    bound = scenario.fails_over_within
+    assert bound is not None
+    left = [when for when, instance in holders[moving] if when >= died and instance == survivor]
+    if not left or left[0] - died > bound:
+        took = f"{left[0] - died:.1f}s" if left else "never"
+        found.append(
+            Violation("scenario_liveness", died, moving, f"set {moving} left {dead} {took} (bound {bound:g}s)")
+        )
+    returned = [when for when, instance in holders[moving] if when >= back and instance == dead]
     earliest = (
         back + world.rise_threshold * world.interval_seconds + ACTIVE_ACTIVE_PREEMPT_DELAY - world.interval_seconds
     )
@@ -257,8 +268,8 @@ def _active_active_expectations(scenario: Scenario, events: list[Event]) -> list
             Violation(
                 "scenario_failback",
                 returned[0],
-                "default",
-                f"failback {returned[0] - back:.1f}s after node1 came back; expected "
+                moving,
+                f"failback {returned[0] - back:.1f}s after the node came back; expected "
                 f"{earliest - back:.1f}-{latest - back:.1f}s (RiseThreshold x interval + PreemptDelaySeconds)",
             )
         )

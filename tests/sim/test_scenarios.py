@@ -69,3 +69,16 @@ def test_the_active_active_expectations_can_fail(monkeypatch: pytest.MonkeyPatch
     result = run_scenario("active_active", 1)
     found = {v.invariant for v in result.violations}
     assert {"scenario_other_set_moved", "scenario_active_active"} <= found, found
+
+
+def test_active_active_with_node2_dying_moves_only_set_b_and_fails_it_back() -> None:
+    from nginx_eip_failover_sim.run import run_seed
+    from nginx_eip_failover_sim.scheduler import EPOCH
+    from nginx_eip_failover_sim.timeline import Event, HolderChange
+
+    scenario = SCENARIOS["active_active_node2_dies"]
+    events: list[Event] = []
+    result = run_seed(3, minutes=scenario.minutes, scripted=scenario.world, on_event=events.append)
+    assert result.ok, [str(v) for v in result.violations]
+    changes = [(e.group, e.node) for e in events if isinstance(e, HolderChange) and e.at > EPOCH]
+    assert changes == [("b", "node1"), ("b", "node2")]
