@@ -84,6 +84,8 @@ def _name(node: HclTree | Token) -> str:
 def _block(tree: HclTree, source: str) -> Block:
     heads = [c for c in _children(tree) if not (isinstance(c, Token) and c.type in ("LBRACE", "RBRACE"))]
     body = heads.pop()
+    if not isinstance(body, Tree):
+        raise HclError(f"{source}: a block without a body")
     kind, labels = _name(heads[0]), tuple(_name(h) for h in heads[1:])
     attributes: dict[str, HclTree] = {}
     blocks: list[Block] = []
@@ -351,10 +353,7 @@ class Evaluator:
             key_expr = _trees(key_node)[0]
             bare = _trees(key_expr)[0] if key_expr.data == "expr_term" else key_expr
             # `Sid = ...`: a bare name is the key itself; `"aws:SourceArn" = ...` evaluates.
-            if bare.data in ("identifier", "keyword"):
-                key = _name(bare)
-            else:
-                key = to_string(self.eval(key_expr, scope))
+            key = _name(bare) if bare.data in ("identifier", "keyword") else to_string(self.eval(key_expr, scope))
             found[key] = self.eval(value_node, scope)
         return found
 
@@ -374,7 +373,7 @@ class Evaluator:
     def _binary_op(self, tree: HclTree, scope: Mapping[str, Any]) -> Any:
         left, term = _trees(tree)
         operator_node, right = _trees(term)
-        operator = str(operator_node.children[0])
+        operator = "".join(str(t) for t in operator_node.children).strip()
         lhs = self.eval(left, scope)
         if operator in ("&&", "||"):
             rhs = self.eval(right, scope)

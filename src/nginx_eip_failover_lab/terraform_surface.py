@@ -101,7 +101,7 @@ def find_module(template: Path | None = None) -> Path:
 
 
 def snake_case(name: str) -> str:
-    """A template parameter's or output's name as the module's variable or output: Node1InstanceId -> node1_instance_id."""
+    """A template parameter's or output's name as the module's: Node1InstanceId -> node1_instance_id."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
@@ -110,8 +110,7 @@ def type_name(block: Block) -> str:
     tree = block.attributes.get("type")
     if tree is None:
         return "any"
-    text = re.sub(r"\s+", "", "".join(str(token) for token in tree.scan_values(lambda _: True)))
-    return text
+    return re.sub(r"\s+", "", "".join(str(token) for token in tree.scan_values(lambda _: True)))
 
 
 def module_value(block: Block, value: str) -> Any:
@@ -267,14 +266,14 @@ def terraform_surface(parameters: Mapping[str, str], directory: Path | None = No
 
     schedules: dict[str, Any] = {}
     for address, block in of_type("aws_scheduler_schedule"):
-        (target,) = block.nested("target")
-        arn = to_string(evaluator.argument(target, "arn"))
+        (target_block,) = block.nested("target")
+        arn = to_string(evaluator.argument(target_block, "arn"))
         if arn not in function_arns:
             raise HclError(f"{address} targets {arn}, which is no function of the module")
         schedules[names.logical[address]] = {
             "Function": function_arns[arn],
             "ScheduleExpression": evaluator.argument(block, "schedule_expression"),
-            "Input": evaluator.argument(target, "input"),
+            "Input": evaluator.argument(target_block, "input"),
             "State": evaluator.argument(block, "state", "ENABLED"),
         }
 
@@ -291,7 +290,7 @@ def validation_errors(module: Module, values: Mapping[str, Any]) -> list[str]:
     """The error messages of the module's variable validations that these values fail."""
     evaluator = Evaluator(module, values, _LogicalNames(module))
     found: list[str] = []
-    for name, block in sorted(module.variables.items()):
+    for _, block in sorted(module.variables.items()):
         for validation in block.nested("validation"):
             if evaluator.argument(validation, "condition") is not True:
                 found.append(to_string(evaluator.argument(validation, "error_message")))
@@ -302,7 +301,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m nginx_eip_failover_lab.terraform_surface")
     parser.add_argument("--variant", default="instance-lean", choices=sorted(VARIANTS))
     parser.add_argument("--module", type=Path, default=None, help="the module's directory (default: terraform/)")
-    parser.add_argument("--check", action="store_true", help="compare with template.yaml's surface; exit 1 on a difference")
+    parser.add_argument("--check", action="store_true", help="compare with template.yaml's; exit 1 on a difference")
     args = parser.parse_args(argv)
     parameters = variant_parameters(args.variant)
     found = terraform_surface(parameters, args.module)
