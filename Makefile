@@ -145,21 +145,26 @@ checkov-terraform: $(CHECKOV_VENV)/$(STAMP) ## checkov on terraform/ (suppressio
 	$(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --quiet --compact --skip-download
 
 # Only where a terraform binary is: fmt -check, init, validate on the module and the example, then
-# `terraform test` (plans of terraform/tests/ under a mocked provider: no AWS, no credentials). init
+# `terraform test` (plans under a mocked provider: no AWS, no credentials): terraform/tests/, and in
+# build/terraform-parity a copy of the module with the test nginx_eip_failover_lab.terraform_test_file
+# writes, where Terraform itself compares the module's IAM statements with template.yaml's. init
 # needs the aws provider: from TF_PLUGIN_DIR when that directory exists (offline), else the registry.
 TF_PLUGIN_DIR ?= /opt/tf-plugins
 TF_TEST_ZIP := $(CURDIR)/build/terraform-test/function.zip
-terraform-validate: ## terraform fmt/validate/test on terraform/ and examples/terraform (skipped without terraform)
+terraform-validate: $(VENV)/$(STAMP) ## terraform fmt/validate/test on terraform/ and examples/terraform (skipped without terraform)
 	@if ! command -v terraform >/dev/null; then echo ">> terraform-validate: no terraform binary here, skipped"; exit 0; fi; \
 	plugins=$$([ -d "$(TF_PLUGIN_DIR)" ] && echo "-plugin-dir=$(TF_PLUGIN_DIR)" || true); \
 	terraform fmt -check -recursive terraform examples/terraform; \
 	mkdir -p "$$(dirname $(TF_TEST_ZIP))"; \
 	$(PYTHON) -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1], "w").writestr("placeholder.txt", "")' $(TF_TEST_ZIP); \
-	for dir in terraform examples/terraform; do \
+	$(VENV)/bin/python -m nginx_eip_failover_lab.terraform_test_file build/terraform-parity >/dev/null; \
+	for dir in terraform examples/terraform build/terraform-parity; do \
 	  terraform -chdir=$$dir init -backend=false -input=false -no-color $$plugins >/dev/null; \
 	  terraform -chdir=$$dir validate -no-color; \
 	done; \
-	terraform -chdir=terraform test -no-color -var "function_zip=$(TF_TEST_ZIP)"
+	for dir in terraform build/terraform-parity; do \
+	  terraform -chdir=$$dir test -no-color -var "function_zip=$(TF_TEST_ZIP)"; \
+	done
 
 # The one deployment package both functions run, for the Terraform module's function_zip: the sam
 # build output (make build) zipped, not a copy of src/.
