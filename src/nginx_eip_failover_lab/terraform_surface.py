@@ -141,7 +141,7 @@ def module_values(module: Module, parameters: Mapping[str, str]) -> dict[str, An
     return values
 
 
-class _LogicalNames:
+class LogicalNames:
     """References as the surface reads them: computed attributes by logical ID, the rest as set."""
 
     def __init__(self, module: Module) -> None:
@@ -170,7 +170,7 @@ class _LogicalNames:
 
 
 def module_evaluator(module: Module, parameters: Mapping[str, str]) -> Evaluator:
-    names = _LogicalNames(module)
+    names = LogicalNames(module)
     evaluator = Evaluator(module, module_values(module, parameters), names)
     names.evaluator = evaluator
     table = evaluator.local("logical_ids")
@@ -211,7 +211,8 @@ def terraform_surface(parameters: Mapping[str, str], directory: Path | None = No
     """IAM, environments and schedules of the module applied with these template parameter values."""
     module = read_module(directory or find_module())
     evaluator = module_evaluator(module, parameters)
-    names: _LogicalNames = evaluator.references  # type: ignore[assignment]
+    names = evaluator.references
+    assert isinstance(names, LogicalNames)
     included = sorted(address for address in module.resources if evaluator.included(address))
 
     def of_type(kind: str) -> list[tuple[str, Block]]:
@@ -288,7 +289,7 @@ def terraform_surface(parameters: Mapping[str, str], directory: Path | None = No
 
 def validation_errors(module: Module, values: Mapping[str, Any]) -> list[str]:
     """The error messages of the module's variable validations that these values fail."""
-    evaluator = Evaluator(module, values, _LogicalNames(module))
+    evaluator = Evaluator(module, values, LogicalNames(module))
     found: list[str] = []
     for _, block in sorted(module.variables.items()):
         for validation in block.nested("validation"):

@@ -5,7 +5,8 @@
 copies terraform/*.tf to OUT_DIR and writes OUT_DIR/tests/parity.tftest.hcl: for each of iac_surface's
 four variants, a plan under a mocked aws provider (no AWS, no credentials) whose assertions compare
 every statement of the functions' and the schedule's role policies, the monitor's Lambda permissions
-and (full profile) the key policy, as Terraform evaluates them, with template.yaml's surface. The
+and (full profile) the key policy, the functions' environments and the schedule, as Terraform
+evaluates them, with template.yaml's surface. The
 mock gives each computed ARN the form iac_surface writes, its name the logical ID (bare: `_bare`), so
 the two read alike.
 `make terraform-validate` runs it where a terraform binary is installed; it is the check that the
@@ -24,7 +25,7 @@ from typing import Any
 from .account import ACCOUNT_ID, REGION
 from .iac_surface import VARIANTS, surface, variant_parameters
 from .terraform_module import read_module
-from .terraform_surface import find_module, module_evaluator, module_values
+from .terraform_surface import LogicalNames, find_module, module_evaluator, module_values
 
 # The module's validations refuse the documented example IDs (template.yaml's rule, which the lab's
 # surface does not apply): the plans use these instead, on both sides.
@@ -61,6 +62,8 @@ ARN_OVERRIDES = (
     "aws_iam_role.control",
     "aws_iam_role.monitor_schedule",
 )
+# Further computed attributes an environment names (SCHEDULE_NAME), mocked the same way.
+NAME_OVERRIDES = ("aws_scheduler_schedule.monitor",)
 
 
 def _bare(text: str) -> str:
@@ -103,6 +106,45 @@ def _set_assert(actual: str, expected: list[str], what: str) -> str:
     )
 
 
+def _environment_assert(function: str, variables: dict[str, str], module: Any, addresses: dict[str, str]) -> str:
+    """The function's environment as template.yaml has it; a variable that is a table's name (`!Ref
+    StateTable`) is the module's table's name, which the module sets (a mock cannot stand in for it)."""
+    entries = []
+    for key, value in sorted(variables.items()):
+        ref = re.fullmatch(r"\$\{([A-Za-z0-9]+)\}", value)
+        address = addresses.get(ref.group(1)) if ref else None
+        if address is not None and "name" in module.resources[address].attributes:
+            entries.append(f"{_hcl(key)} = {address}.name")
+        else:
+            entries.append(f"{_hcl(key)} = {_hcl(_bare(value))}")
+    wanted = "{ " + ", ".join(entries) + " }"
+    actual = f"{function}.environment[0].variables"
+    return (
+        "  assert {\n"
+        f"    condition     = jsonencode({actual}) == jsonencode({wanted})\n"
+        f"    error_message = \"{function}: Terraform's environment ${{jsonencode({actual})}} is not template.yaml's"
+        f' ${{jsonencode({wanted})}}"\n'
+        "  }"
+    )
+
+
+def _schedule_assert(schedule: str, wanted: dict[str, Any], addresses: dict[str, str]) -> str:
+    function = addresses[str(wanted["Function"])]
+    checks = {
+        f"{schedule}.schedule_expression": _hcl(wanted["ScheduleExpression"]),
+        f"{schedule}.state": _hcl(wanted["State"]),
+        f"{schedule}.target[0].input": _hcl(wanted["Input"]),
+        f"{schedule}.target[0].arn": f"{function}.arn",
+    }
+    condition = " && ".join(f"{actual} == {value}" for actual, value in checks.items())
+    return (
+        "  assert {\n"
+        f"    condition     = {condition}\n"
+        f'    error_message = "{schedule} is not template.yaml\'s {wanted["Function"]} schedule"\n'
+        "  }"
+    )
+
+
 def parity_test_text(directory: Path | None = None) -> str:
     module = read_module(directory or find_module())
     lines = [
@@ -118,13 +160,22 @@ def parity_test_text(directory: Path | None = None) -> str:
     ]
     evaluator = module_evaluator(module, {**variant_parameters("eni-full"), **PLAN_IDS})
     names = evaluator.references
+    assert isinstance(names, LogicalNames)
     for address in ARN_OVERRIDES:
         index = 0 if evaluator.count(address) is not None else None
-        arn = _bare(names.resource(address, index, "arn"))
+        mocked = {"arn": _bare(names.resource(address, index, "arn"))}
+        if address in NAME_OVERRIDES:
+            mocked["name"] = _bare(names.resource(address, index, "name"))
+        overrides = ", ".join(f"{attribute} = {_hcl(value)}" for attribute, value in mocked.items())
         lines.append(
             f"override_resource {{\n  target          = {address}\n  override_during = plan\n"
-            f"  values          = {{ arn = {_hcl(arn)} }}\n}}\n"
+            f"  values          = {{ {overrides} }}\n}}\n"
         )
+    addresses = {
+        logical: address
+        for address, logical in sorted(names.logical.items(), reverse=True)
+        if address.split(".")[0] in ("aws_lambda_function", "aws_dynamodb_table", "aws_scheduler_schedule")
+    }
     for variant in sorted(VARIANTS):
         parameters = {**variant_parameters(variant), **PLAN_IDS}
         expected = surface(parameters)
@@ -159,6 +210,10 @@ def parity_test_text(directory: Path | None = None) -> str:
             else:
                 raise ValueError(f"no Terraform counterpart known for the resource policy of {arn}")
             run.append(_set_assert(actual, [_compact(s) for s in statements], f"the policy of {arn}").rstrip("\n"))
+        for function, variables in expected["environment"].items():
+            run.append(_environment_assert(addresses[function], variables, module, addresses))
+        for schedule, wanted in expected["schedules"].items():
+            run.append(_schedule_assert(addresses[schedule], wanted, addresses))
         run.append("}")
         lines += [*run, ""]
     return "\n".join(lines)

@@ -35,6 +35,9 @@ def test_it_names_only_resources_of_the_module_and_plans_every_variant() -> None
     assert text.count("toset([for s in jsondecode(aws_iam_role_policy.monitor.policy)") == 4 * 3  # + 2 in the message
     assert text.count("toset([for s in jsondecode(aws_kms_key.notification[0].policy)") == 2 * 3
     assert "ec2:DescribeRouteTables" in text
+    # ... and both functions' environments and the schedule.
+    assert text.count("jsonencode(aws_lambda_function.monitor.environment[0].variables) ==") == 4
+    assert text.count("aws_scheduler_schedule.monitor.target[0].arn == aws_lambda_function.monitor.arn") == 4
     # The documented example IDs are refused by the module: the plans use others.
     assert all(value in text for value in PLAN_IDS.values())
     assert "eipalloc-0123456789abcdef0" not in text
