@@ -168,7 +168,7 @@ locals {
 
 # ---------------------------------------------------------------- the monitor's (and the observers')
 resource "aws_iam_role" "monitor" {
-  name_prefix        = "${var.name}-monitor-"
+  name_prefix        = "${local.short_name}-monitor-"
   assume_role_policy = local.lambda_trust
 }
 
@@ -199,7 +199,7 @@ resource "aws_iam_role_policy_attachment" "monitor_xray" {
 
 # ---------------------------------------------------------------- the control function's
 resource "aws_iam_role" "control" {
-  name_prefix        = "${var.name}-control-"
+  name_prefix        = "${local.short_name}-control-"
   assume_role_policy = local.lambda_trust
 }
 
@@ -230,7 +230,7 @@ resource "aws_iam_role_policy_attachment" "control_xray" {
 
 # ---------------------------------------------------------------- the schedules'
 resource "aws_iam_role" "monitor_schedule" {
-  name_prefix        = "${var.name}-monitor-schedule-"
+  name_prefix        = "${local.short_name}-mon-sched-"
   assume_role_policy = local.scheduler_trust
 }
 
@@ -246,7 +246,7 @@ resource "aws_iam_role_policy" "monitor_schedule" {
 resource "aws_iam_role" "observer2_schedule" {
   count = local.has_observer2 ? 1 : 0
 
-  name_prefix        = "${var.name}-observer2-schedule-"
+  name_prefix        = "${local.short_name}-obs2-sched-"
   assume_role_policy = local.scheduler_trust
 }
 
@@ -264,7 +264,7 @@ resource "aws_iam_role_policy" "observer2_schedule" {
 resource "aws_iam_role" "observer3_schedule" {
   count = local.has_observer3 ? 1 : 0
 
-  name_prefix        = "${var.name}-observer3-schedule-"
+  name_prefix        = "${local.short_name}-obs3-sched-"
   assume_role_policy = local.scheduler_trust
 }
 

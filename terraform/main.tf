@@ -24,6 +24,10 @@ locals {
   full_observability               = var.observability_profile == "full"
   has_monitor_reserved_concurrency = !(var.monitor_reserved_concurrency == "" || var.monitor_reserved_concurrency == "0")
 
+  # IAM role and schedule name prefixes may be 38 characters (Terraform adds a 26-character suffix):
+  # var.name cut to 26 leaves room for the longest suffix here, "-obs2-sched-".
+  short_name = substr(var.name, 0, 26)
+
   # The node alarms' names: preflight checks that these alarms exist and invoke the monitor.
   node1_alarm_name = format("%s-node1-status-check", var.name)
   node2_alarm_name = format("%s-node2-status-check", var.name)

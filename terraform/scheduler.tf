@@ -10,7 +10,7 @@ locals {
 resource "aws_scheduler_schedule" "monitor" {
   #checkov:skip=CKV_AWS_297:The schedule holds no data but its input {"trigger": "schedule"} (no secret), which EventBridge Scheduler encrypts with an AWS owned key; a customer managed key would add $1 a month and a key policy for nothing, as in template.yaml (SAM's ScheduleV2 sets none).
   # A generated name (template.yaml: OmitName), so two pairs in one account do not collide.
-  name_prefix         = "${var.name}-monitor-"
+  name_prefix         = "${local.short_name}-monitor-"
   description         = "Starts a monitor invocation every minute; each probes until the next has taken over."
   schedule_expression = local.schedule_expression
   state               = "ENABLED"
@@ -35,7 +35,7 @@ resource "aws_scheduler_schedule" "observer2" {
   #checkov:skip=CKV_AWS_297:The schedule holds no data but its input {"trigger": "schedule"} (no secret), which EventBridge Scheduler encrypts with an AWS owned key; a customer managed key would add $1 a month and a key policy for nothing, as in template.yaml (SAM's ScheduleV2 sets none).
   count = local.has_observer2 ? 1 : 0
 
-  name_prefix         = "${var.name}-observer2-"
+  name_prefix         = "${local.short_name}-observer2-"
   description         = "Starts an observer invocation every minute; each probes until the next has taken over."
   schedule_expression = local.schedule_expression
   state               = "ENABLED"
@@ -60,7 +60,7 @@ resource "aws_scheduler_schedule" "observer3" {
   #checkov:skip=CKV_AWS_297:The schedule holds no data but its input {"trigger": "schedule"} (no secret), which EventBridge Scheduler encrypts with an AWS owned key; a customer managed key would add $1 a month and a key policy for nothing, as in template.yaml (SAM's ScheduleV2 sets none).
   count = local.has_observer3 ? 1 : 0
 
-  name_prefix         = "${var.name}-observer3-"
+  name_prefix         = "${local.short_name}-observer3-"
   description         = "Starts an observer invocation every minute; each probes until the next has taken over."
   schedule_expression = local.schedule_expression
   state               = "ENABLED"

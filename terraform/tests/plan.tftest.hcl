@@ -160,6 +160,22 @@ run "everything_on" {
   }
 }
 
+run "the_longest_name_fits_every_name_limit" {
+  command = plan
+
+  variables {
+    name                = "a-forty-character-name-for-the-pair-0001"
+    security_group_ids  = ["sg-0123456789abcdef0"]
+    observer2_subnet_id = "subnet-0123456789abcdef2"
+    observer3_subnet_id = "subnet-0123456789abcdef3"
+  }
+
+  assert {
+    condition     = aws_lambda_function.observer3[0].function_name == "a-forty-character-name-for-the-pair-0001-observer3"
+    error_message = "function names keep the whole name"
+  }
+}
+
 run "a_partial_eni_pair_is_refused" {
   command = plan
 
