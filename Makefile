@@ -147,7 +147,7 @@ checkov-terraform: $(CHECKOV_VENV)/$(STAMP) ## checkov on terraform/ (suppressio
 
 # Only where a terraform binary is: fmt -check, init, validate on the module and the example, then
 # `terraform test` (plans under a mocked provider: no AWS, no credentials): terraform/tests/, and in
-# build/terraform-parity a copy of the module with the test nginx_eip_failover_lab.terraform_test_file
+# build/terraform-parity a copy of the module with the test nginx_eip_failover_lab.terraform.test_file
 # writes, where Terraform itself compares the module's IAM statements with template.yaml's. init
 # needs the aws provider: from TF_PLUGIN_DIR when that directory exists (offline), else the registry.
 TF_PLUGIN_DIR ?= /opt/tf-plugins
@@ -158,7 +158,7 @@ terraform-validate: $(VENV)/$(STAMP) ## terraform fmt/validate/test on terraform
 	terraform fmt -check -recursive terraform examples/terraform; \
 	mkdir -p "$$(dirname $(TF_TEST_ZIP))"; \
 	$(PYTHON) -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1], "w").writestr("placeholder.txt", "")' $(TF_TEST_ZIP); \
-	$(VENV)/bin/python -m nginx_eip_failover_lab.terraform_test_file build/terraform-parity >/dev/null; \
+	$(VENV)/bin/python -m nginx_eip_failover_lab.terraform.test_file build/terraform-parity >/dev/null; \
 	for dir in terraform examples/terraform build/terraform-parity; do \
 	  terraform -chdir=$$dir init -backend=false -input=false -no-color $$plugins >/dev/null; \
 	  terraform -chdir=$$dir validate -no-color; \

@@ -2,7 +2,7 @@
 (actions, resources, conditions), the same resource policies, environments and schedules, for both pair
 shapes x both profiles and for the optional parts (observers, VPC, endpoints); every parameter mirrored
 by a variable with its default and its constraint; every output mirrored. Terraform itself does not
-run here: terraform/*.tf is parsed with python-hcl2 and evaluated (nginx_eip_failover_lab.terraform_module).
+run here: terraform/*.tf is parsed with python-hcl2 and evaluated (nginx_eip_failover_lab.terraform.hcl).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 
 from nginx_eip_failover_lab.iac_surface import VARIANTS, differences, surface, variant_parameters
 from nginx_eip_failover_lab.stack.template import StackTemplate, TemplateError, find_template, validate_parameter
-from nginx_eip_failover_lab.terraform_module import Evaluator, HclError, read_module
-from nginx_eip_failover_lab.terraform_surface import (
+from nginx_eip_failover_lab.terraform.hcl import Evaluator, HclError, read_module
+from nginx_eip_failover_lab.terraform.surface import (
     MODULE_ONLY_VARIABLES,
     SAM_MANAGED_POLICIES,
     find_module,

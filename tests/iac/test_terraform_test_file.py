@@ -1,5 +1,5 @@
 """The `terraform test` file in which Terraform itself compares the module's IAM with template.yaml's
-(nginx_eip_failover_lab.terraform_test_file; make terraform-validate runs it where terraform is)."""
+(nginx_eip_failover_lab.terraform.test_file; make terraform-validate runs it where terraform is)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from nginx_eip_failover_lab.iac_surface import VARIANTS
-from nginx_eip_failover_lab.terraform_module import read_module
-from nginx_eip_failover_lab.terraform_surface import find_module
-from nginx_eip_failover_lab.terraform_test_file import (
+from nginx_eip_failover_lab.terraform.hcl import read_module
+from nginx_eip_failover_lab.terraform.surface import find_module
+from nginx_eip_failover_lab.terraform.test_file import (
     ARN_OVERRIDES,
     LAMBDA_PERMISSIONS,
     PLAN_IDS,

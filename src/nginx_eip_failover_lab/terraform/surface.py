@@ -1,9 +1,9 @@
 """What the Terraform module (terraform/) grants, runs and schedules, in the form of `iac_surface`, for
 given template.yaml parameter values: the other side of the Terraform parity test (issue #28).
 
-    python -m nginx_eip_failover_lab.terraform_surface [--variant eni-full] [--check]
+    python -m nginx_eip_failover_lab.terraform.surface [--variant eni-full] [--check]
 
-The module is parsed with python-hcl2 and evaluated by `terraform_module` (no Terraform, no provider,
+The module is parsed with python-hcl2 and evaluated by `hcl` (no Terraform, no provider,
 no AWS). Each resource is named by template.yaml's logical ID through the module's own table,
 `local.logical_ids`; a computed attribute (an ARN, a generated name) reads as `iac_surface` writes
 CloudFormation's, with the physical name as `${LogicalId}` (`COMPUTED`). A resource type this file does
@@ -20,13 +20,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .account import ACCOUNT_ID, REGION
-from .iac_surface import VARIANTS, _statements, differences, surface, variant_parameters
-from .iam.evaluation import Statement
-from .iam.policies import _permission_statement
-from .iam.policy_documents import STACK_NAME
-from .stack.template import find_template
-from .terraform_module import Block, Evaluator, HclError, Module, read_module, to_string
+from nginx_eip_failover_lab.account import ACCOUNT_ID, REGION
+from nginx_eip_failover_lab.iac_surface import VARIANTS, _statements, differences, surface, variant_parameters
+from nginx_eip_failover_lab.iam.evaluation import Statement
+from nginx_eip_failover_lab.iam.policies import _permission_statement
+from nginx_eip_failover_lab.iam.policy_documents import STACK_NAME
+from nginx_eip_failover_lab.stack.template import find_template
+
+from .hcl import Block, Evaluator, HclError, Module, read_module, to_string
 
 PARTITION = "aws"
 # The module's variables that are no template parameter, and the values the parity check gives them:
@@ -299,7 +300,7 @@ def validation_errors(module: Module, values: Mapping[str, Any]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nginx_eip_failover_lab.terraform_surface")
+    parser = argparse.ArgumentParser(prog="python -m nginx_eip_failover_lab.terraform.surface")
     parser.add_argument("--variant", default="instance-lean", choices=sorted(VARIANTS))
     parser.add_argument("--module", type=Path, default=None, help="the module's directory (default: terraform/)")
     parser.add_argument("--check", action="store_true", help="compare with template.yaml's; exit 1 on a difference")

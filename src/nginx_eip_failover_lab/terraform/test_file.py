@@ -1,6 +1,6 @@
 """A `terraform test` file that has Terraform itself compare the module's IAM with template.yaml's.
 
-    python -m nginx_eip_failover_lab.terraform_test_file OUT_DIR
+    python -m nginx_eip_failover_lab.terraform.test_file OUT_DIR
 
 copies terraform/*.tf to OUT_DIR and writes OUT_DIR/tests/parity.tftest.hcl: for each of iac_surface's
 four variants, a plan under a mocked aws provider (no AWS, no credentials) whose assertions compare
@@ -10,7 +10,7 @@ evaluates them, with template.yaml's surface. The
 mock gives each computed ARN the form iac_surface writes, its name the logical ID (bare: `_bare`), so
 the two read alike.
 `make terraform-validate` runs it where a terraform binary is installed; it is the check that the
-evaluator of tests/iac/test_terraform_parity.py (terraform_module) reads the module as Terraform does.
+evaluator of tests/iac/test_terraform_parity.py (terraform.hcl) reads the module as Terraform does.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .account import ACCOUNT_ID, REGION
-from .iac_surface import VARIANTS, surface, variant_parameters
-from .terraform_module import read_module
-from .terraform_surface import LogicalNames, find_module, module_evaluator, module_values
+from nginx_eip_failover_lab.account import ACCOUNT_ID, REGION
+from nginx_eip_failover_lab.iac_surface import VARIANTS, surface, variant_parameters
+
+from .hcl import read_module
+from .surface import LogicalNames, find_module, module_evaluator, module_values
 
 # The module's validations refuse the documented example IDs (template.yaml's rule, which the lab's
 # surface does not apply): the plans use these instead, on both sides.
@@ -148,7 +149,7 @@ def _schedule_assert(schedule: str, wanted: dict[str, Any], addresses: dict[str,
 def parity_test_text(directory: Path | None = None) -> str:
     module = read_module(directory or find_module())
     lines = [
-        "# Written by python -m nginx_eip_failover_lab.terraform_test_file (make terraform-validate): do not edit.",
+        "# Written by python -m nginx_eip_failover_lab.terraform.test_file (make terraform-validate): do not edit.",
         'mock_provider "aws" {',
         "  override_during = plan",
         "  override_data {\n    target = data.aws_caller_identity.current",
@@ -233,7 +234,7 @@ def write(out: Path, directory: Path | None = None) -> Path:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m nginx_eip_failover_lab.terraform_test_file OUT_DIR", file=sys.stderr)
+        print("usage: python -m nginx_eip_failover_lab.terraform.test_file OUT_DIR", file=sys.stderr)
         return 2
     print(write(Path(argv[0])))
     return 0
