@@ -211,7 +211,10 @@ def test_every_parameter_has_a_variable_with_the_same_default(template: StackTem
     module = read_module(find_module())
     mirrored = {snake_case(p): p for p in template.parameters if p not in NOT_MIRRORED}
     assert set(module.variables) - set(mirrored) == set(MODULE_ONLY_VARIABLES)
-    assert set(mirrored) <= set(module.variables)
+    missing = sorted(
+        f"{variable} ({parameter})" for variable, parameter in mirrored.items() if variable not in module.variables
+    )
+    assert not missing, f"template parameters without a variable in terraform/variables.tf: {missing}"
     reader = Evaluator(module, {}, _NoReferences())
     for variable, parameter in mirrored.items():
         spec = template.parameters[parameter]
@@ -348,3 +351,21 @@ def test_the_evaluator_refuses_what_it_does_not_support(tmp_path: Path) -> None:
     (tmp_path / "main.tf").write_text('resource "x" "y" {\n  a = [\n}\n')
     with pytest.raises(HclError, match=r"main\.tf does not parse"):
         read_module(tmp_path)
+
+
+def test_the_example_calls_the_module_with_the_documented_values() -> None:
+    import hcl2
+
+    root = find_template().parent
+    example = hcl2.loads((root / "examples" / "terraform" / "main.tf").read_text())
+    (call,) = [block for block in example["module"] if '"nginx_eip_failover"' in block]
+    arguments = {key for key in call['"nginx_eip_failover"'] if not key.startswith("__") and key != "source"}
+    assert arguments <= set(read_module(find_module()).variables)
+    tfvars = hcl2.loads((root / "examples" / "terraform" / "terraform.tfvars.example").read_text())
+    documented = (root / "docs" / "deploy.md").read_text()
+    values = {key: str(value).strip('"') for key, value in tfvars.items() if not key.startswith("__")}
+    assert set(values) - {"region"} <= arguments
+    for key, value in values.items():
+        if key == "region":  # the example's own variable, not a parameter
+            continue
+        assert f"`{value}`" in documented, f"{key} = {value!r} is not docs/deploy.md's example value"
