@@ -140,6 +140,41 @@ cfn-lint: $(CFNLINT_VENV)/$(STAMP) ## cfn-lint (settings in .cfnlintrc): the sta
 checkov: $(CHECKOV_VENV)/$(STAMP) ## checkov (suppressions are justified in template.yaml Metadata)
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
+# The Terraform module (issue #28); suppressions are `#checkov:skip=ID:reason` lines in terraform/*.tf.
+.PHONY: checkov-terraform terraform-validate function-zip
+checkov-terraform: $(CHECKOV_VENV)/$(STAMP) ## checkov on terraform/ (suppressions justified inline)
+	$(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --quiet --compact --skip-download
+
+# Only where a terraform binary is: fmt -check, init, validate on the module and the example, then
+# `terraform test` (plans under a mocked provider: no AWS, no credentials): terraform/tests/, and in
+# build/terraform-parity a copy of the module with the test nginx_eip_failover_lab.terraform.test_file
+# writes, where Terraform itself compares the module's IAM statements with template.yaml's. init
+# needs the aws provider: from TF_PLUGIN_DIR when that directory exists (offline), else the registry.
+TF_PLUGIN_DIR ?= /opt/tf-plugins
+TF_TEST_ZIP := $(CURDIR)/build/terraform-test/function.zip
+terraform-validate: $(VENV)/$(STAMP) ## terraform fmt/validate/test on terraform/ and examples/terraform (skipped without terraform)
+	@if ! command -v terraform >/dev/null; then echo ">> terraform-validate: no terraform binary here, skipped"; exit 0; fi; \
+	plugins=$$([ -d "$(TF_PLUGIN_DIR)" ] && echo "-plugin-dir=$(TF_PLUGIN_DIR)" || true); \
+	terraform fmt -check -recursive terraform examples/terraform; \
+	mkdir -p "$$(dirname $(TF_TEST_ZIP))"; \
+	$(PYTHON) -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1], "w").writestr("placeholder.txt", "")' $(TF_TEST_ZIP); \
+	$(VENV)/bin/python -m nginx_eip_failover_lab.terraform.test_file build/terraform-parity >/dev/null; \
+	for dir in terraform examples/terraform build/terraform-parity; do \
+	  terraform -chdir=$$dir init -backend=false -input=false -no-color $$plugins >/dev/null; \
+	  terraform -chdir=$$dir validate -no-color; \
+	done; \
+	for dir in terraform build/terraform-parity; do \
+	  terraform -chdir=$$dir test -no-color -var "function_zip=$(TF_TEST_ZIP)"; \
+	done
+
+# The one deployment package both functions run, for the Terraform module's function_zip: the sam
+# build output (make build) zipped, not a copy of src/.
+function-zip: ## zip .aws-sam/build/MonitorFunction (make build first) to build/function.zip
+	@test -d $(BUILD_DIR)/MonitorFunction/nginx_eip_failover || { echo "no $(BUILD_DIR)/MonitorFunction: run make build first" >&2; exit 1; }
+	mkdir -p build && rm -f build/function.zip
+	cd $(BUILD_DIR)/MonitorFunction && $(PYTHON) -m zipfile -c $(CURDIR)/build/function.zip *
+	@echo ">> build/function.zip: $$(du -h build/function.zip | cut -f1)"
+
 # The template's policies resolved as deployed (both pair shapes; nginx_eip_failover_lab.iam.policy_documents),
 # refusing any granted resource that an action of its statement is never authorized against (parliament
 # checks only that some resource fits each action); then parliament: unknown actions, actions no
@@ -165,7 +200,7 @@ iac-surface: $(VENV)/$(STAMP) ## template.yaml's IAM, environments and schedules
 	done
 	@echo ">> build/iac-surface: $$(ls build/iac-surface/*.json | wc -l) surfaces"
 
-check: lint test validate cfn-lint checkov iam-lint ## everything CI checks except sam build
+check: lint test validate cfn-lint checkov checkov-terraform terraform-validate iam-lint ## everything CI checks except sam build
 
 build: $(SAM_VENV)/$(STAMP) ## sam build (needs python3.13 on PATH)
 ifneq ($(HAVE_PYENV),)

@@ -28,6 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "aws": {"iam", "stack"},
     "nodes": {"stack"},
     "iac_surface": {"iam", "stack"},
+    "terraform": {"iac_surface", "iam", "stack"},
     "environment": {"aws", "iam", "nodes", "stack"},
     "scenarios": {"environment", "aws", "iam", "nodes", "stack"},
     "chaos": {"environment", "aws", "iam", "nodes", "scenarios", "stack"},
