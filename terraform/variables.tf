@@ -153,6 +153,45 @@ variable "node2_private_ip_address" {
   }
 }
 
+# ---------------------------------------------------------------- active/active (optional)
+variable "second_elastic_ip_allocation_id" {
+  description = "Optional second EIP (eipalloc-...) for active/active, kept on node 2 while it is up (the priorities reversed), with its own state and failback; needs the pair by ENI and node1/node2_second_private_ip_address. (SecondElasticIpAllocationId)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(eipalloc-[0-9a-f]{8,17})?$", var.second_elastic_ip_allocation_id))
+    error_message = "second_elastic_ip_allocation_id must be empty or an Elastic IP allocation ID such as eipalloc-0a1b2c3d4e5f60718, not \"${var.second_elastic_ip_allocation_id}\"."
+  }
+  # template.yaml's rule SecondAddressSetNeedsThePairByNetworkInterface.
+  validation {
+    condition = (
+      (var.second_elastic_ip_allocation_id == "" && var.node1_second_private_ip_address == "" && var.node2_second_private_ip_address == "")
+      || (var.second_elastic_ip_allocation_id != "" && var.node1_second_private_ip_address != "" && var.node2_second_private_ip_address != "" && var.node1_network_interface_id != "")
+    )
+    error_message = "the second EIP needs second_elastic_ip_allocation_id, node1/node2_second_private_ip_address and the pair by ENI (node1/node2 network_interface_id and private_ip_address); second_elastic_ip_allocation_id is \"${var.second_elastic_ip_allocation_id}\", node1_network_interface_id is \"${var.node1_network_interface_id}\"."
+  }
+}
+
+variable "node1_second_private_ip_address" {
+  description = "Private IPv4 address on node1_network_interface_id that takes second_elastic_ip_allocation_id (not node1_private_ip_address). (Node1SecondPrivateIpAddress)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9]))?$", var.node1_second_private_ip_address))
+    error_message = "node1_second_private_ip_address must be empty or an IPv4 address such as 10.0.1.30, not \"${var.node1_second_private_ip_address}\"."
+  }
+}
+
+variable "node2_second_private_ip_address" {
+  description = "Private IPv4 address on node2_network_interface_id that takes second_elastic_ip_allocation_id (not node2_private_ip_address). (Node2SecondPrivateIpAddress)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9]))?$", var.node2_second_private_ip_address))
+    error_message = "node2_second_private_ip_address must be empty or an IPv4 address such as 10.0.1.31, not \"${var.node2_second_private_ip_address}\"."
+  }
+}
+
 # ---------------------------------------------------------------- health checks
 variable "health_check_interval_seconds" {
   description = "Seconds between probe cycles inside one monitor invocation; fractions allowed (greater than 0, at most 60). A string, as in the template, so that \"0.5\" reaches the function as written. (HealthCheckIntervalSeconds)"

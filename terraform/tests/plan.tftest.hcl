@@ -160,6 +160,33 @@ run "everything_on" {
   }
 }
 
+run "active_active" {
+  command = plan
+
+  variables {
+    node1_network_interface_id      = "eni-0123456789abcdef1"
+    node1_private_ip_address        = "10.0.1.20"
+    node2_network_interface_id      = "eni-0123456789abcdef2"
+    node2_private_ip_address        = "10.0.2.21"
+    second_elastic_ip_allocation_id = "eipalloc-0a1b2c3d4e5f60720"
+    node1_second_private_ip_address = "10.0.1.30"
+    node2_second_private_ip_address = "10.0.2.31"
+  }
+
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.monitor.policy).Statement : s.Resource if s.Sid == "MoveTheSecondElasticIpBetweenThePair"] == [[
+      "arn:aws:ec2:us-east-1:123456789012:elastic-ip/eipalloc-0a1b2c3d4e5f60720",
+      "arn:aws:ec2:us-east-1:123456789012:network-interface/eni-0123456789abcdef1",
+      "arn:aws:ec2:us-east-1:123456789012:network-interface/eni-0123456789abcdef2",
+    ]]
+    error_message = "the second EIP moves between the two ENIs"
+  }
+  assert {
+    condition     = aws_lambda_function.control.environment[0].variables["SECOND_EIP_ALLOCATION_ID"] == "eipalloc-0a1b2c3d4e5f60720" && aws_lambda_function.monitor.environment[0].variables["NODE2_SECOND_PRIVATE_IP_ADDRESS"] == "10.0.2.31"
+    error_message = "both functions are given the second address set"
+  }
+}
+
 run "the_longest_name_fits_every_name_limit" {
   command = plan
 
@@ -194,4 +221,16 @@ run "the_documented_example_ids_are_refused" {
   }
 
   expect_failures = [var.elastic_ip_allocation_id]
+}
+
+run "a_second_address_set_by_instance_is_refused" {
+  command = plan
+
+  variables {
+    second_elastic_ip_allocation_id = "eipalloc-0a1b2c3d4e5f60720"
+    node1_second_private_ip_address = "10.0.1.30"
+    node2_second_private_ip_address = "10.0.2.31"
+  }
+
+  expect_failures = [var.second_elastic_ip_allocation_id]
 }

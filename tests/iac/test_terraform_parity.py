@@ -52,6 +52,12 @@ EVERYTHING_ON = {
     "PreflightIntervalSeconds": "0",
 }
 ONE_OBSERVER = {"SecurityGroupIds": "sg-0123456789abcdef0", "Observer3SubnetId": "subnet-0123456789abcdef3"}
+# Active/active (docs/active-active.md): the second address set, on the pair by ENI only.
+SECOND_ADDRESS_SET = {
+    "SecondElasticIpAllocationId": "eipalloc-0a1b2c3d4e5f60720",
+    "Node1SecondPrivateIpAddress": "10.0.1.30",
+    "Node2SecondPrivateIpAddress": "10.0.2.31",
+}
 # Values that pass every validation (the documented example IDs are refused, as template.yaml's Rules do).
 VALID = {
     "name": "nginx-eip-failover",
@@ -96,6 +102,21 @@ def test_the_optional_parts_match_too(variant: str, extra: dict[str, str]) -> No
         assert found["identity"][observer] == found["identity"]["MonitorFunction"]
         assert found["schedules"][f"{observer}EveryMinute"]["Function"] == observer
     assert _parity(parameters) == []
+
+
+@pytest.mark.parametrize("variant", ["eni-lean", "eni-full"])
+def test_the_second_address_set_matches_too(variant: str) -> None:
+    parameters = {**variant_parameters(variant), **SECOND_ADDRESS_SET}
+    found = terraform_surface(parameters)
+    second_eip = "arn:aws:ec2:us-east-1:123456789012:elastic-ip/eipalloc-0a1b2c3d4e5f60720"
+    for function in ("MonitorFunction", "ControlFunction"):
+        assert any(second_eip in statement["Resource"] for statement in found["identity"][function]), function
+        assert found["environment"][function]["SECOND_EIP_ALLOCATION_ID"] == "eipalloc-0a1b2c3d4e5f60720"
+        assert found["environment"][function]["NODE2_SECOND_PRIVATE_IP_ADDRESS"] == "10.0.2.31"
+    assert _parity(parameters) == []
+    # Without the set, no statement names the second EIP.
+    unset = terraform_surface(variant_parameters(variant))
+    assert not any(second_eip in statement["Resource"] for statement in unset["identity"]["MonitorFunction"])
 
 
 def test_an_action_added_to_the_template_only_fails_parity(tmp_path: Path) -> None:
@@ -250,6 +271,12 @@ def test_the_valid_values_and_every_default_pass_every_validation() -> None:
         "node2_private_ip_address": "10.0.2.21",
     }
     assert validation_errors(module, {**VALID, **enis}) == []
+    second = {
+        "second_elastic_ip_allocation_id": "eipalloc-0a1b2c3d4e5f60720",
+        "node1_second_private_ip_address": "10.0.1.30",
+        "node2_second_private_ip_address": "10.0.2.31",
+    }
+    assert validation_errors(module, {**VALID, **enis, **second}) == []
     everything = {**VALID, **module_values(module, EVERYTHING_ON)}
     assert validation_errors(module, everything) == []
 
@@ -269,6 +296,9 @@ REFUSED: dict[str, Any] = {
     "node1_private_ip_address": "10.0.1.256",
     "node2_network_interface_id": "interface-1",
     "node2_private_ip_address": "10.0.2",
+    "second_elastic_ip_allocation_id": "eipalloc-XYZ",
+    "node1_second_private_ip_address": "10.0.1.300",
+    "node2_second_private_ip_address": "10.0.2.31/32",
     "health_check_interval_seconds": "0",
     "health_check_timeout_seconds": "-1",
     "fall_threshold": 0,
@@ -325,6 +355,16 @@ def test_a_bad_value_is_refused_with_a_message_naming_the_variable_and_the_value
         (
             {"create_vpc_endpoints": True, "subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-1"]},
             "create_vpc_endpoints = true needs",
+        ),
+        ({"second_elastic_ip_allocation_id": "eipalloc-0a1b2c3d4e5f60720"}, "the second EIP needs"),
+        ({"node2_second_private_ip_address": "10.0.2.31"}, "the second EIP needs"),
+        (
+            {
+                "second_elastic_ip_allocation_id": "eipalloc-0a1b2c3d4e5f60720",
+                "node1_second_private_ip_address": "10.0.1.30",
+                "node2_second_private_ip_address": "10.0.2.31",
+            },
+            "the second EIP needs",  # not on the pair by instance
         ),
         ({"elastic_ip_allocation_id": "eipalloc-0123456789abcdef0"}, "documented example eipalloc-0123456789abcdef0"),
         ({"node1_instance_id": "i-0123456789abcdef1"}, "documented example i-0123456789abcdef1"),
