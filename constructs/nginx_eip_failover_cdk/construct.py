@@ -729,17 +729,18 @@ class NginxEipFailover(Construct):
 
     def _dashboard(self) -> None:
         v = self.values
+        # The template's ${<Alarm>.Arn} as plain variables (a Fn::Sub variable name has no dot).
         body = Fn.sub(
-            DASHBOARD_BODY,
+            DASHBOARD_BODY.replace(".Arn}", "Arn}"),
             {
                 "Node1InstanceId": v["Node1InstanceId"],
                 "Node2InstanceId": v["Node2InstanceId"],
                 "MonitorFunction": self.monitor_function.ref,
                 "ControlFunction": self.control_function.ref,
-                "MonitorNotRunningAlarm.Arn": self.monitor_not_running_alarm.attr_arn,
-                "MonitorErrorsAlarm.Arn": self.monitor_errors_alarm.attr_arn,
-                "Node1StatusCheckAlarm.Arn": self.node_alarms[0].attr_arn,
-                "Node2StatusCheckAlarm.Arn": self.node_alarms[1].attr_arn,
+                "MonitorNotRunningAlarmArn": self.monitor_not_running_alarm.attr_arn,
+                "MonitorErrorsAlarmArn": self.monitor_errors_alarm.attr_arn,
+                "Node1StatusCheckAlarmArn": self.node_alarms[0].attr_arn,
+                "Node2StatusCheckAlarmArn": self.node_alarms[1].attr_arn,
             },
         )
         self.dashboard = cloudwatch.CfnDashboard(

@@ -246,6 +246,33 @@ SPECS: tuple[ParameterSpec, ...] = (
 
 BY_NAME: dict[str, ParameterSpec] = {spec.name: spec for spec in SPECS}
 
+# The settings that flow into the functions unchanged: a CDK token (a CfnParameter) may stand for
+# each. `synth --lab` makes them parameters of the lab's stack, named as in template.yaml.
+LAB_PARAMETERS = (
+    "ElasticIpAllocationId",
+    "Node1InstanceId",
+    "Node2InstanceId",
+    "Node1HealthCheckUrl",
+    "Node2HealthCheckUrl",
+    "Node1Priority",
+    "Node2Priority",
+    "HealthCheckIntervalSeconds",
+    "HealthCheckTimeoutSeconds",
+    "FallThreshold",
+    "RiseThreshold",
+    "Preempt",
+    "PreemptDelaySeconds",
+    "MinSecondsBetweenMoves",
+    "FlapWindowSeconds",
+    "FlapSuppressThreshold",
+    "HealthCheckCaBundle",
+    "LogLevel",
+    "LogRetentionInDays",
+    "DecisionLogRetentionDays",
+    "PreflightIntervalSeconds",
+    "ObserverHeartbeatSeconds",
+)
+
 # template.yaml parameters the construct does not take (none today). The parity test fails on any
 # template parameter that is neither in SPECS nor here, so a new one is a decision, not an accident.
 NOT_MIRRORED: dict[str, str] = {}

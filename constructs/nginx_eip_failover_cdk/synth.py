@@ -2,12 +2,16 @@
 the stacks are environment-agnostic, the asset is only staged).
 
     python -m nginx_eip_failover_cdk.synth SPEC.json OUT_DIR
+    python -m nginx_eip_failover_cdk.synth --lab OUT_DIR     # OUT_DIR/nginx-eip-failover-lab.template.json
 
 SPEC.json is a list of {"name": STACK, "values": {TemplateParameter: value, ...}, "parameters": [...]}:
 `values` are the template.yaml parameter values the props are made from (`props_from_template_parameters`);
 `parameters` names those that become CloudFormation parameters of the stack instead, named and checked
 as in template.yaml (the lab provisions such a stack with its own values, as it does template.yaml).
 Writes OUT_DIR/<name>.template.json for each, from one process (one jsii start, one asset copy).
+`--lab` writes the stack the local lab runs (`make demo STACK=cdk`): every setting that flows into the
+functions unchanged is a parameter (LAB_PARAMETERS), so the lab gives its pair and its settings as it
+gives them to template.yaml; the rest is the construct's defaults (lean profile, pair by instance).
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from typing import Any
 import aws_cdk as cdk
 
 from .construct import NginxEipFailover
-from .parameters import BY_NAME, ParameterSpec
+from .parameters import BY_NAME, LAB_PARAMETERS, ParameterSpec
 from .props import props_from_template_parameters
 
 CONSTRUCT_ID = "Failover"
+LAB_STACK = "nginx-eip-failover-lab"
 
 
 def cfn_parameter(stack: cdk.Stack, spec: ParameterSpec) -> cdk.CfnParameter:
@@ -71,11 +76,13 @@ def synthesize(specs: list[dict[str, Any]], out: Path) -> list[Path]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m nginx_eip_failover_cdk.synth SPEC.json OUT_DIR", file=sys.stderr)
+        print("usage: python -m nginx_eip_failover_cdk.synth SPEC.json|--lab OUT_DIR", file=sys.stderr)
         return 2
     out = Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    for path in synthesize(json.loads(Path(argv[0]).read_text()), out):
+    lab = [{"name": LAB_STACK, "values": {}, "parameters": list(LAB_PARAMETERS)}]
+    specs = lab if argv[0] == "--lab" else json.loads(Path(argv[0]).read_text())
+    for path in synthesize(specs, out):
         print(path)
     return 0
 
