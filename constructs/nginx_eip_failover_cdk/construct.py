@@ -40,7 +40,7 @@ from constructs import Construct
 
 from . import parameters
 from .dashboard import DASHBOARD_BODY
-from .props import FailoverProps, FailoverPolicy, HealthChecks, Network, Node, Observers, template_values
+from .props import FailoverPolicy, FailoverProps, HealthChecks, Network, Node, Observers, template_values
 
 CODE_DIRECTORY_ENV = "NGINX_EIP_FAILOVER_CODE"
 SAM_BUILD_FUNCTION = Path(".aws-sam") / "build" / "MonitorFunction"
@@ -161,7 +161,7 @@ class NginxEipFailover(Construct):
 
     # -- state and notifications ----------------------------------------------------------------------
     def _table(self, logical_id: str, keys: list[tuple[str, str]], *, pitr: bool, ttl: bool) -> dynamodb.CfnTable:
-        table = dynamodb.CfnTable(
+        return dynamodb.CfnTable(
             self,
             logical_id,
             billing_mode="PAY_PER_REQUEST",
@@ -182,12 +182,13 @@ class NginxEipFailover(Construct):
             ),
             sse_specification=dynamodb.CfnTable.SSESpecificationProperty(sse_enabled=True),
         )
-        return table
 
     def _state_and_notifications(self) -> None:
         self.state_table = self._table("StateTable", [("pk", "HASH")], pitr=True, ttl=False)
         self.state_table.apply_removal_policy(RemovalPolicy.RETAIN)
-        self.decision_log_table = self._table("DecisionLogTable", [("pk", "HASH"), ("sk", "RANGE")], pitr=False, ttl=True)
+        self.decision_log_table = self._table(
+            "DecisionLogTable", [("pk", "HASH"), ("sk", "RANGE")], pitr=False, ttl=True
+        )
         self.decision_log_table.apply_removal_policy(RemovalPolicy.DESTROY)
         self.monitor_lease_table = self._table("MonitorLeaseTable", [("pk", "HASH")], pitr=True, ttl=False)
         self.monitor_lease_table.apply_removal_policy(RemovalPolicy.DESTROY)
@@ -448,7 +449,7 @@ class NginxEipFailover(Construct):
         subnet_ids: list[str] | None,
         reserved_concurrency: Any = None,
     ) -> lambda_.CfnFunction:
-        function = lambda_.CfnFunction(
+        return lambda_.CfnFunction(
             self,
             logical_id,
             code=lambda_.CfnFunction.CodeProperty(
@@ -474,7 +475,6 @@ class NginxEipFailover(Construct):
             environment=lambda_.CfnFunction.EnvironmentProperty(variables=environment),
             tags=[{"key": "lambda:createdBy", "value": "SAM"}],
         )
-        return function
 
     def _schedule(self, function_id: str, function: lambda_.CfnFunction, description: str) -> scheduler.CfnSchedule:
         """The function's ScheduleV2 event as SAM turns it into resources: <Function>EveryMinute and its
@@ -582,7 +582,9 @@ class NginxEipFailover(Construct):
             logical_id = f"Observer{number}Function"
             observer = self._function(
                 logical_id,
-                description=f"Observer {number} of the NGINX Plus pair, probing from its own Availability Zone (quorum).",
+                description=(
+                    f"Observer {number} of the NGINX Plus pair, probing from its own Availability Zone (quorum)."
+                ),
                 handler=MONITOR_HANDLER,
                 timeout=150,
                 role=self.monitor_role,  # the same rights: any observer may decide and move the EIP
@@ -806,7 +808,11 @@ class NginxEipFailover(Construct):
             ("ControlFunctionArn", "ARN of the control function", self.control_function.attr_arn),
             ("StateTableName", "DynamoDB table holding the failover state", self.state_table.ref),
             ("StateTableArn", "ARN of the state table", self.state_table.attr_arn),
-            ("DecisionLogTableName", "DynamoDB table of the decision log (explain, replay)", self.decision_log_table.ref),
+            (
+                "DecisionLogTableName",
+                "DynamoDB table of the decision log (explain, replay)",
+                self.decision_log_table.ref,
+            ),
             ("NotificationTopicArn", "SNS topic for failover notifications and alarms", self.notification_topic.ref),
         ]
         if self.full:
@@ -837,4 +843,3 @@ def _token_text(value: Any) -> str | None:
     if Token.is_unresolved(value):
         return Token.as_string(value)
     return None
-

@@ -62,7 +62,30 @@ def _spec(name: str, prop: str, **fields: Any) -> ParameterSpec:
     return ParameterSpec(name=name, prop=prop, **fields)
 
 
-_LOG_RETENTION = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+_LOG_RETENTION = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 SPECS: tuple[ParameterSpec, ...] = (
     _spec(

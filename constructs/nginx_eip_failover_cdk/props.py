@@ -156,7 +156,10 @@ def _check_rules(values: dict[str, Any]) -> None:
         given = ", ".join(
             f"nodes[{n - 1}].{prop}={values[f'Node{n}{kind}']!r}"
             for n in (1, 2)
-            for kind, prop in (("NetworkInterfaceId", "network_interface_id"), ("PrivateIpAddress", "private_ip_address"))
+            for kind, prop in (
+                ("NetworkInterfaceId", "network_interface_id"),
+                ("PrivateIpAddress", "private_ip_address"),
+            )
         )
         raise PropError(f"{parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR} ({given})")
     groups = values["SecurityGroupIds"]
@@ -223,7 +226,9 @@ def props_from_template_parameters(values: dict[str, Any]) -> FailoverProps:
     for index, node in enumerate(node_fields):
         for required in ("instance_id", "health_check_url"):
             if required not in node:
-                raise PropError(f"nodes[{index}].{required} is required (template parameter {_name_of(index, required)})")
+                raise PropError(
+                    f"nodes[{index}].{required} is required (template parameter {_name_of(index, required)})"
+                )
     if "elastic_ip_allocation_id" not in fields[""]:
         raise PropError("elastic_ip_allocation_id is required (template parameter ElasticIpAllocationId)")
     return FailoverProps(

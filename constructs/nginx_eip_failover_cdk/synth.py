@@ -62,7 +62,9 @@ def failover_stack(app: cdk.App, name: str, values: dict[str, Any], parameters: 
 def synthesize(specs: list[dict[str, Any]], out: Path) -> list[Path]:
     # Path metadata names each resource by its construct ID: the lab and the parity test map the
     # synthesized logical IDs back to template.yaml's names with it.
-    app = cdk.App(outdir=str(out / "cdk.out"), analytics_reporting=False, context={"aws:cdk:enable-path-metadata": True})
+    app = cdk.App(
+        outdir=str(out / "cdk.out"), analytics_reporting=False, context={"aws:cdk:enable-path-metadata": True}
+    )
     stacks = [failover_stack(app, spec["name"], spec.get("values", {}), spec.get("parameters", [])) for spec in specs]
     assembly = app.synth()
     written = []

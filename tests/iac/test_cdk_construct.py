@@ -12,7 +12,6 @@ import pytest
 cdk = pytest.importorskip("aws_cdk", reason="aws-cdk-lib is in .venv-cdk: make cdk-test runs this")
 
 from aws_cdk import assertions  # noqa: E402
-
 from nginx_eip_failover_cdk import (  # noqa: E402
     CodeNotBuiltError,
     FailoverPolicy,
@@ -67,9 +66,7 @@ def synth(**kwargs: Any) -> assertions.Template:
 
 def _named(template: assertions.Template, kind: str) -> dict[str, dict[str, Any]]:
     """Resources of a type by their construct ID (template.yaml's logical name)."""
-    return {
-        r["Metadata"]["aws:cdk:path"].split("/")[-1]: r for r in template.find_resources(kind).values()
-    }
+    return {r["Metadata"]["aws:cdk:path"].split("/")[-1]: r for r in template.find_resources(kind).values()}
 
 
 def _statements(role: dict[str, Any]) -> list[tuple[str | None, list[str]]]:
@@ -123,9 +120,7 @@ def test_lean_by_instance_creates_the_templates_resources() -> None:
     template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}
     )
-    template.has_resource_properties(
-        "AWS::Lambda::Permission", {"Principal": "lambda.alarms.cloudwatch.amazonaws.com"}
-    )
+    template.has_resource_properties("AWS::Lambda::Permission", {"Principal": "lambda.alarms.cloudwatch.amazonaws.com"})
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm", {"Namespace": "AWS/Lambda", "MetricName": "Invocations", "Threshold": 1}
     )
@@ -182,7 +177,11 @@ def test_every_iam_statement_of_every_role_full_with_observers() -> None:
         *ALARMS,
         ("PreflightReadsTheSchedule", ["scheduler:GetSchedule"]),
     ]
-    for name in ("MonitorFunctionEveryMinuteRole", "Observer2FunctionEveryMinuteRole", "Observer3FunctionEveryMinuteRole"):
+    for name in (
+        "MonitorFunctionEveryMinuteRole",
+        "Observer2FunctionEveryMinuteRole",
+        "Observer3FunctionEveryMinuteRole",
+    ):
         assert _statements(roles[name]) == SCHEDULE
     functions = _named(template, "AWS::Lambda::Function")
     monitor_role = functions["MonitorFunction"]["Properties"]["Role"]
@@ -201,7 +200,8 @@ def test_the_pair_decides_what_association_is_granted_on() -> None:
     def pair_resources(template: assertions.Template) -> str:
         role = _named(template, "AWS::IAM::Role")["MonitorFunctionRole"]
         [statement] = [
-            s for s in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            s
+            for s in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
             if s["Sid"] == "MoveTheElasticIpBetweenThePair"
         ]
         return str(statement["Resource"])
@@ -238,12 +238,18 @@ def test_a_token_passes_through_unchecked() -> None:
     template = assertions.Template.from_stack(stack)
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Environment": {"Variables": assertions.Match.object_like({"EIP_ALLOCATION_ID": {"Ref": "ElasticIpAllocationId"}})}},
+        {
+            "Environment": {
+                "Variables": assertions.Match.object_like({"EIP_ALLOCATION_ID": {"Ref": "ElasticIpAllocationId"}})
+            }
+        },
     )
 
 
 def test_bad_props_are_refused_naming_the_prop_and_value() -> None:
-    with pytest.raises(PropError, match=r"^elastic_ip_allocation_id='eip-1' \(template parameter ElasticIpAllocationId\)"):
+    with pytest.raises(
+        PropError, match=r"^elastic_ip_allocation_id='eip-1' \(template parameter ElasticIpAllocationId\)"
+    ):
         synth(elastic_ip_allocation_id="eip-1")
     with pytest.raises(PropError, match=r"health\.fall_threshold='0'.*must be at least 1"):
         synth(health=HealthChecks(fall_threshold=0))

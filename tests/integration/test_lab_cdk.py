@@ -41,7 +41,9 @@ def test_the_lab_fails_over_on_the_cdk_stack(moto_server: MotoServer, tmp_path: 
         assert lab.template_path == template
         assert all(PATH_METADATA in (r.get("Metadata") or {}) for r in lab.template.resources.values())
         assert lab.stack is not None
-        assert {"StateTable", "DecisionLogTable", "MonitorLeaseTable", "NotificationTopic"} <= set(lab.stack.physical_ids)
+        assert {"StateTable", "DecisionLogTable", "MonitorLeaseTable", "NotificationTopic"} <= set(
+            lab.stack.physical_ids
+        )
         assert lab.monitor_env["FALL_THRESHOLD"] == "3" and lab.monitor_env["OBSERVERS"] == "local"
         assert lab.control_env["SCHEDULE_NAME"] == lab.stack.physical_ids["MonitorFunctionEveryMinute"]
         # (invocations of a few cycles each: a one-cycle budget is tight on a loaded machine)
@@ -60,4 +62,6 @@ def test_the_lab_fails_over_on_the_cdk_stack(moto_server: MotoServer, tmp_path: 
         status = control(lab, {"action": "status"})["status"]
         assert status["eip"]["instance_id"] == lab.instance_id("node2")
         denied = IAM_LEDGER.add(lab)
-        assert not denied, "calls the CDK stack's IAM policies do not allow:\n" + "\n".join(v.describe() for v in denied)
+        assert not denied, "calls the CDK stack's IAM policies do not allow:\n" + "\n".join(
+            v.describe() for v in denied
+        )

@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "constructs"))
 from nginx_eip_failover_cdk import parameters as cdk_parameters  # noqa: E402
 from nginx_eip_failover_cdk import props as cdk_props  # noqa: E402
+
+__all__ = ["LAB_STACK", "cdk_parameters", "cdk_props", "parity_cases", "synthesized"]
+
 CDK_PYTHON_ENV = "NGINX_EIP_FAILOVER_CDK_PYTHON"
 SYNTH_DIR = ROOT / "build" / "cdk-synth"
 LAB_STACK = "nginx-eip-failover-lab"
@@ -77,11 +80,9 @@ def synthesized() -> dict[str, Path]:
     specs.append({"name": LAB_STACK, "values": {}, "parameters": list(cdk_parameters.LAB_PARAMETERS)})
     spec_file = SYNTH_DIR / "spec.json"
     spec_file.write_text(json.dumps(specs, indent=1))
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1"}
     done = subprocess.run(
         [python, "-m", "nginx_eip_failover_cdk.synth", str(spec_file), str(SYNTH_DIR)],
         cwd=ROOT,
-        env=env,
         capture_output=True,
         text=True,
     )

@@ -45,7 +45,7 @@ def with_template_names(data: dict[str, Any]) -> dict[str, Any]:
     names = synthesized_names(data)
     if not names:
         return data
-    renamed = _rename(data, names)
+    renamed: dict[str, Any] = _rename(data, names)
     renamed["Resources"] = {
         names.get(logical_id, logical_id): resource for logical_id, resource in renamed["Resources"].items()
     }
