@@ -19,76 +19,71 @@ locals {
     "${local.ec2_arn}:instance/${var.node2_instance_id}",
   ]
 
-  # The statements both functions have before their tables (template.yaml's order).
-  ec2_statements = concat(
-    [
-      {
-        Sid      = "MoveTheElasticIpBetweenThePair"
-        Effect   = "Allow"
-        Action   = "ec2:AssociateAddress"
-        Resource = concat(["${local.ec2_arn}:elastic-ip/${var.elastic_ip_allocation_id}"], local.pair_targets)
-      },
-    ],
+  # The statements both functions have before their tables (template.yaml's order); a null is a
+  # statement whose condition is off (template.yaml's !If ... AWS::NoValue), left out.
+  ec2_statements = [for statement in [
+    {
+      Sid      = "MoveTheElasticIpBetweenThePair"
+      Effect   = "Allow"
+      Action   = "ec2:AssociateAddress"
+      Resource = concat(["${local.ec2_arn}:elastic-ip/${var.elastic_ip_allocation_id}"], local.pair_targets)
+    },
     # Active/active: the second EIP, by ARN like the first, onto the pair's ENIs.
-    local.has_second_address_set ? [
-      {
-        Sid    = "MoveTheSecondElasticIpBetweenThePair"
-        Effect = "Allow"
-        Action = "ec2:AssociateAddress"
-        Resource = [
-          "${local.ec2_arn}:elastic-ip/${var.second_elastic_ip_allocation_id}",
-          "${local.ec2_arn}:network-interface/${var.node1_network_interface_id}",
-          "${local.ec2_arn}:network-interface/${var.node2_network_interface_id}",
-        ]
-      },
-    ] : [],
-    [
-      {
-        Sid    = "DescribeActionsSupportNoResourceScoping"
-        Effect = "Allow"
-        Action = [
-          "ec2:DescribeAddresses",
-          "ec2:DescribeInstances",
-          "ec2:DescribeNetworkInterfaces",
-          "ec2:DescribeRouteTables",
-        ]
-        Resource = "*"
-      },
-      # The fleet's addresses, instances, ENIs and route tables are scoped by tag (ABAC): tag each with
-      # nginx-eip-failover=<var.name>; anything untagged stays out of reach.
-      {
-        Sid    = "MoveFleetAddressesTaggedForThisStack"
-        Effect = "Allow"
-        Action = "ec2:AssociateAddress"
-        Resource = [
-          "${local.ec2_arn}:elastic-ip/*",
-          "${local.ec2_arn}:instance/*",
-          "${local.ec2_arn}:network-interface/*",
-        ]
-        Condition = local.tag_condition
-      },
-      {
-        Sid       = "MoveFleetSecondaryIpsTaggedForThisStack"
-        Effect    = "Allow"
-        Action    = "ec2:AssignPrivateIpAddresses"
-        Resource  = "${local.ec2_arn}:network-interface/*"
-        Condition = local.tag_condition
-      },
-      {
-        Sid       = "PointFleetRoutesTaggedForThisStack"
-        Effect    = "Allow"
-        Action    = ["ec2:ReplaceRoute", "ec2:CreateRoute"]
-        Resource  = "${local.ec2_arn}:route-table/*"
-        Condition = local.tag_condition
-      },
-      {
-        Sid      = "ReadAndConditionallyWriteState"
-        Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem"]
-        Resource = aws_dynamodb_table.state.arn
-      },
-    ],
-  )
+    local.has_second_address_set ? {
+      Sid    = "MoveTheSecondElasticIpBetweenThePair"
+      Effect = "Allow"
+      Action = "ec2:AssociateAddress"
+      Resource = [
+        "${local.ec2_arn}:elastic-ip/${var.second_elastic_ip_allocation_id}",
+        "${local.ec2_arn}:network-interface/${var.node1_network_interface_id}",
+        "${local.ec2_arn}:network-interface/${var.node2_network_interface_id}",
+      ]
+    } : null,
+    {
+      Sid    = "DescribeActionsSupportNoResourceScoping"
+      Effect = "Allow"
+      Action = [
+        "ec2:DescribeAddresses",
+        "ec2:DescribeInstances",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeRouteTables",
+      ]
+      Resource = "*"
+    },
+    # The fleet's addresses, instances, ENIs and route tables are scoped by tag (ABAC): tag each with
+    # nginx-eip-failover=<var.name>; anything untagged stays out of reach.
+    {
+      Sid    = "MoveFleetAddressesTaggedForThisStack"
+      Effect = "Allow"
+      Action = "ec2:AssociateAddress"
+      Resource = [
+        "${local.ec2_arn}:elastic-ip/*",
+        "${local.ec2_arn}:instance/*",
+        "${local.ec2_arn}:network-interface/*",
+      ]
+      Condition = local.tag_condition
+    },
+    {
+      Sid       = "MoveFleetSecondaryIpsTaggedForThisStack"
+      Effect    = "Allow"
+      Action    = "ec2:AssignPrivateIpAddresses"
+      Resource  = "${local.ec2_arn}:network-interface/*"
+      Condition = local.tag_condition
+    },
+    {
+      Sid       = "PointFleetRoutesTaggedForThisStack"
+      Effect    = "Allow"
+      Action    = ["ec2:ReplaceRoute", "ec2:CreateRoute"]
+      Resource  = "${local.ec2_arn}:route-table/*"
+      Condition = local.tag_condition
+    },
+    {
+      Sid      = "ReadAndConditionallyWriteState"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+      Resource = aws_dynamodb_table.state.arn
+    },
+  ] : statement if statement != null]
 
   # Both functions publish notices, to the encrypted topic in the full profile.
   notify_statements = concat(

@@ -35,39 +35,40 @@ locals {
 
   # Every function's environment (template.yaml repeats it per function; here it is said once).
   common_environment = {
-    EIP_ALLOCATION_ID               = var.elastic_ip_allocation_id
-    NODE1_INSTANCE_ID               = var.node1_instance_id
-    NODE1_HEALTH_CHECK_URL          = var.node1_health_check_url
-    NODE1_PRIORITY                  = tostring(var.node1_priority)
-    NODE2_INSTANCE_ID               = var.node2_instance_id
-    NODE2_HEALTH_CHECK_URL          = var.node2_health_check_url
-    NODE2_PRIORITY                  = tostring(var.node2_priority)
-    NODE1_NETWORK_INTERFACE_ID      = var.node1_network_interface_id
-    NODE1_PRIVATE_IP_ADDRESS        = var.node1_private_ip_address
-    NODE2_NETWORK_INTERFACE_ID      = var.node2_network_interface_id
-    NODE2_PRIVATE_IP_ADDRESS        = var.node2_private_ip_address
+    EIP_ALLOCATION_ID             = var.elastic_ip_allocation_id
+    NODE1_INSTANCE_ID             = var.node1_instance_id
+    NODE1_HEALTH_CHECK_URL        = var.node1_health_check_url
+    NODE1_PRIORITY                = tostring(var.node1_priority)
+    NODE2_INSTANCE_ID             = var.node2_instance_id
+    NODE2_HEALTH_CHECK_URL        = var.node2_health_check_url
+    NODE2_PRIORITY                = tostring(var.node2_priority)
+    NODE1_NETWORK_INTERFACE_ID    = var.node1_network_interface_id
+    NODE1_PRIVATE_IP_ADDRESS      = var.node1_private_ip_address
+    NODE2_NETWORK_INTERFACE_ID    = var.node2_network_interface_id
+    NODE2_PRIVATE_IP_ADDRESS      = var.node2_private_ip_address
+    HEALTH_CHECK_INTERVAL_SECONDS = var.health_check_interval_seconds
+    HEALTH_CHECK_TIMEOUT_SECONDS  = var.health_check_timeout_seconds
+    FALL_THRESHOLD                = tostring(var.fall_threshold)
+    RISE_THRESHOLD                = tostring(var.rise_threshold)
+    PREEMPT                       = tostring(var.preempt)
+    PREEMPT_DELAY_SECONDS         = tostring(var.preempt_delay_seconds)
+    MIN_SECONDS_BETWEEN_MOVES     = tostring(var.min_seconds_between_moves)
+    FLAP_WINDOW_SECONDS           = tostring(var.flap_window_seconds)
+    FLAP_SUPPRESS_THRESHOLD       = tostring(var.flap_suppress_threshold)
+    HEALTH_CHECK_CA_BUNDLE        = var.health_check_ca_bundle
+    STATE_TABLE_NAME              = aws_dynamodb_table.state.name
+    DECISION_LOG_TABLE_NAME       = aws_dynamodb_table.decision_log.name
+    DECISION_LOG_RETENTION_DAYS   = tostring(var.decision_log_retention_days)
+    NOTIFICATION_TOPIC_ARN        = aws_sns_topic.notification.arn
+    POWERTOOLS_SERVICE_NAME       = "nginx-eip-failover"
+    POWERTOOLS_METRICS_NAMESPACE  = "NginxEipFailover"
+    POWERTOOLS_LOG_LEVEL          = var.log_level
+    POWERTOOLS_TRACE_DISABLED     = local.tracing_enabled ? "false" : "true"
+    OBSERVABILITY_PROFILE         = var.observability_profile
+    # Active/active (docs/active-active.md): the second address set, empty when there is none.
     SECOND_EIP_ALLOCATION_ID        = var.second_elastic_ip_allocation_id
     NODE1_SECOND_PRIVATE_IP_ADDRESS = var.node1_second_private_ip_address
     NODE2_SECOND_PRIVATE_IP_ADDRESS = var.node2_second_private_ip_address
-    HEALTH_CHECK_INTERVAL_SECONDS   = var.health_check_interval_seconds
-    HEALTH_CHECK_TIMEOUT_SECONDS    = var.health_check_timeout_seconds
-    FALL_THRESHOLD                  = tostring(var.fall_threshold)
-    RISE_THRESHOLD                  = tostring(var.rise_threshold)
-    PREEMPT                         = tostring(var.preempt)
-    PREEMPT_DELAY_SECONDS           = tostring(var.preempt_delay_seconds)
-    MIN_SECONDS_BETWEEN_MOVES       = tostring(var.min_seconds_between_moves)
-    FLAP_WINDOW_SECONDS             = tostring(var.flap_window_seconds)
-    FLAP_SUPPRESS_THRESHOLD         = tostring(var.flap_suppress_threshold)
-    HEALTH_CHECK_CA_BUNDLE          = var.health_check_ca_bundle
-    STATE_TABLE_NAME                = aws_dynamodb_table.state.name
-    DECISION_LOG_TABLE_NAME         = aws_dynamodb_table.decision_log.name
-    DECISION_LOG_RETENTION_DAYS     = tostring(var.decision_log_retention_days)
-    NOTIFICATION_TOPIC_ARN          = aws_sns_topic.notification.arn
-    POWERTOOLS_SERVICE_NAME         = "nginx-eip-failover"
-    POWERTOOLS_METRICS_NAMESPACE    = "NginxEipFailover"
-    POWERTOOLS_LOG_LEVEL            = var.log_level
-    POWERTOOLS_TRACE_DISABLED       = local.tracing_enabled ? "false" : "true"
-    OBSERVABILITY_PROFILE           = var.observability_profile
   }
 
   # What the monitor and the observers have beyond that (docs/observers.md).
