@@ -113,6 +113,9 @@ DECISION_LOG_ACTIONS = {
 
 PROFILES = ("lean", "full")
 PROFILE_CONDITION = "FullObservability"
+# Conditions false at the default parameters whose `!If`s in_profile resolves to their else-branch
+# (a statement that exists only with an optional parameter set is tested on the raw template).
+DEFAULT_FALSE_CONDITIONS = {"HasRouteTableRole"}
 _NO_VALUE = object()
 
 
@@ -127,8 +130,8 @@ def in_profile(template: dict[str, Any], profile: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             return value
         branch = value.get("Fn::If")
-        if len(value) == 1 and isinstance(branch, list) and branch[0] == PROFILE_CONDITION:
-            chosen = branch[1] if full else branch[2]
+        if len(value) == 1 and isinstance(branch, list) and branch[0] in {PROFILE_CONDITION, *DEFAULT_FALSE_CONDITIONS}:
+            chosen = branch[1] if full and branch[0] == PROFILE_CONDITION else branch[2]
             return _NO_VALUE if chosen == {"Ref": "AWS::NoValue"} else walk(chosen)
         return {key: item for key, item in ((key, walk(item)) for key, item in value.items()) if item is not _NO_VALUE}
 
@@ -676,9 +679,11 @@ def test_email_subscription_is_optional(template: dict[str, Any], resources: dic
 def test_vpc_endpoints_only_with_vpc_placement(template: dict[str, Any], resources: dict[str, Any]) -> None:
     endpoints = _of_type(resources, "AWS::EC2::VPCEndpoint")
     services = {_sub_text(endpoint["Properties"]["ServiceName"]).rsplit(".", 1)[1] for endpoint in endpoints.values()}
-    assert services == {"dynamodb", "ec2", "sns", "monitoring", "scheduler"}  # test_vpc_endpoints.py: from the code
+    # test_vpc_endpoints.py: from the code; STS only for routes in another account (RouteTableRoleArn).
+    assert services == {"dynamodb", "ec2", "sns", "monitoring", "scheduler", "sts"}
     for endpoint in endpoints.values():
-        assert endpoint["Condition"] == "CreateEndpoints"
+        assert endpoint["Condition"] in ("CreateEndpoints", "CreateStsEndpoint")
+    assert {"Condition": "CreateEndpoints"} in template["Conditions"]["CreateStsEndpoint"]["Fn::And"]
     assert {"Condition": "HasVpcConfig"} in template["Conditions"]["CreateEndpoints"]["Fn::And"]
 
 
