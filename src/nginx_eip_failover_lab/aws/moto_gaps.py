@@ -9,7 +9,9 @@ check"). Without them moto:
 - ignores AssignPrivateIpAddresses' AllowReassignment: the address stays on the old ENI too, and
   an address outside the ENI's subnet (the same-subnet rule) is accepted;
 - matches the `addresses.private-ip-address` filter against the primary private IP only;
-- ignores DryRun on ReplaceRoute and CreateRoute: it changes the route.
+- ignores DryRun on ReplaceRoute and CreateRoute: it changes the route;
+- knows no shared VPC: a route table of the VPC owner's account cannot point at a participant
+  account's ENI (each account is its own backend), which routes in another account do.
 
 `aws_address_semantics()` patches moto's in-process classes for the duration of a `with`;
 `apply()` patches them for the life of the process (the lab's server).
@@ -18,14 +20,17 @@ check"). Without them moto:
 from __future__ import annotations
 
 import ipaddress
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.ec2 import utils as moto_ec2_utils
-from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.exceptions import EC2ClientError, InvalidNetworkInterfaceIdError
+from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_ip_addresses import ElasticAddress
+from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
 from moto.ec2.responses.elastic_ip_addresses import ElasticIPAddresses
 from moto.ec2.responses.elastic_network_interfaces import ElasticNetworkInterfaces
 from moto.ec2.responses.route_tables import RouteTables
@@ -112,14 +117,52 @@ def _dry_run_first(original: Callable[[Any], ActionResult]) -> Callable[[Any], A
     return action
 
 
+_route_call = threading.local()
+
+
+def _shared_vpc(original: Callable[[Any], ActionResult]) -> Callable[[Any], ActionResult]:
+    """A route call may name an ENI of another account in the same region: in a shared VPC the
+    participant's instances sit in the owner's subnets, and the owner's route tables point at them."""
+
+    def action(self: Any) -> ActionResult:
+        _route_call.active = True
+        try:
+            return original(self)
+        finally:
+            _route_call.active = False
+
+    return action
+
+
+def _network_interface_in_any_account(original: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    def get_network_interface(self: Any, eni_id: str) -> Any:
+        try:
+            return original(self, eni_id)
+        except InvalidNetworkInterfaceIdError:
+            if not getattr(_route_call, "active", False):
+                raise
+            for account in list(ec2_backends):
+                other = ec2_backends[account].get(self.region_name)
+                if other is not None and other is not self and eni_id in other.enis:
+                    return other.enis[eni_id]
+            raise
+
+    return get_network_interface
+
+
 def _patches() -> list[tuple[Any, str, Any]]:
     return [
         (ElasticAddress, "private_ip_address", property(_private_ip)),
         (ElasticIPAddresses, "associate_address", _associate_address),
         (ElasticNetworkInterfaces, "assign_private_ip_addresses", _assign_private_ip_addresses),
         (moto_ec2_utils, "is_filter_matching", _filter_matching(moto_ec2_utils.is_filter_matching)),
-        (RouteTables, "replace_route", _dry_run_first(RouteTables.replace_route)),
-        (RouteTables, "create_route", _dry_run_first(RouteTables.create_route)),
+        (RouteTables, "replace_route", _shared_vpc(_dry_run_first(RouteTables.replace_route))),
+        (RouteTables, "create_route", _shared_vpc(_dry_run_first(RouteTables.create_route))),
+        (
+            NetworkInterfaceBackend,
+            "get_network_interface",
+            _network_interface_in_any_account(NetworkInterfaceBackend.get_network_interface),
+        ),
     ]
 
 
