@@ -120,7 +120,8 @@ def test_a_role_that_cannot_be_assumed_fails_preflight_naming_it_and_nothing_mov
     if refusal == "wrong external id":
         group = _route_in_other_account(lab, other, role_name, trusted_external_id="another-external-id")
     else:  # the stack names a role B never created: it trusts nobody
-        group.route_table_id, group.route_role_arn, group.route_ec2 = other.route_table(), role_arn(role_name), other.ec2
+        group.route_table_id, group.route_role_arn = other.route_table(), role_arn(role_name)
+        group.route_ec2 = other.ec2
         lab.apply_fleet()
     table, route = group.route_table_id, group.route
     assert table is not None and route is not None
@@ -130,7 +131,7 @@ def test_a_role_that_cannot_be_assumed_fails_preflight_naming_it_and_nothing_mov
 
     # Preflight, of the stack's own pair and of the group: the role's row names the parameter, the
     # role and STS's AccessDenied.
-    for scope in (None, "addr"):
+    for scope in ("default", "addr"):
         [row] = _preflight_rows(lab, scope)
         assert (row["check"], row["status"]) == ("sts:AssumeRole", "failed"), row
         assert row["target"] == f"RouteTableRoleArn {role_arn(role_name)}"

@@ -364,7 +364,10 @@ def _denial(call: ApiCall, role: str, verdict: Verdict) -> Denial:
         f"User: {principal} is not authorized to perform: {first.action} on resource: {first.resource.arn} "
         f"because no identity-based policy allows the {first.action} action"
     )
-    if first.decision.denied_by:
+    if first.action == "sts:AssumeRole (trust policy)":
+        # STS says no more when the role's trust policy (or its ExternalId condition) refuses.
+        why = f"User: {principal} is not authorized to perform: sts:AssumeRole on resource: {first.resource.arn}"
+    elif first.decision.denied_by:
         why = (
             f"User: {principal} is not authorized to perform: {first.action} on resource: {first.resource.arn} "
             f"with an explicit deny in an identity-based policy"
