@@ -27,9 +27,7 @@ ROUTE_CALLS = ("ReplaceRoute", "CreateRoute")
 
 
 def _lab(make_lab: LabFactory, role_name: str) -> LabEnvironment:
-    return make_lab(
-        address_set_group=True, RouteTableRoleArn=role_arn(role_name), RouteTableRoleExternalId=EXTERNAL_ID
-    )
+    return make_lab(address_set_group=True, RouteTableRoleArn=role_arn(role_name), RouteTableRoleExternalId=EXTERNAL_ID)
 
 
 def _route_in_other_account(
