@@ -5,6 +5,8 @@ template's grant (sts:AssumeRole on that role only, and nothing at the default p
 from __future__ import annotations
 
 import copy
+import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -185,3 +187,21 @@ def test_every_function_gets_the_role_and_external_id() -> None:
         assert env["AWS_STS_REGIONAL_ENDPOINTS"] == "regional", name
     parameters = template["Parameters"]
     assert parameters["RouteTableRoleArn"]["Default"] == parameters["RouteTableRoleExternalId"]["Default"] == ""
+
+
+# ------------------------------------------------------------------------------------------- docs
+
+
+def test_the_documented_policies_are_the_ones_the_lab_enforces() -> None:
+    from nginx_eip_failover_lab.aws.other_account import permissions_policy, trust_policy
+
+    text = (ROOT / "docs" / "cross-account-routes.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```json\n(.*?)```", text, flags=re.S)
+    documented = [json.loads(block) for block in blocks if '"Statement"' in block]
+    assert len(documented) == 2
+    assert documented[0] == trust_policy(
+        ["<MonitorFunctionRoleArn>", "<ControlFunctionRoleArn>"], "<RouteTableRoleExternalId>"
+    )
+    lab = permissions_policy(["<rtb-...>"], "<owner account>")
+    region = lab["Statement"][1]["Resource"][0].split(":")[3]
+    assert json.loads(json.dumps(documented[1]).replace("<region>", region)) == lab
