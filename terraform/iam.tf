@@ -77,6 +77,14 @@ locals {
       Resource  = "${local.ec2_arn}:route-table/*"
       Condition = local.tag_condition
     },
+    # Route tables in another account (a shared VPC's owner): that account's role grants the
+    # route-table actions; here only assuming it (docs/cross-account-routes.md).
+    local.has_route_table_role ? {
+      Sid      = "AssumeTheRouteTableRole"
+      Effect   = "Allow"
+      Action   = "sts:AssumeRole"
+      Resource = var.route_table_role_arn
+    } : null,
     {
       Sid      = "ReadAndConditionallyWriteState"
       Effect   = "Allow"

@@ -18,6 +18,8 @@ locals {
   has_vpc_config                   = join("", var.subnet_ids) != ""
   create_endpoints                 = local.has_vpc_config && var.create_vpc_endpoints
   has_notification_email           = var.notification_email != ""
+  has_route_table_role             = var.route_table_role_arn != ""
+  create_sts_endpoint              = local.create_endpoints && local.has_route_table_role
   has_security_groups              = join("", var.security_group_ids) != ""
   has_observer2                    = var.observer2_subnet_id != "" && local.has_security_groups
   has_observer3                    = var.observer3_subnet_id != "" && local.has_security_groups
@@ -69,6 +71,11 @@ locals {
     SECOND_EIP_ALLOCATION_ID        = var.second_elastic_ip_allocation_id
     NODE1_SECOND_PRIVATE_IP_ADDRESS = var.node1_second_private_ip_address
     NODE2_SECOND_PRIVATE_IP_ADDRESS = var.node2_second_private_ip_address
+    # Routes in another account (docs/cross-account-routes.md); AssumeRole in the function's region
+    # (its VPC endpoint).
+    ROUTE_TABLE_ROLE_ARN         = var.route_table_role_arn
+    ROUTE_TABLE_ROLE_EXTERNAL_ID = var.route_table_role_external_id
+    AWS_STS_REGIONAL_ENDPOINTS   = "regional"
   }
 
   # What the monitor and the observers have beyond that (docs/observers.md).
@@ -129,5 +136,6 @@ locals {
     "aws_vpc_endpoint.sns"                              = "SnsInterfaceEndpoint"
     "aws_vpc_endpoint.monitoring"                       = "MonitoringInterfaceEndpoint"
     "aws_vpc_endpoint.scheduler"                        = "SchedulerInterfaceEndpoint"
+    "aws_vpc_endpoint.sts"                              = "StsInterfaceEndpoint"
   }
 }

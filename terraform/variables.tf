@@ -335,6 +335,33 @@ variable "route_table_ids" {
   default     = []
 }
 
+# ---------------------------------------------------------------- route tables in another account (optional)
+variable "route_table_role_arn" {
+  description = "IAM role, in the account that owns a shared VPC's route tables, that the functions assume (one STS session per cycle) to move a fleet route whose role_arn names it; empty (the default): routes are in this account. The functions get sts:AssumeRole on this role only; its trust policy and permissions are in docs/cross-account-routes.md. (RouteTableRoleArn)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\\w+=,.@-]+/){0,20}[\\w+=,.@-]{1,64})?$", var.route_table_role_arn))
+    error_message = "route_table_role_arn must be empty or an IAM role ARN such as arn:aws:iam::111122223333:role/route-mover, not \"${var.route_table_role_arn}\"."
+  }
+}
+
+variable "route_table_role_external_id" {
+  description = "The sts:ExternalId the role's trust policy requires (empty: none is sent); only with route_table_role_arn. (RouteTableRoleExternalId)"
+  type        = string
+  default     = ""
+  # template.yaml's pattern ^([\w+=,.@:/-]{2,1224})?$: the length apart, as RE2 repeats at most 1000 times.
+  validation {
+    condition     = can(regex("^[\\w+=,.@:/-]*$", var.route_table_role_external_id)) && (var.route_table_role_external_id == "" || (length(var.route_table_role_external_id) >= 2 && length(var.route_table_role_external_id) <= 1224))
+    error_message = "route_table_role_external_id must be empty or 2-1224 of letters, digits and +=,.@:/-, not \"${var.route_table_role_external_id}\"."
+  }
+  # template.yaml's rule RouteTableRoleExternalIdNeedsTheRole.
+  validation {
+    condition     = var.route_table_role_external_id == "" || var.route_table_role_arn != ""
+    error_message = "route_table_role_external_id is set without route_table_role_arn (no role to assume); route_table_role_arn is \"${var.route_table_role_arn}\"."
+  }
+}
+
 # ---------------------------------------------------------------- observers in other AZs
 variable "observer2_subnet_id" {
   description = "Optional subnet (in another Availability Zone than the monitor's) for a second observer; needs security_group_ids. (Observer2SubnetId)"

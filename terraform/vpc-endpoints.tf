@@ -35,6 +35,8 @@ locals {
     monitoring = "monitoring"
     # scheduler:GetSchedule (the control function's preflight).
     scheduler = "scheduler"
+    # sts:AssumeRole of route_table_role_arn (routes in another account), only when it is set.
+    sts = "sts"
   }
 }
 
@@ -76,6 +78,17 @@ resource "aws_vpc_endpoint" "scheduler" {
 
   vpc_endpoint_type   = "Interface"
   service_name        = "com.amazonaws.${local.region}.${local.interface_endpoint_services.scheduler}"
+  vpc_id              = var.vpc_id
+  subnet_ids          = var.subnet_ids
+  security_group_ids  = [aws_security_group.endpoints[0].id]
+  private_dns_enabled = true
+}
+
+resource "aws_vpc_endpoint" "sts" {
+  count = local.create_sts_endpoint ? 1 : 0
+
+  vpc_endpoint_type   = "Interface"
+  service_name        = "com.amazonaws.${local.region}.${local.interface_endpoint_services.sts}"
   vpc_id              = var.vpc_id
   subnet_ids          = var.subnet_ids
   security_group_ids  = [aws_security_group.endpoints[0].id]

@@ -72,6 +72,10 @@ run "by_instance_lean" {
     error_message = "by instance, the EIP moves between the two instances"
   }
   assert {
+    condition     = length(aws_vpc_endpoint.sts) == 0 && !contains([for s in jsondecode(aws_iam_role_policy.monitor.policy).Statement : s.Action], "sts:AssumeRole")
+    error_message = "no route table role: nothing to assume"
+  }
+  assert {
     condition     = aws_lambda_function.monitor.environment[0].variables["OBSERVERS"] == "local" && length(aws_lambda_function.monitor.vpc_config) == 0
     error_message = "one observer, outside any VPC"
   }
@@ -140,6 +144,8 @@ run "everything_on" {
     enable_tracing               = true
     notification_email           = "ops@example.com"
     monitor_reserved_concurrency = "5"
+    route_table_role_arn         = "arn:aws:iam::111122223333:role/route-mover"
+    route_table_role_external_id = "nginx-eip-failover-ext"
   }
 
   assert {
@@ -157,6 +163,10 @@ run "everything_on" {
   assert {
     condition     = length(aws_vpc_endpoint.scheduler) == 1 && length(aws_sns_topic_subscription.email) == 1
     error_message = "the endpoints and the e-mail subscription"
+  }
+  assert {
+    condition     = length(aws_vpc_endpoint.sts) == 1 && [for s in jsondecode(aws_iam_role_policy.control.policy).Statement : s.Resource if s.Action == "sts:AssumeRole"] == ["arn:aws:iam::111122223333:role/route-mover"]
+    error_message = "the route table role: assumed through the STS endpoint"
   }
 }
 
@@ -233,4 +243,14 @@ run "a_second_address_set_by_instance_is_refused" {
   }
 
   expect_failures = [var.second_elastic_ip_allocation_id]
+}
+
+run "an_external_id_without_a_role_is_refused" {
+  command = plan
+
+  variables {
+    route_table_role_external_id = "nginx-eip-failover-ext"
+  }
+
+  expect_failures = [var.route_table_role_external_id]
 }

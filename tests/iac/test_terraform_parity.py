@@ -40,6 +40,8 @@ EVERYTHING_ON = {
     "CreateVpcEndpoints": "true",
     "VpcId": "vpc-0123456789abcdef0",
     "RouteTableIds": "rtb-0123456789abcdef0",
+    "RouteTableRoleArn": "arn:aws:iam::111122223333:role/route-mover",
+    "RouteTableRoleExternalId": "nginx-eip-failover-ext",
     "Observer2SubnetId": "subnet-0123456789abcdef2",
     "Observer3SubnetId": "subnet-0123456789abcdef3",
     "EnableTracing": "true",
@@ -117,6 +119,32 @@ def test_the_second_address_set_matches_too(variant: str) -> None:
     # Without the set, no statement names the second EIP.
     unset = terraform_surface(variant_parameters(variant))
     assert not any(second_eip in statement["Resource"] for statement in unset["identity"]["MonitorFunction"])
+
+
+def test_a_route_table_role_is_assumed_only_when_set() -> None:
+    role = EVERYTHING_ON["RouteTableRoleArn"]
+    grant = {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": [role]}
+    for extra, granted in (({}, False), (EVERYTHING_ON, True)):
+        found = terraform_surface({**variant_parameters("instance-lean"), **extra})
+        for function in ("MonitorFunction", "ControlFunction"):
+            assumes = [s for s in found["identity"][function] if "sts:AssumeRole" in s["Action"]]
+            assert assumes == ([grant] if granted else [])
+            assert found["environment"][function]["ROUTE_TABLE_ROLE_ARN"] == (role if granted else "")
+
+
+def test_the_external_id_pattern_is_the_templates_within_its_length(template: StackTemplate) -> None:
+    # The module checks the length apart (RE2 repeats at most 1000 times): both must agree at the edges.
+    module = read_module(find_module())
+    role = {"route_table_role_arn": EVERYTHING_ON["RouteTableRoleArn"]}
+    spec = template.parameters["RouteTableRoleExternalId"]
+    for value, valid in (("a", False), ("ab", True), ("x" * 1224, True), ("x" * 1225, False), ("a b", False)):
+        errors = validation_errors(module, {**VALID, **role, "route_table_role_external_id": value})
+        assert (errors == []) is valid, (len(value), errors)
+        if valid:
+            validate_parameter("RouteTableRoleExternalId", spec, value)
+        else:
+            with pytest.raises(TemplateError):
+                validate_parameter("RouteTableRoleExternalId", spec, value)
 
 
 def test_an_action_added_to_the_template_only_fails_parity(tmp_path: Path) -> None:
@@ -297,6 +325,8 @@ REFUSED: dict[str, Any] = {
     "node2_network_interface_id": "interface-1",
     "node2_private_ip_address": "10.0.2",
     "second_elastic_ip_allocation_id": "eipalloc-XYZ",
+    "route_table_role_arn": "arn:aws:iam::1111:role/route-mover",
+    "route_table_role_external_id": "has space",
     "node1_second_private_ip_address": "10.0.1.300",
     "node2_second_private_ip_address": "10.0.2.31/32",
     "health_check_interval_seconds": "0",
@@ -357,6 +387,7 @@ def test_a_bad_value_is_refused_with_a_message_naming_the_variable_and_the_value
             "create_vpc_endpoints = true needs",
         ),
         ({"second_elastic_ip_allocation_id": "eipalloc-0a1b2c3d4e5f60720"}, "the second EIP needs"),
+        ({"route_table_role_external_id": "nginx-eip-failover-ext"}, "set without route_table_role_arn"),
         ({"node2_second_private_ip_address": "10.0.2.31"}, "the second EIP needs"),
         (
             {
