@@ -43,6 +43,9 @@ class Observation:
     # The prober's own run that this probe extends (core/streaks): the seen-at times of its
     # consecutive results of this node with this outcome, this one last. Empty: a run of one.
     run: tuple[float, ...] = ()
+    # The node refused the probe's credentials (401/403, or they could not be read): `ok` is False,
+    # but the node answered, so this is neither a failure that counts nor a success (core/probe_auth).
+    auth_failed: bool = False
 
 
 @dataclass(frozen=True)
