@@ -113,6 +113,16 @@ DECISION_LOG_ACTIONS = {
 
 PROFILES = ("lean", "full")
 PROFILE_CONDITION = "FullObservability"
+# Conditions of optional features, false at the parameters' defaults (the tests here check the
+# default stack; each feature's own tests check it on): authenticated health checks' secrets.
+DEFAULT_OFF_CONDITIONS = frozenset(
+    {
+        "ReadsHealthCheckSecrets",
+        "HasHealthCheckAuthSecret",
+        "HasHealthCheckClientCert",
+        "CreateHealthCheckSecretEndpoints",
+    }
+)
 _NO_VALUE = object()
 
 
@@ -127,8 +137,8 @@ def in_profile(template: dict[str, Any], profile: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             return value
         branch = value.get("Fn::If")
-        if len(value) == 1 and isinstance(branch, list) and branch[0] == PROFILE_CONDITION:
-            chosen = branch[1] if full else branch[2]
+        if len(value) == 1 and isinstance(branch, list) and branch[0] in {PROFILE_CONDITION, *DEFAULT_OFF_CONDITIONS}:
+            chosen = branch[1] if full and branch[0] == PROFILE_CONDITION else branch[2]
             return _NO_VALUE if chosen == {"Ref": "AWS::NoValue"} else walk(chosen)
         return {key: item for key, item in ((key, walk(item)) for key, item in value.items()) if item is not _NO_VALUE}
 
@@ -137,7 +147,8 @@ def in_profile(template: dict[str, Any], profile: str) -> dict[str, Any]:
         resolved[section] = {
             name: entry
             for name, entry in resolved[section].items()
-            if entry.get("Condition") != PROFILE_CONDITION or full
+            if (entry.get("Condition") != PROFILE_CONDITION or full)
+            and entry.get("Condition") not in DEFAULT_OFF_CONDITIONS
         }
     return resolved
 

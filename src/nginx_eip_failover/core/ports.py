@@ -247,6 +247,13 @@ class PreflightEc2Checks(Protocol):
     def replace_route(self, node: NodeConfig, route: RouteSpec, table: str) -> CheckRow: ...
 
 
+class ProbeSecretChecks(Protocol):
+    def check(self) -> list[tuple[str, str, str | None]]:
+        """Read every health check secret now: (template parameter, ARN, None or the problem) each,
+        never a value (adapters/probe_credentials)."""
+        ...
+
+
 class PreflightTriggerChecks(Protocol):
     """The stack's triggers: the schedule and the node alarms must invoke the monitor."""
 

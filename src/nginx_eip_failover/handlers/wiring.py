@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTable
     from nginx_eip_failover.adapters.dynamodb.stop_flag import StopFlagTable
     from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget
+    from nginx_eip_failover.adapters.probe_credentials import ProbeCredentials
     from nginx_eip_failover.core.ports import EipPort
+    from nginx_eip_failover.core.probe_auth import ProbeAuth
     from nginx_eip_failover.service.controller import FailoverController
     from nginx_eip_failover.service.fleet import Fleet
 
@@ -41,7 +43,13 @@ def build_controller(settings: Settings) -> FailoverController:
         store=StateStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
         # Every move checks the emergency stop first (service/emergency_stop.py).
         eip=StopGuardedMover(_mover(settings), stop_flag(settings.table_name)),
-        prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle, observer=settings.observer),
+        prober=HealthProber(
+            settings.nodes,
+            settings.timeout_seconds,
+            settings.ca_bundle,
+            observer=settings.observer,
+            credentials=probe_credentials(settings.probe_auth),
+        ),
         notifier=Notifier(
             None,
             settings.topic_arn,
@@ -62,6 +70,17 @@ def observer_board(settings: Settings) -> ObserverBoardTable | None:
     from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTable  # observers only
 
     return ObserverBoardTable(aws_clients.dynamodb(), settings.lease_table_name, settings.allocation_id)
+
+
+@cache
+def probe_credentials(auth: ProbeAuth) -> ProbeCredentials | None:
+    """The health checks' credentials (core/probe_auth), read once per container for every group and
+    the preflight; None when probes do not authenticate (nothing imported, nothing read)."""
+    if not auth.enabled:
+        return None
+    from nginx_eip_failover.adapters.probe_credentials import ProbeCredentials
+
+    return ProbeCredentials(auth)
 
 
 @cache
