@@ -76,7 +76,12 @@ def ensure_nginx(*, install: bool = True, say: Any = None) -> str:
     raise NginxMissingError(install_instructions())
 
 
-def nginx_config(directory: Path, port: int) -> str:
+def nginx_config(directory: Path, port: int, authorization: str | None = None) -> str:
+    """`authorization`: the exact Authorization header the node requires of every request (a bearer
+    token, or basic auth's "Basic <base64>"), as a protected NGINX Plus API would; others get 401."""
+    # nginx compares the header as a string: the value is the lab's own (no quotes or backslashes).
+    guard = f'        if ($http_authorization != "{authorization}") {{ return 401 \'{{"error":"unauthorized"}}\'; }}\n'
+    guard = guard if authorization is not None else ""
     user = "user root root;\n" if os.geteuid() == 0 else ""  # workers read files in the caller's private dirs
     api = f"/api/{API_VERSION}"
     temp = directory / "temp"
@@ -99,7 +104,7 @@ http {{
         listen 127.0.0.1:{port};
         server_name localhost;
         add_header Cache-Control "no-store" always;
-        location = {api}/nginx {{ alias {directory}/api/nginx.json; }}
+{guard}        location = {api}/nginx {{ alias {directory}/api/nginx.json; }}
         location = {api}/http/upstreams/{UPSTREAM} {{ alias {directory}/api/upstream.json; }}
         location = {api}/ {{ return 200 '["nginx","processes","connections","http","stream","ssl","workers"]'; }}
         location / {{ return 404 '{{"error":{{"status":404,"text":"path not found","code":"PathNotFound"}}}}'; }}
@@ -150,6 +155,7 @@ class NginxNode:
         self.hung = False
         self.peers_up = True
         self.raw_body: str | None = None  # served at the health URL instead of the upstream document
+        self.authorization: str | None = None  # the Authorization header every request needs (None: none)
         self.generation = 0
         for sub in ("api", "temp"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
@@ -228,6 +234,17 @@ class NginxNode:
         self.peers_up = up
         self._write_api()
 
+    def require_authorization(self, value: str | None) -> None:
+        """Require `value` as every request's Authorization header (401 otherwise); None: no auth.
+        A running node is restarted on its port with the new configuration."""
+        if value is not None and any(char in value for char in "\"'\\;{}\n\r"):
+            raise ValueError("the lab's Authorization value must not hold quotes, backslashes, ';', braces or newlines")
+        self.authorization = value
+        self.config_path.write_text(nginx_config(self.dir, self.port, value))
+        if self.running:
+            self.stop()
+            self.start()
+
     def serve_raw(self, body: str | None) -> None:
         """Serve `body` (e.g. garbage, or JSON that is not an upstream) at the health URL; None: the
         upstream document again."""
@@ -245,8 +262,10 @@ class NginxNode:
         }
 
     def _answers(self) -> bool:
+        headers = {"Authorization": self.authorization} if self.authorization is not None else {}
+        request = urllib.request.Request(self.api_url, headers=headers)  # noqa: S310 - 127.0.0.1 only
         try:
-            with urllib.request.urlopen(self.api_url, timeout=0.5) as response:  # noqa: S310 - 127.0.0.1 only
+            with urllib.request.urlopen(request, timeout=0.5) as response:  # noqa: S310 - 127.0.0.1 only
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False

@@ -1,0 +1,131 @@
+"""Authenticated health checks on the lab (docs/health-auth.md): real nginx nodes that require an
+Authorization header, the credential in the lab's (moto) Secrets Manager or SSM, the handlers in their
+own processes under the template's IAM. The right token: the node is probed up. A wrong one: an auth
+failure, reported (alert, notice, history, the cycle's probes), and the EIP does not leave the node."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import pytest
+
+from nginx_eip_failover_lab.aws.moto_server import MotoServer
+from nginx_eip_failover_lab.environment import LabEnvironment, lab_client
+from support.lab_driving import LabFactory, cycle, cycle_result, cycles, ok
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "Bearer lab-right-token"
+
+
+def _secret(moto_server: MotoServer, value: str) -> str:
+    client = lab_client("secretsmanager", moto_server.url)
+    return str(client.create_secret(Name=f"probe-{uuid.uuid4().hex[:8]}", SecretString=value)["ARN"])
+
+
+def _kinds(lab: LabEnvironment) -> list[str]:
+    return [str(notice["kind"]) for notice in lab.notifications()]
+
+
+def _place_on_node1(lab: LabEnvironment) -> None:
+    """The first cycle places the EIP on node1. A cold container reads the secret before its first
+    probes: the budget leaves room for that read and the move (a real invocation has 150 s)."""
+    payload = ok(cycle_result(lab, remaining_ms=3000))
+    assert payload["nodes"] == {"node1": "up", "node2": "up"}, payload
+    assert lab.holder() == "node1", payload
+
+
+def test_a_node_requiring_a_token_is_probed_with_it_and_a_wrong_token_is_an_auth_failure(
+    make_lab: LabFactory, moto_server: MotoServer
+) -> None:
+    arn = _secret(moto_server, TOKEN)
+    lab = make_lab(HealthCheckAuthKind="header", HealthCheckAuthSecretArn=arn)
+    lab.nodes["node1"].require_authorization(TOKEN)
+    # GIVEN node1 requires the token the secret holds: it is probed with it, up, and gets the EIP
+    _place_on_node1(lab)
+    assert any(v.call.action == "secretsmanager:GetSecretValue" and v.allowed for v in lab.iam.verdicts())
+    lab.notifications()
+
+    # WHEN node1 starts requiring another token (the secret now holds a wrong one)
+    lab.nodes["node1"].require_authorization("Bearer rotated-on-the-node")
+    fall = int(lab.monitor_env["FALL_THRESHOLD"])
+    results = cycles(lab, 3 * fall)
+    # THEN every cycle keeps the EIP on node1, and node1 is neither taken down nor failing
+    for payload in results:
+        assert payload["eip"]["holder"] == "node1", payload
+        assert payload["nodes"]["node1"] == "up", payload
+    assert lab.holder() == "node1"
+    state = lab.state()
+    assert "probe_auth_failed" in state["alerts"]
+    assert state["nodes"]["node1"]["fail_streak"] == 0
+    [raised] = lab.history("probe_auth_failed")
+    assert "node1 refused the health check's credentials" in raised["reason"]
+    assert _kinds(lab) == ["probe_auth_failed"]  # one notice, not one per cycle
+    status = ok(lab.control({"action": "status"}))
+    assert "probe_auth_failed" in json.dumps(status)
+
+    # A fresh container reads the secret anew: a wrong secret value is refused the same way.
+    client = lab_client("secretsmanager", moto_server.url)
+    lab.nodes["node1"].require_authorization(TOKEN)
+    client.put_secret_value(SecretId=arn, SecretString="Bearer wrong-token")
+    cold = ok(lab.monitor(remaining_ms=3000))
+    assert cold["eip"]["holder"] == "node1" and cold["nodes"]["node1"] == "up"
+    assert "probe_auth_failed" in lab.state()["alerts"]
+
+    # AND once the secret holds the node's token again, the alert clears
+    client.put_secret_value(SecretId=arn, SecretString=TOKEN)
+    ok(lab.monitor(remaining_ms=3000))
+    assert "probe_auth_failed" not in lab.state()["alerts"]
+    assert len(lab.history("probe_auth_failed_cleared")) == 1
+    assert "probe_auth_failed_cleared" in _kinds(lab)
+
+
+def test_basic_auth_from_an_ssm_securestring_lets_a_failover_reach_the_authenticated_node(
+    make_lab: LabFactory, moto_server: MotoServer
+) -> None:
+    name = f"/lab/probe-{uuid.uuid4().hex[:8]}"
+    ssm = lab_client("ssm", moto_server.url)
+    ssm.put_parameter(Name=name, Type="SecureString", Value=json.dumps({"username": "probe", "password": "s3cr3t"}))
+    arn = f"arn:aws:ssm:us-east-1:123456789012:parameter{name}"
+    lab = make_lab(HealthCheckAuthKind="basic", HealthCheckAuthSecretArn=arn)
+    basic = "Basic " + base64.b64encode(b"probe:s3cr3t").decode()
+    for node in lab.nodes.values():
+        node.require_authorization(basic)
+    _place_on_node1(lab)
+    # WHEN node1's nginx really stops, node2 (probed with basic auth, answering 200) takes the EIP
+    lab.nodes["node1"].stop()
+    fall = int(lab.monitor_env["FALL_THRESHOLD"])
+    last = cycles(lab, fall)[-1]
+    assert last["nodes"] == {"node1": "down", "node2": "up"}
+    assert lab.holder() == "node2"
+    assert "probe_auth_failed" not in lab.state()["alerts"]
+    assert any(v.call.action == "ssm:GetParameter" and v.allowed for v in lab.iam.verdicts())
+
+
+def test_configured_as_down_a_refused_holder_fails_over(make_lab: LabFactory, moto_server: MotoServer) -> None:
+    arn = _secret(moto_server, TOKEN)
+    lab = make_lab(HealthCheckAuthKind="header", HealthCheckAuthSecretArn=arn, HealthCheckAuthFailureIsDown="true")
+    lab.nodes["node1"].require_authorization(TOKEN)
+    _place_on_node1(lab)
+    lab.nodes["node1"].require_authorization("Bearer another")
+    fall = int(lab.monitor_env["FALL_THRESHOLD"])
+    last = cycles(lab, fall)[-1]
+    assert last["nodes"]["node1"] == "down" and lab.holder() == "node2"
+
+
+def test_preflight_names_the_parameter_of_a_missing_secret(make_lab: LabFactory) -> None:
+    missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:not-there-AbCdEf"
+    lab = make_lab(HealthCheckAuthKind="header", HealthCheckAuthSecretArn=missing)
+    payload = ok(lab.control({"action": "preflight"}))
+    assert payload["ok"] is False
+    [row] = [check for check in payload["checks"] if check["check"] == "secretsmanager:GetSecretValue"]
+    assert row["status"] == "failed"
+    assert row["target"] == f"HealthCheckAuthSecretArn {missing}"
+    assert "cannot be read" in row["why_not"]
+    # The probes could not authenticate: auth failures naming the parameter, and nothing moved.
+    probe_rows = [check for check in payload["checks"] if check["check"] == "health probe"]
+    assert probe_rows and all("HealthCheckAuthSecretArn" in row["detail"] for row in probe_rows)
+    first = cycle(lab)
+    assert first["eip"]["holder"] == "unassociated" and lab.holder() is None
