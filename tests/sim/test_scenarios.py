@@ -35,3 +35,17 @@ def test_the_liveness_expectation_can_fail() -> None:
     finally:
         object.__setattr__(scenario.world, "node1", (Period(scenario.dies_at, scenario.dies_at + 600.0, "refused"),))
     assert [v.invariant for v in result.violations] == ["scenario_liveness"]
+
+
+def test_the_auth_refused_scenario_fails_when_a_401_counts_as_the_node_down() -> None:
+    # The same world with the 401s taken for failures (a prober without auth failures): node1 is failed
+    # over although it served throughout, which the scenario and the invariants both report.
+    scenario = SCENARIOS["auth_refused_holder"]
+    (period,) = scenario.world.node1
+    object.__setattr__(scenario.world, "node1", (Period(period.start, period.end, "auth_refused_counted"),))
+    try:
+        result = run_scenario("auth_refused_holder", 1)
+    finally:
+        object.__setattr__(scenario.world, "node1", (period,))
+    assert "scenario_no_move" in {v.invariant for v in result.violations}
+    assert "no_move_off_healthy" in {v.invariant for v in result.violations}
