@@ -11,6 +11,8 @@ import uuid
 
 import pytest
 
+from nginx_eip_failover.core.log_records import ChangeRecord, record_from_dict
+from nginx_eip_failover.service.replay import replay
 from nginx_eip_failover_lab.aws.moto_server import MotoServer
 from nginx_eip_failover_lab.environment import LabEnvironment, lab_client
 from support.lab_driving import LabFactory, cycle, cycle_result, cycles, ok
@@ -80,6 +82,14 @@ def test_a_node_requiring_a_token_is_probed_with_it_and_a_wrong_token_is_an_auth
     assert "probe_auth_failed" not in lab.state()["alerts"]
     assert len(lab.history("probe_auth_failed_cleared")) == 1
     assert "probe_auth_failed_cleared" in _kinds(lab)
+
+    # AND the decision log holds the auth failures, and replays every decision exactly
+    answer = ok(lab.control({"action": "log", "since": 0, "limit": 1000}))
+    records = [record_from_dict(item) for item in answer["records"]]
+    refused = [o for r in records if isinstance(r, ChangeRecord) for o in r.observations if o.auth_failed]
+    assert refused and all(o.node == "node1" and o.detail.startswith("auth failed: HTTP 401") for o in refused)
+    result = replay(records)
+    assert result.exact, [step.mismatch for step in result.mismatches]
 
 
 def test_basic_auth_from_an_ssm_securestring_lets_a_failover_reach_the_authenticated_node(

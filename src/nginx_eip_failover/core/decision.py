@@ -630,12 +630,11 @@ def record_auth_failures(state: ControllerState, ctx: Context) -> tuple[Controll
     failing = ctx.auth_failing
     nodes = ", ".join(sorted(failing))
     message = (
-        f"group {ctx.settings.group}: {nodes} refused the health check's credentials (401/403): "
-        "counted neither as down nor as up; check HealthCheckAuthSecretArn and the nodes' auth"
+        f"{nodes} refused the health check's credentials (401/403): counted neither as down nor as up; "
+        "check HealthCheckAuthSecretArn and the nodes' auth"
     )
-    state, notices = _set_alert(
-        state, ALERT_PROBE_AUTH_FAILED, bool(failing), Notice(ALERT_PROBE_AUTH_FAILED, "warning", message)
-    )
+    notice = Notice(ALERT_PROBE_AUTH_FAILED, "warning", f"group {ctx.settings.group}: {message}")
+    state, notices = _set_alert(state, ALERT_PROBE_AUTH_FAILED, bool(failing), notice)
     if notices:
         event = ALERT_PROBE_AUTH_FAILED if failing else f"{ALERT_PROBE_AUTH_FAILED}_cleared"
         reason = message if failing else "every node accepts the health check's credentials again"
