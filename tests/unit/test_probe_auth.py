@@ -296,3 +296,69 @@ def test_the_decision_log_keeps_an_auth_failure() -> None:
     assert _observation_from_list(_observation_to_list(plain)) == plain
     # Records written before auth failures existed read as plain observations.
     assert not _observation_from_list(["node1", False, 4.5, "refused", "local"]).auth_failed
+
+
+# --- a fleet group's own settings.health_check_auth ---------------------------------------------------
+
+
+def _fleet_group(auth: dict[str, object]) -> dict[str, object]:
+    return {
+        "name": "web",
+        "nodes": [
+            {"instance_id": "i-00000000000000001", "health_check_url": "http://127.0.0.1:8001/", "priority": 101},
+            {"instance_id": "i-00000000000000002", "health_check_url": "http://127.0.0.1:8002/", "priority": 100},
+        ],
+        "elastic_ips": [{"allocation_id": "eipalloc-00000000000001001"}],
+        "settings": {"health_check_auth": auth},
+    }
+
+
+def test_a_fleet_group_authenticates_with_its_own_secret_and_errors_name_its_field() -> None:
+    from nginx_eip_failover.core.fleet_config import parse_fleet
+
+    base = settings(probe_auth=HEADER)
+    [web] = parse_fleet(
+        {"groups": [_fleet_group({"kind": "basic", "secret_arn": PARAMETER_ARN, "failure_is_down": True})]}, base
+    )
+    assert (web.probe_auth.kind, web.probe_auth.secret_arn, web.probe_auth.failure_is_down) == (
+        "basic",
+        PARAMETER_ARN,
+        True,
+    )
+    # Its secret's problems name the group's field, not the stack's parameter.
+    with pytest.raises(ProbeSecretError, match=r"^fleet group web settings\.health_check_auth\.secret_arn \("):
+        auth_headers(web.probe_auth, "zq9-no-colon")
+    [plain] = parse_fleet({"groups": [_fleet_group({"kind": "none"})]}, base)
+    assert not plain.probe_auth.enabled  # this group's nodes are not protected
+    [inherited] = parse_fleet({"groups": [{**_fleet_group({}), "settings": {}}]}, base)
+    assert inherited.probe_auth == HEADER  # no field: the stack's own
+
+
+@pytest.mark.parametrize(
+    ("auth", "field", "value"),
+    [
+        ({"kind": "header"}, "settings.health_check_auth.secret_arn", ""),
+        ({"kind": "header", "secret_arn": "token"}, "settings.health_check_auth.secret_arn", "token"),
+        (
+            {"kind": "header", "secret_arn": SECRET_ARN, "header_name": "X Y"},
+            "settings.health_check_auth.header_name",
+            "X Y",
+        ),
+    ],
+)
+def test_a_bad_group_auth_names_the_group_field_and_value(auth: dict[str, object], field: str, value: str) -> None:
+    from nginx_eip_failover.core.errors import FleetConfigError
+    from nginx_eip_failover.core.fleet_config import parse_fleet
+
+    with pytest.raises(FleetConfigError) as raised:
+        parse_fleet({"groups": [_fleet_group(auth)]}, settings())
+    assert (raised.value.group, raised.value.field, raised.value.value) == ("web", field, value)
+    assert raised.value.field in str(raised.value)
+
+
+def test_the_schema_refuses_an_unknown_auth_kind_naming_the_field() -> None:
+    from nginx_eip_failover.core.errors import FleetConfigError
+    from nginx_eip_failover.core.fleet_config import parse_fleet
+
+    with pytest.raises(FleetConfigError, match=r"health_check_auth\.kind"):
+        parse_fleet({"groups": [_fleet_group({"kind": "token"})]}, settings())

@@ -120,6 +120,8 @@ DEFAULT_OFF_CONDITIONS = frozenset(
         "ReadsHealthCheckSecrets",
         "HasHealthCheckAuthSecret",
         "HasHealthCheckClientCert",
+        "ReadsTaggedHealthCheckSecrets",
+        "ReadsAnyHealthCheckSecret",
         "CreateHealthCheckSecretEndpoints",
     }
 )

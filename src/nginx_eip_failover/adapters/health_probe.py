@@ -93,7 +93,7 @@ class HealthProber:
                 self._http = self._pool(secrets.client_cert_file)
             except (OSError, ssl.SSLError) as exc:
                 raise ProbeSecretError(
-                    "HealthCheckClientCertSecretArn",
+                    self._auth.parameter("HEALTH_CHECK_CLIENT_CERT_SECRET_ARN"),
                     self._auth.client_cert_secret_arn or "",
                     f"the certificate and key do not load ({exc.__class__.__name__}: {str(exc)[:80]})",
                 ) from None

@@ -24,7 +24,6 @@ from typing import Any
 
 from nginx_eip_failover.adapters import aws_clients
 from nginx_eip_failover.core.probe_auth import (
-    PARAMETER_OF,
     ProbeAuth,
     ProbeSecretError,
     auth_headers,
@@ -127,7 +126,7 @@ class ProbeCredentials:
         (parameter, ARN, None if good else the problem). Never shows a value."""
         rows: list[tuple[str, str, str | None]] = []
         for variable, arn, parse in self._secrets():
-            parameter = PARAMETER_OF[variable]
+            parameter = self.auth.parameter(variable)
             try:
                 parse(self._read(variable, arn))
             except ProbeSecretError as exc:
@@ -159,7 +158,7 @@ class ProbeCredentials:
         except Exception as exc:
             # The provider's error names the service's code (AccessDenied, ResourceNotFound, ...), not the value.
             problem = f"cannot be read: {_describe(exc)}"
-            raise ProbeSecretError(PARAMETER_OF[variable], arn, problem) from None
+            raise ProbeSecretError(self.auth.parameter(variable), arn, problem) from None
 
     def _refresh(self) -> None:
         try:
@@ -200,7 +199,7 @@ class ProbeCredentials:
                 file.write(pem)
         except OSError as exc:
             raise ProbeSecretError(
-                PARAMETER_OF["HEALTH_CHECK_CLIENT_CERT_SECRET_ARN"],
+                self.auth.parameter("HEALTH_CHECK_CLIENT_CERT_SECRET_ARN"),
                 self.auth.client_cert_secret_arn or "",
                 f"cannot be written to {self._cert_dir}: {exc.__class__.__name__}",
             ) from None

@@ -37,6 +37,14 @@ PARAMETER_OF = {
     "HEALTH_CHECK_AUTH_FAILURE_IS_DOWN": "HealthCheckAuthFailureIsDown",
     "HEALTH_CHECK_CLIENT_CERT_SECRET_ARN": "HealthCheckClientCertSecretArn",
 }
+# The fleet document's field for each variable (a group's settings.health_check_auth).
+FIELD_OF = {
+    "HEALTH_CHECK_AUTH_KIND": "kind",
+    "HEALTH_CHECK_AUTH_SECRET_ARN": "secret_arn",
+    "HEALTH_CHECK_AUTH_HEADER_NAME": "header_name",
+    "HEALTH_CHECK_AUTH_FAILURE_IS_DOWN": "failure_is_down",
+    "HEALTH_CHECK_CLIENT_CERT_SECRET_ARN": "client_cert_secret_arn",
+}
 # A Secrets Manager secret (its full ARN, with the 6-character suffix) or an SSM parameter.
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$")
 _PARAMETER_ARN = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9/_.-]{1,1011}$")
@@ -67,10 +75,19 @@ class ProbeAuth:
     # HealthCheckAuthFailureIsDown: a 401/403 counts as the node failing, as any other 4xx does.
     failure_is_down: bool = False
     client_cert_secret_arn: str | None = None
+    # Where these settings come from, for errors: None for the template's parameters, else e.g.
+    # "fleet group web settings.health_check_auth" (a fleet document's group).
+    where: str | None = None
 
     @property
     def enabled(self) -> bool:
         return self.kind != "none" or self.client_cert_secret_arn is not None
+
+    def parameter(self, variable: str) -> str:
+        """What an operator changes to fix `variable`'s secret: a template parameter, or a group's field."""
+        if self.where is None:
+            return PARAMETER_OF[variable]
+        return f"{self.where}.{FIELD_OF[variable]}"
 
 
 NO_PROBE_AUTH = ProbeAuth()
@@ -111,6 +128,16 @@ def load_probe_auth(env: Mapping[str, str]) -> ProbeAuth:
     )
 
 
+def probe_auth_from_fields(fields: Mapping[str, object]) -> ProbeAuth:
+    """A fleet group's `settings.health_check_auth` object, by the same rules as the variables (a
+    ConfigError names the variable; the fleet's parser names the field from FIELD_OF)."""
+    by_field = {field: variable for variable, field in FIELD_OF.items()}
+    env: dict[str, str] = {}
+    for field, value in fields.items():
+        env[by_field[field]] = str(value).lower() if isinstance(value, bool) else str(value)
+    return load_probe_auth(env)
+
+
 def _arn(text: str, variable: str) -> str | None:
     if not text:
         return None
@@ -136,7 +163,7 @@ def auth_headers(auth: ProbeAuth, secret: str) -> dict[str, str]:
     basic: the secret is JSON {"username": ..., "password": ...} (Secrets Manager's own convention
     for credentials) or "username:password".
     """
-    parameter = PARAMETER_OF["HEALTH_CHECK_AUTH_SECRET_ARN"]
+    parameter = auth.parameter("HEALTH_CHECK_AUTH_SECRET_ARN")
     arn = auth.secret_arn or ""
     _check_size(secret, MAX_AUTH_SECRET_BYTES, parameter, arn)
     if auth.kind == "header":
@@ -179,7 +206,7 @@ def _basic_credentials(secret: str, parameter: str, arn: str) -> tuple[str, str]
 
 def client_certificate_pem(auth: ProbeAuth, secret: str) -> str:
     """The PEM text of a client certificate secret (certificate chain and private key), checked."""
-    parameter = PARAMETER_OF["HEALTH_CHECK_CLIENT_CERT_SECRET_ARN"]
+    parameter = auth.parameter("HEALTH_CHECK_CLIENT_CERT_SECRET_ARN")
     arn = auth.client_cert_secret_arn or ""
     _check_size(secret, MAX_CLIENT_CERT_SECRET_BYTES, parameter, arn)
     if not _PEM_CERT.search(secret):
