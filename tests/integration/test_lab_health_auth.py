@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from typing import Any
 
 import pytest
 
@@ -139,3 +140,39 @@ def test_preflight_names_the_parameter_of_a_missing_secret(make_lab: LabFactory)
     assert probe_rows and all("HealthCheckAuthSecretArn" in row["detail"] for row in probe_rows)
     first = cycle(lab)
     assert first["eip"]["holder"] == "unassociated" and lab.holder() is None
+
+
+def _group_state(lab: LabEnvironment, name: str) -> dict[str, Any]:
+    pk = f"eip#{lab.groups[name].allocation_id}"
+    item = lab.dynamodb.get_item(TableName=lab.table_name, Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item")
+    return json.loads(item["state"]["S"]) if item else {}
+
+
+def test_fleet_groups_probe_with_their_own_tagged_secrets_and_an_untagged_one_is_refused(
+    make_lab: LabFactory, moto_server: MotoServer
+) -> None:
+    lab = make_lab(fleet_groups=2, FleetHealthCheckSecrets="tagged")
+    client = lab_client("secretsmanager", moto_server.url)
+    tag = [{"Key": "nginx-eip-failover", "Value": lab.stack_name}]
+    tagged = client.create_secret(Name=f"g01-{uuid.uuid4().hex[:6]}", SecretString="Bearer g01-token", Tags=tag)
+    untagged = client.create_secret(Name=f"g02-{uuid.uuid4().hex[:6]}", SecretString="Bearer g02-token")
+    for name, token in (("g01", "Bearer g01-token"), ("g02", "Bearer g02-token")):
+        for node in lab.groups[name].nodes.values():
+            node.require_authorization(token)
+    document = lab.fleet_document()
+    for group in document["groups"]:
+        arn = (tagged if group["name"] == "g01" else untagged)["ARN"]
+        group.setdefault("settings", {})["health_check_auth"] = {"kind": "header", "secret_arn": arn}
+    lab.apply_fleet(document)
+    # WHEN the monitor runs: g01's probes carry g01's token (read under the tag-scoped grant) ...
+    payload = ok(cycle_result(lab, remaining_ms=4000))
+    assert lab.holder() == "node1"  # the stack's own pair, unauthenticated
+    assert lab.group_holder("g01") == "node1", payload["groups"]["g01"]
+    assert payload["groups"]["g01"]["nodes"] == {"node1": "up", "node2": "up"}
+    # ... and g02's untagged secret is refused by IAM: its probes are auth failures, nothing placed
+    refused = lab.iam.acknowledge_denials()
+    assert refused and all(v.call.action == "secretsmanager:GetSecretValue" for v in refused)
+    assert lab.group_holder("g02") is None
+    state = _group_state(lab, "g02")
+    assert "probe_auth_failed" in state["alerts"]
+    assert all(health.get("status") != "down" for health in state.get("nodes", {}).values())

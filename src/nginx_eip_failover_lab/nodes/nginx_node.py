@@ -113,6 +113,14 @@ http {{
 """
 
 
+def check_authorization_value(value: str | None) -> None:
+    """The lab writes the value into nginx's configuration: nothing that would end its string."""
+    if value is not None and any(char in value for char in "\"'\\;{}$\n\r"):
+        raise ValueError(
+            "the lab's Authorization value must not hold quotes, backslashes, ';', '$', braces or newlines"
+        )
+
+
 def upstream_document(up: bool, peers: int = 2) -> dict[str, Any]:
     """An NGINX Plus API /http/upstreams/{name} answer whose peers are all up or all down."""
     state = "up" if up else "down"
@@ -237,8 +245,7 @@ class NginxNode:
     def require_authorization(self, value: str | None) -> None:
         """Require `value` as every request's Authorization header (401 otherwise); None: no auth.
         A running node is restarted on its port with the new configuration."""
-        if value is not None and any(char in value for char in "\"'\\;{}\n\r"):
-            raise ValueError("the lab's Authorization value must not hold quotes, backslashes, ';', braces or newlines")
+        check_authorization_value(value)
         self.authorization = value
         self.config_path.write_text(nginx_config(self.dir, self.port, value))
         if self.running:
