@@ -122,6 +122,12 @@ DEFAULT_OFF_CONDITIONS = frozenset(
         "HasHealthCheckClientCert",
         "ReadsTaggedHealthCheckSecrets",
         "ReadsAnyHealthCheckSecret",
+        "ReadsSecretsManagerSecrets",
+        "ReadsSsmParameters",
+        "AuthSecretInSecretsManager",
+        "AuthSecretInSsm",
+        "ClientCertInSecretsManager",
+        "ClientCertInSsm",
         "CreateHealthCheckSecretEndpoints",
     }
 )
