@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from nginx_eip_failover.service.replay import replay
 from nginx_eip_failover_lab.aws.moto_server import MotoServer
 from nginx_eip_failover_lab.environment import LabEnvironment, lab_client
 from support.lab_driving import LabFactory, cycle, cycle_result, cycles, ok
+from support.pki import make_pki
 
 pytestmark = pytest.mark.integration
 
@@ -176,3 +178,33 @@ def test_fleet_groups_probe_with_their_own_tagged_secrets_and_an_untagged_one_is
     state = _group_state(lab, "g02")
     assert "probe_auth_failed" in state["alerts"]
     assert all(health.get("status") != "down" for health in state.get("nodes", {}).values())
+
+
+def test_mutual_tls_with_the_client_certificate_from_its_secret_and_a_refused_one_is_an_auth_failure(
+    make_lab: LabFactory, moto_server: MotoServer, tmp_path: Path
+) -> None:
+    pki = make_pki(tmp_path / "pki")
+    arn = _secret(moto_server, pki.client_pem)
+    lab = make_lab(HealthCheckClientCertSecretArn=arn, HealthCheckCaBundle=str(pki.ca_file))
+    # GIVEN node1 serves https and requires a client certificate signed by the lab's CA
+    lab.nodes["node1"].require_client_certificate(pki.server_pem, pki.ca_file)
+    lab.extra_env["NODE1_HEALTH_CHECK_URL"] = lab.nodes["node1"].health_url
+    _place_on_node1(lab)  # probed up over mutual TLS with the certificate from the secret
+    # WHEN the secret holds a certificate node1 does not trust (nginx answers its 400 page)
+    lab_client("secretsmanager", moto_server.url).put_secret_value(SecretId=arn, SecretString=pki.stranger_pem)
+    for _ in range(int(lab.monitor_env["FALL_THRESHOLD"]) + 1):
+        payload = ok(lab.monitor(remaining_ms=3000))
+        # THEN it is an auth failure: node1 keeps the EIP and stays up
+        assert payload["eip"]["holder"] == "node1" and payload["nodes"]["node1"] == "up", payload
+    assert "probe_auth_failed" in lab.state()["alerts"]
+    [raised] = lab.history("probe_auth_failed")
+    assert "node1" in raised["reason"]
+    answer = ok(lab.control({"action": "log", "since": 0, "limit": 1000}))
+    refused = [
+        o
+        for r in (record_from_dict(item) for item in answer["records"])
+        if isinstance(r, ChangeRecord)
+        for o in r.observations
+        if o.auth_failed
+    ]
+    assert refused and all("refused the client certificate" in o.detail for o in refused), refused
