@@ -113,10 +113,11 @@ DECISION_LOG_ACTIONS = {
 
 PROFILES = ("lean", "full")
 PROFILE_CONDITION = "FullObservability"
-# Conditions of optional features, false at the parameters' defaults (the tests here check the
-# default stack; each feature's own tests check it on): authenticated health checks' secrets.
-DEFAULT_OFF_CONDITIONS = frozenset(
+# Conditions false with the default parameters whose `!If`s in_profile resolves to their else branch
+# (and whose resources it drops): the second address set; authenticated health checks' secrets.
+OFF_BY_DEFAULT = frozenset(
     {
+        "HasSecondAddressSet",
         "ReadsHealthCheckSecrets",
         "HasHealthCheckAuthSecret",
         "HasHealthCheckClientCert",
@@ -145,8 +146,11 @@ def in_profile(template: dict[str, Any], profile: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             return value
         branch = value.get("Fn::If")
-        if len(value) == 1 and isinstance(branch, list) and branch[0] in {PROFILE_CONDITION, *DEFAULT_OFF_CONDITIONS}:
-            chosen = branch[1] if full and branch[0] == PROFILE_CONDITION else branch[2]
+        if len(value) == 1 and isinstance(branch, list) and branch[0] in OFF_BY_DEFAULT:
+            # An opt-in statement (test_the_second_address_set_is_granted_only_its_eip_on_the_pairs_enis).
+            return _NO_VALUE if branch[2] == {"Ref": "AWS::NoValue"} else walk(branch[2])
+        if len(value) == 1 and isinstance(branch, list) and branch[0] == PROFILE_CONDITION:
+            chosen = branch[1] if full else branch[2]
             return _NO_VALUE if chosen == {"Ref": "AWS::NoValue"} else walk(chosen)
         return {key: item for key, item in ((key, walk(item)) for key, item in value.items()) if item is not _NO_VALUE}
 
@@ -155,8 +159,7 @@ def in_profile(template: dict[str, Any], profile: str) -> dict[str, Any]:
         resolved[section] = {
             name: entry
             for name, entry in resolved[section].items()
-            if (entry.get("Condition") != PROFILE_CONDITION or full)
-            and entry.get("Condition") not in DEFAULT_OFF_CONDITIONS
+            if (entry.get("Condition") != PROFILE_CONDITION or full) and entry.get("Condition") not in OFF_BY_DEFAULT
         }
     return resolved
 
@@ -461,6 +464,31 @@ def test_associate_address_is_scoped_to_the_eip_and_the_pair(resources: dict[str
     assert sorted(_sub_text(resource) for resource in by_eni) == sorted(
         [
             prefix + "elastic-ip/${ElasticIpAllocationId}",
+            prefix + "network-interface/${Node1NetworkInterfaceId}",
+            prefix + "network-interface/${Node2NetworkInterfaceId}",
+        ]
+    )
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_the_second_address_set_is_granted_only_its_eip_on_the_pairs_enis(
+    raw_template: dict[str, Any], function: str
+) -> None:
+    # Active/active (SecondElasticIpAllocationId): one opt-in statement, nothing without it.
+    policies = raw_template["Resources"][function]["Properties"]["Policies"]
+    conditional = [
+        s["Fn::If"] for p in policies for s in p["Statement"] if isinstance(s, dict) and "Fn::If" in s and len(s) == 1
+    ]
+    [(condition, statement, otherwise)] = [c for c in conditional if c[0] == "HasSecondAddressSet"]
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert raw_template["Conditions"][condition] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SecondElasticIpAllocationId"}, ""]}]
+    }
+    assert statement["Action"] == "ec2:AssociateAddress" and "Condition" not in statement
+    prefix = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:"
+    assert sorted(_sub_text(resource) for resource in statement["Resource"]) == sorted(
+        [
+            prefix + "elastic-ip/${SecondElasticIpAllocationId}",
             prefix + "network-interface/${Node1NetworkInterfaceId}",
             prefix + "network-interface/${Node2NetworkInterfaceId}",
         ]

@@ -12,7 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from nginx_eip_failover.adapters import aws_clients
-from nginx_eip_failover.core.config import DEFAULT_GROUP, Settings, load_settings
+from nginx_eip_failover.core.config import DEFAULT_GROUP, Settings, load_second_set, load_settings
 
 if TYPE_CHECKING:
     from nginx_eip_failover.adapters.dynamodb.decision_log import DecisionLogTable
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from nginx_eip_failover.core.probe_auth import ProbeAuth
     from nginx_eip_failover.service.controller import FailoverController
     from nginx_eip_failover.service.fleet import Fleet
+    from nginx_eip_failover.service.shared_probes import ProbeRounds
 
 
 def build_controller(settings: Settings) -> FailoverController:
@@ -36,6 +37,7 @@ def build_controller(settings: Settings) -> FailoverController:
     from nginx_eip_failover.service.decision_journal import DecisionJournal
     from nginx_eip_failover.service.emergency_stop import StopGuardedMover
     from nginx_eip_failover.service.observer_exchange import ObserverExchange
+    from nginx_eip_failover.service.shared_probes import SharedProber
 
     default = settings.group == DEFAULT_GROUP
     return FailoverController(
@@ -43,12 +45,20 @@ def build_controller(settings: Settings) -> FailoverController:
         store=StateStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
         # Every move checks the emergency stop first (service/emergency_stop.py).
         eip=StopGuardedMover(_mover(settings), stop_flag(settings.table_name)),
-        prober=HealthProber(
+        # A fleet cycle probes each node once, however many groups (address sets) it serves.
+        prober=SharedProber(
+            HealthProber(
+                settings.nodes,
+                settings.timeout_seconds,
+                settings.ca_bundle,
+                observer=settings.observer,
+                credentials=probe_credentials(settings.probe_auth),
+            ),
             settings.nodes,
-            settings.timeout_seconds,
-            settings.ca_bundle,
+            probe_rounds(),
             observer=settings.observer,
-            credentials=probe_credentials(settings.probe_auth),
+            timeout_seconds=settings.timeout_seconds,
+            auth=settings.probe_auth,
         ),
         notifier=Notifier(
             None,
@@ -70,6 +80,14 @@ def observer_board(settings: Settings) -> ObserverBoardTable | None:
     from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTable  # observers only
 
     return ObserverBoardTable(aws_clients.dynamodb(), settings.lease_table_name, settings.allocation_id)
+
+
+@cache
+def probe_rounds() -> ProbeRounds:
+    """The fleet cycle's shared probes: one per container, for every group it runs."""
+    from nginx_eip_failover.service.shared_probes import ProbeRounds
+
+    return ProbeRounds()
 
 
 @cache
@@ -134,7 +152,9 @@ def decision_log(settings: Settings) -> DecisionLogTable | None:
 @cache
 def controller() -> FailoverController:
     """The stack's own pair (its template parameters): the fleet's "default" group."""
-    return build_controller(load_settings())
+    settings = load_settings()
+    load_second_set(settings)  # a bad second address set fails here too: before any AWS call
+    return build_controller(settings)
 
 
 @cache
@@ -143,7 +163,15 @@ def fleet() -> Fleet:
     from nginx_eip_failover.service.fleet import Fleet
 
     default = controller()
-    return Fleet(default, build_controller, FleetStore(aws_clients.dynamodb(), default.settings.table_name))
+    # Active/active (SecondElasticIpAllocationId): the pair's second address set, a group of its own.
+    second = load_second_set(default.settings)
+    return Fleet(
+        default,
+        build_controller,
+        FleetStore(aws_clients.dynamodb(), default.settings.table_name),
+        probe_rounds=probe_rounds(),
+        fixed=(build_controller(second),) if second is not None else (),
+    )
 
 
 @cache
