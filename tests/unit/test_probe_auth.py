@@ -20,7 +20,7 @@ from nginx_eip_failover.core.decision import (
 )
 from nginx_eip_failover.core.errors import ConfigError
 from nginx_eip_failover.core.log_records import _observation_from_list, _observation_to_list
-from nginx_eip_failover.core.ports import Observation
+from nginx_eip_failover.core.ports import Notice, Observation
 from nginx_eip_failover.core.probe_auth import (
     MAX_AUTH_SECRET_BYTES,
     ProbeAuth,
@@ -213,7 +213,7 @@ class Prober:
 def test_a_holder_refusing_the_credentials_keeps_the_eip_and_stays_up() -> None:
     prober = Prober()
     current = state(node1=up(), node2=up())
-    notices = []
+    notices: list[Notice] = []
     for tick in range(1, 4 * CFG.fall_threshold):
         decision = prober.cycle(current, I1, float(tick), node1="auth", node2="ok")
         assert decision.move is None, decision.reason
@@ -362,3 +362,18 @@ def test_the_schema_refuses_an_unknown_auth_kind_naming_the_field() -> None:
 
     with pytest.raises(FleetConfigError, match=r"health_check_auth\.kind"):
         parse_fleet({"groups": [_fleet_group({"kind": "token"})]}, settings())
+
+
+def test_groups_with_different_credentials_never_share_a_fleet_cycles_probe() -> None:
+    # Active/active groups on the same nodes share one probe per node per cycle (service/shared_probes),
+    # but only with the same credentials: a probe sent with one group's token says nothing for another's.
+    from nginx_eip_failover.service.shared_probes import ProbeRounds, SharedProber
+
+    cfg = settings()
+    rounds = ProbeRounds()
+
+    def shared(auth: ProbeAuth) -> SharedProber:
+        return SharedProber(Prober(cfg), cfg.nodes, rounds, observer="local", timeout_seconds=1.0, auth=auth)  # type: ignore[arg-type]
+
+    assert shared(HEADER).key == shared(HEADER).key
+    assert shared(HEADER).key != shared(BASIC).key != shared(ProbeAuth()).key
