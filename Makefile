@@ -8,6 +8,7 @@
 #   .venv-parliament  parliament (IAM policy linter)
 #   .venv-lock     uv, pinned (make lock: the functions' dependencies as exact versions with hashes)
 #   .venv-contract python3.13 with only the Lambda runtime's boto3 and the test tools (make contract-test)
+#   .venv-cdk      aws-cdk-lib and the construct library constructs/ (make cdk-test, make demo STACK=cdk)
 # Nothing here calls AWS but `make aws-e2e`, opt-in: validate, lint and build work offline from AWS (PyPI is needed to install).
 
 SHELL := /bin/bash
@@ -23,6 +24,8 @@ CHECKOV_VENV := .venv-checkov
 PARLIAMENT_VENV := .venv-parliament
 LOCK_VENV := .venv-lock
 CONTRACT_VENV := .venv-contract
+CDK_VENV := .venv-cdk
+CDK_SYNTH_DIR := build/cdk-synth
 # The lock tool is pinned too, so `make lock` on two machines writes the same file.
 UV_VERSION := 0.13.9
 FUNCTION_LOCK := src/requirements.txt
@@ -45,7 +48,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: help install nginx test lint validate build cfn-lint checkov iam-lint iac-surface demo bench chaos soak check clean distclean \
-	lock contract-test release model-check model-check-ci docs docs-check aws-e2e
+	lock contract-test cdk-test release model-check model-check-ci docs docs-check aws-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -89,6 +92,13 @@ $(LOCK_VENV)/$(STAMP):
 	@echo ">> $(LOCK_VENV): pip install uv==$(UV_VERSION)"
 	test -x $(LOCK_VENV)/bin/python || $(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	touch $@
+
+# The CDK (jsii runs aws-cdk-lib on node, which must be on PATH); synth is offline.
+$(CDK_VENV)/$(STAMP): constructs/pyproject.toml
+	@echo ">> $(CDK_VENV): pip install -e './constructs[test]' (aws-cdk-lib, constructs)"
+	test -x $(CDK_VENV)/bin/python || $(PYTHON) -m venv $(CDK_VENV)
+	$(CDK_VENV)/bin/python -m pip install --quiet -e './constructs[test]'
 	touch $@
 
 # Function code is NOT installed here: the contract suite imports it from the sam build output
@@ -228,6 +238,19 @@ contract-test: $(CONTRACT_VENV)/$(STAMP) nginx ## the contract suite on the sam 
 	  PYTHONPATH="$(CURDIR)/$(BUILD_DIR)/MonitorFunction:$(CURDIR)/$(CONTRACT_LAB_DIR)" \
 	  $(CONTRACT_VENV)/bin/python -m pytest -q $(CONTRACT_TESTS)
 
+# The CDK construct (constructs/, issue #28) on the sam build output it packages: aws_cdk.assertions on its
+# resources and every IAM statement, after mypy on the package and the example app (.venv-cdk, no conftest: it needs neither the lab nor moto), then,
+# in .venv, the parity with template.yaml (props, IAM/environments/schedules per variant, resources,
+# outputs) and the lab run from the synthesized template, both on one synth (support/cdk_synth.py).
+# jsii prints a screenful on a node release past its end of life (this machine's node 20): once is in the docs.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
+cdk-test: $(VENV)/$(STAMP) $(CDK_VENV)/$(STAMP) nginx ## the CDK construct: assertions, parity with template.yaml, the lab on its synth (run make build first)
+	@test -d $(BUILD_DIR)/MonitorFunction/nginx_eip_failover || { echo "no $(BUILD_DIR)/MonitorFunction: run make build first" >&2; exit 1; }
+	cd constructs && ../$(CDK_VENV)/bin/python -m mypy --strict nginx_eip_failover_cdk ../examples/cdk/app.py
+	$(CDK_VENV)/bin/python -m pytest -q --noconftest -p no:cacheprovider tests/iac/test_cdk_construct.py
+	NGINX_EIP_FAILOVER_CDK_PYTHON="$(CURDIR)/$(CDK_VENV)/bin/python" \
+	  $(VENV)/bin/python -m pytest -q tests/iac/test_cdk_parity.py tests/integration/test_lab_cdk.py
+
 # One version source, pyproject.toml; the release also writes __version__ and the template's
 # SemanticVersion, moves CHANGELOG.md's Unreleased entries under the version, commits and tags (no push).
 release: ## cut a release: make release VERSION=x.y.z (clean tree; commit + annotated tag vX.Y.Z, never pushed)
@@ -242,8 +265,16 @@ aws-e2e: install ## opt-in real-account end-to-end test (NGINX_EIP_FAILOVER_E2E_
 	@if [ -n "$${NGINX_EIP_FAILOVER_E2E_ACCOUNT:-}" ]; then $(MAKE) --no-print-directory build; fi
 	@$(VENV)/bin/python -m nginx_eip_failover_e2e $(E2E_ARGS)
 
-demo: install nginx ## run the local lab: two real nginx nodes, a moto AWS, the functions
+# STACK=cdk: the lab runs the CDK construct's synthesized stack instead of template.yaml (after make build).
+STACK ?= sam
+demo: install nginx ## run the local lab: two real nginx nodes, a moto AWS, the functions (STACK=cdk: from the CDK synth)
+ifeq ($(STACK),cdk)
+	$(MAKE) $(CDK_VENV)/$(STAMP)
+	$(CDK_VENV)/bin/python -m nginx_eip_failover_cdk.synth --lab $(CDK_SYNTH_DIR)
+	NGINX_EIP_FAILOVER_TEMPLATE=$(CDK_SYNTH_DIR)/nginx-eip-failover-lab.template.json $(VENV)/bin/python -m nginx_eip_failover_lab
+else
 	$(VENV)/bin/python -m nginx_eip_failover_lab
+endif
 
 # The chaos soak's seed (chooses every fault, node, duration and request) and minutes of faults.
 SEED ?= 1
@@ -280,4 +311,4 @@ clean: ## remove build output and caches (keeps the virtualenvs)
 	  \( -name __pycache__ -o -name '*.egg-info' -o -name .mypy_cache \) -type d -print0 | xargs -0 rm -rf
 
 distclean: clean ## clean, and remove the virtualenvs too
-	rm -rf $(VENV) $(SAM_VENV) $(CFNLINT_VENV) $(CHECKOV_VENV) $(PARLIAMENT_VENV)
+	rm -rf $(VENV) $(SAM_VENV) $(CFNLINT_VENV) $(CHECKOV_VENV) $(PARLIAMENT_VENV) $(CDK_VENV)

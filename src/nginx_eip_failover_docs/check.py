@@ -112,10 +112,12 @@ def _module_exists(root: Path, dotted: str) -> bool:
     """A module, or `module.attribute` where the module's source defines the attribute: a name
     whose module part does not exist (a module moved into a package) is not saved by its parent."""
     parts = dotted.split(".")
+    # The construct library (constructs/) is a package root of its own, like src/.
+    source_root = root / "constructs" if parts[0] == "nginx_eip_failover_cdk" else root / "src"
     for cut in (len(parts), len(parts) - 1):
         if cut < 1:
             continue
-        base = root / "src" / Path(*parts[:cut])
+        base = source_root / Path(*parts[:cut])
         source = base.with_suffix(".py") if base.with_suffix(".py").is_file() else base / "__init__.py"
         if not source.is_file():
             continue

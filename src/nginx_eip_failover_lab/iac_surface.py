@@ -104,6 +104,17 @@ def surface(parameters: dict[str, str], template_path: Path | None = None) -> di
                 "Input": _plain(properties.get("Input")),
                 "State": _plain(properties.get("State", "ENABLED")),
             }
+    for logical_id, (function, properties) in template.schedules().items():
+        # The plain CloudFormation form (a CDK synth): the same schedule, by the same logical ID.
+        if function not in environments or not resolver.included(template.resources[logical_id]):
+            continue
+        target = properties.get("Target") or {}
+        schedules[logical_id] = {
+            "Function": function,
+            "ScheduleExpression": _plain(resolver.resolve(properties.get("ScheduleExpression"))),
+            "Input": _plain(resolver.resolve(target.get("Input"))),
+            "State": _plain(resolver.resolve(properties.get("State", "ENABLED"))),
+        }
     return {
         "identity": {role: _statements(s) for role, s in sorted(policies.identity.items())},
         "resource_based": {logical(arn): _statements(s) for arn, s in sorted(policies.resource_based.items())},

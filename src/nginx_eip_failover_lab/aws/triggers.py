@@ -57,6 +57,24 @@ def create_triggers(stack: LabStack, clients: Mapping[str, Any]) -> list[str]:
                 Target=target,
             )
             created.append(f"schedule {name}")
+    for logical_id, (function, raw) in stack.template.schedules().items():
+        # The plain CloudFormation form (a CDK synth): the schedule resource itself.
+        if function != MONITOR_FUNCTION or not resolver.included(stack.template.resources[logical_id]):
+            continue
+        name = str(resolver.resolve(raw.get("Name")) or resolver.ref(logical_id))
+        target = {"Arn": monitor_arn, "RoleArn": f"arn:aws:iam::{resolver.pseudo['AWS::AccountId']}:role/lab"}
+        schedule_input = (raw.get("Target") or {}).get("Input")
+        if schedule_input is not None:
+            target["Input"] = str(resolver.resolve(schedule_input))
+        clients["scheduler"].create_schedule(
+            Name=name,
+            GroupName=str(resolver.resolve(raw.get("GroupName")) or "default"),
+            ScheduleExpression=str(resolver.resolve(raw["ScheduleExpression"])),
+            FlexibleTimeWindow=resolver.resolve(raw.get("FlexibleTimeWindow")) or {"Mode": "OFF"},
+            State=str(resolver.resolve(raw.get("State")) or "ENABLED"),
+            Target=target,
+        )
+        created.append(f"schedule {name}")
     for logical_id, resource in stack.template.of_type("AWS::CloudWatch::Alarm").items():
         if not resolver.included(resource):
             continue

@@ -3,6 +3,9 @@
 - Identity policies: each function's role (SAM's `Policies` inline statements), and the role SAM
   generates for a `ScheduleV2` event without a `RoleArn` (SAM documents it: `lambda:InvokeFunction`
   on the target function, trusted by scheduler.amazonaws.com).
+- The same in plain CloudFormation (a CDK synth, tests/iac/test_cdk_parity.py): each function's
+  AWS::IAM::Role (its inline policies and the AWS::IAM::Policy resources attached to it), and each
+  AWS::Scheduler::Schedule's role, named by its logical ID as SAM names the one it generates.
 - Resource-based policies: each function's `AWS::Lambda::Permission`s (as Lambda writes them in
   the function's policy: the principal, `aws:SourceArn` as ArnLike and `aws:SourceAccount` as
   StringEquals), and each KMS key's `KeyPolicy` (its `Resource: "*"` is the key itself).
@@ -55,6 +58,10 @@ def stack_resolver(stack: LabStack) -> Resolver:
         group = str((event.get("Properties") or {}).get("GroupName") or "default")
         arn = f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/{group}/{resolver.ref(logical_id)}"
         resolver.attributes[(logical_id, "Arn")] = arn
+    for logical_id, (_, properties) in stack.template.schedules().items():
+        group = str(properties.get("GroupName") or "default")
+        name = properties.get("Name") or resolver.ref(logical_id)
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/{group}/{name}"
     return resolver
 
 
@@ -76,7 +83,10 @@ def stack_policies(stack: LabStack) -> StackPolicies:
         if not resolver.included(resource):
             continue
         function_arns[logical_id] = str(resolver.get_att(logical_id, "Arn"))
-        identity[logical_id] = _function_statements(logical_id, resource, resolver)
+        if resource.get("Type") == "AWS::Lambda::Function":
+            identity[logical_id] = _role_statements(_role_of(resource), stack, resolver)
+        else:
+            identity[logical_id] = _function_statements(logical_id, resource, resolver)
     for logical_id, resource in stack.template.of_type(*FUNCTION_TYPES).items():
         # A function that runs under another function's SAM-generated role (the observers use the
         # monitor's: `Role: !GetAtt MonitorFunctionRole.Arn`) has that function's statements.
@@ -99,6 +109,11 @@ def stack_policies(stack: LabStack) -> StackPolicies:
                 resources=(function_arns[function],),
             ),
         )
+    for logical_id, (function, properties) in stack.template.schedules().items():
+        if function not in function_arns or not resolver.included(stack.template.resources[logical_id]):
+            continue
+        role = _role_of({"Properties": {"Role": (properties.get("Target") or {}).get("RoleArn")}})
+        identity[role] = _role_statements(role, stack, resolver)
     resource_based: dict[str, list[Statement]] = {}
     for logical_id, resource in stack.template.of_type("AWS::Lambda::Permission").items():
         if not resolver.included(resource):
@@ -134,6 +149,26 @@ def _function_statements(logical_id: str, resource: Mapping[str, Any], resolver:
         raw_statements = resolved["Statement"]
         for raw in raw_statements if isinstance(raw_statements, list) else [raw_statements]:
             statements.append(Statement.parse(f"{logical_id} Policies[{index}]", raw))
+    return tuple(statements)
+
+
+def _role_of(resource: Mapping[str, Any]) -> str:
+    """The logical ID of the AWS::IAM::Role a function (or a schedule target) runs as: `Fn::GetAtt R.Arn`."""
+    role = (resource.get("Properties") or {}).get("Role")
+    target = role.get("Fn::GetAtt") if isinstance(role, dict) else None
+    if not (isinstance(target, list) and len(target) == 2 and target[1] == "Arn"):
+        raise TemplateError(f"role {str(role)[:80]!r} is not a !GetAtt of a role of the template")
+    return str(target[0])
+
+
+def _role_statements(role: str, stack: LabStack, resolver: Resolver) -> tuple[Statement, ...]:
+    if stack.template.resources.get(role, {}).get("Type") != "AWS::IAM::Role":
+        raise TemplateError(f"{stack.template.path}: {role} is not an AWS::IAM::Role of the template")
+    statements: list[Statement] = []
+    for source, document in stack.template.role_statements(role):
+        raw_statements = (resolver.resolve(document) or {}).get("Statement") or []
+        for raw in raw_statements if isinstance(raw_statements, list) else [raw_statements]:
+            statements.append(Statement.parse(source, raw))
     return tuple(statements)
 
 

@@ -12,12 +12,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .cdk_names import with_template_names
 from .cfn_yaml import load_template
 
 TEMPLATE_ENV = "NGINX_EIP_FAILOVER_TEMPLATE"
 MONITOR_FUNCTION = "MonitorFunction"
 CONTROL_FUNCTION = "ControlFunction"
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+SCHEDULE_TYPE = "AWS::Scheduler::Schedule"
 
 
 class TemplateError(ValueError):
@@ -43,7 +45,8 @@ class StackTemplate:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.data = load_template(path)
+        # A CDK synthesized template (JSON, which is YAML) is read under template.yaml's logical names.
+        self.data = with_template_names(load_template(path))
         self.parameters: dict[str, dict[str, Any]] = dict(self.data.get("Parameters") or {})
         self.resources: dict[str, dict[str, Any]] = dict(self.data.get("Resources") or {})
         self.conditions: dict[str, Any] = dict(self.data.get("Conditions") or {})
@@ -69,6 +72,30 @@ class StackTemplate:
         properties = self.function(logical_id).get("Properties") or {}
         merged.update((properties.get("Environment") or {}).get("Variables") or {})
         return merged
+
+    def role_statements(self, role: str) -> list[tuple[str, Any]]:
+        """(source, unresolved policy document) of an AWS::IAM::Role's inline policies and of the
+        AWS::IAM::Policy resources attached to it (a plain CloudFormation template, e.g. a CDK synth)."""
+        documents: list[tuple[str, Any]] = []
+        for policy in (self.resources.get(role, {}).get("Properties") or {}).get("Policies") or []:
+            documents.append((f"{role} Policies {policy.get('PolicyName', '?')}", policy.get("PolicyDocument")))
+        for logical_id, resource in self.of_type("AWS::IAM::Policy").items():
+            properties = resource.get("Properties") or {}
+            if {"Ref": role} in (properties.get("Roles") or []):
+                documents.append((f"{logical_id} (AWS::IAM::Policy)", properties.get("PolicyDocument")))
+        return documents
+
+    def schedules(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Each AWS::Scheduler::Schedule resource -> (the function it targets, its properties)."""
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        for logical_id, resource in self.of_type(SCHEDULE_TYPE).items():
+            properties = resource.get("Properties") or {}
+            target = (properties.get("Target") or {}).get("Arn")
+            if isinstance(target, dict) and isinstance(target.get("Fn::GetAtt"), list):
+                function = str(target["Fn::GetAtt"][0])
+                if function in self.resources and self.resources[function].get("Type") in FUNCTION_TYPES:
+                    found[logical_id] = (function, properties)
+        return found
 
     def parameter_for_variable(self, variable: str, functions: Iterable[str]) -> str | None:
         """The parameter a variable is a plain `!Ref` of in every given function, if any."""

@@ -1,0 +1,845 @@
+"""NginxEipFailover: template.yaml's stack as a CDK construct.
+
+It creates what `sam deploy` of template.yaml creates, resource for resource, with the same logical
+names as construct IDs (MonitorFunction, MonitorFunctionRole, MonitorFunctionEveryMinute, ...: those
+SAM generates included), the same IAM statements (Sids and all), environments, schedules, alarms and
+outputs. The template's Conditions are decided here in Python, from the props; its Rules are checked
+at synth time (the example-placeholder rule at deploy time, as a CfnRule, as in the template).
+
+The functions' code is the `sam build` output (one artifact): `.aws-sam/build/MonitorFunction` of the
+checkout, or `code_directory`. The repository's parity test (tests/iac/test_cdk_parity.py) compares the
+synthesized template with template.yaml, so a difference fails CI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import (
+    Aws,
+    CfnOutput,
+    CfnRule,
+    CfnRuleAssertion,
+    Fn,
+    RemovalPolicy,
+    Token,
+)
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
+from aws_cdk.aws_s3_assets import Asset
+from constructs import Construct
+
+from . import parameters
+from .dashboard import DASHBOARD_BODY
+from .props import FailoverPolicy, FailoverProps, HealthChecks, Network, Node, Observers, template_values
+
+CODE_DIRECTORY_ENV = "NGINX_EIP_FAILOVER_CODE"
+SAM_BUILD_FUNCTION = Path(".aws-sam") / "build" / "MonitorFunction"
+MONITOR_HANDLER = "nginx_eip_failover.handlers.monitor.lambda_handler"
+CONTROL_HANDLER = "nginx_eip_failover.handlers.control.lambda_handler"
+TAG_KEY = "nginx-eip-failover"
+
+
+class CodeNotBuiltError(FileNotFoundError):
+    """No `sam build` output to package: the construct ships that artifact, never a copy of src/."""
+
+
+def find_code_directory(start: Path | None = None) -> Path:
+    """The `sam build` output of the functions: $NGINX_EIP_FAILOVER_CODE, else the nearest
+    .aws-sam/build/MonitorFunction above `start` (the working directory)."""
+    override = os.environ.get(CODE_DIRECTORY_ENV)
+    candidates = [Path(override)] if override else []
+    here = (start or Path.cwd()).resolve()
+    candidates += [directory / SAM_BUILD_FUNCTION for directory in (here, *here.parents)]
+    for candidate in candidates:
+        if (candidate / "nginx_eip_failover" / "handlers").is_dir():
+            return candidate
+    raise CodeNotBuiltError(
+        f"no sam build output (.aws-sam/build/MonitorFunction with nginx_eip_failover/handlers) above {here}"
+        f"{' or at ' + override if override else ''}: run `make build` (sam build) in the nginx-eip-failover "
+        f"checkout first, or pass code_directory= (or set {CODE_DIRECTORY_ENV})"
+    )
+
+
+def _arn(service: str, resource: str, **variables: Any) -> str:
+    """arn:${AWS::Partition}:<service>:${AWS::Region}:${AWS::AccountId}:<resource>, as the template's !Sub."""
+    text = f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"
+    return Fn.sub(text, variables) if variables else Fn.sub(text)
+
+
+class NginxEipFailover(Construct):
+    """The failover controller of one active-passive NGINX Plus pair (one per stack, like template.yaml:
+    alarm names, the key alias and the fleet's tag value are the stack's name)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        nodes: tuple[Node, Node],
+        elastic_ip_allocation_id: str,
+        health: HealthChecks | None = None,
+        failover: FailoverPolicy | None = None,
+        network: Network | None = None,
+        observers: Observers | None = None,
+        profile: str = "lean",
+        notification_email: str = "",
+        log_level: str = "INFO",
+        log_retention_in_days: int = 30,
+        decision_log_retention_days: int = 14,
+        enable_tracing: bool = False,
+        monitor_reserved_concurrency: int | None = None,
+        preflight_interval_seconds: int = 900,
+        code_directory: str | Path | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.props = FailoverProps(
+            nodes=nodes,
+            elastic_ip_allocation_id=elastic_ip_allocation_id,
+            health=health or HealthChecks(),
+            failover=failover or FailoverPolicy(),
+            network=network or Network(),
+            observers=observers or Observers(),
+            profile=profile,
+            notification_email=notification_email,
+            log_level=log_level,
+            log_retention_in_days=log_retention_in_days,
+            decision_log_retention_days=decision_log_retention_days,
+            enable_tracing=enable_tracing,
+            monitor_reserved_concurrency=monitor_reserved_concurrency,
+            preflight_interval_seconds=preflight_interval_seconds,
+        )
+        # Every template parameter's value (checked as CloudFormation checks it), by its template name.
+        self.values = template_values(self.props, _token_text)
+        self._decide_conditions()
+        code_path = Path(code_directory) if code_directory is not None else find_code_directory()
+        if not (code_path / "nginx_eip_failover" / "handlers").is_dir():
+            raise CodeNotBuiltError(f"code_directory={str(code_path)!r} holds no nginx_eip_failover/handlers")
+        self.code_asset = Asset(self, "FunctionCode", path=str(code_path))
+        self._rules()
+        self._state_and_notifications()
+        self._functions()
+        self._alarms()
+        if self.full:
+            self._dashboard()
+        if self.create_endpoints:
+            self._vpc_endpoints()
+        self._outputs()
+
+    # -- the template's Conditions, decided from the props ------------------------------------------
+    def _decide_conditions(self) -> None:
+        v = self.values
+        self.pair_by_network_interface = _given(v["Node1NetworkInterfaceId"])
+        self.has_vpc_config = _given(v["SubnetIds"])
+        self.create_endpoints = self.has_vpc_config and v["CreateVpcEndpoints"] == "true"
+        self.has_notification_email = _given(v["NotificationEmail"])
+        has_security_groups = _given(v["SecurityGroupIds"])
+        self.has_observer2 = _given(v["Observer2SubnetId"]) and has_security_groups
+        self.has_observer3 = _given(v["Observer3SubnetId"]) and has_security_groups
+        self.tracing = v["EnableTracing"] == "true"
+        self.full = v["ObservabilityProfile"] == "full"
+        self.reserved_concurrency = v["MonitorReservedConcurrency"] not in ("", "0")
+
+    def _rules(self) -> None:
+        """ExamplePlaceholdersReplaced, at deploy time as in the template (docs' examples synthesize)."""
+        assertions = [
+            CfnRuleAssertion(
+                assert_=Fn.condition_not(Fn.condition_equals(self.values[name], example)), assert_description=message
+            )
+            for name, example, message in parameters.EXAMPLE_PLACEHOLDERS
+        ]
+        CfnRule(self, "ExamplePlaceholdersReplaced", assertions=assertions)
+
+    # -- state and notifications ----------------------------------------------------------------------
+    def _table(self, logical_id: str, keys: list[tuple[str, str]], *, pitr: bool, ttl: bool) -> dynamodb.CfnTable:
+        return dynamodb.CfnTable(
+            self,
+            logical_id,
+            billing_mode="PAY_PER_REQUEST",
+            attribute_definitions=[
+                dynamodb.CfnTable.AttributeDefinitionProperty(attribute_name=name, attribute_type="S")
+                for name, _ in keys
+            ],
+            key_schema=[dynamodb.CfnTable.KeySchemaProperty(attribute_name=name, key_type=kind) for name, kind in keys],
+            point_in_time_recovery_specification=(
+                dynamodb.CfnTable.PointInTimeRecoverySpecificationProperty(point_in_time_recovery_enabled=True)
+                if pitr
+                else None
+            ),
+            time_to_live_specification=(
+                dynamodb.CfnTable.TimeToLiveSpecificationProperty(attribute_name="expires_at", enabled=True)
+                if ttl
+                else None
+            ),
+            sse_specification=dynamodb.CfnTable.SSESpecificationProperty(sse_enabled=True),
+        )
+
+    def _state_and_notifications(self) -> None:
+        self.state_table = self._table("StateTable", [("pk", "HASH")], pitr=True, ttl=False)
+        self.state_table.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.decision_log_table = self._table(
+            "DecisionLogTable", [("pk", "HASH"), ("sk", "RANGE")], pitr=False, ttl=True
+        )
+        self.decision_log_table.apply_removal_policy(RemovalPolicy.DESTROY)
+        self.monitor_lease_table = self._table("MonitorLeaseTable", [("pk", "HASH")], pitr=True, ttl=False)
+        self.monitor_lease_table.apply_removal_policy(RemovalPolicy.DESTROY)
+
+        self.notification_key: kms.CfnKey | None = None
+        if self.full:
+            self.notification_key = kms.CfnKey(
+                self,
+                "NotificationKey",
+                description=Fn.sub("Encrypts the ${AWS::StackName} failover notification topic"),
+                enable_key_rotation=True,
+                key_policy={
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AccountAdministersKeyThroughIam",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": Fn.sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        },
+                        {
+                            "Sid": "StackAlarmsPublishToTopic",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            "Resource": "*",
+                            "Condition": {
+                                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                                "ArnLike": {"aws:SourceArn": _arn("cloudwatch", "alarm:${AWS::StackName}-*")},
+                            },
+                        },
+                    ],
+                },
+            )
+            self.notification_key.apply_removal_policy(RemovalPolicy.DESTROY)
+            kms.CfnAlias(
+                self,
+                "NotificationKeyAlias",
+                alias_name=Fn.sub("alias/${AWS::StackName}-notifications"),
+                target_key_id=self.notification_key.ref,
+            )
+        self.notification_topic = sns.CfnTopic(
+            self,
+            "NotificationTopic",
+            display_name="NGINX EIP failover",
+            kms_master_key_id=self.notification_key.ref if self.notification_key is not None else None,
+        )
+        if self.has_notification_email:
+            sns.CfnSubscription(
+                self,
+                "NotificationEmailSubscription",
+                topic_arn=self.notification_topic.ref,
+                protocol="email",
+                endpoint=self.values["NotificationEmail"],
+            )
+
+    # -- functions ----------------------------------------------------------------------------------
+    def _log_group(self, logical_id: str) -> logs.CfnLogGroup:
+        group = logs.CfnLogGroup(self, logical_id, retention_in_days=_number(self.values["LogRetentionInDays"]))
+        group.apply_removal_policy(RemovalPolicy.DESTROY)
+        return group
+
+    def _common_environment(self) -> dict[str, Any]:
+        v = self.values
+        return {
+            "EIP_ALLOCATION_ID": v["ElasticIpAllocationId"],
+            "NODE1_INSTANCE_ID": v["Node1InstanceId"],
+            "NODE1_HEALTH_CHECK_URL": v["Node1HealthCheckUrl"],
+            "NODE1_PRIORITY": v["Node1Priority"],
+            "NODE2_INSTANCE_ID": v["Node2InstanceId"],
+            "NODE2_HEALTH_CHECK_URL": v["Node2HealthCheckUrl"],
+            "NODE2_PRIORITY": v["Node2Priority"],
+            "NODE1_NETWORK_INTERFACE_ID": v["Node1NetworkInterfaceId"],
+            "NODE1_PRIVATE_IP_ADDRESS": v["Node1PrivateIpAddress"],
+            "NODE2_NETWORK_INTERFACE_ID": v["Node2NetworkInterfaceId"],
+            "NODE2_PRIVATE_IP_ADDRESS": v["Node2PrivateIpAddress"],
+            "HEALTH_CHECK_INTERVAL_SECONDS": v["HealthCheckIntervalSeconds"],
+            "HEALTH_CHECK_TIMEOUT_SECONDS": v["HealthCheckTimeoutSeconds"],
+            "FALL_THRESHOLD": v["FallThreshold"],
+            "RISE_THRESHOLD": v["RiseThreshold"],
+            "PREEMPT": v["Preempt"],
+            "PREEMPT_DELAY_SECONDS": v["PreemptDelaySeconds"],
+            "MIN_SECONDS_BETWEEN_MOVES": v["MinSecondsBetweenMoves"],
+            "FLAP_WINDOW_SECONDS": v["FlapWindowSeconds"],
+            "FLAP_SUPPRESS_THRESHOLD": v["FlapSuppressThreshold"],
+            "HEALTH_CHECK_CA_BUNDLE": v["HealthCheckCaBundle"],
+            "STATE_TABLE_NAME": self.state_table.ref,
+            "DECISION_LOG_TABLE_NAME": self.decision_log_table.ref,
+            "DECISION_LOG_RETENTION_DAYS": v["DecisionLogRetentionDays"],
+        }
+
+    def _monitor_environment(self, observer: str) -> dict[str, Any]:
+        v = self.values
+        observers = ["local"] + [
+            name for name, present in (("observer2", self.has_observer2), ("observer3", self.has_observer3)) if present
+        ]
+        environment = {
+            **self._common_environment(),
+            "MONITOR_LEASE_TABLE_NAME": self.monitor_lease_table.ref,
+            "NOTIFICATION_TOPIC_ARN": self.notification_topic.ref,
+            **self._powertools(),
+            "PREFLIGHT_INTERVAL_SECONDS": v["PreflightIntervalSeconds"] if observer == "local" else "0",
+        }
+        if observer == "local":
+            environment["ALARM_NAMES"] = self._alarm_names()
+        environment["OBSERVER_NAME"] = observer
+        environment["OBSERVERS"] = ",".join(observers)
+        environment["OBSERVER_HEARTBEAT_SECONDS"] = v["ObserverHeartbeatSeconds"]
+        return environment
+
+    def _powertools(self) -> dict[str, Any]:
+        return {
+            "POWERTOOLS_SERVICE_NAME": "nginx-eip-failover",
+            "POWERTOOLS_METRICS_NAMESPACE": "NginxEipFailover",
+            "POWERTOOLS_LOG_LEVEL": self.values["LogLevel"],
+            "POWERTOOLS_TRACE_DISABLED": "false" if self.tracing else "true",
+            "OBSERVABILITY_PROFILE": self.values["ObservabilityProfile"],
+        }
+
+    def _alarm_names(self) -> str:
+        return Fn.sub("${AWS::StackName}-node1-status-check,${AWS::StackName}-node2-status-check")
+
+    def _role(self, logical_id: str, statements: list[dict[str, Any]]) -> iam.CfnRole:
+        """A function's role as SAM generates it: Lambda's trust, SAM's managed policies (SAM adds the
+        X-Ray and VPC ones whenever Tracing and VpcConfig are set, as they are here, by an !If), the
+        template's statements as the inline policy <Function>RolePolicy0."""
+        partition = Aws.PARTITION
+        return iam.CfnRole(
+            self,
+            logical_id,
+            assume_role_policy_document={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Action": ["sts:AssumeRole"],
+                        "Effect": "Allow",
+                        "Principal": {"Service": ["lambda.amazonaws.com"]},
+                    }
+                ],
+            },
+            managed_policy_arns=[
+                f"arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                f"arn:{partition}:iam::aws:policy/AWSXrayWriteOnlyAccess",
+                f"arn:{partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+            ],
+            policies=[
+                iam.CfnRole.PolicyProperty(
+                    policy_name=f"{logical_id}Policy0",
+                    policy_document={"Statement": statements},
+                )
+            ],
+            tags=[{"key": "lambda:createdBy", "value": "SAM"}],
+        )
+
+    def _pair_statements(self) -> list[dict[str, Any]]:
+        """The statements both functions have, up to the state table (template.yaml's order)."""
+        v = self.values
+        eip = _arn("ec2", "elastic-ip/${Eip}", Eip=v["ElasticIpAllocationId"])
+        if self.pair_by_network_interface:
+            targets = [
+                _arn("ec2", "network-interface/${Eni}", Eni=v["Node1NetworkInterfaceId"]),
+                _arn("ec2", "network-interface/${Eni}", Eni=v["Node2NetworkInterfaceId"]),
+            ]
+        else:
+            targets = [
+                _arn("ec2", "instance/${Instance}", Instance=v["Node1InstanceId"]),
+                _arn("ec2", "instance/${Instance}", Instance=v["Node2InstanceId"]),
+            ]
+        tagged = {"StringEquals": {f"aws:ResourceTag/{TAG_KEY}": Aws.STACK_NAME}}
+        return [
+            {
+                "Sid": "MoveTheElasticIpBetweenThePair",
+                "Effect": "Allow",
+                "Action": "ec2:AssociateAddress",
+                "Resource": [eip, *targets],
+            },
+            {
+                "Sid": "DescribeActionsSupportNoResourceScoping",
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:DescribeAddresses",
+                    "ec2:DescribeInstances",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeRouteTables",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "MoveFleetAddressesTaggedForThisStack",
+                "Effect": "Allow",
+                "Action": "ec2:AssociateAddress",
+                "Resource": [
+                    _arn("ec2", "elastic-ip/*"),
+                    _arn("ec2", "instance/*"),
+                    _arn("ec2", "network-interface/*"),
+                ],
+                "Condition": tagged,
+            },
+            {
+                "Sid": "MoveFleetSecondaryIpsTaggedForThisStack",
+                "Effect": "Allow",
+                "Action": "ec2:AssignPrivateIpAddresses",
+                "Resource": _arn("ec2", "network-interface/*"),
+                "Condition": tagged,
+            },
+            {
+                "Sid": "PointFleetRoutesTaggedForThisStack",
+                "Effect": "Allow",
+                "Action": ["ec2:ReplaceRoute", "ec2:CreateRoute"],
+                "Resource": _arn("ec2", "route-table/*"),
+                "Condition": tagged,
+            },
+            {
+                "Sid": "ReadAndConditionallyWriteState",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+                "Resource": self.state_table.attr_arn,
+            },
+        ]
+
+    def _notify_statements(self) -> list[dict[str, Any]]:
+        statements: list[dict[str, Any]] = [
+            {"Sid": "Notify", "Effect": "Allow", "Action": "sns:Publish", "Resource": self.notification_topic.ref}
+        ]
+        if self.notification_key is not None:
+            statements.append(
+                {
+                    "Sid": "PublishToTheEncryptedTopic",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": self.notification_key.attr_arn,
+                }
+            )
+        statements.append(
+            {
+                "Sid": "PreflightReadsTheNodeAlarms",
+                "Effect": "Allow",
+                "Action": "cloudwatch:DescribeAlarms",
+                "Resource": [
+                    _arn("cloudwatch", "alarm:${AWS::StackName}-node1-status-check"),
+                    _arn("cloudwatch", "alarm:${AWS::StackName}-node2-status-check"),
+                ],
+            }
+        )
+        return statements
+
+    def _function(
+        self,
+        logical_id: str,
+        *,
+        description: str,
+        handler: str,
+        timeout: int,
+        role: iam.CfnRole,
+        log_group: logs.CfnLogGroup,
+        environment: dict[str, Any],
+        subnet_ids: list[str] | None,
+        reserved_concurrency: Any = None,
+    ) -> lambda_.CfnFunction:
+        return lambda_.CfnFunction(
+            self,
+            logical_id,
+            code=lambda_.CfnFunction.CodeProperty(
+                s3_bucket=self.code_asset.s3_bucket_name, s3_key=self.code_asset.s3_object_key
+            ),
+            description=description,
+            handler=handler,
+            runtime="python3.13",
+            architectures=["arm64"],
+            memory_size=128,
+            timeout=timeout,
+            role=role.attr_arn,
+            reserved_concurrent_executions=reserved_concurrency,
+            tracing_config=lambda_.CfnFunction.TracingConfigProperty(mode="Active" if self.tracing else "PassThrough"),
+            logging_config=lambda_.CfnFunction.LoggingConfigProperty(log_group=log_group.ref),
+            vpc_config=(
+                lambda_.CfnFunction.VpcConfigProperty(
+                    subnet_ids=subnet_ids, security_group_ids=list(self.values["SecurityGroupIds"])
+                )
+                if subnet_ids is not None
+                else None
+            ),
+            environment=lambda_.CfnFunction.EnvironmentProperty(variables=environment),
+            tags=[{"key": "lambda:createdBy", "value": "SAM"}],
+        )
+
+    def _schedule(self, function_id: str, function: lambda_.CfnFunction, description: str) -> scheduler.CfnSchedule:
+        """The function's ScheduleV2 event as SAM turns it into resources: <Function>EveryMinute and its
+        role <Function>EveryMinuteRole (lambda:InvokeFunction on the function, trusted by the scheduler)."""
+        logical_id = f"{function_id}EveryMinute"
+        role = iam.CfnRole(
+            self,
+            f"{logical_id}Role",
+            assume_role_policy_document={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Action": ["sts:AssumeRole"],
+                        "Effect": "Allow",
+                        "Principal": {"Service": ["scheduler.amazonaws.com"]},
+                    }
+                ],
+            },
+            policies=[
+                iam.CfnRole.PolicyProperty(
+                    policy_name=f"{logical_id}LambdaPolicy",
+                    policy_document={
+                        "Statement": [
+                            {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": function.attr_arn}
+                        ]
+                    },
+                )
+            ],
+        )
+        return scheduler.CfnSchedule(
+            self,
+            logical_id,
+            description=description,
+            schedule_expression="rate(1 minute)",
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            state="ENABLED",
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=function.attr_arn,
+                role_arn=role.attr_arn,
+                input='{"trigger": "schedule"}',
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_event_age_in_seconds=60, maximum_retry_attempts=2
+                ),
+            ),
+        )
+
+    def _no_retries(self, function_id: str, function: lambda_.CfnFunction) -> None:
+        lambda_.CfnEventInvokeConfig(
+            self,
+            f"{function_id}EventInvokeConfig",
+            function_name=function.ref,
+            qualifier="$LATEST",
+            maximum_event_age_in_seconds=60,
+            maximum_retry_attempts=0,
+        )
+
+    def _functions(self) -> None:
+        v = self.values
+        self.monitor_log_group = self._log_group("MonitorLogGroup")
+        self.control_log_group = self._log_group("ControlLogGroup")
+        subnets = list(v["SubnetIds"]) if self.has_vpc_config else None
+
+        monitor_statements = [
+            *self._pair_statements(),
+            {
+                "Sid": "AppendToTheDecisionLog",
+                "Effect": "Allow",
+                "Action": "dynamodb:BatchWriteItem",
+                "Resource": self.decision_log_table.attr_arn,
+            },
+            {
+                "Sid": "HandOverProbingThroughTheMonitorLease",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"],
+                "Resource": self.monitor_lease_table.attr_arn,
+            },
+            *self._notify_statements(),
+        ]
+        self.monitor_role = self._role("MonitorFunctionRole", monitor_statements)
+        self.monitor_function = self._function(
+            "MonitorFunction",
+            description="Probes both NGINX Plus nodes and keeps the Elastic IP on the healthy one.",
+            handler=MONITOR_HANDLER,
+            timeout=150,
+            role=self.monitor_role,
+            log_group=self.monitor_log_group,
+            environment=self._monitor_environment("local"),
+            subnet_ids=subnets,
+            reserved_concurrency=_number(v["MonitorReservedConcurrency"]) if self.reserved_concurrency else None,
+        )
+        self._no_retries("MonitorFunction", self.monitor_function)
+        self.monitor_schedule = self._schedule(
+            "MonitorFunction",
+            self.monitor_function,
+            "Starts a monitor invocation every minute; each probes until the next has taken over.",
+        )
+
+        self.observer_functions: dict[str, lambda_.CfnFunction] = {}
+        for number, present, subnet in (
+            (2, self.has_observer2, v["Observer2SubnetId"]),
+            (3, self.has_observer3, v["Observer3SubnetId"]),
+        ):
+            if not present:
+                continue
+            logical_id = f"Observer{number}Function"
+            observer = self._function(
+                logical_id,
+                description=(
+                    f"Observer {number} of the NGINX Plus pair, probing from its own Availability Zone (quorum)."
+                ),
+                handler=MONITOR_HANDLER,
+                timeout=150,
+                role=self.monitor_role,  # the same rights: any observer may decide and move the EIP
+                log_group=self.monitor_log_group,
+                environment=self._monitor_environment(f"observer{number}"),
+                subnet_ids=[subnet],
+            )
+            self._no_retries(logical_id, observer)
+            self._schedule(
+                logical_id,
+                observer,
+                "Starts an observer invocation every minute; each probes until the next has taken over.",
+            )
+            self.observer_functions[logical_id] = observer
+
+        control_statements = [
+            *self._pair_statements(),
+            {
+                "Sid": "AppendToAndReadTheDecisionLog",
+                "Effect": "Allow",
+                "Action": ["dynamodb:BatchWriteItem", "dynamodb:Query"],
+                "Resource": self.decision_log_table.attr_arn,
+            },
+            *self._notify_statements(),
+            {
+                "Sid": "PreflightReadsTheSchedule",
+                "Effect": "Allow",
+                "Action": ["scheduler:GetSchedule"],
+                "Resource": self.monitor_schedule.attr_arn,
+            },
+        ]
+        self.control_role = self._role("ControlFunctionRole", control_statements)
+        control_environment = {
+            **self._common_environment(),
+            "NOTIFICATION_TOPIC_ARN": self.notification_topic.ref,
+            **self._powertools(),
+            "PREFLIGHT_INTERVAL_SECONDS": v["PreflightIntervalSeconds"],
+            "ALARM_NAMES": self._alarm_names(),
+            "MONITOR_FUNCTION_ARN": self.monitor_function.attr_arn,
+            "SCHEDULE_NAME": self.monitor_schedule.ref,
+        }
+        self.control_function = self._function(
+            "ControlFunction",
+            description="Operator requests for the NGINX EIP failover (status, failover, unpin, drain, undrain).",
+            handler=CONTROL_HANDLER,
+            timeout=30,
+            role=self.control_role,
+            log_group=self.control_log_group,
+            environment=control_environment,
+            subnet_ids=subnets,
+        )
+
+    # -- alarms ------------------------------------------------------------------------------------
+    def _alarms(self) -> None:
+        v = self.values
+        self.node_alarms: list[cloudwatch.CfnAlarm] = []
+        for number in (1, 2):
+            instance = v[f"Node{number}InstanceId"]
+            alarm = cloudwatch.CfnAlarm(
+                self,
+                f"Node{number}StatusCheckAlarm",
+                alarm_name=Fn.sub(f"${{AWS::StackName}}-node{number}-status-check"),
+                alarm_description=Fn.sub(
+                    f"EC2 status check of node {number} (${{Instance}}) failed; invokes the monitor to probe at once "
+                    "(a hint only: the EIP moves when probes confirm).",
+                    {"Instance": instance},
+                ),
+                namespace="AWS/EC2",
+                metric_name="StatusCheckFailed",
+                dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name="InstanceId", value=instance)],
+                statistic="Maximum",
+                period=60,
+                evaluation_periods=1,
+                threshold=1,
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                treat_missing_data="breaching",
+                alarm_actions=[self.monitor_function.attr_arn],
+            )
+            lambda_.CfnPermission(
+                self,
+                f"Node{number}StatusCheckAlarmPermission",
+                action="lambda:InvokeFunction",
+                function_name=self.monitor_function.attr_arn,
+                principal="lambda.alarms.cloudwatch.amazonaws.com",
+                source_account=Aws.ACCOUNT_ID,
+                source_arn=alarm.attr_arn,
+            )
+            self.node_alarms.append(alarm)
+
+        topic = [self.notification_topic.ref]
+        if self.full:
+            not_running_metric: dict[str, Any] = {
+                "namespace": "NginxEipFailover",
+                "metric_name": "MonitorCycles",
+                "dimensions": [cloudwatch.CfnAlarm.DimensionProperty(name="service", value="nginx-eip-failover")],
+            }
+        else:
+            not_running_metric = {
+                "namespace": "AWS/Lambda",
+                "metric_name": "Invocations",
+                "dimensions": [
+                    cloudwatch.CfnAlarm.DimensionProperty(name="FunctionName", value=self.monitor_function.ref)
+                ],
+            }
+        self.monitor_not_running_alarm = cloudwatch.CfnAlarm(
+            self,
+            "MonitorNotRunningAlarm",
+            alarm_name=Fn.sub("${AWS::StackName}-monitor-not-running"),
+            alarm_description=(
+                "The monitor completed no probe cycle (lean profile: no invocation) for 3 minutes: nothing is "
+                "watching the pair (schedule disabled, function failing or throttled). Check the function's "
+                "logs and errors."
+            ),
+            **not_running_metric,
+            statistic="Sum",
+            period=60,
+            evaluation_periods=3,
+            datapoints_to_alarm=3,
+            threshold=1,
+            comparison_operator="LessThanThreshold",
+            treat_missing_data="breaching",
+            alarm_actions=topic,
+            ok_actions=topic,
+        )
+        self.monitor_errors_alarm = cloudwatch.CfnAlarm(
+            self,
+            "MonitorErrorsAlarm",
+            alarm_name=Fn.sub("${AWS::StackName}-monitor-errors"),
+            alarm_description=(
+                "The monitor function failed (crash, timeout, bad configuration, every cycle failing). Check its logs."
+            ),
+            namespace="AWS/Lambda",
+            metric_name="Errors",
+            dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name="FunctionName", value=self.monitor_function.ref)],
+            statistic="Sum",
+            period=60,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=topic,
+            ok_actions=topic,
+        )
+
+    def _dashboard(self) -> None:
+        v = self.values
+        # The template's ${<Alarm>.Arn} as plain variables (a Fn::Sub variable name has no dot).
+        body = Fn.sub(
+            DASHBOARD_BODY.replace(".Arn}", "Arn}"),
+            {
+                "Node1InstanceId": v["Node1InstanceId"],
+                "Node2InstanceId": v["Node2InstanceId"],
+                "MonitorFunction": self.monitor_function.ref,
+                "ControlFunction": self.control_function.ref,
+                "MonitorNotRunningAlarmArn": self.monitor_not_running_alarm.attr_arn,
+                "MonitorErrorsAlarmArn": self.monitor_errors_alarm.attr_arn,
+                "Node1StatusCheckAlarmArn": self.node_alarms[0].attr_arn,
+                "Node2StatusCheckAlarmArn": self.node_alarms[1].attr_arn,
+            },
+        )
+        self.dashboard = cloudwatch.CfnDashboard(
+            self, "Dashboard", dashboard_name=Fn.sub("${AWS::StackName}-failover"), dashboard_body=body
+        )
+
+    # -- optional VPC endpoints ----------------------------------------------------------------------
+    def _vpc_endpoints(self) -> None:
+        v = self.values
+        security_group = ec2.CfnSecurityGroup(
+            self,
+            "EndpointSecurityGroup",
+            group_description=Fn.sub(
+                "HTTPS from the ${AWS::StackName} failover functions to the EC2, SNS, CloudWatch and Scheduler "
+                "interface endpoints"
+            ),
+            vpc_id=v["VpcId"],
+            security_group_ingress=[
+                ec2.CfnSecurityGroup.IngressProperty(
+                    description="HTTPS from the functions (first of SecurityGroupIds)",
+                    ip_protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    source_security_group_id=v["SecurityGroupIds"][0],
+                )
+            ],
+        )
+        ec2.CfnVPCEndpoint(
+            self,
+            "DynamoDbGatewayEndpoint",
+            vpc_endpoint_type="Gateway",
+            service_name=Fn.sub("com.amazonaws.${AWS::Region}.dynamodb"),
+            vpc_id=v["VpcId"],
+            route_table_ids=list(v["RouteTableIds"]),
+        )
+        for logical_id, service in (
+            ("Ec2InterfaceEndpoint", "ec2"),
+            ("SnsInterfaceEndpoint", "sns"),
+            ("MonitoringInterfaceEndpoint", "monitoring"),
+            ("SchedulerInterfaceEndpoint", "scheduler"),
+        ):
+            ec2.CfnVPCEndpoint(
+                self,
+                logical_id,
+                vpc_endpoint_type="Interface",
+                service_name=Fn.sub(f"com.amazonaws.${{AWS::Region}}.{service}"),
+                vpc_id=v["VpcId"],
+                subnet_ids=list(v["SubnetIds"]),
+                security_group_ids=[security_group.ref],
+                private_dns_enabled=True,
+            )
+
+    # -- outputs -----------------------------------------------------------------------------------
+    def _outputs(self) -> None:
+        outputs: list[tuple[str, str, str]] = [
+            ("MonitorFunctionName", "Name of the monitor function", self.monitor_function.ref),
+            ("MonitorFunctionArn", "ARN of the monitor function", self.monitor_function.attr_arn),
+            (
+                "ControlFunctionName",
+                "Name of the control function (aws lambda invoke --function-name ...)",
+                self.control_function.ref,
+            ),
+            ("ControlFunctionArn", "ARN of the control function", self.control_function.attr_arn),
+            ("StateTableName", "DynamoDB table holding the failover state", self.state_table.ref),
+            ("StateTableArn", "ARN of the state table", self.state_table.attr_arn),
+            (
+                "DecisionLogTableName",
+                "DynamoDB table of the decision log (explain, replay)",
+                self.decision_log_table.ref,
+            ),
+            ("NotificationTopicArn", "SNS topic for failover notifications and alarms", self.notification_topic.ref),
+        ]
+        if self.full:
+            outputs.append(("DashboardName", "CloudWatch dashboard of the failover", self.dashboard.ref))
+        for name, description, value in outputs:
+            CfnOutput(self, name, description=description, value=value)
+
+
+def _given(value: Any) -> bool:
+    """A parameter value that is set: a non-empty string (or token) or list."""
+    if isinstance(value, list):
+        return any(_given(item) for item in value)
+    return bool(value) or (isinstance(value, str | int | float) and Token.is_unresolved(value))
+
+
+def _number(value: Any) -> Any:
+    """A Number parameter's text as the number a CloudFormation property takes (a token as a number)."""
+    if Token.is_unresolved(value):
+        return Token.as_number(value)
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def _token_text(value: Any) -> str | None:
+    """A token's string form (a number token as a string token), or None for a plain value."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    if Token.is_unresolved(value):
+        return Token.as_string(value)
+    return None

@@ -1,0 +1,245 @@
+"""The construct's props: typed, grouped as template.yaml's parameter groups, with the template's
+defaults. `template_values` turns them into the template's parameter values (the strings
+CloudFormation would pass), checked as CloudFormation checks them (`parameters.SPECS`).
+
+A value may be a CDK token (e.g. a CfnParameter's value_as_string) wherever it flows into the
+functions unchanged: it is passed through as is and checked at deploy time instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import parameters
+from .parameters import BY_NAME, PropError
+
+# Each prop below: bool | str, int | str ... where `str` is a token (CDK encodes every token as a str
+# or a number; an `int | float` token passes as a number).
+
+
+@dataclass(frozen=True)
+class Node:
+    """One NGINX Plus node (template parameters Node<N>InstanceId, ...HealthCheckUrl, ...Priority,
+    and optionally ...NetworkInterfaceId + ...PrivateIpAddress: the pair by ENI + private IP)."""
+
+    instance_id: str
+    health_check_url: str
+    priority: int | None = None  # None: the template's default, 101 for node 1 and 100 for node 2
+    network_interface_id: str = ""
+    private_ip_address: str = ""
+
+
+@dataclass(frozen=True)
+class HealthChecks:
+    interval_seconds: float | str = 1
+    timeout_seconds: float | str = 1
+    fall_threshold: int = 3
+    rise_threshold: int = 2
+    ca_bundle: str = ""
+
+
+@dataclass(frozen=True)
+class FailoverPolicy:
+    preempt: bool | str = True
+    preempt_delay_seconds: int = 60
+    min_seconds_between_moves: int = 0
+    flap_window_seconds: int = 300
+    flap_suppress_threshold: int = 3
+
+
+@dataclass(frozen=True)
+class Network:
+    """Placement of the functions in a VPC (optional) and its interface/gateway endpoints."""
+
+    subnet_ids: Sequence[str] = ()
+    security_group_ids: Sequence[str] = ()
+    create_vpc_endpoints: bool = False
+    vpc_id: str = ""
+    route_table_ids: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Observers:
+    """Further observers in other Availability Zones (docs/observers.md); empty: MonitorFunction alone."""
+
+    observer2_subnet_id: str = ""
+    observer3_subnet_id: str = ""
+    heartbeat_seconds: int = 10
+
+
+@dataclass(frozen=True)
+class FailoverProps:
+    """Everything NginxEipFailover takes; each field mirrors template.yaml parameters (parameters.SPECS)."""
+
+    nodes: tuple[Node, Node]
+    elastic_ip_allocation_id: str
+    health: HealthChecks = field(default_factory=HealthChecks)
+    failover: FailoverPolicy = field(default_factory=FailoverPolicy)
+    network: Network = field(default_factory=Network)
+    observers: Observers = field(default_factory=Observers)
+    profile: str = "lean"
+    notification_email: str = ""
+    log_level: str = "INFO"
+    log_retention_in_days: int = 30
+    decision_log_retention_days: int = 14
+    enable_tracing: bool = False
+    monitor_reserved_concurrency: int | None = None  # None or 0: none reserved
+    preflight_interval_seconds: int = 900
+
+
+def _number_text(value: float) -> str:
+    """A number as the template's parameter text: 1 -> "1", 0.5 -> "0.5" (never "1e-05")."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return _number_text(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Sequence):
+        return ",".join(str(item) for item in value)
+    raise PropError(f"{value!r} is not a value a template parameter takes")
+
+
+def _lookup(props: FailoverProps, path: str) -> Any:
+    value: Any = props
+    for part in path.split("."):
+        name, _, index = part.partition("[")
+        value = getattr(value, name)
+        if index:
+            value = value[int(index.rstrip("]"))]
+    return value
+
+
+def template_values(props: FailoverProps, as_token: Callable[[Any], Any | None]) -> dict[str, Any]:
+    """Each template parameter's value for these props, checked; `as_token(value)` returns a token's
+    string form (passed through unchecked) or None for a plain value."""
+    if len(props.nodes) != 2:
+        raise PropError(f"nodes has {len(props.nodes)} entries: the pair is exactly two nodes")
+    values: dict[str, Any] = {}
+    for spec in parameters.SPECS:
+        raw = _lookup(props, spec.prop)
+        if spec.name in ("Node1Priority", "Node2Priority") and raw is None:
+            raw = spec.default
+        token = as_token(raw)
+        if token is not None:
+            values[spec.name] = token
+            continue
+        if spec.type == "CommaDelimitedList":
+            items = [as_token(item) or _text(item) for item in raw]
+            values[spec.name] = items
+            continue
+        text = _text(raw)
+        spec.check(text)
+        values[spec.name] = text
+    _check_rules(values)
+    return values
+
+
+def _given(value: Any) -> bool:
+    return bool(value) if isinstance(value, list | str) else value is not None
+
+
+def _check_rules(values: dict[str, Any]) -> None:
+    """template.yaml's Rules, on plain values (a token is checked by CloudFormation at deploy time)."""
+    eni = [values[f"Node{n}{kind}"] for n in (1, 2) for kind in ("NetworkInterfaceId", "PrivateIpAddress")]
+    if any(_given(v) for v in eni) and not all(_given(v) for v in eni):
+        given = ", ".join(
+            f"nodes[{n - 1}].{prop}={values[f'Node{n}{kind}']!r}"
+            for n in (1, 2)
+            for kind, prop in (
+                ("NetworkInterfaceId", "network_interface_id"),
+                ("PrivateIpAddress", "private_ip_address"),
+            )
+        )
+        raise PropError(f"{parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR} ({given})")
+    groups = values["SecurityGroupIds"]
+    if (_given(values["Observer2SubnetId"]) or _given(values["Observer3SubnetId"])) and not _given(groups):
+        raise PropError(
+            f"{parameters.OBSERVER_PLACEMENT_NEEDS_SECURITY_GROUPS} (observers.observer2_subnet_id="
+            f"{values['Observer2SubnetId']!r}, observers.observer3_subnet_id={values['Observer3SubnetId']!r}, "
+            "network.security_group_ids=())"
+        )
+    if _given(values["SubnetIds"]) and not _given(groups):
+        raise PropError(
+            f"{parameters.VPC_PLACEMENT_NEEDS_SECURITY_GROUPS} (network.subnet_ids={values['SubnetIds']!r}, "
+            "network.security_group_ids=())"
+        )
+    if values["CreateVpcEndpoints"] == "true":
+        for name, message in (
+            ("SubnetIds", parameters.VPC_ENDPOINTS_NEED_SUBNETS),
+            ("VpcId", parameters.VPC_ENDPOINTS_NEED_VPC),
+            ("RouteTableIds", parameters.VPC_ENDPOINTS_NEED_ROUTE_TABLES),
+        ):
+            if not _given(values[name]):
+                raise PropError(f"{message} (network.create_vpc_endpoints=True, {BY_NAME[name].prop}={values[name]!r})")
+
+
+_BOOLEAN = {"Preempt", "CreateVpcEndpoints", "EnableTracing"}
+
+
+def _typed(name: str, text: str) -> Any:
+    """A template parameter's text as the prop's type (the inverse of `_text`)."""
+    spec = BY_NAME[name]
+    if spec.type == "CommaDelimitedList":
+        return tuple(item.strip() for item in text.split(",")) if text else ()
+    if name in _BOOLEAN:
+        return text == "true"
+    if name == "MonitorReservedConcurrency":
+        return int(text) if text else None
+    if spec.type == "Number" or name in ("HealthCheckIntervalSeconds", "HealthCheckTimeoutSeconds"):
+        try:
+            number = float(text)
+        except ValueError:
+            return text  # checked (and refused) by template_values, with the prop's name
+        return int(number) if number.is_integer() and spec.type == "Number" else number
+    return text
+
+
+def props_from_template_parameters(values: dict[str, Any]) -> FailoverProps:
+    """The props for these template.yaml parameter values (others take the template's defaults): the
+    same inputs as `sam deploy --parameter-overrides`. A value that is a token is passed as is."""
+    unknown = sorted(set(values) - set(BY_NAME))
+    if unknown:
+        raise PropError(f"not template.yaml parameters: {', '.join(unknown)}")
+    fields: dict[str, dict[str, Any]] = {"": {}, "health": {}, "failover": {}, "network": {}, "observers": {}}
+    node_fields: list[dict[str, Any]] = [{}, {}]
+    for name, raw in values.items():
+        path = BY_NAME[name].prop
+        value = _typed(name, raw) if isinstance(raw, str) and "${Token[" not in raw else raw
+        if path.startswith("nodes["):
+            node_fields[int(path[6])][path.split(".", 1)[1]] = value
+        elif "." in path:
+            group, prop = path.split(".", 1)
+            fields[group][prop] = value
+        else:
+            fields[""][path] = value
+    for index, node in enumerate(node_fields):
+        for required in ("instance_id", "health_check_url"):
+            if required not in node:
+                raise PropError(
+                    f"nodes[{index}].{required} is required (template parameter {_name_of(index, required)})"
+                )
+    if "elastic_ip_allocation_id" not in fields[""]:
+        raise PropError("elastic_ip_allocation_id is required (template parameter ElasticIpAllocationId)")
+    return FailoverProps(
+        nodes=(Node(**node_fields[0]), Node(**node_fields[1])),
+        health=HealthChecks(**fields["health"]),
+        failover=FailoverPolicy(**fields["failover"]),
+        network=Network(**fields["network"]),
+        observers=Observers(**fields["observers"]),
+        **fields[""],
+    )
+
+
+def _name_of(index: int, prop: str) -> str:
+    return next(spec.name for spec in parameters.SPECS if spec.prop == f"nodes[{index}].{prop}")

@@ -1,0 +1,264 @@
+"""NginxEipFailover synthesized with aws_cdk.assertions: its resources and every IAM statement of
+every role. Runs under .venv-cdk (make cdk-test: `pytest --noconftest`, no lab or moto needed);
+elsewhere aws_cdk is missing and the module is skipped. The functions' code is the sam build output."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+cdk = pytest.importorskip("aws_cdk", reason="aws-cdk-lib is in .venv-cdk: make cdk-test runs this")
+
+from aws_cdk import assertions  # noqa: E402
+from nginx_eip_failover_cdk import (  # noqa: E402
+    CodeNotBuiltError,
+    FailoverPolicy,
+    HealthChecks,
+    Network,
+    NginxEipFailover,
+    Node,
+    Observers,
+    PropError,
+)
+
+EIP = "eipalloc-0a1b2c3d4e5f60718"
+NODES = (
+    Node("i-0a1b2c3d4e5f60718", "http://10.0.1.10:8080/health"),
+    Node("i-0a1b2c3d4e5f60719", "http://10.0.2.10:8080/health"),
+)
+ENI_NODES = (
+    Node("i-0a1b2c3d4e5f60718", "http://10.0.1.10:8080/health", 101, "eni-0a1b2c3d4e5f60718", "10.0.1.20"),
+    Node("i-0a1b2c3d4e5f60719", "http://10.0.2.10:8080/health", 100, "eni-0a1b2c3d4e5f60719", "10.0.2.21"),
+)
+COMMON = [
+    ("MoveTheElasticIpBetweenThePair", ["ec2:AssociateAddress"]),
+    (
+        "DescribeActionsSupportNoResourceScoping",
+        ["ec2:DescribeAddresses", "ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "ec2:DescribeRouteTables"],
+    ),
+    ("MoveFleetAddressesTaggedForThisStack", ["ec2:AssociateAddress"]),
+    ("MoveFleetSecondaryIpsTaggedForThisStack", ["ec2:AssignPrivateIpAddresses"]),
+    ("PointFleetRoutesTaggedForThisStack", ["ec2:ReplaceRoute", "ec2:CreateRoute"]),
+    ("ReadAndConditionallyWriteState", ["dynamodb:GetItem", "dynamodb:PutItem"]),
+]
+KMS = [("PublishToTheEncryptedTopic", ["kms:Decrypt", "kms:GenerateDataKey*"])]
+ALARMS = [("PreflightReadsTheNodeAlarms", ["cloudwatch:DescribeAlarms"])]
+MONITOR_OWN = [
+    ("AppendToTheDecisionLog", ["dynamodb:BatchWriteItem"]),
+    ("HandOverProbingThroughTheMonitorLease", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"]),
+    ("Notify", ["sns:Publish"]),
+]
+CONTROL_OWN = [
+    ("AppendToAndReadTheDecisionLog", ["dynamodb:BatchWriteItem", "dynamodb:Query"]),
+    ("Notify", ["sns:Publish"]),
+]
+SCHEDULE = [(None, ["lambda:InvokeFunction"])]
+
+
+def synth(**kwargs: Any) -> assertions.Template:
+    app = cdk.App(context={"aws:cdk:enable-path-metadata": True})
+    stack = cdk.Stack(app, "Failover")
+    NginxEipFailover(stack, "Failover", **{"nodes": NODES, "elastic_ip_allocation_id": EIP, **kwargs})
+    return assertions.Template.from_stack(stack)
+
+
+def _named(template: assertions.Template, kind: str) -> dict[str, dict[str, Any]]:
+    """Resources of a type by their construct ID (template.yaml's logical name)."""
+    return {r["Metadata"]["aws:cdk:path"].split("/")[-1]: r for r in template.find_resources(kind).values()}
+
+
+def _statements(role: dict[str, Any]) -> list[tuple[str | None, list[str]]]:
+    [policy] = role["Properties"]["Policies"]
+    return [
+        (s.get("Sid"), s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        for s in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_lean_by_instance_creates_the_templates_resources() -> None:
+    template = synth()
+    for kind, count in {
+        "AWS::DynamoDB::Table": 3,
+        "AWS::SNS::Topic": 1,
+        "AWS::Logs::LogGroup": 2,
+        "AWS::Lambda::Function": 2,
+        "AWS::Lambda::EventInvokeConfig": 1,
+        "AWS::Scheduler::Schedule": 1,
+        "AWS::IAM::Role": 3,
+        "AWS::CloudWatch::Alarm": 4,
+        "AWS::Lambda::Permission": 2,
+        "AWS::KMS::Key": 0,
+        "AWS::KMS::Alias": 0,
+        "AWS::CloudWatch::Dashboard": 0,
+        "AWS::SNS::Subscription": 0,
+        "AWS::EC2::VPCEndpoint": 0,
+        "AWS::IAM::Policy": 0,
+    }.items():
+        template.resource_count_is(kind, count)
+    template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "nginx_eip_failover.handlers.monitor.lambda_handler",
+            "Runtime": "python3.13",
+            "Architectures": ["arm64"],
+            "Timeout": 150,
+            "TracingConfig": {"Mode": "PassThrough"},
+            "Environment": {"Variables": assertions.Match.object_like({"OBSERVERS": "local", "FALL_THRESHOLD": "3"})},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {
+            "ScheduleExpression": "rate(1 minute)",
+            "State": "ENABLED",
+            "Target": assertions.Match.object_like({"Input": '{"trigger": "schedule"}'}),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}
+    )
+    template.has_resource_properties("AWS::Lambda::Permission", {"Principal": "lambda.alarms.cloudwatch.amazonaws.com"})
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"Namespace": "AWS/Lambda", "MetricName": "Invocations", "Threshold": 1}
+    )
+    outputs = {o.split("Failover", 1)[-1][:-8] for o in template.to_json()["Outputs"]}
+    assert outputs == {
+        "MonitorFunctionName",
+        "MonitorFunctionArn",
+        "ControlFunctionName",
+        "ControlFunctionArn",
+        "StateTableName",
+        "StateTableArn",
+        "DecisionLogTableName",
+        "NotificationTopicArn",
+    }
+
+
+def test_every_iam_statement_of_every_role_lean() -> None:
+    roles = _named(synth(), "AWS::IAM::Role")
+    assert set(roles) == {"MonitorFunctionRole", "ControlFunctionRole", "MonitorFunctionEveryMinuteRole"}
+    assert _statements(roles["MonitorFunctionRole"]) == COMMON + MONITOR_OWN + ALARMS
+    assert _statements(roles["ControlFunctionRole"]) == [
+        *COMMON,
+        *CONTROL_OWN,
+        *ALARMS,
+        ("PreflightReadsTheSchedule", ["scheduler:GetSchedule"]),
+    ]
+    assert _statements(roles["MonitorFunctionEveryMinuteRole"]) == SCHEDULE
+    for name in ("MonitorFunctionRole", "ControlFunctionRole"):
+        # SAM's: Lambda's basic execution, and X-Ray and VPC access (it adds both for an !If Tracing/VpcConfig).
+        managed = json.dumps(roles[name]["Properties"]["ManagedPolicyArns"])
+        names = ("AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess", "AWSLambdaVPCAccessExecutionRole")
+        assert all(f"policy/{n}" in managed or f"service-role/{n}" in managed for n in names), managed
+
+
+def test_every_iam_statement_of_every_role_full_with_observers() -> None:
+    template = synth(
+        profile="full",
+        network=Network(subnet_ids=("subnet-0a1b2c3d",), security_group_ids=("sg-0a1b2c3d",)),
+        observers=Observers("subnet-0a1b2c3e", "subnet-0a1b2c3f"),
+    )
+    roles = _named(template, "AWS::IAM::Role")
+    assert set(roles) == {
+        "MonitorFunctionRole",
+        "ControlFunctionRole",
+        "MonitorFunctionEveryMinuteRole",
+        "Observer2FunctionEveryMinuteRole",
+        "Observer3FunctionEveryMinuteRole",
+    }
+    assert _statements(roles["MonitorFunctionRole"]) == COMMON + MONITOR_OWN + KMS + ALARMS
+    assert _statements(roles["ControlFunctionRole"]) == [
+        *COMMON,
+        *CONTROL_OWN,
+        *KMS,
+        *ALARMS,
+        ("PreflightReadsTheSchedule", ["scheduler:GetSchedule"]),
+    ]
+    for name in (
+        "MonitorFunctionEveryMinuteRole",
+        "Observer2FunctionEveryMinuteRole",
+        "Observer3FunctionEveryMinuteRole",
+    ):
+        assert _statements(roles[name]) == SCHEDULE
+    functions = _named(template, "AWS::Lambda::Function")
+    monitor_role = functions["MonitorFunction"]["Properties"]["Role"]
+    assert functions["Observer2Function"]["Properties"]["Role"] == monitor_role  # the same rights
+    assert functions["Observer3Function"]["Properties"]["Environment"]["Variables"]["OBSERVERS"] == (
+        "local,observer2,observer3"
+    )
+    [key] = template.find_resources("AWS::KMS::Key").values()
+    sids = [s["Sid"] for s in key["Properties"]["KeyPolicy"]["Statement"]]
+    assert sids == ["AccountAdministersKeyThroughIam", "StackAlarmsPublishToTopic"]
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    template.resource_count_is("AWS::KMS::Alias", 1)
+
+
+def test_the_pair_decides_what_association_is_granted_on() -> None:
+    def pair_resources(template: assertions.Template) -> str:
+        role = _named(template, "AWS::IAM::Role")["MonitorFunctionRole"]
+        [statement] = [
+            s
+            for s in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            if s["Sid"] == "MoveTheElasticIpBetweenThePair"
+        ]
+        return str(statement["Resource"])
+
+    by_instance, by_eni = pair_resources(synth()), pair_resources(synth(nodes=ENI_NODES))
+    assert "instance/${Instance}" in by_instance and "network-interface" not in by_instance
+    assert "network-interface/${Eni}" in by_eni and "instance/" not in by_eni
+    assert "eni-0a1b2c3d4e5f60718" in by_eni
+
+
+def test_tuning_props_reach_the_environment() -> None:
+    template = synth(
+        health=HealthChecks(interval_seconds=0.5, timeout_seconds=0.5, fall_threshold=4),
+        failover=FailoverPolicy(preempt=False, preempt_delay_seconds=30),
+        enable_tracing=True,
+        monitor_reserved_concurrency=5,
+    )
+    monitor = _named(template, "AWS::Lambda::Function")["MonitorFunction"]["Properties"]
+    variables = monitor["Environment"]["Variables"]
+    assert (variables["HEALTH_CHECK_INTERVAL_SECONDS"], variables["FALL_THRESHOLD"], variables["PREEMPT"]) == (
+        "0.5",
+        "4",
+        "false",
+    )
+    assert variables["PREEMPT_DELAY_SECONDS"] == "30" and variables["POWERTOOLS_TRACE_DISABLED"] == "false"
+    assert monitor["TracingConfig"] == {"Mode": "Active"} and monitor["ReservedConcurrentExecutions"] == 5
+
+
+def test_a_token_passes_through_unchecked() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Tokens")
+    eip = cdk.CfnParameter(stack, "ElasticIpAllocationId").value_as_string
+    NginxEipFailover(stack, "Failover", nodes=NODES, elastic_ip_allocation_id=eip)
+    template = assertions.Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": assertions.Match.object_like({"EIP_ALLOCATION_ID": {"Ref": "ElasticIpAllocationId"}})
+            }
+        },
+    )
+
+
+def test_bad_props_are_refused_naming_the_prop_and_value() -> None:
+    with pytest.raises(
+        PropError, match=r"^elastic_ip_allocation_id='eip-1' \(template parameter ElasticIpAllocationId\)"
+    ):
+        synth(elastic_ip_allocation_id="eip-1")
+    with pytest.raises(PropError, match=r"health\.fall_threshold='0'.*must be at least 1"):
+        synth(health=HealthChecks(fall_threshold=0))
+    with pytest.raises(PropError, match="the pair by ENI needs all four"):
+        synth(nodes=(ENI_NODES[0], NODES[1]))
+    with pytest.raises(PropError, match=r"^profile='medium'"):
+        synth(profile="medium")
+
+
+def test_without_a_sam_build_the_construct_says_how_to_make_one(tmp_path: Any) -> None:
+    with pytest.raises(CodeNotBuiltError, match="holds no nginx_eip_failover/handlers"):
+        synth(code_directory=tmp_path)

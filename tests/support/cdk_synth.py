@@ -1,0 +1,92 @@
+"""The CDK construct (constructs/) synthesized for the parity and lab tests, by the CDK's own venv.
+
+aws-cdk-lib lives in .venv-cdk (make cdk-test), not in the dev venv the lab runs in: the templates are
+synthesized there in one subprocess (`python -m nginx_eip_failover_cdk.synth`) and read here as plain
+JSON. NGINX_EIP_FAILOVER_CDK_PYTHON names that interpreter; without it the tests that need a synth
+are skipped (make test), and make cdk-test sets it, so CI runs them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nginx_eip_failover_lab.iac_surface import VARIANTS, variant_parameters
+
+ROOT = Path(__file__).resolve().parents[2]
+# The construct's props and their checks are plain Python (no aws_cdk): read from the checkout.
+sys.path.insert(0, str(ROOT / "constructs"))
+from nginx_eip_failover_cdk import parameters as cdk_parameters  # noqa: E402
+from nginx_eip_failover_cdk import props as cdk_props  # noqa: E402
+
+__all__ = ["LAB_STACK", "cdk_parameters", "cdk_props", "parity_cases", "synthesized"]
+
+CDK_PYTHON_ENV = "NGINX_EIP_FAILOVER_CDK_PYTHON"
+SYNTH_DIR = ROOT / "build" / "cdk-synth"
+LAB_STACK = "nginx-eip-failover-lab"
+# Every optional resource at once: observers, VPC placement and endpoints, e-mail, tracing, reserved
+# concurrency, in the full profile by ENI.
+EVERYTHING: dict[str, str] = {
+    "ObservabilityProfile": "full",
+    "Node1NetworkInterfaceId": "eni-0123456789abcdef1",
+    "Node1PrivateIpAddress": "10.0.1.20",
+    "Node2NetworkInterfaceId": "eni-0123456789abcdef2",
+    "Node2PrivateIpAddress": "10.0.2.21",
+    "SubnetIds": "subnet-0123456789abcdef1,subnet-0123456789abcdef2",
+    "SecurityGroupIds": "sg-0123456789abcdef0",
+    "CreateVpcEndpoints": "true",
+    "VpcId": "vpc-0123456789abcdef0",
+    "RouteTableIds": "rtb-0123456789abcdef1",
+    "Observer2SubnetId": "subnet-0123456789abcdef3",
+    "Observer3SubnetId": "subnet-0123456789abcdef4",
+    "NotificationEmail": "ops@example.com",
+    "EnableTracing": "true",
+    "MonitorReservedConcurrency": "5",
+    "FallThreshold": "4",
+    "HealthCheckIntervalSeconds": "0.5",
+    "HealthCheckTimeoutSeconds": "0.5",
+    "Preempt": "false",
+    "LogRetentionInDays": "14",
+}
+
+
+def parity_cases() -> dict[str, dict[str, str]]:
+    """Stack name -> the template.yaml parameter values both sides get."""
+    cases = {variant: variant_parameters(variant) for variant in VARIANTS}
+    cases["everything"] = {**variant_parameters("instance-lean"), **EVERYTHING}
+    return cases
+
+
+def cdk_python() -> str:
+    python = os.environ.get(CDK_PYTHON_ENV)
+    if not python:
+        pytest.skip(f"{CDK_PYTHON_ENV} is not set: make cdk-test synthesizes the construct and runs this")
+    return python
+
+
+@functools.cache
+def synthesized() -> dict[str, Path]:
+    """Stack name -> its synthesized template, for every parity case and the lab's stack (one synth)."""
+    python = cdk_python()
+    SYNTH_DIR.mkdir(parents=True, exist_ok=True)
+    specs: list[dict[str, Any]] = [{"name": name, "values": values} for name, values in parity_cases().items()]
+    specs.append({"name": LAB_STACK, "values": {}, "parameters": list(cdk_parameters.LAB_PARAMETERS)})
+    spec_file = SYNTH_DIR / "spec.json"
+    spec_file.write_text(json.dumps(specs, indent=1))
+    done = subprocess.run(
+        [python, "-m", "nginx_eip_failover_cdk.synth", str(spec_file), str(SYNTH_DIR)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise AssertionError(f"cdk synth failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
+    return {spec["name"]: SYNTH_DIR / f"{spec['name']}.template.json" for spec in specs}
