@@ -41,6 +41,19 @@ class HealthChecks:
 
 
 @dataclass(frozen=True)
+class HealthAuth:
+    """Authenticated health checks (docs/health-auth.md): a token or basic auth from a Secrets Manager
+    secret or SSM SecureString, an optional client certificate for mutual TLS."""
+
+    kind: str = "none"  # none | header | basic
+    secret_arn: str = ""
+    header_name: str = "Authorization"
+    failure_is_down: bool | str = False
+    client_cert_secret_arn: str = ""
+    fleet_secrets: str = "none"  # none | tagged: fleet groups' own secrets, tagged for the stack
+
+
+@dataclass(frozen=True)
 class FailoverPolicy:
     preempt: bool | str = True
     preempt_delay_seconds: int = 60
@@ -79,6 +92,7 @@ class FailoverProps:
     failover: FailoverPolicy = field(default_factory=FailoverPolicy)
     network: Network = field(default_factory=Network)
     observers: Observers = field(default_factory=Observers)
+    health_auth: HealthAuth = field(default_factory=HealthAuth)
     profile: str = "lean"
     notification_email: str = ""
     log_level: str = "INFO"
@@ -174,6 +188,11 @@ def _check_rules(values: dict[str, Any]) -> None:
             f"{parameters.VPC_PLACEMENT_NEEDS_SECURITY_GROUPS} (network.subnet_ids={values['SubnetIds']!r}, "
             "network.security_group_ids=())"
         )
+    kind, secret = values["HealthCheckAuthKind"], values["HealthCheckAuthSecretArn"]
+    if kind != "none" and not _given(secret):
+        raise PropError(f"{parameters.HEALTH_CHECK_AUTH_NEEDS_ITS_ARN} (health_auth.kind={kind!r})")
+    if kind == "none" and _given(secret):
+        raise PropError(f"{parameters.HEALTH_CHECK_AUTH_ARN_NEEDS_ITS_KIND} (health_auth.secret_arn={secret!r})")
     if values["CreateVpcEndpoints"] == "true":
         for name, message in (
             ("SubnetIds", parameters.VPC_ENDPOINTS_NEED_SUBNETS),
@@ -184,7 +203,7 @@ def _check_rules(values: dict[str, Any]) -> None:
                 raise PropError(f"{message} (network.create_vpc_endpoints=True, {BY_NAME[name].prop}={values[name]!r})")
 
 
-_BOOLEAN = {"Preempt", "CreateVpcEndpoints", "EnableTracing"}
+_BOOLEAN = {"Preempt", "CreateVpcEndpoints", "EnableTracing", "HealthCheckAuthFailureIsDown"}
 
 
 def _typed(name: str, text: str) -> Any:
@@ -211,7 +230,14 @@ def props_from_template_parameters(values: dict[str, Any]) -> FailoverProps:
     unknown = sorted(set(values) - set(BY_NAME))
     if unknown:
         raise PropError(f"not template.yaml parameters: {', '.join(unknown)}")
-    fields: dict[str, dict[str, Any]] = {"": {}, "health": {}, "failover": {}, "network": {}, "observers": {}}
+    fields: dict[str, dict[str, Any]] = {
+        "": {},
+        "health": {},
+        "failover": {},
+        "network": {},
+        "observers": {},
+        "health_auth": {},
+    }
     node_fields: list[dict[str, Any]] = [{}, {}]
     for name, raw in values.items():
         path = BY_NAME[name].prop
@@ -237,6 +263,7 @@ def props_from_template_parameters(values: dict[str, Any]) -> FailoverProps:
         failover=FailoverPolicy(**fields["failover"]),
         network=Network(**fields["network"]),
         observers=Observers(**fields["observers"]),
+        health_auth=HealthAuth(**fields["health_auth"]),
         **fields[""],
     )
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from nginx_eip_failover.core.errors import ConfigError
+from nginx_eip_failover.core.probe_auth import NO_PROBE_AUTH, ProbeAuth, load_probe_auth
 
 if TYPE_CHECKING:
     # Address sets are the fleet's (core.fleet_config builds them): not imported on a pair's cold path.
@@ -116,6 +117,8 @@ class Settings:
     # Each observer rewrites its report at least this often, so the others can tell it is alive
     # (OBSERVER_HEARTBEAT_SECONDS); a verdict change is written at once.
     observer_heartbeat_seconds: float = 10.0
+    # How probes authenticate (HEALTH_CHECK_AUTH_*, core/probe_auth): every node of every group.
+    probe_auth: ProbeAuth = NO_PROBE_AUTH
 
     @property
     def shares_verdicts(self) -> bool:
@@ -438,6 +441,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         observer_heartbeat_seconds=heartbeat,
         route_table_role_arn=route_table_role_arn,
         route_table_role_external_id=route_table_role_external_id,
+        probe_auth=load_probe_auth(env),
     )
 
 
