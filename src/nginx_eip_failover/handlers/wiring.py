@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from nginx_eip_failover.core.ports import EipPort
     from nginx_eip_failover.service.controller import FailoverController
     from nginx_eip_failover.service.fleet import Fleet
+    from nginx_eip_failover.service.found_nodes import FoundNodes
 
 
 def build_controller(settings: Settings) -> FailoverController:
@@ -36,12 +37,15 @@ def build_controller(settings: Settings) -> FailoverController:
     from nginx_eip_failover.service.observer_exchange import ObserverExchange
 
     default = settings.group == DEFAULT_GROUP
+    found = found_nodes(settings)
     return FailoverController(
         settings,
         store=StateStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
         # Every move checks the emergency stop first (service/emergency_stop.py).
         eip=StopGuardedMover(_mover(settings), stop_flag(settings.table_name)),
-        prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle, observer=settings.observer),
+        # Found nodes are probed where they are this cycle (service/found_nodes).
+        prober=found
+        or HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle, observer=settings.observer),
         notifier=Notifier(
             None,
             settings.topic_arn,
@@ -52,6 +56,22 @@ def build_controller(settings: Settings) -> FailoverController:
         per_node_metrics=default and settings.observability == "full",
         journal=DecisionJournal(decision_log(settings), settings),
         observers=ObserverExchange(settings, observer_board(settings)),
+        found_nodes=found,
+    )
+
+
+def found_nodes(settings: Settings) -> FoundNodes | None:
+    """The resolution of nodes named by an Auto Scaling group or tags; None when every node is fixed."""
+    if not any(node.finder is not None for node in settings.nodes):
+        return None
+    from nginx_eip_failover.adapters.health_probe import HealthProber
+    from nginx_eip_failover.adapters.node_finder import NodeFinder
+    from nginx_eip_failover.service.found_nodes import FoundNodes
+
+    return FoundNodes(
+        NodeFinder(aws_clients.autoscaling, aws_clients.ec2),
+        lambda nodes: HealthProber(nodes, settings.timeout_seconds, settings.ca_bundle, observer=settings.observer),
+        observer=settings.observer,
     )
 
 

@@ -48,6 +48,7 @@ from nginx_eip_failover.service.plan import Plan
 
 if TYPE_CHECKING:
     from nginx_eip_failover.core.log_records import OutcomeCause
+    from nginx_eip_failover.service.found_nodes import FoundNodes
     from nginx_eip_failover.service.operator_requests import ControlRequest
     from nginx_eip_failover.service.status import StatusDocument
 
@@ -102,6 +103,7 @@ class FailoverController:
         per_node_metrics: bool = True,
         journal: DecisionJournal | None = None,
         observers: ObserverExchange | None = None,
+        found_nodes: FoundNodes | None = None,
     ) -> None:
         self.settings = settings
         self._store = store
@@ -127,6 +129,10 @@ class FailoverController:
         self.journal = journal or DecisionJournal(None, settings)
         # The quorum of observers (off unless OBSERVERS names several): shares and counts verdicts.
         self.observers = observers or ObserverExchange(settings, None, clock=clock)
+        self.found_nodes = found_nodes  # nodes found by Auto Scaling group or tags; None: fixed InstanceIds
+
+    def _find_nodes(self) -> None:
+        self.settings = self.found_nodes.refresh(self.settings, self._snapshot) if self.found_nodes else self.settings
 
     def probe(self, budget_seconds: float | None = None) -> list[Observation]:
         observations = self._prober.probe_all(budget_seconds)
@@ -141,6 +147,7 @@ class FailoverController:
         `time_left()`: seconds left in the invocation; no move is committed without
         MOVE_TIME_RESERVE_SECONDS to carry it out.
         """
+        self._find_nodes()
         started = self._monotonic()
         probed_at = self._clock()
         # The loop starts a cycle only with room for a whole probe timeout: no budget to cut here.
@@ -229,6 +236,7 @@ class FailoverController:
 
         probed_at, observations = self._probe_for_operator(time_left)
         snapshot = self._store.load(consistent=True)
+        snapshot = Snapshot(self._rebased(snapshot.state, actor), snapshot.version)
         seen = self._eip.describe()
         verdicts = node_verdicts(observations, self.settings.quorum)
         # As run_cycle decides (an operator's request decides as run_control does: without it).
@@ -250,6 +258,7 @@ class FailoverController:
 
     def _probe_for_operator(self, time_left: Callable[[], float] | None) -> tuple[float, list[Observation]]:
         """Probes for an operator's request, cut so that the rest of it fits in the invocation."""
+        self._find_nodes()
         probed_at = self._clock()
         budget = max(0.1, time_left() - CONTROL_TIME_AFTER_PROBES_SECONDS) if time_left else None
         return probed_at, self._with_runs(self.probe(budget), probed_at)
@@ -275,7 +284,11 @@ class FailoverController:
 
         snapshot = self._store.load()
         self._remember(snapshot)
+        self._find_nodes()
         return build_status(snapshot, self._eip.describe(), self.settings, self._clock())
+
+    def _rebased(self, state: ControllerState, actor: str) -> ControllerState:  # found nodes' rise rule
+        return self.found_nodes.rebased(state, self.settings, self._clock(), actor) if self.found_nodes else state
 
     def _cached_or_loaded(self) -> Snapshot:
         if self._snapshot is None:
@@ -298,7 +311,7 @@ class FailoverController:
             snapshot = self._cached_or_loaded()
             decide_started = self._monotonic()
             association = self._eip.describe()
-            decision = build(snapshot.state, association, self._clock())
+            decision = build(self._rebased(snapshot.state, actor), association, self._clock())
             if decision.state != snapshot.state:
                 try:
                     version = self._store.save(decision.state, snapshot.version)
