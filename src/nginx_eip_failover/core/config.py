@@ -331,6 +331,11 @@ def _node_finder(env: Mapping[str, str], prefix: str) -> NodeFinder | None:
 def _load_node(env: Mapping[str, str], index: int) -> NodeConfig:
     prefix = f"NODE{index}_"
     finder = _node_finder(env, prefix)
+    instance_id = (
+        ""
+        if finder is not None
+        else _parse(env, f"{prefix}INSTANCE_ID", None, _pattern(_INSTANCE_ID, "an instance ID (i-...)"))
+    )
     url = _parse(env, f"{prefix}HEALTH_CHECK_URL", None, _health_check_url)
     if finder is None and PRIVATE_IP_PLACEHOLDER in url:
         raise ConfigError(
@@ -340,9 +345,7 @@ def _load_node(env: Mapping[str, str], index: int) -> NodeConfig:
         )
     return NodeConfig(
         name=f"node{index}",
-        instance_id=""
-        if finder is not None
-        else _parse(env, f"{prefix}INSTANCE_ID", None, _pattern(_INSTANCE_ID, "an instance ID (i-...)")),
+        instance_id=instance_id,
         health_check_url=url,
         priority=_parse(env, f"{prefix}PRIORITY", None, _integer(0, 255)),
         network_interface_id=_optional(
