@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from nginx_eip_failover.core.config import NodeConfig, NodeFinder, load_settings
+from nginx_eip_failover.core.config import NodeConfig, load_settings
 from nginx_eip_failover.core.decision import Context, Verdict, decide, failing_in, is_eligible
 from nginx_eip_failover.core.errors import ConfigError, ElasticIpError, NodeFinderError
 from nginx_eip_failover.core.found_nodes import (
@@ -21,6 +21,7 @@ from nginx_eip_failover.core.found_nodes import (
     rebase_on_instances,
     resolved_nodes,
 )
+from nginx_eip_failover.core.node_finders import NodeFinder
 from nginx_eip_failover.core.ports import Association, BeforeSend, MoveResult, Notice, Observation, Snapshot
 from nginx_eip_failover.core.state import ControllerState, NodeHealth, state_from_dict, state_to_dict
 from nginx_eip_failover.service.controller import FailoverController

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from nginx_eip_failover.core.config import PRIVATE_IP_PLACEHOLDER, NodeConfig, Settings
+from nginx_eip_failover.core.config import NodeConfig, Settings
+from nginx_eip_failover.core.node_finders import PRIVATE_IP_PLACEHOLDER
 from nginx_eip_failover.core.state import ControllerState, HistoryEntry, NodeHealth
 
 # A found node with no instance in service: its instance_id ("" never matches an association).
