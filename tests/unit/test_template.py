@@ -570,7 +570,10 @@ def test_one_status_check_alarm_per_node_invokes_the_monitor(resources: dict[str
     alarm = _properties(resources, logical_id)
     assert resources[logical_id]["Type"] == "AWS::CloudWatch::Alarm"
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/EC2", "StatusCheckFailed")
-    assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": {"Ref": f"Node{node}InstanceId"}}]
+    by_instance = {"Name": "InstanceId", "Value": {"Ref": f"Node{node}InstanceId"}}
+    # A found node's alarm watches its Auto Scaling group (docs/found-nodes.md).
+    by_group = {"Name": "AutoScalingGroupName", "Value": {"Ref": f"Node{node}AutoScalingGroupName"}}
+    assert alarm["Dimensions"] == [{"Fn::If": [f"Node{node}ByGroup", by_group, by_instance]}]
     assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Maximum", 60, 1)
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
     assert _sub_text(alarm["AlarmName"]) == "${AWS::StackName}-node" + node + "-status-check"
@@ -676,9 +679,11 @@ def test_email_subscription_is_optional(template: dict[str, Any], resources: dic
 def test_vpc_endpoints_only_with_vpc_placement(template: dict[str, Any], resources: dict[str, Any]) -> None:
     endpoints = _of_type(resources, "AWS::EC2::VPCEndpoint")
     services = {_sub_text(endpoint["Properties"]["ServiceName"]).rsplit(".", 1)[1] for endpoint in endpoints.values()}
-    assert services == {"dynamodb", "ec2", "sns", "monitoring", "scheduler"}  # test_vpc_endpoints.py: from the code
+    # test_vpc_endpoints.py: from the code; autoscaling only for found nodes (docs/found-nodes.md)
+    assert services == {"dynamodb", "ec2", "sns", "monitoring", "scheduler", "autoscaling"}
     for endpoint in endpoints.values():
-        assert endpoint["Condition"] == "CreateEndpoints"
+        assert endpoint["Condition"] in ("CreateEndpoints", "CreateAutoScalingEndpoint")
+    assert {"Condition": "CreateEndpoints"} in template["Conditions"]["CreateAutoScalingEndpoint"]["Fn::And"]
     assert {"Condition": "HasVpcConfig"} in template["Conditions"]["CreateEndpoints"]["Fn::And"]
 
 

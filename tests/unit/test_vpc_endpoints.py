@@ -23,6 +23,8 @@ CLIENT_FACTORIES = {"client", "_client"}
 # checked below to stay so (a template that starts setting it must add the endpoint).
 NOT_CONFIGURED_BY_THE_TEMPLATE = {"events": "SCHEDULE_RULE_NAME"}  # a legacy EventBridge rule (SAM Schedule)
 GATEWAY_SERVICES = {"dynamodb"}  # a gateway endpoint on the route tables, not an interface
+# Endpoints of a service only a setting uses: created with CreateEndpoints and that setting.
+ENDPOINT_CONDITIONS = {"autoscaling": "CreateAutoScalingEndpoint"}  # found nodes (Node*AutoScalingGroupName)
 
 
 def _function_modules() -> list[Path]:
@@ -88,7 +90,7 @@ def test_every_service_the_functions_call_has_an_endpoint() -> None:
         if endpoint is None:
             missing.append(f"{service} (com.amazonaws.<region>.{prefix}), created at {', '.join(places)}")
             continue
-        assert endpoint["condition"] == "CreateEndpoints", endpoint["id"]
+        assert endpoint["condition"] == ENDPOINT_CONDITIONS.get(service, "CreateEndpoints"), endpoint["id"]
         kind = "Gateway" if service in GATEWAY_SERVICES else "Interface"
         assert endpoint["VpcEndpointType"] == kind, f"{endpoint['id']} should be a {kind} endpoint"
         if kind == "Interface":
