@@ -49,9 +49,18 @@ from .invoke import InvokeResult, invoke_handler
 from .nodes.fleet import FleetProvisioner, LabGroup, fleet_document, placement
 from .nodes.fleet_nginx import FleetNginx
 from .nodes.nginx_node import NginxNode, ensure_nginx
+from .nodes.node_groups import (
+    NodeGroups,
+    create_lifecycle_hooks,
+    create_node_groups,
+    group_instances,
+    termination_event,
+)
 from .stack.fixtures import Pair, create_instance, create_pair
 from .stack.provisioner import LabStack, create_stack
 from .stack.template import CONTROL_FUNCTION, MONITOR_FUNCTION, StackTemplate, TemplateError, find_template
+
+LIFECYCLE_FUNCTION = "LifecycleFunction"  # found nodes only (template.yaml)
 from .stack.triggers import alarm_event
 
 NODE_NAMES = ("node1", "node2")
@@ -120,6 +129,7 @@ class LabEnvironment:
         address_set_group: bool = False,
         iam: bool | None = None,
         pair_by_network_interface: bool = False,
+        found_nodes: bool = False,
     ) -> None:
         self._own_dir = base_dir is None
         self.dir = Path(tempfile.mkdtemp(prefix="nginx-eip-failover-lab-")) if base_dir is None else base_dir
@@ -132,6 +142,12 @@ class LabEnvironment:
         self.iam_enforced = enforcement_enabled() if iam is None else iam
         # The stack's own pair by ENI + private IP (Node*NetworkInterfaceId), each node keeping its own EIP.
         self.pair_by_network_interface = pair_by_network_interface
+        # Each node found in an Auto Scaling group of its own (nodes/node_groups.py), not by InstanceId.
+        self.found_nodes = found_nodes
+        self.node_groups: NodeGroups | None = None
+        self.lifecycle_hooks: list[tuple[str, str]] = []
+        self.lifecycle_env: dict[str, str] = {}
+        self._group_members: dict[str, str] = {}  # instance -> node, every instance a group ever had
         self.template_path = template or find_template()
         self.template = StackTemplate(self.template_path)
         self.settings = dict(settings or {})
@@ -162,6 +178,10 @@ class LabEnvironment:
                 self.nodes[name] = NginxNode(name, self.dir, nginx=self.nginx)
                 self.nodes[name].start()
             self.pair = create_pair(self.ec2, by_network_interface=self.pair_by_network_interface)
+            if self.found_nodes:
+                self.node_groups = create_node_groups(
+                    self.ec2, self.client("autoscaling"), NODE_NAMES, self.stack_name
+                )
             parameters = {
                 "ElasticIpAllocationId": self.pair.allocation_id,
                 "Node1InstanceId": self.pair.instance_ids[0],
@@ -169,6 +189,7 @@ class LabEnvironment:
                 "Node1HealthCheckUrl": self.nodes["node1"].health_url,
                 "Node2HealthCheckUrl": self.nodes["node2"].health_url,
                 **self._pair_network_interfaces(),
+                **(self.node_groups.parameters() if self.node_groups else {}),
                 **resolve_settings(self.template, self.settings),
             }
             self.stack = create_stack(
@@ -184,6 +205,9 @@ class LabEnvironment:
                 )
             self.monitor_env = self._function_env(MONITOR_FUNCTION)
             self.control_env = self._function_env(CONTROL_FUNCTION)
+            if self.node_groups is not None:
+                self.lifecycle_hooks = create_lifecycle_hooks(self.client("autoscaling"), self.stack)
+                self.lifecycle_env = self._function_env(LIFECYCLE_FUNCTION)
             self._subscribe_inbox()
             if self.fleet_groups or self.address_set_group:
                 self._start_fleet()
@@ -350,6 +374,9 @@ class LabEnvironment:
         """The node name ("node1", "node2") of a pair member, None when unassociated, "foreign:<id>" otherwise."""
         if instance_id is None:
             return None
+        if self.node_groups is not None:
+            self.group_instances()  # learns every instance the groups have launched
+            return self._group_members.get(instance_id, f"foreign:{instance_id}")
         assert self.pair is not None
         if instance_id in self.pair.instance_ids:
             return NODE_NAMES[self.pair.instance_ids.index(instance_id)]
@@ -385,6 +412,52 @@ class LabEnvironment:
         assert self.stack is not None
         instance = self.instance_id(node)
         return alarm_event(self.stack.alarm_for(instance), instance, state)
+
+    # -- found nodes (nodes/node_groups.py) -------------------------------------------------------
+    def group_instances(self, node: str | None = None) -> dict[str, str]:
+        """instance -> lifecycle state of `node`'s group (every group's when None)."""
+        assert self.node_groups is not None, "this lab's nodes are not found in Auto Scaling groups"
+        found: dict[str, str] = {}
+        for name, group in self.node_groups.groups.items():
+            if node in (None, name):
+                members = group_instances(self.client("autoscaling"), group)
+                self._group_members.update(dict.fromkeys(members, name))
+                found.update(members)
+        return found
+
+    def node_instance(self, node: str) -> str | None:
+        """`node`'s in-service instance now (None while its group has none)."""
+        return next((i for i, state in self.group_instances(node).items() if state == "InService"), None)
+
+    def terminate_node(self, node: str) -> tuple[str, dict[str, Any]]:
+        """Auto Scaling terminates `node`'s instance: it waits on the lifecycle hook (Terminating:Wait);
+        returns the instance and the event EventBridge delivers to the LifecycleFunction."""
+        assert self.node_groups is not None
+        instance = self.node_instance(node)
+        assert instance is not None, f"{node} has no instance in service"
+        group = self.node_groups.groups[node]
+        self.client("autoscaling").terminate_instance_in_auto_scaling_group(
+            InstanceId=instance, ShouldDecrementDesiredCapacity=False
+        )
+        hook = next(name for hook_group, name in self.lifecycle_hooks if hook_group == group)
+        return instance, termination_event(group, hook, instance)
+
+    def lifecycle(self, event: Mapping[str, Any]) -> InvokeResult:
+        """One LifecycleFunction invocation (as EventBridge starts it)."""
+        merged = {**self.lifecycle_env, **self.extra_env}
+        return invoke_handler("lifecycle", event, merged, remaining_ms=55000)
+
+    def replace_node(self, node: str) -> tuple[str, str, InvokeResult]:
+        """`node`'s instance replaced as Auto Scaling does it: terminated through the hook (the
+        LifecycleFunction drains it and completes the action), a new instance launched, and the node's
+        nginx restarted as the new instance's. Returns (old, new, the LifecycleFunction's result)."""
+        old, event = self.terminate_node(node)
+        result = self.lifecycle(event)
+        self.nodes[node].stop()  # the old instance is gone
+        new = self.node_instance(node)
+        assert new is not None and new != old, f"{node}'s group launched no replacement"
+        self.nodes[node].start()  # the new instance's nginx
+        return old, new, result
 
     # -- observing ---------------------------------------------------------------------------------
     def eip_instance(self) -> str | None:
