@@ -59,9 +59,9 @@ from .nodes.node_groups import (
 from .stack.fixtures import Pair, create_instance, create_pair
 from .stack.provisioner import LabStack, create_stack
 from .stack.template import CONTROL_FUNCTION, MONITOR_FUNCTION, StackTemplate, TemplateError, find_template
+from .stack.triggers import alarm_event
 
 LIFECYCLE_FUNCTION = "LifecycleFunction"  # found nodes only (template.yaml)
-from .stack.triggers import alarm_event
 
 NODE_NAMES = ("node1", "node2")
 
@@ -179,9 +179,7 @@ class LabEnvironment:
                 self.nodes[name].start()
             self.pair = create_pair(self.ec2, by_network_interface=self.pair_by_network_interface)
             if self.found_nodes:
-                self.node_groups = create_node_groups(
-                    self.ec2, self.client("autoscaling"), NODE_NAMES, self.stack_name
-                )
+                self.node_groups = create_node_groups(self.ec2, self.client("autoscaling"), NODE_NAMES, self.stack_name)
             parameters = {
                 "ElasticIpAllocationId": self.pair.allocation_id,
                 "Node1InstanceId": self.pair.instance_ids[0],

@@ -108,7 +108,9 @@ def test_a_lifecycle_termination_of_the_holder_moves_the_address_first_then_comp
     assert "problem" not in result
     assert lab.eip_instance() == node2
     # The address moved first, then the action was completed (the instance was let go)
-    operations = [call.action for call in lab.proxy.calls() if call.action in ("AssociateAddress", "CompleteLifecycleAction")]
+    operations = [
+        call.action for call in lab.proxy.calls() if call.action in ("AssociateAddress", "CompleteLifecycleAction")
+    ]
     assert operations[-2:] == ["AssociateAddress", "CompleteLifecycleAction"]
     assert instance not in lab.group_instances("node1")
     state = lab.ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"]["Name"]

@@ -19,12 +19,10 @@ listed in docs/reliability.md ("What moto does not check").
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from moto.autoscaling.models import TerminateInstanceActivity
-from moto.autoscaling.responses import AutoScalingResponse
-from moto.core.exceptions import RESTError
-from moto.core.responses import ActionResult, EmptyResult
+if TYPE_CHECKING:
+    from moto.core.responses import ActionResult, EmptyResult
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 WAITING = "Terminating:Wait"
@@ -35,11 +33,10 @@ _waiting: dict[str, dict[str, str]] = {}
 _decrement: dict[str, bool] = {}
 
 
-class _ValidationError(RESTError):
-    code = 400
+def _validation_error(message: str) -> Exception:
+    from moto.autoscaling.exceptions import ValidationError
 
-    def __init__(self, message: str) -> None:
-        super().__init__("ValidationError", message)
+    return ValidationError(message)
 
 
 def lifecycle_token(instance_id: str, hook: str) -> str:
@@ -52,10 +49,13 @@ def _state_of(backend: Any, instance_id: str) -> Any:
         for state in group.instance_states:
             if state.instance.id == instance_id:
                 return state
-    raise _ValidationError(f"Instance {instance_id} is not part of an Auto Scaling group")
+    raise _validation_error(f"Instance {instance_id} is not part of an Auto Scaling group")
 
 
 def _terminate_instance_in_auto_scaling_group(self: Any) -> ActionResult:
+    from moto.autoscaling.models import TerminateInstanceActivity
+    from moto.core.responses import ActionResult
+
     backend = self.autoscaling_backend
     instance_id = self._get_param("InstanceId")
     decrement = self._get_bool_param("ShouldDecrementDesiredCapacity", False)
@@ -73,10 +73,14 @@ def _terminate_instance_in_auto_scaling_group(self: Any) -> ActionResult:
     state.lifecycle_state = WAITING
     _waiting[instance_id] = {hook.name: lifecycle_token(instance_id, hook.name) for hook in hooks}
     _decrement[instance_id] = decrement
-    return ActionResult({"Activity": TerminateInstanceActivity(state.instance, state.auto_scaling_group.desired_capacity)})
+    return ActionResult(
+        {"Activity": TerminateInstanceActivity(state.instance, state.auto_scaling_group.desired_capacity)}
+    )
 
 
 def _complete_lifecycle_action(self: Any) -> EmptyResult:
+    from moto.core.responses import EmptyResult
+
     backend = self.autoscaling_backend
     group = self._get_param("AutoScalingGroupName")
     hook = self._get_param("LifecycleHookName")
@@ -84,14 +88,14 @@ def _complete_lifecycle_action(self: Any) -> EmptyResult:
     instance_id = self._get_param("InstanceId")
     result = self._get_param("LifecycleActionResult")
     if result not in ("CONTINUE", "ABANDON"):
-        raise _ValidationError(f"LifecycleActionResult {result!r} must be CONTINUE or ABANDON")
+        raise _validation_error(f"LifecycleActionResult {result!r} must be CONTINUE or ABANDON")
     if token:
         instance_id = next((i for i, hooks in _waiting.items() if hooks.get(hook) == token), None)
     if not instance_id or hook not in _waiting.get(instance_id, {}):
-        raise _ValidationError(f"No active Lifecycle Action found with token {token or instance_id}")
+        raise _validation_error(f"No active Lifecycle Action found with token {token or instance_id}")
     state = _state_of(backend, instance_id)
     if state.auto_scaling_group_name != group:
-        raise _ValidationError(f"No active Lifecycle Action found in group {group}")
+        raise _validation_error(f"No active Lifecycle Action found in group {group}")
     del _waiting[instance_id][hook]
     if not _waiting[instance_id]:  # every hook has answered: the termination proceeds
         del _waiting[instance_id]
@@ -102,5 +106,7 @@ def _complete_lifecycle_action(self: Any) -> EmptyResult:
 
 def apply() -> None:
     """Patch moto for the life of the process (the lab's server)."""
+    from moto.autoscaling.responses import AutoScalingResponse
+
     AutoScalingResponse.terminate_instance_in_auto_scaling_group = _terminate_instance_in_auto_scaling_group  # type: ignore[method-assign]
     AutoScalingResponse.complete_lifecycle_action = _complete_lifecycle_action  # type: ignore[attr-defined]

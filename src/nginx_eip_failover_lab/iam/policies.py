@@ -91,7 +91,10 @@ def stack_policies(stack: LabStack) -> StackPolicies:
                 function = owner[: -len("Role")]
                 identity[function] = (
                     *identity[function],
-                    *(Statement.parse(logical_id, raw) for raw in (raw_statements if isinstance(raw_statements, list) else [raw_statements])),
+                    *(
+                        Statement.parse(logical_id, raw)
+                        for raw in (raw_statements if isinstance(raw_statements, list) else [raw_statements])
+                    ),
                 )
     for logical_id, resource in stack.template.of_type(*FUNCTION_TYPES).items():
         # A function that runs under another function's SAM-generated role (the observers use the

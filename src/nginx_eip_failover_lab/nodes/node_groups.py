@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..aws.moto_lifecycle_gaps import lifecycle_token
-from ..stack.fixtures import LAB_AMI
-from ..stack.provisioner import LabStack
-from ..stack.intrinsics import Resolver
+from nginx_eip_failover_lab.aws.moto_lifecycle_gaps import lifecycle_token
+from nginx_eip_failover_lab.stack.fixtures import LAB_AMI
+from nginx_eip_failover_lab.stack.intrinsics import Resolver
+from nginx_eip_failover_lab.stack.provisioner import LabStack
 
 STACK_TAG = "nginx-eip-failover"
 DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"
