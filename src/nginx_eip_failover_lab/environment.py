@@ -41,6 +41,13 @@ import nginx_eip_failover
 from . import warm as warm_containers
 from .account import REGION
 from .aws.moto_server import DUMMY_AWS_ENV, MotoServer
+from .aws.node_groups import (
+    NodeGroups,
+    create_lifecycle_hooks,
+    create_node_groups,
+    group_instances,
+    termination_event,
+)
 from .aws.proxy import AwsProxy
 from .aws.triggers import create_triggers
 from .iam.enforcement import IamEnforcer, access_key_for, enforcement_enabled, lab_lookups
@@ -49,13 +56,6 @@ from .invoke import InvokeResult, invoke_handler
 from .nodes.fleet import FleetProvisioner, LabGroup, fleet_document, placement
 from .nodes.fleet_nginx import FleetNginx
 from .nodes.nginx_node import NginxNode, ensure_nginx
-from .nodes.node_groups import (
-    NodeGroups,
-    create_lifecycle_hooks,
-    create_node_groups,
-    group_instances,
-    termination_event,
-)
 from .stack.fixtures import Pair, create_instance, create_pair
 from .stack.provisioner import LabStack, create_stack
 from .stack.template import CONTROL_FUNCTION, MONITOR_FUNCTION, StackTemplate, TemplateError, find_template
@@ -142,7 +142,7 @@ class LabEnvironment:
         self.iam_enforced = enforcement_enabled() if iam is None else iam
         # The stack's own pair by ENI + private IP (Node*NetworkInterfaceId), each node keeping its own EIP.
         self.pair_by_network_interface = pair_by_network_interface
-        # Each node found in an Auto Scaling group of its own (nodes/node_groups.py), not by InstanceId.
+        # Each node found in an Auto Scaling group of its own (aws/node_groups.py), not by InstanceId.
         self.found_nodes = found_nodes
         self.node_groups: NodeGroups | None = None
         self.lifecycle_hooks: list[tuple[str, str]] = []
@@ -411,7 +411,7 @@ class LabEnvironment:
         instance = self.instance_id(node)
         return alarm_event(self.stack.alarm_for(instance), instance, state)
 
-    # -- found nodes (nodes/node_groups.py) -------------------------------------------------------
+    # -- found nodes (aws/node_groups.py) -------------------------------------------------------
     def group_instances(self, node: str | None = None) -> dict[str, str]:
         """instance -> lifecycle state of `node`'s group (every group's when None)."""
         assert self.node_groups is not None, "this lab's nodes are not found in Auto Scaling groups"

@@ -19,6 +19,8 @@ listed in docs/reliability.md ("What moto does not check").
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -102,6 +104,22 @@ def _complete_lifecycle_action(self: Any) -> EmptyResult:
         backend.detach_instances(group, [instance_id], _decrement.pop(instance_id, False))
         backend.ec2_backend.terminate_instances([instance_id])
     return EmptyResult()
+
+
+@contextmanager
+def lifecycle_semantics() -> Iterator[None]:
+    """The patches for the duration of a `with` (in-process adapter tests under mock_aws)."""
+    from moto.autoscaling.responses import AutoScalingResponse
+
+    saved = AutoScalingResponse.terminate_instance_in_auto_scaling_group
+    apply()
+    try:
+        yield
+    finally:
+        AutoScalingResponse.terminate_instance_in_auto_scaling_group = saved  # type: ignore[method-assign]
+        del AutoScalingResponse.complete_lifecycle_action  # type: ignore[attr-defined]
+        _waiting.clear()
+        _decrement.clear()
 
 
 def apply() -> None:
