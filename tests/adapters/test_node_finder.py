@@ -88,7 +88,9 @@ def test_candidates_are_in_service_instances_of_the_group_and_zone_or_the_tagged
     assert "fixed" not in finder.candidates([replace(nodes[0], name="fixed", finder=None)])
 
 
-def test_a_terminating_instance_is_no_candidate_and_completing_its_action_lets_it_go(aws: tuple[Any, Any]) -> None:
+def test_a_terminating_instance_is_a_leaving_candidate_and_completing_its_action_lets_it_go(
+    aws: tuple[Any, Any],
+) -> None:
     ec2, autoscaling = aws
     group(autoscaling, "nginx-a", ["us-east-1a"])
     autoscaling.put_lifecycle_hook(
@@ -102,7 +104,8 @@ def test_a_terminating_instance_is_no_candidate_and_completing_its_action_lets_i
     autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=old, ShouldDecrementDesiredCapacity=False)
     assert members(autoscaling, "nginx-a")[old][0] == "Terminating:Wait"
     finder = NodeFinder(lambda: autoscaling, lambda: ec2)
-    assert finder.candidates([node("node1", Finder("nginx-a"))])["node1"] == []
+    (leaving,) = finder.candidates([node("node1", Finder("nginx-a"))])["node1"]
+    assert (leaving.instance_id, leaving.leaving) == (old, True)  # kept only while it holds the address
     with pytest.raises(NodeFinderError, match="CompleteLifecycleAction nginx-a/drain/"):
         finder.complete("nginx-a", "drain", old, "00000000-0000-0000-0000-000000000000", "CONTINUE")
     finder.complete("nginx-a", "drain", old, lifecycle_token(old, "drain"), "CONTINUE")

@@ -288,6 +288,7 @@ class World:
 
     in_service: dict[str, list[str]]  # group -> instances
     answering: set[str]  # instances whose nginx answers
+    terminating: dict[str, list[str]] = field(default_factory=dict)  # group -> Terminating:Wait instances
     association: str | None = None
     moves: list[str] = field(default_factory=list)
     describes: int = 0
@@ -302,11 +303,14 @@ class World:
         self.describes += 1
         if self.fail_describe:
             raise NodeFinderError("DescribeAutoScalingGroups: Throttling")
-        return {
-            n.name: [Candidate(i, None, float(k)) for k, i in enumerate(self.in_service[n.finder.auto_scaling_group])]  # type: ignore[union-attr,index]
-            for n in nodes
-            if n.finder is not None
-        }
+        found: dict[str, list[Candidate]] = {}
+        for n in nodes:
+            if n.finder is not None:
+                group = str(n.finder.auto_scaling_group)
+                found[n.name] = [Candidate(i, None, float(k)) for k, i in enumerate(self.in_service[group])] + [
+                    Candidate(i, None, 0.0, leaving=True) for i in self.terminating.get(group, [])
+                ]
+        return found
 
     # EipPort
     def describe(self) -> Association:
@@ -494,3 +498,35 @@ def test_a_bad_lifecycle_event_names_the_field_and_value(path: tuple[str, ...], 
     with pytest.raises(InvalidRequestError) as raised:
         parse_lifecycle_event(event, frozenset({GROUP1, GROUP2}))
     assert (raised.value.field, raised.value.value) == (field_name, value)
+
+
+def test_a_terminating_holder_fails_its_probes_and_loses_the_address_without_the_lifecycle_function() -> None:
+    world = World(in_service={GROUP1: [I1], GROUP2: [I2]}, answering={I1, I2})
+    failover, clock = controller(world)
+    cycles(failover, clock, 5)
+    assert world.association == I1
+    # Auto Scaling terminates node1's instance; its nginx still answers, nobody runs the hook
+    world.in_service[GROUP1], world.terminating[GROUP1] = [], [I1]
+    clock[0] += FIND_MAX_AGE_SECONDS
+    cycles(failover, clock, 5)
+    state = failover._store.load().state  # type: ignore[attr-defined]
+    assert world.association == I2  # moved off it: it was node1's (no foreign_holder), and it failed
+    assert "foreign_holder" not in state.alerts
+    assert world.moves == [I1, I2]
+    # once the address is off it, node1 lets the leaving instance go (its next describe) and never gets it back
+    clock[0] += FIND_MAX_AGE_SECONDS
+    cycles(failover, clock, 5)
+    assert failover.settings.node("node1").instance_id == NO_INSTANCE
+    assert world.moves == [I1, I2]
+
+
+def test_a_leaving_instance_is_kept_only_by_its_node_while_it_holds_the_address() -> None:
+    cfg = found_settings()
+    leaving = Candidate(I1, None, 0.0, leaving=True)
+    fresh = Candidate("i-000000000000000f", None, 5.0)
+    kept = choose_instances(cfg.nodes, {"node1": [leaving, fresh]}, {"node1": I1}, holder=I1)
+    assert kept["node1"] == leaving
+    dropped = choose_instances(cfg.nodes, {"node1": [leaving, fresh]}, {"node1": I1}, holder=I2)
+    assert dropped["node1"] == fresh
+    never_taken = choose_instances(cfg.nodes, {"node1": [leaving]}, {}, holder=I1)
+    assert never_taken["node1"] is None

@@ -3,14 +3,16 @@ completing a lifecycle action.
 
 EC2 and Auto Scaling calls per `candidates()`: one DescribeAutoScalingGroups for every group the
 nodes name (its instances in LifecycleState InService and HealthStatus Healthy, in the node's AZ
-when it names one), one DescribeInstances of those (running only: their private IP and launch
-time), and one DescribeInstances with tag filters per tag-found node. Describe actions cannot be
-scoped to resources in IAM (AWS's design); CompleteLifecycleAction is scoped to the groups' ARNs.
+when it names one; terminating ones as `leaving`), one DescribeInstances of those (running only:
+their private IP and launch time), and one DescribeInstances with tag filters per tag-found node.
+Describe actions cannot be scoped to resources in IAM (AWS's design); CompleteLifecycleAction is
+scoped to the groups' ARNs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -57,7 +59,7 @@ class NodeFinder:
             {node.finder.auto_scaling_group for node in found if node.finder and node.finder.auto_scaling_group}
         )
         in_service = self._in_service(groups[:_MAX_GROUPS]) if groups else {}
-        wanted = sorted({instance for members in in_service.values() for instance, _zone in members})
+        wanted = sorted({instance for members in in_service.values() for instance, _zone, _leaving in members})
         running = self._running(InstanceIds=wanted) if wanted else {}
         result: dict[str, list[Candidate]] = {}
         for node in found:
@@ -65,8 +67,8 @@ class NodeFinder:
             assert finder is not None
             if finder.auto_scaling_group:
                 result[node.name] = [
-                    running[instance]
-                    for instance, zone in in_service.get(finder.auto_scaling_group, [])
+                    replace(running[instance], leaving=leaving)
+                    for instance, zone, leaving in in_service.get(finder.auto_scaling_group, [])
                     if instance in running and finder.availability_zone in (None, zone)
                 ]
             else:
@@ -74,9 +76,10 @@ class NodeFinder:
                 result[node.name] = list(self._running(Filters=filters).values())
         return result
 
-    def _in_service(self, groups: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
-        """group -> (instance, AZ) of its in-service, healthy instances."""
-        members: dict[str, list[tuple[str, str]]] = {group: [] for group in groups}
+    def _in_service(self, groups: Sequence[str]) -> dict[str, list[tuple[str, str, bool]]]:
+        """group -> (instance, AZ, leaving) of its in-service, healthy instances and of its
+        terminating ones (leaving: Terminating, Terminating:Wait, Terminating:Proceed)."""
+        members: dict[str, list[tuple[str, str, bool]]] = {group: [] for group in groups}
         paginator = self._asg().get_paginator("describe_auto_scaling_groups")
         pages = _call(
             "DescribeAutoScalingGroups",
@@ -86,9 +89,11 @@ class NodeFinder:
         for page in pages:
             for group in page.get("AutoScalingGroups", []):
                 for instance in group.get("Instances", []):
-                    if instance.get("LifecycleState") == "InService" and instance.get("HealthStatus") == "Healthy":
+                    state = str(instance.get("LifecycleState", ""))
+                    serving = state == "InService" and instance.get("HealthStatus") == "Healthy"
+                    if serving or state.startswith("Terminating"):
                         members[group["AutoScalingGroupName"]].append(
-                            (instance["InstanceId"], instance.get("AvailabilityZone", ""))
+                            (instance["InstanceId"], instance.get("AvailabilityZone", ""), not serving)
                         )
         return members
 

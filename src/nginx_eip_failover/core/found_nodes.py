@@ -10,7 +10,7 @@ prober saw of the instance before counts for the one after.
 Choice: a node keeps the instance it had while that one is still a candidate (in service), so a
 group scaling out does not swap a healthy node's instance; otherwise it takes the oldest candidate
 (by launch time, then ID) that no other node of the pair has, so two nodes of one group get two
-instances.
+instances. A terminating instance is kept only by its node, and only while it holds the address.
 """
 
 from __future__ import annotations
@@ -33,22 +33,35 @@ class Candidate:
     instance_id: str
     private_ip: str | None
     launched_at: float = 0.0
+    # Terminating (Terminating:Wait while a lifecycle hook holds it): never taken, only kept by the
+    # node it was while it still holds the address, so the address on it is the node's, not a
+    # foreign instance's, and its probes fail until the address is off it (service/found_nodes).
+    leaving: bool = False
 
 
 def choose_instances(
     nodes: Sequence[NodeConfig],
     candidates: Mapping[str, Sequence[Candidate]],
     previous: Mapping[str, str | None],
+    holder: str | None = None,
 ) -> dict[str, Candidate | None]:
     """node name -> its instance this cycle (None: no candidate left for it), for every found node.
 
     `candidates[node]`: what its finder found now; `previous[node]`: the instance it had (the
-    container's last resolution or the stored state's)."""
+    container's last resolution or the stored state's); `holder`: the instance the address was
+    last seen on (a leaving instance is kept only while it holds it)."""
     found = [node for node in nodes if node.finder is not None]
     taken = {node.instance_id for node in nodes if node.finder is None}
     chosen: dict[str, Candidate | None] = {}
     for node in found:  # first every node that keeps its instance: nobody may take it from it
-        keep = next((c for c in candidates.get(node.name, ()) if c.instance_id == previous.get(node.name)), None)
+        keep = next(
+            (
+                c
+                for c in candidates.get(node.name, ())
+                if c.instance_id == previous.get(node.name) and (not c.leaving or c.instance_id == holder)
+            ),
+            None,
+        )
         if keep is not None and keep.instance_id not in taken:
             chosen[node.name] = keep
             taken.add(keep.instance_id)
@@ -56,7 +69,7 @@ def choose_instances(
         if node.name in chosen:
             continue
         free = sorted(
-            (c for c in candidates.get(node.name, ()) if c.instance_id not in taken),
+            (c for c in candidates.get(node.name, ()) if c.instance_id not in taken and not c.leaving),
             key=lambda c: (c.launched_at, c.instance_id),
         )
         chosen[node.name] = free[0] if free else None

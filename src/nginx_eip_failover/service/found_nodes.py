@@ -7,6 +7,9 @@ per FIND_MAX_AGE_SECONDS, or at once when the stored state names another instanc
 one (another container saw a replacement first: two containers never argue over a node's instance
 for longer than one describe). A found node with no instance in service is probed as a failure
 without a request (there is nothing to probe), so it goes down like a node that stopped answering.
+A node whose instance is terminating keeps it while the address is on it (the address is then the
+node's, not a foreign instance's) and fails its probes, so the address leaves it after FallThreshold
+even if the lifecycle function never runs.
 
 When a describe fails, the last resolution is kept for up to STALE_FOR_AT_MOST_SECONDS; with none,
 or an older one, the cycle fails (NodeFinderError): no decision is made on a node set not known.
@@ -63,6 +66,8 @@ class FoundNodes:
         self._held: dict[str, str] = {}
         # The instances the stored state's health counted, as of the last refresh with a snapshot.
         self.known: dict[str, str | None] = {}
+        self._holder: str | None = None  # where the stored state last saw the address
+        self._leaving: dict[str, str] = {}  # node -> its terminating instance, kept while it holds the address
 
     def refresh(self, settings: Settings, snapshot: Snapshot | None = None) -> Settings:
         """`settings` with every found node's instance of this cycle. `snapshot`: the container's
@@ -71,6 +76,8 @@ class FoundNodes:
         known = instances_in(snapshot.state, settings) if snapshot is not None else None
         if known is not None:
             self.known = known
+        if snapshot is not None:
+            self._holder = snapshot.state.association
         now = self._monotonic()
         cached = self._nodes
         stale = cached is None or now - self._found_at > self._max_age
@@ -110,7 +117,9 @@ class FoundNodes:
         candidates = self._finder.candidates(configured)
         previous = {node.name: node.instance_id for node in self._nodes or ()}
         previous.update({name: instance for name, instance in known.items() if instance and name not in previous})
-        nodes = resolved_nodes(configured, choose_instances(configured, candidates, previous))
+        chosen = choose_instances(configured, candidates, previous, self._holder)
+        self._leaving = {name: c.instance_id for name, c in chosen.items() if c is not None and c.leaving}
+        nodes = resolved_nodes(configured, chosen)
         nodes = tuple(replace(n, instance_id=self._held[n.name]) if n.name in self._held else n for n in nodes)
         if self._nodes is not None and nodes != self._nodes:
             logger.info(
@@ -132,7 +141,19 @@ class FoundNodes:
         seen = {o.node: o for o in self._prober.probe_all(budget_seconds)}
         result: list[Observation] = []
         for node in self._nodes:
-            if node.instance_id == NO_INSTANCE:
+            if node.name in self._leaving and node.name not in self._held:
+                # Its probes fail until the address is off it: it is never chosen, and it goes down
+                # (the address moves) even when the lifecycle function never runs.
+                result.append(
+                    Observation(
+                        node=node.name,
+                        ok=False,
+                        detail=f"instance {node.instance_id} is terminating",
+                        latency_ms=0.0,
+                        observer=self._observer,
+                    )
+                )
+            elif node.instance_id == NO_INSTANCE:
                 assert node.finder is not None
                 result.append(
                     Observation(
