@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import pytest
 from hypothesis import given
@@ -530,3 +531,113 @@ def test_a_leaving_instance_is_kept_only_by_its_node_while_it_holds_the_address(
     assert dropped["node1"] == fresh
     never_taken = choose_instances(cfg.nodes, {"node1": [leaving]}, {}, holder=I1)
     assert never_taken["node1"] is None
+
+
+class CountingProbes(Probes):
+    """Probes that count each instance's consecutive successes, as the controller saw them."""
+
+    streaks: ClassVar[dict[str, int]] = {}
+
+    def probe_all(self, budget_seconds: float | None = None) -> list[Observation]:
+        observations = super().probe_all(budget_seconds)
+        for node, observation in zip(self.nodes, observations, strict=True):
+            CountingProbes.streaks[node.instance_id] = (
+                CountingProbes.streaks.get(node.instance_id, 0) + 1 if observation.ok else 0
+            )
+        return observations
+
+
+@dataclass
+class CheckedWorld(World):
+    rise: int = 2
+    serial: int = 0
+
+    def move(
+        self,
+        instance_id: str,
+        *,
+        not_after: float | None = None,
+        priority: int = 0,
+        before_send: BeforeSend | None = None,
+    ) -> MoveResult:
+        leaving = {i for instances in self.terminating.values() for i in instances}
+        assert instance_id not in leaving, f"the address was sent to terminating {instance_id}"
+        assert CountingProbes.streaks.get(instance_id, 0) >= self.rise, (instance_id, CountingProbes.streaks, self.rise)
+        return super().move(instance_id, not_after=not_after, priority=priority, before_send=before_send)
+
+    def replace(self, group: str) -> None:
+        """The group's instance is gone (no hook) and a new one serves at once."""
+        for old in self.in_service[group]:
+            self.answering.discard(old)
+            if self.association == old:
+                self.association = None  # EC2 disassociates a terminated instance's EIP
+        self.serial += 1
+        new = f"i-{self.serial:017x}"
+        self.in_service[group] = [new]
+        self.answering.add(new)
+
+    def terminate(self, group: str) -> None:
+        """The group's instance waits on its hook (still answering), a replacement serves at once."""
+        self.terminating[group] = [*self.terminating.get(group, []), *self.in_service[group]]
+        self.serial += 1
+        new = f"i-{self.serial:017x}"
+        self.in_service[group] = [new]
+        self.answering.add(new)
+
+    def finish(self, group: str) -> None:
+        """The hook's instances are terminated."""
+        for old in self.terminating.pop(group, []):
+            self.answering.discard(old)
+            if self.association == old:
+                self.association = None
+
+
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["cycle", "cycle", "cycle", "cycle", "replace", "terminate", "finish", "down", "up"]),
+        st.sampled_from([GROUP1, GROUP2]),
+        st.sampled_from([0.5, 1.0, 1.0, 4.0, 11.0]),
+    ),
+    min_size=1,
+    max_size=70,
+)
+
+
+@hyp_settings(max_examples=150, deadline=None)
+@given(sequence=steps, rise=st.integers(1, 4), fall=st.integers(1, 3))
+def test_the_service_never_sends_the_address_to_a_leaving_or_unrisen_instance(
+    sequence: list[tuple[str, str, float]], rise: int, fall: int
+) -> None:
+    """Whatever replacements, hook terminations, outages and lookup delays: the controller never moves
+    the address to a terminating instance, nor to one it has not seen pass RiseThreshold probes."""
+    new_world()
+    CountingProbes.streaks = {}
+    world = CheckedWorld(in_service={GROUP1: [I1], GROUP2: [I2]}, answering={I1, I2}, rise=rise)
+    clock = [0.0]
+    cfg = found_settings(min_seconds_between_moves=0.0, rise_threshold=rise, fall_threshold=fall)
+    finder = FoundNodes(world, lambda nodes: CountingProbes(world, nodes), monotonic=lambda: clock[0])
+    failover = FailoverController(
+        cfg,
+        Store(),
+        world,
+        finder,
+        world,
+        clock=lambda: 1000.0 + clock[0],
+        monotonic=lambda: clock[0],
+        found_nodes=finder,
+    )
+    for action, group, dt in sequence:
+        clock[0] += dt
+        if action == "cycle":
+            failover.run_cycle("monitor")
+        elif action == "replace":
+            world.replace(group)
+        elif action == "terminate":
+            world.terminate(group)
+        elif action == "finish":
+            world.finish(group)
+        else:
+            instances = world.in_service[group]
+            world.answering = (
+                (world.answering | set(instances)) if action == "up" else (world.answering - set(instances))
+            )
