@@ -551,6 +551,23 @@ class CountingProbes(Probes):
 class CheckedWorld(World):
     rise: int = 2
     serial: int = 0
+    seen_leaving: set[str] = field(default_factory=set)  # every instance a lookup showed terminating
+
+    def candidates(self, nodes: Sequence[NodeConfig]) -> dict[str, list[Candidate]]:
+        self.describes += 1
+        found: dict[str, list[Candidate]] = {}
+        for n in nodes:
+            if n.finder is not None:
+                group = str(n.finder.auto_scaling_group)
+                # A replacement is launched after the instance it replaces (the oldest is chosen first).
+                found[n.name] = [Candidate(i, None, self._launched(i)) for i in self.in_service[group]] + [
+                    Candidate(i, None, self._launched(i), leaving=True) for i in self.terminating.get(group, [])
+                ]
+        self.seen_leaving |= {c.instance_id for listed in found.values() for c in listed if c.leaving}
+        return found
+
+    def _launched(self, instance: str) -> float:
+        return 0.0 if instance in (I1, I2) else float(int(instance[2:], 16))
 
     def move(
         self,
@@ -560,8 +577,8 @@ class CheckedWorld(World):
         priority: int = 0,
         before_send: BeforeSend | None = None,
     ) -> MoveResult:
-        leaving = {i for instances in self.terminating.values() for i in instances}
-        assert instance_id not in leaving, f"the address was sent to terminating {instance_id}"
+        # Lookups are cached (FIND_MAX_AGE_SECONDS): what counts is what a lookup had shown terminating.
+        assert instance_id not in self.seen_leaving, f"the address was sent to terminating {instance_id}"
         assert CountingProbes.streaks.get(instance_id, 0) >= self.rise, (instance_id, CountingProbes.streaks, self.rise)
         return super().move(instance_id, not_after=not_after, priority=priority, before_send=before_send)
 
@@ -641,3 +658,31 @@ def test_the_service_never_sends_the_address_to_a_leaving_or_unrisen_instance(
             world.answering = (
                 (world.answering | set(instances)) if action == "up" else (world.answering - set(instances))
             )
+
+
+def test_a_terminating_peer_is_let_go_at_once_and_the_address_waits_for_its_replacement() -> None:
+    world = CheckedWorld(in_service={GROUP1: [I1], GROUP2: [I2]}, answering={I1, I2}, rise=3)
+    CountingProbes.streaks = {}
+    clock = [0.0]
+    cfg = found_settings(min_seconds_between_moves=0.0, rise_threshold=3, fall_threshold=2)
+    finder = FoundNodes(world, lambda nodes: CountingProbes(world, nodes), monotonic=lambda: clock[0])
+    failover = FailoverController(
+        cfg,
+        Store(),
+        world,
+        finder,
+        world,
+        clock=lambda: 1000.0 + clock[0],
+        monotonic=lambda: clock[0],
+        found_nodes=finder,
+    )
+    cycles(failover, clock, 5)
+    assert world.association == I1
+    world.terminate(GROUP2)  # node2's instance waits on its hook, still answering; a replacement serves
+    (replacement,) = world.in_service[GROUP2]
+    clock[0] += FIND_MAX_AGE_SECONDS
+    world.answering.discard(I1)  # and node1 dies
+    cycles(failover, clock, 1)
+    assert failover.settings.node("node2").instance_id == replacement  # not the leaving one, even if older
+    cycles(failover, clock, 6)
+    assert world.association == replacement  # only after the replacement rose (CheckedWorld.move checks)
