@@ -38,6 +38,9 @@ def build_controller(settings: Settings) -> FailoverController:
 
     default = settings.group == DEFAULT_GROUP
     found = found_nodes(settings)
+    journal = DecisionJournal(decision_log(settings), settings)
+    if found is not None:
+        found.on_change.append(journal.use_settings)  # a replay sees the instances each decision saw
     return FailoverController(
         settings,
         store=StateStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
@@ -54,7 +57,7 @@ def build_controller(settings: Settings) -> FailoverController:
         ),
         # The dashboard's metrics: the stack's own pair only, and only when the stack pays for them.
         per_node_metrics=default and settings.observability == "full",
-        journal=DecisionJournal(decision_log(settings), settings),
+        journal=journal,
         observers=ObserverExchange(settings, observer_board(settings)),
         found_nodes=found,
     )

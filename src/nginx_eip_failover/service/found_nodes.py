@@ -67,6 +67,9 @@ class FoundNodes:
         # The instances the stored state's health counted, as of the last refresh with a snapshot.
         self.known: dict[str, str | None] = {}
         self._holder: str | None = None  # where the stored state last saw the address
+        # Called with the settings whenever the resolution changes (the decision log's settings).
+        self.on_change: list[Callable[[Settings], None]] = []
+        self._announced: tuple[NodeConfig, ...] | None = None
         self._leaving: dict[str, str] = {}  # node -> its terminating instance, kept while it holds the address
 
     def refresh(self, settings: Settings, snapshot: Snapshot | None = None) -> Settings:
@@ -94,7 +97,12 @@ class FoundNodes:
                     raise
                 logger.exception("cannot look the found nodes up; keeping the last resolution")
         assert self._nodes is not None
-        return replace(settings, nodes=self._nodes)
+        resolved = replace(settings, nodes=self._nodes)
+        if self._nodes != self._announced:
+            self._announced = self._nodes
+            for listener in self.on_change:
+                listener(resolved)
+        return resolved
 
     @staticmethod
     def rebased(state: ControllerState, settings: Settings, now: float, actor: str) -> ControllerState:
