@@ -8,7 +8,7 @@
 #   .venv-parliament  parliament (IAM policy linter)
 #   .venv-lock     uv, pinned (make lock: the functions' dependencies as exact versions with hashes)
 #   .venv-contract python3.13 with only the Lambda runtime's boto3 and the test tools (make contract-test)
-# Nothing here calls AWS: validate, lint and build work offline from AWS (PyPI is needed to install).
+# Nothing here calls AWS but `make aws-e2e`, opt-in: validate, lint and build work offline from AWS (PyPI is needed to install).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -45,7 +45,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: help install nginx test lint validate build cfn-lint checkov iam-lint iac-surface demo bench chaos soak check clean distclean \
-	lock contract-test release model-check model-check-ci docs docs-check
+	lock contract-test release model-check model-check-ci docs docs-check aws-e2e
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -133,12 +133,47 @@ lint: install ## ruff check, ruff format --check, mypy
 validate: $(SAM_VENV)/$(STAMP) ## sam validate --lint
 	$(SAM_VENV)/bin/sam validate --lint --template-file template.yaml
 
-cfn-lint: $(CFNLINT_VENV)/$(STAMP) ## cfn-lint (settings in .cfnlintrc)
-	$(CFNLINT_VENV)/bin/cfn-lint template.yaml
+cfn-lint: $(CFNLINT_VENV)/$(STAMP) ## cfn-lint (settings in .cfnlintrc): the stack and the e2e test's nodes stack
+	$(CFNLINT_VENV)/bin/cfn-lint template.yaml tests/e2e/aws/nodes.yaml
 
 # --skip-download: no call to the Prisma Cloud API (no network here; it only fetches guideline links).
 checkov: $(CHECKOV_VENV)/$(STAMP) ## checkov (suppressions are justified in template.yaml Metadata)
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
+
+# The Terraform module (issue #28); suppressions are `#checkov:skip=ID:reason` lines in terraform/*.tf.
+.PHONY: checkov-terraform terraform-validate function-zip
+checkov-terraform: $(CHECKOV_VENV)/$(STAMP) ## checkov on terraform/ (suppressions justified inline)
+	$(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --quiet --compact --skip-download
+
+# Only where a terraform binary is: fmt -check, init, validate on the module and the example, then
+# `terraform test` (plans under a mocked provider: no AWS, no credentials): terraform/tests/, and in
+# build/terraform-parity a copy of the module with the test nginx_eip_failover_lab.terraform.test_file
+# writes, where Terraform itself compares the module's IAM statements with template.yaml's. init
+# needs the aws provider: from TF_PLUGIN_DIR when that directory exists (offline), else the registry.
+TF_PLUGIN_DIR ?= /opt/tf-plugins
+TF_TEST_ZIP := $(CURDIR)/build/terraform-test/function.zip
+terraform-validate: $(VENV)/$(STAMP) ## terraform fmt/validate/test on terraform/ and examples/terraform (skipped without terraform)
+	@if ! command -v terraform >/dev/null; then echo ">> terraform-validate: no terraform binary here, skipped"; exit 0; fi; \
+	plugins=$$([ -d "$(TF_PLUGIN_DIR)" ] && echo "-plugin-dir=$(TF_PLUGIN_DIR)" || true); \
+	terraform fmt -check -recursive terraform examples/terraform; \
+	mkdir -p "$$(dirname $(TF_TEST_ZIP))"; \
+	$(PYTHON) -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1], "w").writestr("placeholder.txt", "")' $(TF_TEST_ZIP); \
+	$(VENV)/bin/python -m nginx_eip_failover_lab.terraform.test_file build/terraform-parity >/dev/null; \
+	for dir in terraform examples/terraform build/terraform-parity; do \
+	  terraform -chdir=$$dir init -backend=false -input=false -no-color $$plugins >/dev/null; \
+	  terraform -chdir=$$dir validate -no-color; \
+	done; \
+	for dir in terraform build/terraform-parity; do \
+	  terraform -chdir=$$dir test -no-color -var "function_zip=$(TF_TEST_ZIP)"; \
+	done
+
+# The one deployment package both functions run, for the Terraform module's function_zip: the sam
+# build output (make build) zipped, not a copy of src/.
+function-zip: ## zip .aws-sam/build/MonitorFunction (make build first) to build/function.zip
+	@test -d $(BUILD_DIR)/MonitorFunction/nginx_eip_failover || { echo "no $(BUILD_DIR)/MonitorFunction: run make build first" >&2; exit 1; }
+	mkdir -p build && rm -f build/function.zip
+	cd $(BUILD_DIR)/MonitorFunction && $(PYTHON) -m zipfile -c $(CURDIR)/build/function.zip *
+	@echo ">> build/function.zip: $$(du -h build/function.zip | cut -f1)"
 
 # The template's policies resolved as deployed (both pair shapes; nginx_eip_failover_lab.iam.policy_documents),
 # refusing any granted resource that an action of its statement is never authorized against (parliament
@@ -165,7 +200,7 @@ iac-surface: $(VENV)/$(STAMP) ## template.yaml's IAM, environments and schedules
 	done
 	@echo ">> build/iac-surface: $$(ls build/iac-surface/*.json | wc -l) surfaces"
 
-check: lint test validate cfn-lint checkov iam-lint ## everything CI checks except sam build
+check: lint test validate cfn-lint checkov checkov-terraform terraform-validate iam-lint ## everything CI checks except sam build
 
 build: $(SAM_VENV)/$(STAMP) ## sam build (needs python3.13 on PATH)
 ifneq ($(HAVE_PYENV),)
@@ -201,6 +236,12 @@ release: ## cut a release: make release VERSION=x.y.z (clean tree; commit + anno
 
 # ------------------------------------------------------------------------------------------- run
 
+# The one target that calls AWS, and only when asked: creates, measures and deletes billed resources in
+# the account NGINX_EIP_FAILOVER_E2E_ACCOUNT names (docs/aws-e2e.md); unset, it prints why it skipped.
+aws-e2e: install ## opt-in real-account end-to-end test (NGINX_EIP_FAILOVER_E2E_ACCOUNT=<account id>; docs/aws-e2e.md)
+	@if [ -n "$${NGINX_EIP_FAILOVER_E2E_ACCOUNT:-}" ]; then $(MAKE) --no-print-directory build; fi
+	@$(VENV)/bin/python -m nginx_eip_failover_e2e $(E2E_ARGS)
+
 demo: install nginx ## run the local lab: two real nginx nodes, a moto AWS, the functions
 	$(VENV)/bin/python -m nginx_eip_failover_lab
 
@@ -216,10 +257,10 @@ bench: install nginx ## run the benchmarks
 
 SEEDS ?= 1000
 SOAK_JOBS ?= 0
-docs: install ## regenerate docs/parameters.md (from template.yaml) and docs/cli.md (from the CLI's parser)
+docs: install ## regenerate docs/parameters.md (template.yaml), docs/cli.md (the CLI's parser), docs/figures.md (docs/figures.json)
 	$(VENV)/bin/python -m nginx_eip_failover_docs generate
 
-docs-check: install ## fail on a stale generated page, a doc naming what does not exist, or a fact the code contradicts
+docs-check: install ## fail on a stale generated page, a doc naming what does not exist, a fact the code contradicts, or a quoted figure docs/figures.json does not hold
 	$(VENV)/bin/python -m nginx_eip_failover_docs check
 
 model-check: install ## the exhaustive small-scope check of the decision core at its deep bound (minutes), then the re-injected #25 rule

@@ -3,7 +3,9 @@
     python -m bench [--quick] [--trials N] [--only NAME ...] [--failovers-per-month N] [-v]
 
 Per-benchmark figures and progress go to stderr; the table (with the date and the machine) goes to
-stdout. The exit status is 1 when a target is missed, so CI can see it; the table says which.
+stdout. The exit status is 1 when a target is missed, so CI can see it; the table says which. A full
+(not --quick) run records its figures in docs/figures.json (bench/figures.py); `make docs` renders
+them to docs/figures.md.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fleet_figures["cpu_per_group_cycle_s"],
             fleet_figures["interval_s"],
             failovers=args.failovers_per_month,
+            record=not options.quick,
         )
 
     runners: dict[str, Callable[[], list[Row]]] = {

@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import figures as recorded
 from .common import Options, Row, median, parse_options, report, say
 
 NAME = "cold_start"
@@ -326,6 +327,24 @@ def measure_layout(label: str, env: Mapping[str, str], repeats: int) -> dict[str
     return figures
 
 
+def record(shipped: dict[str, Any], repeats: int) -> None:
+    """The as-shipped ratios docs quote (docs/figures.md), medians of CPU time."""
+    command, when = recorded.invoked_command(), recorded.now()
+    where = f"as shipped, CPU, medians of {repeats} fresh processes"
+    keys = (
+        ("import_monitor_ratio", "monitor_ratio", "x", "import monitor handler / import boto3", 2),
+        ("import_control_ratio", "control_ratio", "x", "import control handler / import boto3", 2),
+        ("first_invocation_ratio", "first_ratio", "x", "first invocation / boto3 + EC2 client + DescribeAddresses", 2),
+        ("first_invocation_floor_ratio", "floor_ratio", "x", "first invocation / boto3 + EC2 and DynamoDB clients", 2),
+        ("first_probe_cpu_ms", "alarm_probe_cpu_ms", "ms", "cold alarm invocation: handler start to first probe", 0),
+    )
+    recorded.record_all(
+        recorded.Figure(f"{NAME}.{key}", float(shipped[field]), unit, f"{label} ({where})", command, when, decimals)
+        for key, field, unit, label, decimals in keys
+        if field in shipped
+    )
+
+
 def run(options: Options) -> list[Row]:
     from nginx_eip_failover_lab.environment import LabEnvironment
 
@@ -395,6 +414,8 @@ def run(options: Options) -> list[Row]:
             )
         )
     shipped = results[0]
+    if not options.quick:
+        record(results[0], repeats)
     rows.append(
         Row(
             NAME,

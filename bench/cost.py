@@ -8,7 +8,7 @@ minute): about 67 s, the minute plus the overlap until the older invocation read
 rest is the template: 128 MB arm64, a schedule of one invocation per minute (150 s timeout, handed
 over to the next), 4 alarms (2 node StatusCheckFailed alarms,
 MonitorNotRunning, FunctionErrors = metric math over 2 metrics), a dashboard, a KMS key for the
-SNS topic, optional EC2 and SNS interface endpoints.
+SNS topic, the optional interface endpoints (EC2, SNS, CloudWatch, Scheduler).
 
 Prices: us-east-1 list prices, written next to each line (PRICES below, with where they were
 checked). A month is 730 hours (43,800 minutes), as AWS's calculator uses.
@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import figures as recorded
 from .common import Options, Row, report, say
 
 NAME = "cost"
@@ -168,6 +170,7 @@ def bill(measured: dict[str, Any], failovers: float, pairs_per_invocation: int =
     )
     log_gb = log_bytes * invocations / 1e9
     continuous = continuous_metrics(measured, "lean")  # the template's default profile
+    endpoints = template_interface_endpoints()
     lines += [
         Line(
             "other",
@@ -179,7 +182,7 @@ def bill(measured: dict[str, Any], failovers: float, pairs_per_invocation: int =
         Line(
             "other",
             "CloudWatch custom metrics (EMF)",
-            f"{len(continuous)} published every minute: " + ", ".join(sorted({m.split("[")[0] for m in continuous})),
+            f"{len(continuous)} billed all month: " + ", ".join(sorted({m.split("[")[0] for m in continuous})),
             "$0.30 per metric-month",
             len(continuous) * p["custom_metric"],
         ),
@@ -207,13 +210,52 @@ def bill(measured: dict[str, Any], failovers: float, pairs_per_invocation: int =
         ),
         Line(
             "optional",
-            "VPC interface endpoints (EC2 + SNS)",
-            f"2 endpoints x {azs} AZs x 730 h (DynamoDB gateway endpoint is free)",
+            f"VPC interface endpoints ({', '.join(endpoints)})",
+            f"{len(endpoints)} endpoints x {azs} AZs x 730 h (the DynamoDB gateway endpoint is free)",
             "$0.01 per endpoint-AZ-hour",
-            2 * azs * HOURS * p["interface_endpoint_hour"],
+            len(endpoints) * azs * HOURS * p["interface_endpoint_hour"],
         ),
     ]
     return lines
+
+
+OBSERVER_HEARTBEAT_SECONDS = 10  # template parameter ObserverHeartbeatSeconds, its default
+
+
+def observer_bill(measured: dict[str, Any], memory_mb: int = 128) -> list[Line]:
+    """What one extra observer (Observer2/3Function) adds a month: its own invocation chain, billed
+    as the monitor's (the same loop and hand-off), its heartbeats (1 WRU each), its own lease."""
+    p = PRICES
+    duration = measured["duration_s"]
+    gb_s = MINUTES * duration * memory_mb / 1024
+    heartbeats = MINUTES * 60 / OBSERVER_HEARTBEAT_SECONDS
+    steady = measured["steady"]
+    lease_writes = _count(steady["calls"], "PutItem" + LEASE) * MINUTES
+    lease_reads = _count(steady["calls"], "GetItem" + LEASE) * MINUTES
+    return [
+        Line(
+            "observer",
+            "Lambda: duration",
+            f"{MINUTES:,.0f} inv x {duration:.1f} s x {memory_mb} MB",
+            f"{p['lambda_gb_s']} $/GB-s",
+            gb_s * p["lambda_gb_s"],
+        ),
+        Line("observer", "Lambda: requests", f"{MINUTES:,.0f}", "$0.20 per 1M", MINUTES * p["lambda_request"]),
+        Line(
+            "observer",
+            "DynamoDB heartbeats",
+            f"{heartbeats:,.0f} PutItem x 1 WRU (every {OBSERVER_HEARTBEAT_SECONDS} s)",
+            "$0.625 per 1M WRU",
+            heartbeats * p["dynamodb_wru"],
+        ),
+        Line(
+            "observer",
+            "DynamoDB monitor lease",
+            f"{lease_writes:,.0f} PutItem + {lease_reads:,.0f} eventually consistent GetItem",
+            "$0.625 per 1M WRU, $0.125 per 1M RRU",
+            lease_writes * p["dynamodb_wru"] + lease_reads * 0.5 * p["dynamodb_rru"],
+        ),
+    ]
 
 
 def alternatives(azs: int = 2) -> list[Line]:
@@ -302,6 +344,71 @@ def run(options: Options, measured: dict[str, Any] | None = None, failovers: flo
     )
     k = pairs_needed(measured, failovers)
     seconds = seconds_per_minute_within_target(measured, failovers)
+    if not options.quick and pairs == 1:
+        rest = _total(lines, "other") - HOURS * PRICES["public_ipv4_hour"]
+        route53 = _total(others, "route53")
+        record_prices()
+        recorded.record_all(
+            recorded.Figure(f"{NAME}.{key}", value, unit, label, recorded.invoked_command(), recorded.now(), decimals)
+            for key, value, unit, label, decimals in (
+                ("target.total", target, "$", f"Lambda + DynamoDB + alarms, 1 pair, {failovers:g} failovers", 2),
+                ("target.lambda", lambda_part, "$", "of which Lambda (monitor duration + requests)", 2),
+                ("target.dynamodb", dynamodb, "$", "of which DynamoDB", 2),
+                ("target.alarms", alarms, "$", "of which CloudWatch alarms", 2),
+                ("target.free_tier", with_free_tier, "$", "the same inside the free tier", 2),
+                ("target.pairs_needed", k, "count", "pairs per invocation that would meet $1 a pair", 0),
+                ("target.probing_seconds", seconds, "s", "or probing only this much of each minute", 0),
+                ("billed_seconds_per_minute", measured["duration_s"], "s", "Lambda billed per scheduled minute", 1),
+                ("rest", rest, "$", "rest of the stack's bill, lean (logs, PreflightFailures, event metrics)", 2),
+                ("public_ipv4", HOURS * PRICES["public_ipv4_hour"], "$", "the EIP's public IPv4 (any design)", 2),
+                (
+                    "endpoints",
+                    _total(lines, "optional"),
+                    "$",
+                    "optional interface endpoints (EC2, SNS, CloudWatch, Scheduler), 2 AZs",
+                    2,
+                ),
+                ("nlb", _total(others, "nlb"), "$", "NLB instead (hours, 1 NLCU, 2 public IPv4)", 2),
+                ("route53.basic", route53 - 4 * PRICES["r53_optional_feature"], "$", "Route 53 failover, basic", 2),
+                ("route53.https_fast", route53, "$", "Route 53 failover, HTTPS + fast checks", 2),
+            )
+        )
+        observer = observer_bill(measured)
+        one = sum(line.dollars for line in observer)
+        command, when = recorded.invoked_command(), recorded.now()
+        recorded.record_all(
+            [
+                *(
+                    recorded.Figure(
+                        f"{NAME}.observer.{_slug(line.item)}",
+                        line.dollars,
+                        "$",
+                        f"extra observer: {line.item}",
+                        command,
+                        when,
+                    )
+                    for line in observer
+                ),
+                recorded.Figure(f"{NAME}.observer.total", one, "$", "one extra observer, a month", command, when),
+                recorded.Figure(f"{NAME}.observer.two", 2 * one, "$", "two extra observers (3 in all)", command, when),
+                recorded.Figure(
+                    f"{NAME}.observer.lambda_256mb",
+                    observer_bill(measured, 256)[0].dollars,
+                    "$",
+                    "extra observer's Lambda duration at 256 MB",
+                    command,
+                    when,
+                ),
+                recorded.Figure(
+                    f"{NAME}.observer.endpoints",
+                    2 * HOURS * PRICES["interface_endpoint_hour"],
+                    "$",
+                    "EC2 and SNS interface endpoints in one observer's AZ",
+                    command,
+                    when,
+                ),
+            ]
+        )
     return [
         Row(
             NAME,
@@ -324,11 +431,11 @@ def run(options: Options, measured: dict[str, Any] | None = None, failovers: flo
         ),
         Row(
             NAME,
-            "rest of this stack's bill (lean: logs, event metrics; full adds $5.50, docs/cost.md)",
+            "rest of this stack's bill (lean: logs, PreflightFailures, event metrics; full: docs/figures.md)",
             f"{_money(_total(lines, 'other') - HOURS * PRICES['public_ipv4_hour'])}/month"
             f" (+ {_money(HOURS * PRICES['public_ipv4_hour'])} public IPv4 of the EIP, any design)",
         ),
-        Row(NAME, "optional VPC interface endpoints (EC2 + SNS, 2 AZs)", f"{_money(_total(lines, 'optional'))}/month"),
+        Row(NAME, "optional VPC interface endpoints (2 AZs)", f"{_money(_total(lines, 'optional'))}/month"),
         Row(NAME, "NLB instead (hours + 1 NLCU + 2 public IPv4)", f"{_money(_total(others, 'nlb'))}/month"),
         Row(
             NAME,
@@ -337,6 +444,38 @@ def run(options: Options, measured: dict[str, Any] | None = None, failovers: flo
             f"{_money(_total(others, 'route53'))}/month",
         ),
     ]
+
+
+# Prices as docs quote them (per unit, not a month's bill): recorded with the bill so docs-check
+# knows a quoted "$0.10 per alarm metric" is a price of this model, not a stale figure.
+PRICE_LABELS = {
+    "lambda_gb_s": ("Lambda arm64, per GB-s", 10),
+    "lambda_request": ("Lambda, per request ($0.20 per 1M)", 7),
+    "dynamodb_wru": ("DynamoDB on-demand, per WRU ($0.625 per 1M)", 9),
+    "dynamodb_rru": ("DynamoDB on-demand, per RRU ($0.125 per 1M)", 9),
+    "eip_remap": ("EIP remap beyond 100 a month", 2),
+    "public_ipv4_hour": ("public IPv4, per hour", 3),
+    "alarm_metric": ("CloudWatch alarm, per metric-month", 2),
+    "custom_metric": ("CloudWatch custom metric, per month", 2),
+    "logs_ingest_gb": ("CloudWatch Logs ingestion, per GB", 2),
+    "logs_store_gb_month": ("CloudWatch Logs storage, per GB-month", 2),
+    "dashboard": ("CloudWatch dashboard, per month (beyond 3 free)", 2),
+    "kms_key": ("KMS customer managed key, per month", 2),
+    "interface_endpoint_hour": ("VPC interface endpoint, per AZ-hour", 2),
+    "nlb_hour": ("NLB, per hour", 4),
+    "nlcu_hour": ("NLB capacity, per NLCU-hour", 3),
+    "r53_health_check": ("Route 53 health check (AWS endpoint), per month", 2),
+    "r53_optional_feature": ("Route 53 health check optional feature, per month", 2),
+    "r53_hosted_zone": ("Route 53 hosted zone, per month", 2),
+}
+
+
+def record_prices() -> None:
+    command = "bench/cost.py PRICES (us-east-1 list prices, checked 2026-11-25)"
+    recorded.record_all(
+        recorded.Figure(f"price.{key}", PRICES[key], "$", label, command, "2026-11-25", decimals)
+        for key, (label, decimals) in PRICE_LABELS.items()
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -379,9 +518,12 @@ EVENT_METRICS = (
     "DriftDetected",
     "CycleErrors",
     "DecisionLogErrors",
-    "PreflightFailures",
     "ControlRequests",
 )
+# Published by every periodic preflight run (0 when it passed: an alarm can watch it), every
+# PreflightIntervalSeconds (900 s by default: every hour of the month), so billed all month in
+# both profiles; the lab's one-second invocations end before the first run's background thread.
+PERIODIC_METRICS = ("PreflightFailures",)
 LEAN_ONE_PAIR_MAX_OVER_LAMBDA = 0.15  # issue 19: a lean one-pair stack costs what its probing costs, +15 %
 
 
@@ -401,9 +543,27 @@ def template_alarm_metrics(profile: str) -> int:
     return count
 
 
+def template_interface_endpoints() -> list[str]:
+    """The services of the template's optional interface endpoints (CreateVpcEndpoints=true)."""
+    from nginx_eip_failover_lab.stack.template import StackTemplate, find_template
+
+    template = StackTemplate(find_template())
+    services = []
+    for resource in template.of_type("AWS::EC2::VPCEndpoint").values():
+        properties = resource.get("Properties") or {}
+        if properties.get("VpcEndpointType") == "Interface":
+            service = properties.get("ServiceName", "")
+            if isinstance(service, dict):  # !Sub com.amazonaws.${AWS::Region}.ec2
+                service = next(iter(service.values()), "")
+            name = str(service).rsplit(".", 1)[-1]
+            services.append({"ec2": "EC2", "sns": "SNS", "monitoring": "CloudWatch"}.get(name, name.capitalize()))
+    return services
+
+
 def continuous_metrics(measured: dict[str, Any], profile: str) -> list[str]:
     by_profile = measured.get("emf_metrics_by_profile") or {profile: measured["emf_metrics_fresh"]}
-    return [m for m in by_profile[profile] if not m.startswith(EVENT_METRICS)]
+    continuous = [m for m in by_profile[profile] if not m.startswith(EVENT_METRICS)]
+    return continuous + [m for m in PERIODIC_METRICS if not any(c.startswith(m) for c in continuous)]
 
 
 def fleet_bill(
@@ -535,8 +695,67 @@ def fleet_bill(
     ]
 
 
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def _record_fleet(
+    measured: dict[str, Any],
+    cpu: float,
+    interval: float,
+    failovers: float,
+    over: float,
+    total: float,
+    lambda_line: float,
+) -> None:
+    command, when = recorded.invoked_command(), recorded.now()
+    out: list[recorded.Figure] = []
+
+    def add(key: str, value: float, unit: str, label: str, decimals: int = 2) -> None:
+        out.append(recorded.Figure(f"fleet_cost.{key}", value, unit, label, command, when, decimals))
+
+    for profile in PROFILES:
+        for pairs in FLEET_SIZES:
+            lines = fleet_bill(measured, pairs, cpu, interval, failovers, profile)
+            stack = sum(line.dollars for line in lines)
+            where = f"{profile}, {pairs} pair{'s' if pairs > 1 else ''} per stack"
+            add(f"{profile}.{pairs}.stack", stack, "$", f"whole stack, {where}")
+            add(f"{profile}.{pairs}.per_pair", stack / pairs, "$", f"whole stack per pair, {where}")
+            add(
+                f"{profile}.{pairs}.memory_mb",
+                monitor_memory_mb(cpu, pairs, interval),
+                "MB",
+                f"monitor memory, {where}",
+                0,
+            )
+            for line in lines:
+                add(f"{profile}.{pairs}.{_slug(line.item)}", line.dollars, "$", f"{line.item}, {where}")
+        breakeven = next(
+            (
+                k
+                for k in range(1, 101)
+                if _fleet_total(measured, k, cpu, interval, failovers, profile) / k <= TARGET_DOLLARS
+            ),
+            101,
+        )
+        add(f"{profile}.breakeven_pairs", breakeven, "count", f"{profile}: pairs per stack for <= $1 a pair", 0)
+    full, lean = (
+        sum(line.dollars for line in fleet_bill(measured, 1, cpu, interval, failovers, p)) for p in PROFILES[::-1]
+    )
+    add("full_over_lean", full - lean, "$", "what full adds to a one-pair stack (dashboard, KMS key, metrics)")
+    add("lean_one_pair.over_lambda", 100 * over, "%", "lean, 1 pair: whole stack over its Lambda lines", 1)
+    add("lean_one_pair.lambda_lines", lambda_line, "$", "lean, 1 pair: the Lambda lines (monitor + control)")
+    add("cpu_per_group_cycle_ms", cpu * 1000, "ms", "CPU a group's cycle costs (sizes the monitor's memory)", 1)
+    recorded.record_all(out)
+
+
 def fleet_rows(
-    measured: dict[str, Any], cpu_per_group_cycle_s: float, interval_s: float, failovers: float = 4
+    measured: dict[str, Any],
+    cpu_per_group_cycle_s: float,
+    interval_s: float,
+    failovers: float = 4,
+    *,
+    record: bool = False,
 ) -> list[Row]:
     rows: list[Row] = []
     for profile in PROFILES:
@@ -545,6 +764,8 @@ def fleet_rows(
     lambda_line = sum(line.dollars for line in lean if line.item.startswith("Lambda"))
     total = sum(line.dollars for line in lean)
     over = total / lambda_line - 1
+    if record:
+        _record_fleet(measured, cpu_per_group_cycle_s, interval_s, failovers, over, total, lambda_line)
     rows.append(
         Row(
             NAME,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ from typing import Any
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.scheduler import Invocation, MonitorScheduler
 
+from . import figures as recorded
 from .common import Options, Row, median, percentile, report, say
 
 NAME = "failover_time"
@@ -261,6 +263,30 @@ def summarize(profile: Profile, trials: Sequence[Trial]) -> tuple[list[Row], dic
     return rows, figures
 
 
+def record(profile: Profile, figures: dict[str, Any]) -> None:
+    settings = profile.settings
+    where = (
+        f"{profile.name} (interval {settings['HealthCheckIntervalSeconds']} s, fall {settings['FallThreshold']}), "
+        f"n={figures['trials']}, {figures['timed_out']} timed out"
+    )
+    command, when = recorded.invoked_command(), recorded.now()
+    recorded.record_all(
+        recorded.Figure(
+            f"{NAME}.{profile.name}.{key}", figures[key] * scale, unit, f"{what}, {where}", command, when, digits
+        )
+        for key, what, unit, scale, digits in (
+            ("median_s", "failover time median", "s", 1, 2),
+            ("p95_s", "failover time p95", "s", 1, 2),
+            ("max_s", "failover time max", "s", 1, 2),
+            ("detection_median_s", "detection (nginx stopped -> node_down) median", "s", 1, 2),
+            ("decide_median_ms", "decision median", "ms", 1, 0),
+            ("associate_median_ms", "EC2 call median", "ms", 1, 0),
+            ("verify_median_ms", "verification median", "ms", 1, 0),
+        )
+        if isinstance(figures.get(key), int | float) and math.isfinite(figures[key])
+    )
+
+
 def run(options: Options, profiles: Sequence[str] | None = None, remaining_ms: int = DEFAULT_REMAINING_MS) -> list[Row]:
     count = options.count(20, 5)
     rows: list[Row] = []
@@ -270,7 +296,9 @@ def run(options: Options, profiles: Sequence[str] | None = None, remaining_ms: i
         say(f"[{NAME}] {profile.name}: {count} trials, monitor invocations of {remaining_ms / 1000:g} s each")
         started = time.monotonic()
         trials = run_profile(profile, count, remaining_ms, options.verbose)
-        profile_rows, _figures = summarize(profile, trials)
+        profile_rows, figures = summarize(profile, trials)
+        if not options.quick:
+            record(profile, figures)
         say(f"[{NAME}] {profile.name}: {time.monotonic() - started:.0f} s wall time")
         rows += profile_rows
     return rows

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from nginx_eip_failover_lab.aws.ec2_request_limit import MUTATING_EC2_ACTIONS, E
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.nodes.fleet import fleet_placement
 
+from . import figures as recorded
 from .common import Options, Row, median, parse_options, percentile, report, say, workdir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,6 +134,18 @@ def probing(options: Options) -> tuple[list[Row], dict[str, float]]:
         "cpu_per_group_cycle_s": median(cpu) / (groups + 1),
         "rss_mb": rss_mb,
     }
+    if not options.quick:
+        command, when = recorded.invoked_command(), recorded.now()
+        where = f"{groups} groups + the pair, one invocation"
+        recorded.record_all(
+            recorded.Figure(f"fleet.{key}", value, unit, f"{label}, {where}", command, when, decimals)
+            for key, value, unit, label, decimals in (
+                ("cycle_p95_s", p95, "s", "cycle p95", 2),
+                ("cycle_max_s", max(cycles), "s", "cycle max", 2),
+                ("cycle_median_s", median(cycles), "s", "cycle median", 2),
+                ("peak_rss_mb", rss_mb, "MB", "monitor peak RSS", 0),
+            )
+        )
     return rows, figures
 
 
@@ -184,6 +198,17 @@ def az_outage(options: Options) -> list[Row]:
                 lab.stop()
     target = detection + OUTAGE_SLACK_S
     worst = max(durations)
+    if not options.quick and all(math.isfinite(d) for d in durations):
+        command, when = recorded.invoked_command(), recorded.now()
+        where = f"{groups} groups x 3 addresses, EC2 limit on: all on the survivor, {trials} trials"
+        recorded.record_all(
+            [
+                recorded.Figure("fleet.az_outage_worst_s", worst, "s", f"AZ outage, worst; {where}", command, when),
+                recorded.Figure(
+                    "fleet.az_outage_median_s", median(durations), "s", f"AZ outage, median; {where}", command, when
+                ),
+            ]
+        )
     return [
         Row(
             "fleet",

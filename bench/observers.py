@@ -23,6 +23,7 @@ entries (false failovers: target 0), the probes that timed out, and the observer
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import threading
@@ -35,6 +36,7 @@ from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTab
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.scenarios.observers import OBSERVER_PARAMETERS, LabObservers
 
+from . import figures as recorded
 from .common import Options, Row, median, percentile, report, say
 
 NAME = "observers"
@@ -274,7 +276,21 @@ def soak(minutes: float, seed: int, verbose: bool) -> tuple[list[Row], dict[str,
 def run(options: Options, minutes: float = 5.0, only: Sequence[str] = ("failover", "soak")) -> list[Row]:
     rows: list[Row] = []
     if "failover" in only:
-        rows += failover(options.count(20, 5), options.verbose)[0]
+        failover_rows, figures = failover(options.count(20, 5), options.verbose)
+        rows += failover_rows
+        if not options.quick:
+            where = f"3 observers, interval 0.25 s, fall 3, n={figures['trials']}"
+            command, when = recorded.invoked_command(), recorded.now()
+            recorded.record_all(
+                recorded.Figure(f"{NAME}.failover.{key}", figures[key], "s", f"{what}, {where}", command, when)
+                for key, what in (
+                    ("median_s", "failover time median"),
+                    ("p95_s", "failover time p95"),
+                    ("max_s", "failover time max"),
+                    ("detection_median_s", "detection median"),
+                )
+                if math.isfinite(figures[key])
+            )
     if "soak" in only:
         rows += soak(1.0 if options.quick else minutes, seed=21, verbose=options.verbose)[0]
     return rows

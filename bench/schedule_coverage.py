@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from . import figures as recorded
 from .common import Options, Row, parse_options, report, say
 
 if TYPE_CHECKING:
@@ -160,8 +161,44 @@ def rows_from(outcomes: dict[str, list[Outcome]]) -> list[Row]:
     return rows
 
 
+def record(outcomes: dict[str, list[Outcome]]) -> None:
+    """The figures docs quote (docs/figures.md): the longest pauses and the billed ratios."""
+    jittered = outcomes["+-30 s"] + outcomes["in the minute"]
+    handing_over = [o for name in ("+-30 s", "in the minute", "alternating", "hung node") for o in outcomes[name]]
+    mean = sum(outcome.billed_ratio for outcome in jittered) / len(jittered)
+    command, when = recorded.invoked_command(), recorded.now()
+    pause = max(o.longest_pause for name in ("+-30 s", "in the minute", "alternating") for o in outcomes[name])
+    recorded.record_all(
+        recorded.Figure(f"{NAME}.{key}", value, unit, label, command, when, decimals)
+        for key, value, unit, label, decimals in (
+            ("longest_pause_s", pause, "s", "longest probe pause, starts +-30 s, anywhere or alternating", 2),
+            (
+                "longest_pause_hung_node_s",
+                max(o.longest_pause for o in outcomes["hung node"]),
+                "s",
+                "longest probe pause, a hung node",
+                2,
+            ),
+            ("billed_ratio", mean, "x", f"billed / covered time, mean of {len(jittered)} runs", 3),
+            (
+                "billed_ratio_max",
+                max(o.billed_ratio for o in handing_over),
+                "x",
+                "billed / covered time, highest run",
+                3,
+            ),
+            ("billed_seconds_per_minute", 60 * mean, "s", "billed per scheduled minute (the mean ratio x 60 s)", 1),
+            ("before_handoff_longest_pause_s", outcomes["before"][0].longest_pause, "s", "before the hand-off", 1),
+            ("successor_dies_longest_pause_s", outcomes["crash"][0].longest_pause, "s", "known limit", 1),
+        )
+    )
+
+
 def run(options: Options) -> list[Row]:
-    return rows_from(measure(options))
+    outcomes = measure(options)
+    if not options.quick:
+        record(outcomes)
+    return rows_from(outcomes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,8 @@
-"""`python -m nginx_eip_failover_docs generate|check` (make docs / make docs-check)."""
+"""`python -m nginx_eip_failover_docs generate|check` (make docs / make docs-check).
+
+generate writes docs/parameters.md (template.yaml), docs/cli.md (the CLI's parser) and
+docs/figures.md (docs/figures.json, the benchmarks' figures); check fails when any is stale.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pathlib import Path
 os.environ["COLUMNS"] = "100"
 
 from nginx_eip_failover_docs.check import check_all
+from nginx_eip_failover_docs.figures import figures_page
 from nginx_eip_failover_docs.references import cli_page, parameters_page
 
 
@@ -19,6 +24,7 @@ def generated(root: Path) -> dict[str, Callable[[], str]]:
     return {
         "docs/parameters.md": lambda: parameters_page(root / "template.yaml"),
         "docs/cli.md": cli_page,
+        "docs/figures.md": lambda: figures_page(root),
     }
 
 

@@ -7,9 +7,25 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from nginx_eip_failover.core.log_records import WINDOW_MAX_BYTES, WINDOW_MAX_CYCLES
 from nginx_eip_failover.core.state import HISTORY_LIMIT, HISTORY_MAX_BYTES
 from nginx_eip_failover.service.controller import SNAPSHOT_MAX_AGE_SECONDS
+from nginx_eip_failover.service.fleet import REFRESH_SECONDS as FLEET_REFRESH_SECONDS
+from nginx_eip_failover_docs.figures import (
+    FIGURES_JSON,
+    Figure,
+    is_past,
+    known,
+    load_figures,
+    matches,
+    named_after,
+    named_figures,
+    prose_lines,
+    quotes,
+    rounds_to,
+)
 from nginx_eip_failover_docs.references import cli_commands
 from nginx_eip_failover_lab.stack.cfn_yaml import load_template
 
@@ -32,7 +48,7 @@ _PATH = re.compile(
 _TOP_FILES = re.compile(
     r"`((?:template\.yaml|samconfig\.toml|Makefile|pyproject\.toml|CHANGELOG\.md|ARCHITECTURE\.md))`"
 )
-_MODULE = re.compile(r"`((?:nginx_eip_failover(?:_lab|_sim|_docs)?)(?:\.[a-z_0-9]+)+)`")
+_MODULE = re.compile(r"`((?:nginx_eip_failover(?:_lab|_sim|_docs|_e2e)?)(?:\.[a-z_0-9]+)+)`")
 _MAKE = re.compile(r"`make ([a-z][a-z0-9-]*)")
 _CLI = re.compile(r"`nginx-eip-failover ((?:[a-z][a-z-]*)(?: [a-z][a-z-]*)?)")
 _PARAM = re.compile(r"`([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)`")
@@ -44,15 +60,40 @@ _FACTS: tuple[tuple[str, re.Pattern[str], float], ...] = (
         HISTORY_LIMIT,
     ),
     ("history entries kept in the state", re.compile(r"\bnewest (\d+) (?:history )?entries"), HISTORY_LIMIT),
+    (
+        "history entries kept in the state",
+        re.compile(r"\blast (\d+) (?:recorded |history )?(?:events|entries)\b"),
+        HISTORY_LIMIT,
+    ),
+    (
+        "steady cycles the decision log buffers",
+        re.compile(r"\blast (\d+) (?:steady cycles )?are kept in memory"),
+        WINDOW_MAX_CYCLES,
+    ),
+    (
+        "decision log window bytes",
+        re.compile(r"written with the next change \(one item, at most (\d+) KB"),
+        WINDOW_MAX_BYTES / 1024,
+    ),
     ("history bytes kept in the state", re.compile(r"history[^.\n]{0,40}?at most (\d+) KB"), HISTORY_MAX_BYTES / 1024),
     (
         "cached state refresh period (s)",
         re.compile(r"refresh(?:es)?[^.\n]{0,40}?every (\d+) s\b"),
         SNAPSHOT_MAX_AGE_SECONDS,
     ),
+    (
+        "cached state refresh period (s)",
+        re.compile(r"re-reads? (?:the|its) (?:cached )?state (?:at most )?every (\d+) s\b"),
+        SNAPSHOT_MAX_AGE_SECONDS,
+    ),
+    (
+        "fleet document refresh period (s)",
+        re.compile(r"(?:fleet document|reads it at cold start)[^.\n]{0,40}?every (\d+) s\b"),
+        FLEET_REFRESH_SECONDS,
+    ),
 )
-# Prose may quote a past value on purpose ("it was 15 s"): such a line names it as past.
-_PAST = re.compile(r"\b(?:it was|was \d|were|used to|before|until|previously|old)\b", re.IGNORECASE)
+# Prose may quote a past value on purpose ("it was refreshed every 15 s"): the words right before
+# that one number say so (figures.is_past); a line that merely contains "before" or "old" does not.
 
 
 def make_targets(makefile: Path) -> set[str]:
@@ -98,16 +139,26 @@ def makefile_modules(root: Path) -> Iterator[Finding]:
         if not path.is_file():
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            for module in re.findall(r"-m (nginx_eip_failover[a-z_]*(?:\.[a-z_0-9]+)*)", line):
+            for module in re.findall(r"-m (nginx_eip_failover[a-z_0-9]*(?:\.[a-z_0-9]+)*)", line):
                 if not _module_exists(root, module):
                     yield Finding(name, number, f"runs module {module}, which does not exist")
 
 
 def check_doc(
-    root: Path, doc: Path, *, targets: set[str], commands: set[str], names: set[str], parameters: set[str]
+    root: Path,
+    doc: Path,
+    *,
+    targets: set[str],
+    commands: set[str],
+    names: set[str],
+    parameters: set[str],
+    figures: dict[str, Figure] | None = None,
 ) -> Iterator[Finding]:
+    """What `doc` names must exist and the facts it states must be the code's; with `figures`, every
+    cost and failover time its prose quotes must be one of them."""
     rel = str(doc.relative_to(root))
-    for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), start=1):
+    text = doc.read_text(encoding="utf-8")
+    for number, line in enumerate(text.splitlines(), start=1):
         for path in _PATH.findall(line):
             path = path.rstrip(".,:;")
             if "*" in path or "<" in path or "{" in path:
@@ -133,12 +184,34 @@ def check_doc(
             )
             if looks_like_parameter and word not in names and word not in parameters:
                 yield Finding(rel, number, f"names `{word}`, which is not a template parameter or resource")
-        if _PAST.search(line):
-            continue
+        reported: set[int] = set()  # two patterns may read the same number
         for what, pattern, value in _FACTS:
-            for quoted in pattern.findall(line):
-                if float(quoted) != value:
-                    yield Finding(rel, number, f"says {what} is {quoted}; the code says {value:g}")
+            for match in pattern.finditer(line):
+                at = match.start(1)
+                if float(match.group(1)) != value and not is_past(line, at) and at not in reported:
+                    reported.add(at)
+                    yield Finding(rel, number, f"says {what} is {match.group(1)}; the code says {value:g}")
+    if figures is None:
+        return
+    for number, line in prose_lines(text):
+        for _, name in named_figures(line):
+            if not known(name, figures):
+                yield Finding(rel, number, f"names figure {name}, which {FIGURES_JSON} does not have")
+        for quote in quotes(line):
+            named = named_after(line, quote, figures)
+            if named is not None and not rounds_to(named, quote) and not is_past(line, quote.column):
+                yield Finding(
+                    rel, number, f"quotes {quote.text} as {named.name}, which is {named.shown} ({named.measured})"
+                )
+                continue
+            if not matches(quote, figures) and not is_past(line, quote.column):
+                kind = "a cost" if quote.unit == "$" else "a failover time"
+                yield Finding(
+                    rel,
+                    number,
+                    f"quotes {kind} of {quote.text}, which is not a figure in {FIGURES_JSON} "
+                    "(link to docs/figures.md, or quote the figure it shows)",
+                )
 
 
 def check_all(root: Path, generated: dict[str, Callable[[], str]]) -> list[Finding]:
@@ -150,12 +223,16 @@ def check_all(root: Path, generated: dict[str, Callable[[], str]]) -> list[Findi
     template = load_template(root / "template.yaml")
     parameters = set((template.get("Parameters") or {}).keys())
     commands = {path for path, _ in cli_commands()}
-    context = {
+    context: dict[str, Any] = {
         "targets": make_targets(root / "Makefile"),
         "commands": commands,
         "names": template_names(root / "template.yaml"),
         "parameters": parameters,
     }
+    figures = load_figures(root)
+    if not figures:
+        findings.append(Finding(FIGURES_JSON, 1, "is missing or empty: run the benchmarks (python -m bench)"))
+    context["figures"] = figures
     findings.extend(makefile_modules(root))
     docs = [root / "README.md", root / "ARCHITECTURE.md", *sorted((root / "docs").glob("*.md"))]
     for doc in docs:

@@ -56,7 +56,7 @@ from .invoke import InvokeResult, invoke_handler
 from .nodes.fleet import FleetProvisioner, LabGroup, fleet_document, placement
 from .nodes.fleet_nginx import FleetNginx
 from .nodes.nginx_node import NginxNode, ensure_nginx
-from .stack.fixtures import Pair, create_instance, create_pair
+from .stack.fixtures import Pair, SecondSet, create_instance, create_pair, create_second_set
 from .stack.provisioner import LabStack, create_stack
 from .stack.template import CONTROL_FUNCTION, MONITOR_FUNCTION, StackTemplate, TemplateError, find_template
 from .stack.triggers import alarm_event
@@ -130,6 +130,8 @@ class LabEnvironment:
         iam: bool | None = None,
         pair_by_network_interface: bool = False,
         found_nodes: bool = False,
+        pair: Pair | None = None,
+        second_address_set: bool = False,
     ) -> None:
         self._own_dir = base_dir is None
         self.dir = Path(tempfile.mkdtemp(prefix="nginx-eip-failover-lab-")) if base_dir is None else base_dir
@@ -148,12 +150,19 @@ class LabEnvironment:
         self.lifecycle_hooks: list[tuple[str, str]] = []
         self.lifecycle_env: dict[str, str] = {}
         self._group_members: dict[str, str] = {}  # instance -> node, every instance a group ever had
+        # Active/active from the template (SecondElasticIpAllocationId): a second EIP on the pair by ENI,
+        # on a private IP of its own on each node (second_private_ips); the pair goes by ENI for it.
+        self.second_address_set = second_address_set
+        self.second_set: SecondSet | None = None
         self.template_path = template or find_template()
         self.template = StackTemplate(self.template_path)
         self.settings = dict(settings or {})
         self.stack_name = stack_name or f"lab-{uuid.uuid4().hex[:8]}"
         self.nginx = ensure_nginx()
         self.nodes: dict[str, NginxNode] = {}
+        # A pair that exists already (the e2e test's nodes stack, created in moto by CloudFormation);
+        # None: the lab creates one.
+        self._given_pair = pair
         self.pair: Pair | None = None
         self.stack: LabStack | None = None
         self.monitor_env: dict[str, str] = {}
@@ -177,7 +186,10 @@ class LabEnvironment:
             for name in NODE_NAMES:
                 self.nodes[name] = NginxNode(name, self.dir, nginx=self.nginx)
                 self.nodes[name].start()
-            self.pair = create_pair(self.ec2, by_network_interface=self.pair_by_network_interface)
+            self.pair = self._given_pair or create_pair(
+                self.ec2, by_network_interface=self.pair_by_network_interface or self.second_address_set
+            )
+            self.second_set = create_second_set(self.ec2, self.pair) if self.second_address_set else None
             if self.found_nodes:
                 self.node_groups = create_node_groups(self.ec2, self.client("autoscaling"), NODE_NAMES, self.stack_name)
             parameters = {
@@ -188,6 +200,7 @@ class LabEnvironment:
                 "Node2HealthCheckUrl": self.nodes["node2"].health_url,
                 **self._pair_network_interfaces(),
                 **(self.node_groups.parameters() if self.node_groups else {}),
+                **(self.second_set.parameters() if self.second_set is not None else {}),
                 **resolve_settings(self.template, self.settings),
             }
             self.stack = create_stack(

@@ -232,6 +232,32 @@ class Scripted:
     # Found nodes (docs/found-nodes.md): node2 is found in an Auto Scaling group, and its instance is
     # replaced at this second (the new one answers at once; it must rise before it may take the EIP).
     replace_node2_at: float | None = None
+    # Failback on: Preempt with this PreemptDelaySeconds (None: no preemption).
+    preempt_delay_seconds: float | None = None
+    # Active/active: a second address set (fleet group "b") on the same two instances with opposite
+    # priorities; node1's failures are its instance's, so they reach both sets.
+    second_set: bool = False
+    # Which of the stack's nodes the `node1` periods are (0: node1; 1: node2, for active/active).
+    failing_node: int = 0
+
+
+SECOND_SET = "b"
+
+
+def active_active_text(base: Settings) -> str:
+    """The fleet document of an active/active pair: group "b" on the stack's own two instances, its
+    own EIP by ENI + private IP (the primary private IPs hold the pair's EIP), priorities reversed."""
+    nodes = [
+        {
+            "instance_id": node.instance_id,
+            "network_interface_id": f"eni-{index:017x}",
+            "health_check_url": node.health_check_url,
+            "priority": low.priority,
+        }
+        for index, (node, low) in enumerate(zip(base.nodes, reversed(base.nodes), strict=True), start=1)
+    ]
+    eip = {"allocation_id": "eipalloc-0000000000000b0a1", "private_ips": {"node1": "10.0.1.30", "node2": "10.0.2.30"}}
+    return json.dumps({"groups": [{"name": SECOND_SET, "nodes": nodes, "elastic_ips": [eip]}]})
 
 
 def _scripted_settings(rng: random.Random, scripted: Scripted) -> Settings:
@@ -241,7 +267,8 @@ def _scripted_settings(rng: random.Random, scripted: Scripted) -> Settings:
         timeout_seconds=scripted.timeout_seconds,
         fall_threshold=scripted.fall_threshold,
         rise_threshold=scripted.rise_threshold,
-        preempt=False,
+        preempt=scripted.preempt_delay_seconds is not None,
+        preempt_delay_seconds=scripted.preempt_delay_seconds or 0.0,
         min_seconds_between_moves=0.0,
         flap_window_seconds=0.0,
     )
@@ -276,7 +303,8 @@ def run_seed(
     crash_probability = rng.choice((0.0, 0.0, 0.0005, 0.002)) if scripted is None else 0.0
     sched = Scheduler(rng, crash_probability=crash_probability)
     world = World(sched, rng, profile, recorder)
-    text = fleet_text(rng) if scripted is None else None
+    drawn_fleet = fleet_text(rng) if scripted is None else None
+    text = active_active_text(base) if scripted is not None and scripted.second_set else drawn_fleet
     all_settings = (base, *(parse_fleet_json(text, base) if text else ()))
     checker_box.append(Checker({s.group: CheckConfig.from_settings(s) for s in all_settings}))
 
@@ -298,11 +326,11 @@ def run_seed(
                     settings.group,
                     node,
                     [Period(EPOCH + p.start, EPOCH + p.end, p.kind, p.latency) for p in scripted.node1]
-                    if index == 0
+                    if node.instance_id == base.nodes[scripted.failing_node].instance_id  # in every set
                     else [],
                     base_latency=rng.uniform(0.002, 0.03),
                 )
-                for index, node in enumerate(settings.nodes)
+                for node in settings.nodes
             ]
             fresh = list(scripted.invocations)
             _install(world, groups, settings, scripts)
@@ -400,17 +428,19 @@ def run_seed(
 
 
 def _install(world: World, groups: Groups, settings: Settings, scripts: list[NodeScript]) -> None:
-    """One group's simulated AWS side: its nodes, state item, decision log and addresses (on node1)."""
+    """One group's simulated AWS side: its nodes, state item, decision log and addresses (on its
+    highest-priority node: node1, or, for an active/active pair's second set, node2)."""
     groups.scripts[settings.group] = scripts
     groups.stores[settings.group] = SimStore(world, settings.group)
     groups.logs[settings.group] = SimDecisionLog(world)
     labels = settings.address_set.labels()
-    groups.eips[settings.group] = SimEip(world, settings, labels, settings.nodes[0].instance_id)
+    primary = max(settings.nodes, key=lambda node: node.priority).instance_id
+    groups.eips[settings.group] = SimEip(world, settings, labels, primary)
     for script in scripts:
         for truth in script.truth_events(settings.timeout_seconds):
             world.sched.at(truth.at, lambda truth=truth: world.recorder.record(truth))  # type: ignore[misc]
     for address in groups.eips[settings.group].addresses:
-        world.associate(groups.eips[settings.group], address, settings.nodes[0].instance_id)
+        world.associate(groups.eips[settings.group], address, primary)
 
 
 def _spawner(sched: Scheduler, name: str, body: Callable[[], None], kind: str) -> Callable[[], None]:

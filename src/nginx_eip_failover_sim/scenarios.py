@@ -35,6 +35,11 @@ class Scenario:
     dies_at: float | None = None  # liveness: node1 fails for good at this second
     # Found nodes: node2's replacement is looked up (up to 10 s) and must rise before it takes the EIP.
     extra_seconds: float = 0.0
+    back_at: float | None = None  # active/active: node1 answers again at this second
+
+    @property
+    def active_active(self) -> bool:
+        return self.world.second_set
 
     @property
     def fails_over_within(self) -> float | None:
@@ -100,6 +105,30 @@ def _found_node2_replaced(name: str, what: str, *, dies: float) -> Scenario:
     return Scenario(name, what, world, minutes=(dies + 40.0) / 60.0, dies_at=dies, extra_seconds=extra)
 
 
+# Active/active: node1 dies this long, then the failback waits this PreemptDelaySeconds.
+ACTIVE_ACTIVE_DEAD_SECONDS = 30.0
+ACTIVE_ACTIVE_PREEMPT_DELAY = 10.0
+# How late a failback may come beyond RiseThreshold x interval + PreemptDelaySeconds (a cold start,
+# the decision's write and the move).
+FAILBACK_SLACK_SECONDS = 6.0
+
+
+def _active_active(name: str, what: str, *, dies: float, fall: int = 2, failing_node: int = 0) -> Scenario:
+    back = dies + ACTIVE_ACTIVE_DEAD_SECONDS
+    world = Scripted(
+        fall,
+        1.0,
+        0.5,
+        (Period(dies, back, "refused"),),
+        schedule=(1.0, 61.0, 121.0),
+        preempt_delay_seconds=ACTIVE_ACTIVE_PREEMPT_DELAY,
+        second_set=True,
+        failing_node=failing_node,
+    )
+    end = back + ACTIVE_ACTIVE_PREEMPT_DELAY + 30.0
+    return Scenario(name, what, world, minutes=end / 60.0, dies_at=dies, back_at=back)
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario
     for scenario in (
@@ -153,6 +182,24 @@ SCENARIOS: dict[str, Scenario] = {
             "only after RiseThreshold probes of it",
             dies=30.0,
         ),
+        _active_active(
+            "active_active",
+            "two address sets on one pair, opposite priorities (the pair's EIP prefers node1, set b's node2): "
+            f"node1 dies for {ACTIVE_ACTIVE_DEAD_SECONDS:g} s; both sets end on node2's instance, set b never "
+            f"moves, the pair's set fails back after PreemptDelaySeconds {ACTIVE_ACTIVE_PREEMPT_DELAY:g} s",
+            dies=40.0,
+        ),
+        _active_active(
+            "active_active_at_hand_off",
+            "as active_active, node1 dying 4 s after the schedule's successor starts",
+            dies=65.0,
+        ),
+        _active_active(
+            "active_active_node2_dies",
+            "as active_active, node2 dying instead: set b moves to node1 and back, the pair's set never moves",
+            dies=40.0,
+            failing_node=1,
+        ),
     )
 }
 
@@ -167,6 +214,8 @@ def expectations(scenario: Scenario, events: list[Event]) -> list[Violation]:
             for move in moves
         ]
         return found
+    if scenario.active_active:
+        return found + _active_active_expectations(scenario, events)
     died = EPOCH + scenario.dies_at
     if scenario.world.replace_node2_at is not None:
         from nginx_eip_failover_sim.found_nodes import FIRST_FOUND, NEW_INSTANCE
@@ -188,7 +237,11 @@ def expectations(scenario: Scenario, events: list[Event]) -> list[Violation]:
         ]
     bound = scenario.fails_over_within
     assert bound is not None
-    left = [e.at for e in events if isinstance(e, HolderChange) and e.at >= died and e.node == "node2"]
+    left = [
+        e.at
+        for e in events
+        if isinstance(e, HolderChange) and e.group == "default" and e.at >= died and e.node == "node2"
+    ]
     if not left or left[0] - died > bound:
         took = f"{left[0] - died:.1f}s" if left else "never"
         found.append(
@@ -197,6 +250,77 @@ def expectations(scenario: Scenario, events: list[Event]) -> list[Violation]:
                 died,
                 "default",
                 f"node1 died at {died:.3f}; the EIP left it {took} (bound {bound:g}s)",
+            )
+        )
+    return found
+
+
+def _active_active_expectations(scenario: Scenario, events: list[Event]) -> list[Violation]:
+    """Each set on its own primary while both nodes are up; the set whose primary died on the
+    survivor within FallThreshold x interval + 6 s, and both sets there while it is dead; the other
+    set never moved (its holder never failed: only the other set's decision, or a stale one, could
+    move it); the moved set back on its primary only after PreemptDelaySeconds of it up, within the
+    failback bound; each on its own primary at the end."""
+    from nginx_eip_failover_sim.run import SECOND_SET
+
+    assert scenario.dies_at is not None and scenario.back_at is not None
+    world = scenario.world
+    died, back = EPOCH + scenario.dies_at, EPOCH + scenario.back_at
+    instances = ("i-00000000000000001", "i-00000000000000002")
+    primary = {"default": instances[0], SECOND_SET: instances[1]}  # the pair prefers node1, set b node2
+    dead, survivor = instances[world.failing_node], instances[1 - world.failing_node]
+    moving = next(group for group, instance in primary.items() if instance == dead)
+    staying = next(group for group in primary if group != moving)
+    found: list[Violation] = []
+    holders: dict[str, list[tuple[float, str | None]]] = {group: [] for group in primary}
+    for event in events:
+        if isinstance(event, HolderChange) and event.group in holders:
+            holders[event.group].append((event.at, event.instance_id))
+        if isinstance(event, MoveCall) and event.group == staying:
+            found.append(
+                Violation(
+                    "scenario_other_set_moved",
+                    event.at,
+                    staying,
+                    f"set {staying} moved to {event.target} by {event.decision_id} ({event.cause}); "
+                    "its primary never failed",
+                )
+            )
+
+    def holder(group: str, at: float) -> str | None:
+        seen = [instance for when, instance in holders[group] if when <= at]
+        return seen[-1] if seen else None
+
+    end = EPOCH + scenario.minutes * 60.0
+    checks = [
+        *((died - 0.1, group, primary[group], "before the node died, on its own primary") for group in primary),
+        *((back - 0.1, group, survivor, "while the node is dead, on the survivor") for group in primary),
+        *((end, group, primary[group], "at the end, back on its own primary") for group in primary),
+    ]
+    for at, group, expected, what in checks:
+        if holder(group, at) != expected:
+            found.append(Violation("scenario_active_active", at, group, f"{what}: on {holder(group, at)}"))
+    bound = scenario.fails_over_within
+    assert bound is not None
+    left = [when for when, instance in holders[moving] if when >= died and instance == survivor]
+    if not left or left[0] - died > bound:
+        took = f"{left[0] - died:.1f}s" if left else "never"
+        found.append(
+            Violation("scenario_liveness", died, moving, f"set {moving} left {dead} {took} (bound {bound:g}s)")
+        )
+    returned = [when for when, instance in holders[moving] if when >= back and instance == dead]
+    earliest = (
+        back + world.rise_threshold * world.interval_seconds + ACTIVE_ACTIVE_PREEMPT_DELAY - world.interval_seconds
+    )
+    latest = earliest + world.interval_seconds + FAILBACK_SLACK_SECONDS
+    if returned and not earliest <= returned[0] <= latest:
+        found.append(
+            Violation(
+                "scenario_failback",
+                returned[0],
+                moving,
+                f"failback {returned[0] - back:.1f}s after the node came back; expected "
+                f"{earliest - back:.1f}-{latest - back:.1f}s (RiseThreshold x interval + PreemptDelaySeconds)",
             )
         )
     return found

@@ -43,3 +43,29 @@ def test_a_dry_run_replace_route_answers_dry_run_operation_and_leaves_the_route(
     assert [r.get("NetworkInterfaceId") for r in routes if r.get("DestinationCidrBlock") == "192.168.88.1/32"] == [
         first
     ]
+
+
+_ROUTED_VPC = """
+Resources:
+  Vpc: {Type: "AWS::EC2::VPC", Properties: {CidrBlock: 10.89.0.0/16}}
+  Subnet: {Type: "AWS::EC2::Subnet", Properties: {VpcId: !Ref Vpc, CidrBlock: 10.89.1.0/24}}
+  RouteTable: {Type: "AWS::EC2::RouteTable", Properties: {VpcId: !Ref Vpc}}
+  Association:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties: {SubnetId: !Ref Subnet, RouteTableId: !Ref RouteTable}
+"""
+
+
+def test_a_stack_with_a_routed_subnet_is_deleted_with_its_route_table(
+    moto_module: None, boto_session: boto3.session.Session
+) -> None:
+    # The e2e test's nodes stack (tests/e2e/aws/nodes.yaml) has this shape; moto alone cannot delete it.
+    cloudformation = boto_session.client("cloudformation", region_name="us-east-1")
+    ec2 = boto_session.client("ec2", region_name="us-east-1")
+    with aws_address_semantics():
+        cloudformation.create_stack(StackName="routed", TemplateBody=_ROUTED_VPC)
+        vpc = cloudformation.describe_stack_resource(StackName="routed", LogicalResourceId="Vpc")
+        vpc_id = vpc["StackResourceDetail"]["PhysicalResourceId"]
+        cloudformation.delete_stack(StackName="routed")
+        assert not ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Vpcs"]
+        assert not ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"]

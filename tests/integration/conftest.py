@@ -53,6 +53,7 @@ def make_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabFactory]:
         full_address_sets: bool = False,
         address_set_group: bool = False,
         pair_by_network_interface: bool = False,
+        second_address_set: bool = False,
         **settings: str,
     ) -> LabEnvironment:
         lab = LabEnvironment(
@@ -63,6 +64,7 @@ def make_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabFactory]:
             full_address_sets=full_address_sets,
             address_set_group=address_set_group,
             pair_by_network_interface=pair_by_network_interface,
+            second_address_set=second_address_set,
         )
         labs.append(lab)
         return lab.start()

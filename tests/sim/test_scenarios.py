@@ -35,3 +35,50 @@ def test_the_liveness_expectation_can_fail() -> None:
     finally:
         object.__setattr__(scenario.world, "node1", (Period(scenario.dies_at, scenario.dies_at + 600.0, "refused"),))
     assert [v.invariant for v in result.violations] == ["scenario_liveness"]
+
+
+def test_active_active_moves_only_the_set_whose_primary_died_and_fails_it_back() -> None:
+    from nginx_eip_failover_sim.run import run_seed
+    from nginx_eip_failover_sim.scheduler import EPOCH
+    from nginx_eip_failover_sim.timeline import Event, HolderChange
+
+    scenario = SCENARIOS["active_active"]
+    events: list[Event] = []
+    result = run_seed(2, minutes=scenario.minutes, scripted=scenario.world, on_event=events.append)
+    assert result.ok, [str(v) for v in result.violations]
+    changes = [(e.group, e.node) for e in events if isinstance(e, HolderChange) and e.at > EPOCH]
+    # The pair's set to node2 at node1's death and back after the preempt delay; set b never moved.
+    assert changes == [("default", "node2"), ("default", "node1")]
+
+
+def test_the_active_active_expectations_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both sets preferring node1 (priorities not opposite): set b starts on node1 and moves at its death.
+    import json
+
+    from nginx_eip_failover_sim import run
+
+    opposite = run.active_active_text
+
+    def same_priorities(base: object) -> str:
+        document = json.loads(opposite(base))  # type: ignore[arg-type]
+        nodes = document["groups"][0]["nodes"]
+        nodes[0]["priority"], nodes[1]["priority"] = 101, 100
+        return json.dumps(document)
+
+    monkeypatch.setattr(run, "active_active_text", same_priorities)
+    result = run_scenario("active_active", 1)
+    found = {v.invariant for v in result.violations}
+    assert {"scenario_other_set_moved", "scenario_active_active"} <= found, found
+
+
+def test_active_active_with_node2_dying_moves_only_set_b_and_fails_it_back() -> None:
+    from nginx_eip_failover_sim.run import run_seed
+    from nginx_eip_failover_sim.scheduler import EPOCH
+    from nginx_eip_failover_sim.timeline import Event, HolderChange
+
+    scenario = SCENARIOS["active_active_node2_dies"]
+    events: list[Event] = []
+    result = run_seed(3, minutes=scenario.minutes, scripted=scenario.world, on_event=events.append)
+    assert result.ok, [str(v) for v in result.violations]
+    changes = [(e.group, e.node) for e in events if isinstance(e, HolderChange) and e.at > EPOCH]
+    assert changes == [("b", "node1"), ("b", "node2")]

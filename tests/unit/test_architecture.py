@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from support.imports import package_imports
+
 PACKAGE = "nginx_eip_failover"
 ROOT = Path(__file__).resolve().parents[2] / "src" / PACKAGE
 
@@ -49,31 +51,6 @@ def _modules() -> list[tuple[str, Path]]:
     return found
 
 
-def _imports(module: str, path: Path) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    is_package = path.name == "__init__.py"
-    out: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out.extend((node.lineno, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = module.split(".") if is_package else module.split(".")[:-1]
-                base = base[: len(base) - (node.level - 1)]
-                target = ".".join([*base, node.module] if node.module else base)
-            else:
-                target = node.module or ""
-            out.append((node.lineno, target))
-            # `from nginx_eip_failover import x` names a module of the root: count x's layer
-            if target == PACKAGE:
-                out.extend(
-                    (node.lineno, f"{PACKAGE}.{alias.name}")
-                    for alias in node.names
-                    if (ROOT / f"{alias.name}.py").exists() or (ROOT / alias.name).is_dir()
-                )
-    return [(line, name) for line, name in out if name == PACKAGE or name.startswith(PACKAGE + ".")]
-
-
 MODULES = _modules()
 
 
@@ -86,7 +63,7 @@ def test_every_module_is_in_a_known_layer() -> None:
 def test_imports_follow_the_layer_rule(module: str, path: Path) -> None:
     layer = _layer(module)
     bad = []
-    for line, target in _imports(module, path):
+    for line, target in package_imports(path, module, PACKAGE, ROOT):
         other = _layer(target)
         if other != layer and other not in ALLOWED[layer] and (module, target) not in DEBT:
             bad.append(f"{path.relative_to(ROOT.parent)}:{line} imports {target} ({layer} -> {other})")

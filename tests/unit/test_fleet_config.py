@@ -95,7 +95,13 @@ INVALID = [
     ("groups/1/name", "default", "default", "name", "default"),
     ("groups/1/nodes/1/priority", 101, "api", "nodes[1].priority", "101"),
     ("groups/1/nodes/1/instance_id", "i-0000000000000000a", "api", "nodes[1].instance_id", "i-0000000000000000a"),
-    ("groups/1/elastic_ips/1/allocation_id", "eipalloc-00000000000001001", "api", "addresses", "eipalloc-0000"),
+    (
+        "groups/1/elastic_ips/1/allocation_id",
+        "eipalloc-00000000000001001",
+        "api",
+        "elastic_ips[1].allocation_id",
+        "eipalloc-0000",
+    ),
     ("groups/0/elastic_ips/0/private_ips/node3", "10.0.3.3", "web", "elastic_ips[0].private_ips", "node3"),
     ("groups/0/nodes/0/network_interface_id", DELETE, "web", "nodes[0].network_interface_id", "null"),
     ("groups/0/nodes/0/health_check_url", "http://user:pw@10.0.0.1/", "web", "nodes[0].health_check_url", "hidden"),
@@ -119,7 +125,9 @@ def test_an_invalid_document_names_the_group_the_field_and_the_value(
 def test_the_stacks_own_eip_cannot_be_claimed_by_a_group() -> None:
     document = {"groups": [group()]}
     document["groups"][0]["elastic_ips"][0]["allocation_id"] = BASE.allocation_id
-    with pytest.raises(FleetConfigError, match="already served by group 'default'"):
+    with pytest.raises(
+        FleetConfigError, match="also served by group 'default' \\(its field 'ElasticIpAllocationId'\\)"
+    ):
         parse_fleet(document, BASE)
 
 
@@ -133,18 +141,100 @@ def test_json_round_trip() -> None:
     assert len(parse_fleet_json(json.dumps({"groups": [group()]}), BASE)) == 1
 
 
-def test_an_instance_in_two_groups_is_refused_naming_both_groups_the_field_and_the_value() -> None:
-    web, api = group("web", 1), group("api", 10)
-    api["nodes"][1]["instance_id"] = web["nodes"][0]["instance_id"]
+def _opposite(first: dict[str, Any], name: str = "web-b") -> dict[str, Any]:
+    """The second address set of an active/active pair: `first`'s nodes, opposite priorities,
+    its own EIP on its own private IPs and its own secondary IP and route."""
+    second = copy.deepcopy(first)
+    second["name"] = name
+    second["nodes"][0]["priority"], second["nodes"][1]["priority"] = 100, 101
+    second["elastic_ips"] = [
+        {"allocation_id": "eipalloc-0000000000000b001", "private_ips": {"node1": "10.0.1.30", "node2": "10.0.2.30"}}
+    ]
+    second["secondary_private_ips"] = ["10.0.1.90"]
+    second["routes"] = [{"destination": "192.168.200.1/32", "route_table_ids": ["rtb-00000000000000001"]}]
+    return second
+
+
+def test_two_sets_with_opposite_priorities_on_one_pair_are_accepted() -> None:
+    web = group("web", 1)
+    a, b = parse_fleet({"groups": [web, _opposite(web)]}, BASE)
+    assert [node.instance_id for node in a.nodes] == [node.instance_id for node in b.nodes]
+    assert [node.priority for node in a.nodes] == [101, 100]
+    assert [node.priority for node in b.nodes] == [100, 101]
+    assert a.allocation_id != b.allocation_id  # so each set has its own state item
+
+
+def test_a_group_may_share_the_stacks_own_pair_with_its_own_eip_by_private_ip() -> None:
+    other = {
+        "name": "second",
+        "nodes": [
+            {**node, "instance_id": base.instance_id, "network_interface_id": f"eni-{index:017x}"}
+            for index, (node, base) in enumerate(zip(group()["nodes"], BASE.nodes, strict=True), start=1)
+        ],
+        "elastic_ips": [
+            {"allocation_id": "eipalloc-0000000000000b001", "private_ips": {"node1": "10.0.1.30", "node2": "10.0.2.30"}}
+        ],
+    }
+    [second] = parse_fleet({"groups": [other]}, BASE)
+    assert {node.instance_id for node in second.nodes} == {node.instance_id for node in BASE.nodes}
+
+
+SHARED = [
+    (
+        "elastic_ips/0/allocation_id",
+        "eipalloc-00000000000001001",
+        "elastic_ips[0].allocation_id",
+        "elastic_ips[0].allocation_id",
+    ),
+    (
+        "elastic_ips/0/private_ips/node2",
+        "10.0.2.20",
+        "elastic_ips[0].private_ips.node2",
+        "elastic_ips[0].private_ips.node2",
+    ),
+    ("secondary_private_ips/0", "10.0.1.51", "secondary_private_ips[0]", "secondary_private_ips[0]"),
+    ("secondary_private_ips/0", "10.0.1.20", "secondary_private_ips[0]", "elastic_ips[0].private_ips.node1"),
+    ("routes/0/destination", "192.168.100.1/32", "routes[0].route_table_ids[0]", "routes[0].route_table_ids[0]"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "first_field"), SHARED, ids=[row[0] + "=" + row[1] for row in SHARED]
+)
+def test_the_same_address_in_two_sets_is_refused_naming_both_sets_the_field_and_the_value(
+    path: str, value: str, field: str, first_field: str
+) -> None:
+    web = group("web", 1)
+    second = _opposite(web)
+    target: Any = second
+    parts = path.split("/")
+    for part in parts[:-1]:
+        target = target[int(part)] if part.isdigit() else target[part]
+    target[int(parts[-1]) if parts[-1].isdigit() else parts[-1]] = value
     with pytest.raises(FleetConfigError) as raised:
-        parse_fleet({"groups": [web, api]}, BASE)
+        parse_fleet({"groups": [web, second]}, BASE)
     error = raised.value
-    assert (error.group, error.field, error.value) == ("api", "nodes[1].instance_id", web["nodes"][0]["instance_id"])
-    assert "already a node of group 'web'" in str(error)
+    assert (error.group, error.field) == ("web-b", field), str(error)
+    assert value in str(error.value)
+    assert f"also served by group 'web' (its field '{first_field}')" in str(error)
 
 
-def test_a_groups_node_may_not_be_one_of_the_stacks_own_pair() -> None:
+def test_two_sets_whose_eips_both_go_by_instance_to_one_node_are_refused() -> None:
+    # By InstanceId an EIP lands on the primary private IP, which holds one EIP: the second set's
+    # association would silently detach the first's.
+    web = group("web", 1)
+    second = _opposite(web)
+    second["elastic_ips"].append({"allocation_id": "eipalloc-0000000000000b002"})
+    with pytest.raises(FleetConfigError) as raised:
+        parse_fleet({"groups": [web, second]}, BASE)
+    assert (raised.value.group, raised.value.field) == ("web-b", "elastic_ips[1].private_ips.node1")
+    assert "also served by group 'web' (its field 'elastic_ips[1].private_ips.node1')" in str(raised.value)
+
+
+def test_a_group_whose_eip_goes_by_instance_to_the_stacks_own_pair_is_refused() -> None:
     document = {"groups": [group()]}
     document["groups"][0]["nodes"][0]["instance_id"] = BASE.nodes[1].instance_id
-    with pytest.raises(FleetConfigError, match=r"nodes\[0\]\.instance_id.*already a node of group 'default'"):
+    with pytest.raises(FleetConfigError) as raised:
         parse_fleet(document, BASE)
+    assert (raised.value.group, raised.value.field) == ("web", "elastic_ips[1].private_ips.node1")
+    assert "also served by group 'default' (its field 'Node2InstanceId')" in str(raised.value)

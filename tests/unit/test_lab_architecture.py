@@ -8,10 +8,11 @@ point imports `chaos/`. Fails naming the module, the line and the import.
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
+
+from support.imports import package_imports
 
 PACKAGE = "nginx_eip_failover_lab"
 ROOT = Path(__file__).resolve().parents[2] / "src" / PACKAGE
@@ -27,6 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "aws": {"iam", "stack"},
     "nodes": {"stack"},
     "iac_surface": {"iam", "stack"},
+    "terraform": {"iac_surface", "iam", "stack"},
     "environment": {"aws", "iam", "nodes", "stack"},
     "scenarios": {"environment", "aws", "iam", "nodes", "stack"},
     "chaos": {"environment", "aws", "iam", "nodes", "scenarios", "stack"},
@@ -48,27 +50,6 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" and len(parts) > 1 else parts)
 
 
-def _imports(path: Path, module: str) -> list[tuple[int, str]]:
-    is_package = path.name == "__init__.py"
-    out: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            out.extend((node.lineno, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = module.split(".") if is_package else module.split(".")[:-1]
-                base = base[: len(base) - (node.level - 1)]
-                target = ".".join([*base, node.module] if node.module else base)
-            else:
-                target = node.module or ""
-            if target == PACKAGE:
-                # `from nginx_eip_failover_lab import processes` imports the module `processes`
-                out.extend((node.lineno, f"{PACKAGE}.{alias.name}") for alias in node.names)
-            else:
-                out.append((node.lineno, target))
-    return [(line, name) for line, name in out if name.startswith(PACKAGE + ".")]
-
-
 MODULES = sorted(ROOT.rglob("*.py"))
 
 
@@ -82,7 +63,8 @@ def _violations(path: Path, module: str) -> list[str]:
     may = ALLOWED[mine] | {mine} | (BASE if mine != "__init__" else set())
     return [
         f"{module} line {line}: {mine} imports {target} ({_part(target)} not in {sorted(may)})"
-        for line, target in _imports(path, module)
+        for line, target in package_imports(path, module, PACKAGE, ROOT)
+        if target != PACKAGE
         if _part(target) not in may
     ]
 

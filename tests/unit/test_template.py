@@ -113,6 +113,8 @@ DECISION_LOG_ACTIONS = {
 
 PROFILES = ("lean", "full")
 PROFILE_CONDITION = "FullObservability"
+# Conditions false with the default parameters whose `!If`s in_profile resolves to their else branch.
+OFF_BY_DEFAULT = frozenset({"HasSecondAddressSet"})
 _NO_VALUE = object()
 
 
@@ -127,6 +129,9 @@ def in_profile(template: dict[str, Any], profile: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             return value
         branch = value.get("Fn::If")
+        if len(value) == 1 and isinstance(branch, list) and branch[0] in OFF_BY_DEFAULT:
+            # An opt-in statement (test_the_second_address_set_is_granted_only_its_eip_on_the_pairs_enis).
+            return _NO_VALUE if branch[2] == {"Ref": "AWS::NoValue"} else walk(branch[2])
         if len(value) == 1 and isinstance(branch, list) and branch[0] == PROFILE_CONDITION:
             chosen = branch[1] if full else branch[2]
             return _NO_VALUE if chosen == {"Ref": "AWS::NoValue"} else walk(chosen)
@@ -448,6 +453,31 @@ def test_associate_address_is_scoped_to_the_eip_and_the_pair(resources: dict[str
     assert sorted(_sub_text(resource) for resource in by_eni) == sorted(
         [
             prefix + "elastic-ip/${ElasticIpAllocationId}",
+            prefix + "network-interface/${Node1NetworkInterfaceId}",
+            prefix + "network-interface/${Node2NetworkInterfaceId}",
+        ]
+    )
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_the_second_address_set_is_granted_only_its_eip_on_the_pairs_enis(
+    raw_template: dict[str, Any], function: str
+) -> None:
+    # Active/active (SecondElasticIpAllocationId): one opt-in statement, nothing without it.
+    policies = raw_template["Resources"][function]["Properties"]["Policies"]
+    conditional = [
+        s["Fn::If"] for p in policies for s in p["Statement"] if isinstance(s, dict) and "Fn::If" in s and len(s) == 1
+    ]
+    [(condition, statement, otherwise)] = [c for c in conditional if c[0] == "HasSecondAddressSet"]
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert raw_template["Conditions"][condition] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SecondElasticIpAllocationId"}, ""]}]
+    }
+    assert statement["Action"] == "ec2:AssociateAddress" and "Condition" not in statement
+    prefix = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:"
+    assert sorted(_sub_text(resource) for resource in statement["Resource"]) == sorted(
+        [
+            prefix + "elastic-ip/${SecondElasticIpAllocationId}",
             prefix + "network-interface/${Node1NetworkInterfaceId}",
             prefix + "network-interface/${Node2NetworkInterfaceId}",
         ]

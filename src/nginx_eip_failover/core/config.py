@@ -12,7 +12,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DEFAULT_GROUP = "default"
+# The pair's second address set (template parameter SecondElasticIpAllocationId): active/active.
+SECOND_SET_GROUP = "second"
 # OBSERVABILITY_PROFILE (template parameter ObservabilityProfile): "full" publishes the continuous
 # metrics the dashboard shows (MonitorCycles, NodeUp and ProbeLatency per node), "lean" none of them.
 ObservabilityProfile = Literal["lean", "full"]
@@ -431,4 +433,61 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         observer=observer,
         observers=observers,
         observer_heartbeat_seconds=heartbeat,
+    )
+
+
+def load_second_set(base: Settings, env: Mapping[str, str] | None = None) -> Settings | None:
+    """The pair's second address set, or None (SECOND_EIP_ALLOCATION_ID empty): active/active on the
+    same two instances, the priorities reversed, its own EIP on its own private IP of each node's ENI
+    (NODEn_SECOND_PRIVATE_IP_ADDRESS), its own state item and counters, the pair's hysteresis
+    settings. Raises ConfigError naming the variable and the value."""
+    env = os.environ if env is None else env
+    allocation_id = _optional(
+        env, "SECOND_EIP_ALLOCATION_ID", _pattern(_ALLOCATION_ID, "an Elastic IP allocation ID (eipalloc-...)")
+    )
+    variables = [f"{node.name.upper()}_SECOND_PRIVATE_IP_ADDRESS" for node in base.nodes]
+    if allocation_id is None:
+        for variable in variables:
+            if env.get(variable, "").strip():
+                raise ConfigError(variable, env[variable], "is set but SECOND_EIP_ALLOCATION_ID is empty")
+        return None
+    if allocation_id == base.allocation_id:
+        raise ConfigError(
+            "SECOND_EIP_ALLOCATION_ID", allocation_id, "is EIP_ALLOCATION_ID: the second set needs an EIP of its own"
+        )
+    if len(base.nodes) != 2:
+        raise ConfigError("SECOND_EIP_ALLOCATION_ID", allocation_id, "needs a pair: exactly two nodes")
+    private_ips: dict[str, str] = {}
+    for node, variable in zip(base.nodes, variables, strict=True):
+        if node.network_interface_id is None:
+            name = f"{node.name.upper()}_NETWORK_INTERFACE_ID"
+            raise ConfigError(
+                name,
+                env.get(name),
+                "is required when SECOND_EIP_ALLOCATION_ID is set (the second EIP lands on a private IP of the ENI: "
+                "a node's primary private IP holds one EIP at a time)",
+            )
+        address = _optional(env, variable, _ipv4)
+        if address is None:
+            raise ConfigError(
+                variable, env.get(variable), "is required when SECOND_EIP_ALLOCATION_ID is set (where it lands)"
+            )
+        if base.addresses is not None and address == base.addresses.elastic_ips[0].private_ips.get(node.name):
+            raise ConfigError(
+                variable,
+                address,
+                f"is {node.name.upper()}_PRIVATE_IP_ADDRESS, where the pair's EIP lands; give the second EIP its own",
+            )
+        private_ips[node.name] = address
+    from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec  # active/active only
+
+    reversed_priorities = tuple(
+        replace(node, priority=other.priority) for node, other in zip(base.nodes, reversed(base.nodes), strict=True)
+    )
+    return replace(
+        base,
+        group=SECOND_SET_GROUP,
+        allocation_id=allocation_id,
+        nodes=reversed_priorities,
+        addresses=AddressSet((ElasticIpSpec(allocation_id, private_ips),)),
     )

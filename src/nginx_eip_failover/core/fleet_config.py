@@ -2,7 +2,7 @@
 
 The document is JSON, checked against `fleet.schema.json` (kept in this package, so the function and
 the CLI validate the same way) with Powertools' validation utility, then against what a schema
-cannot say (names, priorities, instances and addresses unique). Every error names the group, the
+cannot say (names and priorities unique; no address in two groups' sets). Every error names the group, the
 field and the value. Stack-wide settings (interval, timeout, table, topic) come from the stack's
 own pair; a group may override its hysteresis.
 """
@@ -18,7 +18,13 @@ from typing import Any
 
 from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec, RouteSpec, SecondaryIpSpec
 from nginx_eip_failover.core.bounds import bounded
-from nginx_eip_failover.core.config import DEFAULT_GROUP, NodeConfig, Settings, _health_check_url
+from nginx_eip_failover.core.config import (
+    DEFAULT_GROUP,
+    SECOND_SET_GROUP,
+    NodeConfig,
+    Settings,
+    _health_check_url,
+)
 from nginx_eip_failover.core.errors import FleetConfigError
 
 # Per-group overrides the document may carry (schema: definitions.settings).
@@ -40,17 +46,18 @@ def fleet_schema() -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def parse_fleet(document: object, base: Settings) -> tuple[Settings, ...]:
+def parse_fleet(document: object, base: Settings, reserved: tuple[Settings, ...] = ()) -> tuple[Settings, ...]:
     """The groups of `document` as Settings built on the stack's own (`base`); raises
-    FleetConfigError naming the group, field and value of the first problem."""
+    FleetConfigError naming the group, field and value of the first problem. `reserved`: the
+    groups of the template's parameters besides the pair (its second address set)."""
     _validate_schema(document)
     assert isinstance(document, Mapping)
     groups = tuple(_group(raw, base) for raw in document["groups"])
-    _check_unique(base, groups)
+    _check_unique(base, groups, reserved)
     return groups
 
 
-def parse_fleet_json(text: str, base: Settings) -> tuple[Settings, ...]:
+def parse_fleet_json(text: str, base: Settings, reserved: tuple[Settings, ...] = ()) -> tuple[Settings, ...]:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
         raise FleetConfigError(
             None, "document", f"{len(text)} characters", f"must be at most {MAX_DOCUMENT_BYTES} bytes"
@@ -59,7 +66,7 @@ def parse_fleet_json(text: str, base: Settings) -> tuple[Settings, ...]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FleetConfigError(None, "document", text[:40], f"is not JSON ({exc.msg} at line {exc.lineno})") from None
-    return parse_fleet(document, base)
+    return parse_fleet(document, base, reserved)
 
 
 def _validate_schema(document: object) -> None:
@@ -167,13 +174,21 @@ def _group(raw: Mapping[str, Any], base: Settings) -> Settings:
     )
 
 
-def _check_unique(base: Settings, groups: tuple[Settings, ...]) -> None:
-    names: set[str] = set()
-    owners: dict[str, str] = {address: DEFAULT_GROUP for address in base.address_set.labels()}
-    # One instance, one group: two controllers deciding about one node would each move their EIP by
-    # their own counters, and a drain or pin in one group would not hold in the other.
-    instance_groups: dict[str, str] = {node.instance_id: DEFAULT_GROUP for node in base.nodes}
+def _check_unique(base: Settings, groups: tuple[Settings, ...], reserved: tuple[Settings, ...] = ()) -> None:
+    names: set[str] = {group.group for group in reserved}
+    # One address, one set. An instance may be a node of several groups (active/active: two sets
+    # with opposite priorities on one pair, each with its own state item and hysteresis), but an
+    # address two sets both move would follow whichever decided last: that alone is ambiguous.
+    owners: dict[tuple[str, ...], tuple[str, str]] = {
+        key: (fixed.group, _pair_parameter(key, field, fixed.group))
+        for fixed in (base, *reserved)
+        for key, field, _shown in address_slots(fixed)
+    }
     for group in groups:
+        if group.group in {fixed.group for fixed in reserved}:
+            raise FleetConfigError(
+                group.group, "name", group.group, "is the pair's second address set (its template parameters)"
+            )
         if group.group in names:
             raise FleetConfigError(
                 group.group, "name", group.group, "is the name of an earlier group; names must be unique"
@@ -195,16 +210,69 @@ def _check_unique(base: Settings, groups: tuple[Settings, ...]) -> None:
                         "is also another node's in this group; each needs its own",
                     )
                 seen.add(value)
-        for index, node in enumerate(group.nodes):
-            other = instance_groups.setdefault(node.instance_id, group.group)
-            if other != group.group:
+        mine: set[tuple[str, ...]] = set()
+        for key, field, shown in address_slots(group):
+            if key in mine:
+                continue  # within one set: the EC2 adapter's business (e.g. one route in two tables)
+            mine.add(key)
+            owner = owners.setdefault(key, (group.group, field))
+            if owner[0] != group.group:
                 raise FleetConfigError(
                     group.group,
-                    f"nodes[{index}].instance_id",
-                    node.instance_id,
-                    f"is already a node of group {other!r}; an instance belongs to one group of the stack",
+                    field,
+                    shown,
+                    f"is also served by group {owner[0]!r} (its field '{owner[1]}'): "
+                    "an address belongs to one address set; give each set its own",
                 )
-        for address in group.address_set.labels():
-            owner = owners.setdefault(address, group.group)
-            if owner != group.group:
-                raise FleetConfigError(group.group, "addresses", address, f"is already served by group {owner!r}")
+
+
+def address_slots(settings: Settings) -> list[tuple[tuple[str, ...], str, str]]:
+    """Every place the group's addresses occupy, as (key, the field that names it, its value):
+    the EIP allocation, the private IP each EIP lands on (a node's primary private IP when the EIP
+    goes by instance: it holds one EIP at a time), each secondary IP on each node's ENI, and each
+    route in each table."""
+    addresses = settings.address_set
+    slots: list[tuple[tuple[str, ...], str, str]] = []
+    for index, eip in enumerate(addresses.elastic_ips):
+        slots.append((("eip", eip.allocation_id), f"elastic_ips[{index}].allocation_id", eip.allocation_id))
+        for node in settings.nodes:
+            private_ip = eip.private_ips.get(node.name)
+            key: tuple[str, ...]
+            if private_ip is not None:
+                # A private IP is one ENI's (groups may sit in different VPCs with the same ranges).
+                key = ("private ip", str(node.network_interface_id), private_ip)
+                field, shown = f"elastic_ips[{index}].private_ips.{node.name}", private_ip
+            else:
+                key = ("primary ip", node.instance_id)
+                field, shown = (
+                    f"elastic_ips[{index}].private_ips.{node.name}",
+                    f"(none: {node.instance_id}'s primary IP)",
+                )
+            slots.append((key, field, shown))
+    for index, secondary in enumerate(addresses.secondary_ips):
+        # It moves between the nodes' ENIs: it occupies its address on each of them.
+        for node in settings.nodes:
+            key = ("private ip", str(node.network_interface_id), secondary.address)
+            slots.append((key, f"secondary_private_ips[{index}]", secondary.address))
+    for index, route in enumerate(addresses.routes):
+        for table_index, table in enumerate(route.route_table_ids):
+            slots.append(
+                (
+                    ("route", route.destination, table),
+                    f"routes[{index}].route_table_ids[{table_index}]",
+                    f"{route.destination} in {table}",
+                )
+            )
+    return slots
+
+
+def _pair_parameter(key: tuple[str, ...], field: str, group: str) -> str:
+    """The template parameter behind one of the pair's addresses (what its operator set): the pair's
+    own, or its second address set's (SecondElasticIpAllocationId)."""
+    second = group == SECOND_SET_GROUP
+    if key[0] == "eip":
+        return "SecondElasticIpAllocationId" if second else "ElasticIpAllocationId"
+    node = field.rpartition(".node")[2]
+    if key[0] == "private ip":
+        return f"Node{node}SecondPrivateIpAddress" if second else f"Node{node}PrivateIpAddress"
+    return f"Node{node}InstanceId"

@@ -12,7 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from nginx_eip_failover.adapters import aws_clients
-from nginx_eip_failover.core.config import DEFAULT_GROUP, Settings, load_settings
+from nginx_eip_failover.core.config import DEFAULT_GROUP, Settings, load_second_set, load_settings
 
 if TYPE_CHECKING:
     from nginx_eip_failover.adapters.dynamodb.decision_log import DecisionLogTable
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from nginx_eip_failover.service.controller import FailoverController
     from nginx_eip_failover.service.fleet import Fleet
     from nginx_eip_failover.service.found_nodes import FoundNodes
+    from nginx_eip_failover.service.shared_probes import ProbeRounds
 
 
 def build_controller(settings: Settings) -> FailoverController:
@@ -35,6 +36,7 @@ def build_controller(settings: Settings) -> FailoverController:
     from nginx_eip_failover.service.decision_journal import DecisionJournal
     from nginx_eip_failover.service.emergency_stop import StopGuardedMover
     from nginx_eip_failover.service.observer_exchange import ObserverExchange
+    from nginx_eip_failover.service.shared_probes import SharedProber
 
     default = settings.group == DEFAULT_GROUP
     found = found_nodes(settings)
@@ -46,9 +48,16 @@ def build_controller(settings: Settings) -> FailoverController:
         store=StateStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
         # Every move checks the emergency stop first (service/emergency_stop.py).
         eip=StopGuardedMover(_mover(settings), stop_flag(settings.table_name)),
-        # Found nodes are probed where they are this cycle (service/found_nodes).
+        # A fleet cycle probes each node once, however many groups (address sets) it serves; found
+        # nodes are probed where they are this cycle (service/found_nodes), on their own.
         prober=found
-        or HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle, observer=settings.observer),
+        or SharedProber(
+            HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle, observer=settings.observer),
+            settings.nodes,
+            probe_rounds(),
+            observer=settings.observer,
+            timeout_seconds=settings.timeout_seconds,
+        ),
         notifier=Notifier(
             None,
             settings.topic_arn,
@@ -85,6 +94,14 @@ def observer_board(settings: Settings) -> ObserverBoardTable | None:
     from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTable  # observers only
 
     return ObserverBoardTable(aws_clients.dynamodb(), settings.lease_table_name, settings.allocation_id)
+
+
+@cache
+def probe_rounds() -> ProbeRounds:
+    """The fleet cycle's shared probes: one per container, for every group it runs."""
+    from nginx_eip_failover.service.shared_probes import ProbeRounds
+
+    return ProbeRounds()
 
 
 @cache
@@ -138,7 +155,9 @@ def decision_log(settings: Settings) -> DecisionLogTable | None:
 @cache
 def controller() -> FailoverController:
     """The stack's own pair (its template parameters): the fleet's "default" group."""
-    return build_controller(load_settings())
+    settings = load_settings()
+    load_second_set(settings)  # a bad second address set fails here too: before any AWS call
+    return build_controller(settings)
 
 
 @cache
@@ -147,7 +166,15 @@ def fleet() -> Fleet:
     from nginx_eip_failover.service.fleet import Fleet
 
     default = controller()
-    return Fleet(default, build_controller, FleetStore(aws_clients.dynamodb(), default.settings.table_name))
+    # Active/active (SecondElasticIpAllocationId): the pair's second address set, a group of its own.
+    second = load_second_set(default.settings)
+    return Fleet(
+        default,
+        build_controller,
+        FleetStore(aws_clients.dynamodb(), default.settings.table_name),
+        probe_rounds=probe_rounds(),
+        fixed=(build_controller(second),) if second is not None else (),
+    )
 
 
 @cache

@@ -4,7 +4,8 @@ The document is read at cold start and again every REFRESH_SECONDS while running
 with `fleet apply` is probed within a minute with no template change. A document that fails to
 parse is logged and the fleet keeps the groups it had: a typo never stops failover of the others.
 Every group's cycle runs concurrently (each probes its nodes in threads of its own), so one group's
-hung node or slow AWS call never holds the others back.
+hung node or slow AWS call never holds the others back. Groups on the same nodes (active/active: two
+address sets on one pair) share one probe per node per cycle.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from nginx_eip_failover.core.errors import FailoverError, FleetConfigError, Inva
 from nginx_eip_failover.core.ports import FleetStorePort
 from nginx_eip_failover.observability import logger
 from nginx_eip_failover.service.controller import CycleReport, FailoverController
+from nginx_eip_failover.service.shared_probes import ProbeRounds
 
 REFRESH_SECONDS = 60.0
 MAX_PARALLEL_GROUPS = 32
@@ -42,18 +44,26 @@ class Fleet:
         refresh_seconds: float = REFRESH_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
         executor: Executor | None = None,
+        probe_rounds: ProbeRounds | None = None,
+        fixed: tuple[FailoverController, ...] = (),
     ) -> None:
         self.base = default.settings
+        # Groups of the template's parameters besides the pair (its second address set): always
+        # run, never from the document, and no document group may take their name or addresses.
+        self._fixed = {controller.settings.group: controller for controller in fixed}
+        self.reserved = tuple(controller.settings for controller in fixed)
         self._build = build
         self.store = store  # where the fleet document is kept; None: the stack's own pair only
         self._refresh_seconds = refresh_seconds
-        self._controllers: dict[str, FailoverController] = {DEFAULT_GROUP: default}
+        self._controllers: dict[str, FailoverController] = {DEFAULT_GROUP: default, **self._fixed}
         self._version = -1
         self._loaded_at = float("-inf")
         self._monotonic = monotonic
         # Runs the groups' cycles concurrently: a thread pool, made on first use (the simulator
         # passes one that runs each group as one of its actors).
         self._pool: Executor | None = executor
+        # Groups on the same nodes (active/active) share each cycle's probes (service/shared_probes).
+        self.probe_rounds = probe_rounds
 
     # --- the groups ---------------------------------------------------------------------------
 
@@ -77,11 +87,11 @@ class Fleet:
         if document.version == self._version:
             return
         try:
-            groups = parse_fleet_json(document.text, self.base) if document.text is not None else ()
+            groups = parse_fleet_json(document.text, self.base, self.reserved) if document.text is not None else ()
         except FleetConfigError:
             logger.exception("the stored fleet document is invalid; keeping the groups loaded before")
             return
-        controllers = {DEFAULT_GROUP: self._controllers[DEFAULT_GROUP]}
+        controllers = {DEFAULT_GROUP: self._controllers[DEFAULT_GROUP], **self._fixed}
         for settings in groups:
             old = self._controllers.get(settings.group)
             controllers[settings.group] = old if old is not None and old.settings == settings else self._build(settings)
@@ -111,6 +121,12 @@ class Fleet:
     # --- one monitor cycle of every group --------------------------------------------------------
 
     def run_cycles(self, actor: str, time_left: Callable[[], float] | None = None) -> list[GroupResult]:
+        if self.probe_rounds is None:
+            return self._run_all(actor, time_left)
+        with self.probe_rounds.cycle():
+            return self._run_all(actor, time_left)
+
+    def _run_all(self, actor: str, time_left: Callable[[], float] | None) -> list[GroupResult]:
         controllers = list(self.controllers().items())
         if len(controllers) == 1:
             return [_run(name, controller, actor, time_left) for name, controller in controllers]

@@ -27,7 +27,7 @@ def fleet_apply(request: ControlRequest, fleet: Fleet) -> dict[str, Any]:
     assert request.document is not None and request.version is not None  # required fields of fleet_apply
     # The text the functions will load, through the same checks (its size bound included): raises
     # naming the group, field and value, and writes nothing.
-    groups = parse_fleet_json(request.document, fleet.base)
+    groups = parse_fleet_json(request.document, fleet.base, fleet.reserved)
     try:
         new_version = _store(fleet, "fleet_apply").save(request.document, request.version)
     except ConflictError:

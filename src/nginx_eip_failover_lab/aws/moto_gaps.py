@@ -9,7 +9,9 @@ check"). Without them moto:
 - ignores AssignPrivateIpAddresses' AllowReassignment: the address stays on the old ENI too, and
   an address outside the ENI's subnet (the same-subnet rule) is accepted;
 - matches the `addresses.private-ip-address` filter against the primary private IP only;
-- ignores DryRun on ReplaceRoute and CreateRoute: it changes the route.
+- ignores DryRun on ReplaceRoute and CreateRoute: it changes the route;
+- cannot delete a CloudFormation stack holding a route table with subnet associations (it has no
+  delete for AWS::EC2::RouteTable, so the VPC is never empty): the e2e test's nodes stack.
 
 `aws_address_semantics()` patches moto's in-process classes for the duration of a `with`;
 `apply()` patches them for the life of the process (the lab's server).
@@ -26,6 +28,7 @@ from moto.core.responses import ActionResult
 from moto.ec2 import utils as moto_ec2_utils
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.elastic_ip_addresses import ElasticAddress
+from moto.ec2.models.route_tables import RouteTable
 from moto.ec2.responses.elastic_ip_addresses import ElasticIPAddresses
 from moto.ec2.responses.elastic_network_interfaces import ElasticNetworkInterfaces
 from moto.ec2.responses.route_tables import RouteTables
@@ -112,6 +115,12 @@ def _dry_run_first(original: Callable[[Any], ActionResult]) -> Callable[[Any], A
     return action
 
 
+def _delete_route_table(self: Any, account_id: str, region_name: str) -> None:
+    """A stack's route table deleted as CloudFormation does, its subnet associations with it."""
+    self._associations.clear()
+    self.ec2_backend.delete_route_table(self.id)
+
+
 def _patches() -> list[tuple[Any, str, Any]]:
     return [
         (ElasticAddress, "private_ip_address", property(_private_ip)),
@@ -120,6 +129,7 @@ def _patches() -> list[tuple[Any, str, Any]]:
         (moto_ec2_utils, "is_filter_matching", _filter_matching(moto_ec2_utils.is_filter_matching)),
         (RouteTables, "replace_route", _dry_run_first(RouteTables.replace_route)),
         (RouteTables, "create_route", _dry_run_first(RouteTables.create_route)),
+        (RouteTable, "delete", _delete_route_table),
     ]
 
 

@@ -52,12 +52,38 @@ def create_pair(ec2: Any, *, by_network_interface: bool = False) -> Pair:
         own_address = ec2.allocate_address(Domain="vpc")["AllocationId"]
         ec2.associate_address(AllocationId=own_address, InstanceId=instance["InstanceId"])
         enis.append(eni)
-        private_ips.append(_assign_free_private_ip(ec2, eni, instance["SubnetId"]))
+        private_ips.append(assign_free_private_ip(ec2, eni, instance["SubnetId"]))
         own.append(own_address)
     return Pair(pair.instance_ids, pair.allocation_id, pair.public_ip, tuple(enis), tuple(private_ips), tuple(own))
 
 
-def _assign_free_private_ip(ec2: Any, eni: str, subnet_id: str) -> str:
+@dataclass(frozen=True)
+class SecondSet:
+    """Active/active from the template: a second EIP for the pair by ENI, and the private IP of its
+    own it lands on at each node's ENI (beside the pair's EIP's)."""
+
+    allocation_id: str
+    private_ips: tuple[str, str]
+
+    def parameters(self) -> dict[str, str]:
+        return {
+            "SecondElasticIpAllocationId": self.allocation_id,
+            "Node1SecondPrivateIpAddress": self.private_ips[0],
+            "Node2SecondPrivateIpAddress": self.private_ips[1],
+        }
+
+
+def create_second_set(ec2: Any, pair: Pair) -> SecondSet:
+    interfaces = ec2.describe_network_interfaces(NetworkInterfaceIds=list(pair.network_interface_ids))
+    subnets = {item["NetworkInterfaceId"]: item["SubnetId"] for item in interfaces["NetworkInterfaces"]}
+    eni1, eni2 = pair.network_interface_ids
+    return SecondSet(
+        ec2.allocate_address(Domain="vpc")["AllocationId"],
+        (assign_free_private_ip(ec2, eni1, subnets[eni1]), assign_free_private_ip(ec2, eni2, subnets[eni2])),
+    )
+
+
+def assign_free_private_ip(ec2: Any, eni: str, subnet_id: str) -> str:
     """A secondary private IP on `eni`, picked at random in its subnet (labs share one moto server:
     an address another lab's ENI has is refused, and another is tried)."""
     subnet = ipaddress.ip_network(ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["CidrBlock"])

@@ -1,0 +1,410 @@
+# template.yaml's Parameters, one variable each (snake_case of the parameter's name), with the same
+# defaults; AllowedPattern / AllowedValues / MinValue / MaxValue are validation blocks whose message
+# names the variable and the value given. "true"/"false" parameters are bools here, comma-delimited
+# lists are list(string). Every parameter's meaning and why its default: docs/parameters.md.
+
+# ---------------------------------------------------------------- the module itself (no parameter)
+variable "name" {
+  description = "What the SAM stack name is to the template: prefix of every resource name, the alarms' names, and the value of the nginx-eip-failover tag that scopes the fleet's resources (ABAC)."
+  type        = string
+  default     = "nginx-eip-failover"
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,39}$", var.name))
+    error_message = "name must be a letter then up to 39 letters, digits or hyphens (it prefixes function, table and alarm names), not \"${var.name}\"."
+  }
+}
+
+variable "function_zip" {
+  description = "Path of the functions' deployment package: `make build` (sam build), then `make function-zip` zips .aws-sam/build/MonitorFunction to build/function.zip. Both functions run this one artifact."
+  type        = string
+  validation {
+    condition     = endswith(var.function_zip, ".zip")
+    error_message = "function_zip must be the path of a .zip file (make build && make function-zip writes build/function.zip), not \"${var.function_zip}\"."
+  }
+}
+
+# ---------------------------------------------------------------- Elastic IP and nodes
+variable "elastic_ip_allocation_id" {
+  description = "Allocation ID of the Elastic IP to keep on the healthy node (eipalloc-...). (ElasticIpAllocationId)"
+  type        = string
+  validation {
+    condition     = can(regex("^eipalloc-[0-9a-f]{8,17}$", var.elastic_ip_allocation_id))
+    error_message = "elastic_ip_allocation_id must be an Elastic IP allocation ID such as eipalloc-0a1b2c3d4e5f60718, not \"${var.elastic_ip_allocation_id}\"."
+  }
+  # template.yaml's rule ExamplePlaceholdersReplaced: the documented example value points at nothing.
+  validation {
+    condition     = var.elastic_ip_allocation_id != "eipalloc-0123456789abcdef0"
+    error_message = "elastic_ip_allocation_id is the documented example eipalloc-0123456789abcdef0; set the pair's EIP."
+  }
+}
+
+variable "node1_instance_id" {
+  description = "EC2 instance ID of NGINX Plus node 1 (i-...). (Node1InstanceId)"
+  type        = string
+  validation {
+    condition     = can(regex("^i-[0-9a-f]{8,17}$", var.node1_instance_id))
+    error_message = "node1_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60718, not \"${var.node1_instance_id}\"."
+  }
+  # template.yaml's rule ExamplePlaceholdersReplaced: the documented example value points at nothing.
+  validation {
+    condition     = var.node1_instance_id != "i-0123456789abcdef1"
+    error_message = "node1_instance_id is the documented example i-0123456789abcdef1; set node 1's instance."
+  }
+}
+
+variable "node2_instance_id" {
+  description = "EC2 instance ID of NGINX Plus node 2 (i-...). (Node2InstanceId)"
+  type        = string
+  validation {
+    condition     = can(regex("^i-[0-9a-f]{8,17}$", var.node2_instance_id))
+    error_message = "node2_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60719, not \"${var.node2_instance_id}\"."
+  }
+  # template.yaml's rule ExamplePlaceholdersReplaced: the documented example value points at nothing.
+  validation {
+    condition     = var.node2_instance_id != "i-0123456789abcdef2"
+    error_message = "node2_instance_id is the documented example i-0123456789abcdef2; set node 2's instance."
+  }
+}
+
+variable "node1_health_check_url" {
+  description = "http(s)://host:port/path probed on node 1 (a 2xx answer is healthy). (Node1HealthCheckUrl)"
+  type        = string
+  validation {
+    condition     = can(regex("^https?://.+", var.node1_health_check_url))
+    error_message = "node1_health_check_url must be an http:// or https:// URL of node 1, not \"${var.node1_health_check_url}\"."
+  }
+}
+
+variable "node2_health_check_url" {
+  description = "http(s)://host:port/path probed on node 2. (Node2HealthCheckUrl)"
+  type        = string
+  validation {
+    condition     = can(regex("^https?://.+", var.node2_health_check_url))
+    error_message = "node2_health_check_url must be an http:// or https:// URL of node 2, not \"${var.node2_health_check_url}\"."
+  }
+}
+
+variable "node1_priority" {
+  description = "Priority of node 1; the higher of two healthy nodes wins. Must differ from node2_priority. (Node1Priority)"
+  type        = number
+  default     = 101
+  validation {
+    condition     = var.node1_priority >= 0 && var.node1_priority <= 255
+    error_message = "node1_priority must be from 0 to 255, not ${var.node1_priority}."
+  }
+}
+
+variable "node2_priority" {
+  description = "Priority of node 2; the higher of two healthy nodes wins. (Node2Priority)"
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.node2_priority >= 0 && var.node2_priority <= 255
+    error_message = "node2_priority must be from 0 to 255, not ${var.node2_priority}."
+  }
+}
+
+# ---------------------------------------------------------------- the pair by ENI and private IP
+variable "node1_network_interface_id" {
+  description = "Optional ENI of node 1 (eni-...) the EIP is associated with, at node1_private_ip_address; empty associates by node1_instance_id. Set all four node*_network_interface_id / node*_private_ip_address or none. (Node1NetworkInterfaceId)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(eni-[0-9a-f]{8,17})?$", var.node1_network_interface_id))
+    error_message = "node1_network_interface_id must be empty or a network interface ID such as eni-0123456789abcdef0, not \"${var.node1_network_interface_id}\"."
+  }
+  # template.yaml's rule PairByNetworkInterfaceNeedsAllFour.
+  validation {
+    condition = (
+      (var.node1_network_interface_id == "" && var.node1_private_ip_address == "" && var.node2_network_interface_id == "" && var.node2_private_ip_address == "")
+      || (var.node1_network_interface_id != "" && var.node1_private_ip_address != "" && var.node2_network_interface_id != "" && var.node2_private_ip_address != "")
+    )
+    error_message = "the pair by ENI needs all four of node1/node2 network_interface_id and private_ip_address, or none (node1_network_interface_id is \"${var.node1_network_interface_id}\")."
+  }
+}
+
+variable "node1_private_ip_address" {
+  description = "Private IPv4 address on node1_network_interface_id that takes the EIP. (Node1PrivateIpAddress)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9]))?$", var.node1_private_ip_address))
+    error_message = "node1_private_ip_address must be empty or an IPv4 address such as 10.0.1.20, not \"${var.node1_private_ip_address}\"."
+  }
+}
+
+variable "node2_network_interface_id" {
+  description = "Optional ENI of node 2 (eni-...); see node1_network_interface_id. (Node2NetworkInterfaceId)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(eni-[0-9a-f]{8,17})?$", var.node2_network_interface_id))
+    error_message = "node2_network_interface_id must be empty or a network interface ID such as eni-0123456789abcdef0, not \"${var.node2_network_interface_id}\"."
+  }
+}
+
+variable "node2_private_ip_address" {
+  description = "Private IPv4 address on node2_network_interface_id that takes the EIP. (Node2PrivateIpAddress)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9]))?$", var.node2_private_ip_address))
+    error_message = "node2_private_ip_address must be empty or an IPv4 address such as 10.0.1.21, not \"${var.node2_private_ip_address}\"."
+  }
+}
+
+# ---------------------------------------------------------------- health checks
+variable "health_check_interval_seconds" {
+  description = "Seconds between probe cycles inside one monitor invocation; fractions allowed (greater than 0, at most 60). A string, as in the template, so that \"0.5\" reaches the function as written. (HealthCheckIntervalSeconds)"
+  type        = string
+  default     = "1"
+  validation {
+    condition     = can(regex("^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]*\\.[0-9]*[1-9][0-9]*)$", var.health_check_interval_seconds))
+    error_message = "health_check_interval_seconds must be a positive decimal number of seconds, e.g. 1 or 0.5 (at most 60), not \"${var.health_check_interval_seconds}\"."
+  }
+}
+
+variable "health_check_timeout_seconds" {
+  description = "Per-probe timeout in seconds; fractions allowed (greater than 0, at most 10 and at most health_check_interval_seconds). (HealthCheckTimeoutSeconds)"
+  type        = string
+  default     = "1"
+  validation {
+    condition     = can(regex("^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]*\\.[0-9]*[1-9][0-9]*)$", var.health_check_timeout_seconds))
+    error_message = "health_check_timeout_seconds must be a positive decimal number of seconds, e.g. 1 or 0.5 (at most 10, and at most the interval), not \"${var.health_check_timeout_seconds}\"."
+  }
+}
+
+variable "fall_threshold" {
+  description = "Consecutive failed probes before a node counts as down. (FallThreshold)"
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.fall_threshold >= 1 && var.fall_threshold <= 100
+    error_message = "fall_threshold must be from 1 to 100, not ${var.fall_threshold}."
+  }
+}
+
+variable "rise_threshold" {
+  description = "Consecutive good probes before a node counts as up. (RiseThreshold)"
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.rise_threshold >= 1 && var.rise_threshold <= 100
+    error_message = "rise_threshold must be from 1 to 100, not ${var.rise_threshold}."
+  }
+}
+
+variable "health_check_ca_bundle" {
+  description = "Path of a PEM CA bundle inside the deployment package or a layer (e.g. /opt/ca.pem) for https health checks; empty uses the system trust store. (HealthCheckCaBundle)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(/[^\\s]*)?$", var.health_check_ca_bundle))
+    error_message = "health_check_ca_bundle must be empty or an absolute path without spaces, not \"${var.health_check_ca_bundle}\"."
+  }
+}
+
+# ---------------------------------------------------------------- failover policy
+variable "preempt" {
+  description = "true to return the EIP to the higher-priority node once it has been up for preempt_delay_seconds; false never moves it on priority alone. (Preempt)"
+  type        = bool
+  default     = true
+}
+
+variable "preempt_delay_seconds" {
+  description = "How long the higher-priority node must have been up continuously before a failback. (PreemptDelaySeconds)"
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.preempt_delay_seconds >= 0 && var.preempt_delay_seconds <= 86400
+    error_message = "preempt_delay_seconds must be from 0 to 86400, not ${var.preempt_delay_seconds}."
+  }
+}
+
+variable "min_seconds_between_moves" {
+  description = "Minimum seconds between two EIP moves that are not forced by the holder being down (opt-in damping). (MinSecondsBetweenMoves)"
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.min_seconds_between_moves >= 0 && var.min_seconds_between_moves <= 86400
+    error_message = "min_seconds_between_moves must be from 0 to 86400, not ${var.min_seconds_between_moves}."
+  }
+}
+
+variable "flap_window_seconds" {
+  description = "Flap damping window in seconds; 0 disables flap damping. (FlapWindowSeconds)"
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.flap_window_seconds >= 0 && var.flap_window_seconds <= 86400
+    error_message = "flap_window_seconds must be from 0 to 86400, not ${var.flap_window_seconds}."
+  }
+}
+
+variable "flap_suppress_threshold" {
+  description = "Number of up-to-down transitions within flap_window_seconds that damps a node. (FlapSuppressThreshold)"
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.flap_suppress_threshold >= 1 && var.flap_suppress_threshold <= 100
+    error_message = "flap_suppress_threshold must be from 1 to 100, not ${var.flap_suppress_threshold}."
+  }
+}
+
+# ---------------------------------------------------------------- network placement
+variable "subnet_ids" {
+  description = "Optional subnets for the functions (needed when the health check URLs are private); empty runs them outside any VPC. (SubnetIds)"
+  type        = list(string)
+  default     = []
+  # template.yaml's rule VpcPlacementNeedsSecurityGroups.
+  validation {
+    condition     = join("", var.subnet_ids) == "" || join("", var.security_group_ids) != ""
+    error_message = "security_group_ids must be set when subnet_ids is set (subnet_ids is [${join(", ", var.subnet_ids)}])."
+  }
+}
+
+variable "security_group_ids" {
+  description = "Security groups for the functions when subnet_ids is set; they must allow egress to both health check URLs and to HTTPS endpoints of EC2, DynamoDB, SNS, CloudWatch and EventBridge Scheduler. (SecurityGroupIds)"
+  type        = list(string)
+  default     = []
+}
+
+variable "create_vpc_endpoints" {
+  description = "true to create a DynamoDB gateway endpoint and EC2, SNS, CloudWatch (monitoring) and EventBridge Scheduler interface endpoints for subnets without a NAT path (needs subnet_ids, security_group_ids, vpc_id and route_table_ids). (CreateVpcEndpoints)"
+  type        = bool
+  default     = false
+  # template.yaml's rule VpcEndpointsNeedNetwork.
+  validation {
+    condition     = !var.create_vpc_endpoints || (join("", var.subnet_ids) != "" && var.vpc_id != "" && join("", var.route_table_ids) != "")
+    error_message = "create_vpc_endpoints = ${var.create_vpc_endpoints} needs subnet_ids, security_group_ids, vpc_id and route_table_ids (vpc_id is \"${var.vpc_id}\")."
+  }
+}
+
+variable "vpc_id" {
+  description = "VPC of subnet_ids; only used when create_vpc_endpoints is true. (VpcId)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(vpc-[0-9a-f]{8,17})?$", var.vpc_id))
+    error_message = "vpc_id must be empty or a VPC ID such as vpc-0123456789abcdef0, not \"${var.vpc_id}\"."
+  }
+}
+
+variable "route_table_ids" {
+  description = "Route tables of subnet_ids that get the DynamoDB gateway endpoint; only used when create_vpc_endpoints is true. (RouteTableIds)"
+  type        = list(string)
+  default     = []
+}
+
+# ---------------------------------------------------------------- observers in other AZs
+variable "observer2_subnet_id" {
+  description = "Optional subnet (in another Availability Zone than the monitor's) for a second observer; needs security_group_ids. (Observer2SubnetId)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(subnet-[0-9a-f]{8,17})?$", var.observer2_subnet_id))
+    error_message = "observer2_subnet_id must be empty or a subnet ID such as subnet-0123456789abcdef0, not \"${var.observer2_subnet_id}\"."
+  }
+  # template.yaml's rule ObserverPlacementNeedsSecurityGroups.
+  validation {
+    condition     = (var.observer2_subnet_id == "" && var.observer3_subnet_id == "") || join("", var.security_group_ids) != ""
+    error_message = "security_group_ids must be set when an observer subnet is set (observer2_subnet_id is \"${var.observer2_subnet_id}\")."
+  }
+}
+
+variable "observer3_subnet_id" {
+  description = "Optional subnet (in a third Availability Zone) for a third observer; needs security_group_ids. (Observer3SubnetId)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(subnet-[0-9a-f]{8,17})?$", var.observer3_subnet_id))
+    error_message = "observer3_subnet_id must be empty or a subnet ID such as subnet-0123456789abcdef0, not \"${var.observer3_subnet_id}\"."
+  }
+}
+
+variable "observer_heartbeat_seconds" {
+  description = "With several observers, each rewrites its verdicts at least this often; an observer silent for 3 heartbeats no longer votes. (ObserverHeartbeatSeconds)"
+  type        = number
+  default     = 10
+  validation {
+    condition     = var.observer_heartbeat_seconds >= 1 && var.observer_heartbeat_seconds <= 300
+    error_message = "observer_heartbeat_seconds must be from 1 to 300, not ${var.observer_heartbeat_seconds}."
+  }
+}
+
+# ---------------------------------------------------------------- operations
+variable "notification_email" {
+  description = "Optional e-mail address subscribed to the notification topic (moves, no healthy node, alarms); empty for none. (NotificationEmail)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^([^@\\s]+@[^@\\s]+\\.[^@\\s]+)?$", var.notification_email))
+    error_message = "notification_email must be empty or an e-mail address, not \"${var.notification_email}\"."
+  }
+}
+
+variable "log_level" {
+  description = "Log level of both functions. (LogLevel)"
+  type        = string
+  default     = "INFO"
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not \"${var.log_level}\"."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Days the functions' CloudWatch Logs are kept. (LogRetentionInDays)"
+  type        = number
+  default     = 30
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of CloudWatch Logs' retention periods (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653), not ${var.log_retention_in_days}."
+  }
+}
+
+variable "decision_log_retention_days" {
+  description = "Days the decision log keeps each record (DynamoDB TTL) for explain and replay. (DecisionLogRetentionDays)"
+  type        = number
+  default     = 14
+  validation {
+    condition     = var.decision_log_retention_days >= 1 && var.decision_log_retention_days <= 3650
+    error_message = "decision_log_retention_days must be from 1 to 3650, not ${var.decision_log_retention_days}."
+  }
+}
+
+variable "observability_profile" {
+  description = "lean (the default): the alarms safety needs, SNS notices and logs; full adds the dashboard, per-node metrics and a KMS-encrypted topic (docs/cost.md). (ObservabilityProfile)"
+  type        = string
+  default     = "lean"
+  validation {
+    condition     = contains(["lean", "full"], var.observability_profile)
+    error_message = "observability_profile must be lean or full, not \"${var.observability_profile}\"."
+  }
+}
+
+variable "enable_tracing" {
+  description = "true for AWS X-Ray active tracing of both functions. (EnableTracing)"
+  type        = bool
+  default     = false
+}
+
+variable "monitor_reserved_concurrency" {
+  description = "Optional reserved concurrency for the monitor function (e.g. 5); empty or 0 reserves none (the default). (MonitorReservedConcurrency)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^[0-9]{0,4}$", var.monitor_reserved_concurrency))
+    error_message = "monitor_reserved_concurrency must be empty or a whole number (0 reserves none), not \"${var.monitor_reserved_concurrency}\"."
+  }
+}
+
+variable "preflight_interval_seconds" {
+  description = "Seconds between the monitor's preflight runs; 0 turns the periodic run off. (PreflightIntervalSeconds)"
+  type        = number
+  default     = 900
+  validation {
+    condition     = var.preflight_interval_seconds >= 0 && var.preflight_interval_seconds <= 86400
+    error_message = "preflight_interval_seconds must be from 0 to 86400, not ${var.preflight_interval_seconds}."
+  }
+}

@@ -1,0 +1,81 @@
+"""The `terraform test` file in which Terraform itself compares the module's IAM with template.yaml's
+(nginx_eip_failover_lab.terraform.test_file; make terraform-validate runs it where terraform is)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nginx_eip_failover_lab.iac_surface import VARIANTS
+from nginx_eip_failover_lab.terraform.hcl import read_module
+from nginx_eip_failover_lab.terraform.surface import find_module
+from nginx_eip_failover_lab.terraform.test_file import (
+    ARN_OVERRIDES,
+    LAMBDA_PERMISSIONS,
+    PLAN_IDS,
+    ROLE_POLICIES,
+    parity_test_text,
+    write,
+)
+
+PLUGIN_DIR = Path(os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins"))
+
+
+def test_it_names_only_resources_of_the_module_and_plans_every_variant() -> None:
+    resources = set(read_module(find_module()).resources)
+    assert {*ARN_OVERRIDES, *ROLE_POLICIES, *LAMBDA_PERMISSIONS} <= resources
+    text = parity_test_text()
+    for variant in VARIANTS:
+        assert f'run "{variant.replace("-", "_")}" {{' in text
+    # Each variant compares the three role policies and the monitor's permissions; full adds the key's.
+    assert text.count("toset([for s in jsondecode(aws_iam_role_policy.monitor.policy)") == 4 * 3  # + 2 in the message
+    assert text.count("toset([for s in jsondecode(aws_kms_key.notification[0].policy)") == 2 * 3
+    assert "ec2:DescribeRouteTables" in text
+    # ... and both functions' environments and the schedule.
+    assert text.count("jsonencode(aws_lambda_function.monitor.environment[0].variables) ==") == 4
+    assert text.count("aws_scheduler_schedule.monitor.target[0].arn == aws_lambda_function.monitor.arn") == 4
+    # The documented example IDs are refused by the module: the plans use others.
+    assert all(value in text for value in PLAN_IDS.values())
+    assert "eipalloc-0123456789abcdef0" not in text
+
+
+def _terraform_test(directory: Path, zip_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TF_CLI_CONFIG_FILE": os.devnull, "TF_IN_AUTOMATION": "1"}
+    subprocess.run(
+        ["terraform", f"-chdir={directory}", "init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    return subprocess.run(
+        ["terraform", f"-chdir={directory}", "test", "-no-color", f"-var=function_zip={zip_path}"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+@pytest.mark.skipif(
+    shutil.which("terraform") is None or not PLUGIN_DIR.is_dir(),
+    reason="needs a terraform binary and the aws provider in TF_PLUGIN_DIR (make terraform-validate runs it there)",
+)
+def test_terraform_finds_an_action_the_template_does_not_grant(tmp_path: Path) -> None:
+    import zipfile
+
+    zip_path = tmp_path / "function.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr("placeholder.txt", "")
+    out = tmp_path / "module"
+    write(out)
+    iam = out / "iam.tf"
+    marker = '"dynamodb:BatchWriteItem", "dynamodb:Query"'
+    assert iam.read_text().count(marker) == 1
+    iam.write_text(iam.read_text().replace(marker, marker + ', "dynamodb:Scan"'))
+    result = _terraform_test(out, zip_path)
+    assert result.returncode != 0
+    assert "ControlFunction: Terraform has" in result.stdout + result.stderr
+    assert "dynamodb:Scan" in result.stdout + result.stderr
