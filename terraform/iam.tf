@@ -10,14 +10,15 @@ locals {
   aws_policy_arn = "arn:${local.partition}:iam::aws:policy"
 
   # EC2 authorizes AssociateAddress on the address and on what the request names: the instances
-  # (the default), or the ENIs when the pair goes by ENI + private IP.
+  # (the default), or the ENIs when the pair goes by ENI + private IP. A found node's instances are
+  # unknown at deploy time: reached by tag (below) instead.
   pair_targets = local.pair_by_network_interface ? [
     "${local.ec2_arn}:network-interface/${var.node1_network_interface_id}",
     "${local.ec2_arn}:network-interface/${var.node2_network_interface_id}",
-    ] : [
-    "${local.ec2_arn}:instance/${var.node1_instance_id}",
-    "${local.ec2_arn}:instance/${var.node2_instance_id}",
-  ]
+    ] : compact([
+      local.node1_by_group ? "" : "${local.ec2_arn}:instance/${var.node1_instance_id}",
+      local.node2_by_group ? "" : "${local.ec2_arn}:instance/${var.node2_instance_id}",
+  ])
 
   # The statements both functions have before their tables (template.yaml's order); a null is a
   # statement whose condition is off (template.yaml's !If ... AWS::NoValue), left out.

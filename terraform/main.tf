@@ -26,6 +26,13 @@ locals {
   tracing_enabled                  = var.enable_tracing
   full_observability               = var.observability_profile == "full"
   has_monitor_reserved_concurrency = !(var.monitor_reserved_concurrency == "" || var.monitor_reserved_concurrency == "0")
+  # Found nodes (docs/found-nodes.md): a node in an Auto Scaling group; one group of two nodes needs
+  # one hook, not two.
+  node1_by_group               = var.node1_auto_scaling_group_name != ""
+  node2_by_group               = var.node2_auto_scaling_group_name != ""
+  any_node_by_group            = local.node1_by_group || local.node2_by_group
+  create_auto_scaling_endpoint = local.create_endpoints && local.any_node_by_group
+  node2_hook_needed            = local.node2_by_group && var.node1_auto_scaling_group_name != var.node2_auto_scaling_group_name
   # Authenticated health checks: which secrets the functions may read (and through which service).
   has_health_check_auth_secret         = var.health_check_auth_secret_arn != ""
   has_health_check_client_cert         = var.health_check_client_cert_secret_arn != ""
@@ -49,7 +56,7 @@ locals {
   node2_alarm_name = format("%s-node2-status-check", var.name)
 
   # Every function's environment (template.yaml repeats it per function; here it is said once).
-  common_environment = {
+  common_environment = merge({
     EIP_ALLOCATION_ID                   = var.elastic_ip_allocation_id
     NODE1_INSTANCE_ID                   = var.node1_instance_id
     NODE1_HEALTH_CHECK_URL              = var.node1_health_check_url
@@ -94,7 +101,19 @@ locals {
     ROUTE_TABLE_ROLE_ARN         = var.route_table_role_arn
     ROUTE_TABLE_ROLE_EXTERNAL_ID = var.route_table_role_external_id
     AWS_STS_REGIONAL_ENDPOINTS   = "regional"
-  }
+  }, local.found_node_environment)
+
+  # Found nodes (docs/found-nodes.md): set only when a node is found, so the default environment is as before.
+  found_node_environment = merge(
+    local.node1_by_group ? {
+      NODE1_AUTO_SCALING_GROUP_NAME = var.node1_auto_scaling_group_name
+      NODE1_AVAILABILITY_ZONE       = var.node1_availability_zone
+    } : {},
+    local.node2_by_group ? {
+      NODE2_AUTO_SCALING_GROUP_NAME = var.node2_auto_scaling_group_name
+      NODE2_AVAILABILITY_ZONE       = var.node2_availability_zone
+    } : {},
+  )
 
   # What the monitor and the observers have beyond that (docs/observers.md).
   observer_environment = {
@@ -155,6 +174,22 @@ locals {
     "aws_vpc_endpoint.monitoring"                       = "MonitoringInterfaceEndpoint"
     "aws_vpc_endpoint.scheduler"                        = "SchedulerInterfaceEndpoint"
     "aws_vpc_endpoint.sts"                              = "StsInterfaceEndpoint"
+    "aws_vpc_endpoint.autoscaling"                      = "AutoScalingInterfaceEndpoint"
+    "aws_iam_role_policy.found_nodes_lookup_monitor"    = "FoundNodesLookupPolicy"
+    "aws_iam_role_policy.found_nodes_lookup_control"    = "FoundNodesLookupPolicy"
+    "aws_cloudwatch_log_group.lifecycle"                = "LifecycleLogGroup"
+    "aws_iam_role.lifecycle"                            = "LifecycleFunctionRole"
+    "aws_iam_role_policy.lifecycle"                     = "LifecycleFunctionRole"
+    "aws_iam_role_policy_attachment.lifecycle_basic"    = "LifecycleFunctionRole"
+    "aws_iam_role_policy_attachment.lifecycle_vpc"      = "LifecycleFunctionRole"
+    "aws_iam_role_policy_attachment.lifecycle_xray"     = "LifecycleFunctionRole"
+    "aws_lambda_function.lifecycle"                     = "LifecycleFunction"
+    "aws_lambda_function_event_invoke_config.lifecycle" = "LifecycleFunction"
+    "aws_cloudwatch_event_rule.instance_terminating"    = "LifecycleFunctionInstanceTerminating"
+    "aws_cloudwatch_event_target.instance_terminating"  = "LifecycleFunctionInstanceTerminating"
+    "aws_lambda_permission.instance_terminating"        = "LifecycleFunctionInstanceTerminatingPermission"
+    "aws_autoscaling_lifecycle_hook.node1_termination"  = "Node1TerminationHook"
+    "aws_autoscaling_lifecycle_hook.node2_termination"  = "Node2TerminationHook"
     "aws_vpc_endpoint.secretsmanager"                   = "SecretsManagerInterfaceEndpoint"
     "aws_vpc_endpoint.ssm"                              = "SsmInterfaceEndpoint"
   }

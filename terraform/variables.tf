@@ -39,11 +39,11 @@ variable "elastic_ip_allocation_id" {
 }
 
 variable "node1_instance_id" {
-  description = "EC2 instance ID of NGINX Plus node 1 (i-...). (Node1InstanceId)"
+  description = "EC2 instance ID of NGINX Plus node 1 (i-...); empty when node1_auto_scaling_group_name finds it. (Node1InstanceId)"
   type        = string
   validation {
-    condition     = can(regex("^i-[0-9a-f]{8,17}$", var.node1_instance_id))
-    error_message = "node1_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60718, not \"${var.node1_instance_id}\"."
+    condition     = can(regex("^(i-[0-9a-f]{8,17})?$", var.node1_instance_id))
+    error_message = "node1_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60718 (or empty with node1_auto_scaling_group_name), not \"${var.node1_instance_id}\"."
   }
   # template.yaml's rule ExamplePlaceholdersReplaced: the documented example value points at nothing.
   validation {
@@ -53,11 +53,11 @@ variable "node1_instance_id" {
 }
 
 variable "node2_instance_id" {
-  description = "EC2 instance ID of NGINX Plus node 2 (i-...). (Node2InstanceId)"
+  description = "EC2 instance ID of NGINX Plus node 2 (i-...); empty when node2_auto_scaling_group_name finds it. (Node2InstanceId)"
   type        = string
   validation {
-    condition     = can(regex("^i-[0-9a-f]{8,17}$", var.node2_instance_id))
-    error_message = "node2_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60719, not \"${var.node2_instance_id}\"."
+    condition     = can(regex("^(i-[0-9a-f]{8,17})?$", var.node2_instance_id))
+    error_message = "node2_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60719 (or empty with node2_auto_scaling_group_name), not \"${var.node2_instance_id}\"."
   }
   # template.yaml's rule ExamplePlaceholdersReplaced: the documented example value points at nothing.
   validation {
@@ -537,16 +537,21 @@ variable "preflight_interval_seconds" {
   }
 }
 
-# Found nodes (docs/found-nodes.md): template.yaml's Node1/Node2AutoScalingGroupName, Node1/Node2AvailabilityZone
-# and LifecycleHookTimeoutSeconds. The module mirrors the parameters; the lifecycle hooks, LifecycleFunction and
-# the lookup policy are template.yaml's only so far (tests/iac/test_terraform_parity.py, TEMPLATE_ONLY_RESOURCES).
+# ---------------------------------------------------------------- found nodes (optional; docs/found-nodes.md)
+# A node named by its Auto Scaling group instead of an instance: looked up each cycle, drained through a
+# termination lifecycle hook (terraform/found-nodes.tf).
 variable "node1_auto_scaling_group_name" {
-  description = "Optional Auto Scaling group node 1 runs in (leave node1_instance_id empty); not yet supported by this module. (Node1AutoScalingGroupName)"
+  description = "Optional Auto Scaling group that node 1 runs in (leave node1_instance_id empty): each cycle node 1 is its in-service, healthy instance (in node1_availability_zone if set). The group's instances must be tagged nginx-eip-failover=<name> (propagate at launch): the EIP moves only to tagged instances. node1_health_check_url may contain {private_ip}. Empty: node 1 is node1_instance_id. (Node1AutoScalingGroupName)"
   type        = string
   default     = ""
   validation {
     condition     = can(regex("^[^:]{0,255}$", var.node1_auto_scaling_group_name))
     error_message = "node1_auto_scaling_group_name must be empty or an Auto Scaling group name (not an ARN), not \"${var.node1_auto_scaling_group_name}\"."
+  }
+  # template.yaml's rule EachNodeIsNamed.
+  validation {
+    condition     = var.node1_instance_id != "" || var.node1_auto_scaling_group_name != ""
+    error_message = "node 1 needs node1_instance_id or node1_auto_scaling_group_name (both are empty)."
   }
 }
 
@@ -561,12 +566,17 @@ variable "node1_availability_zone" {
 }
 
 variable "node2_auto_scaling_group_name" {
-  description = "Optional Auto Scaling group of node 2; see node1_auto_scaling_group_name. (Node2AutoScalingGroupName)"
+  description = "Optional Auto Scaling group of node 2; see node1_auto_scaling_group_name (it may be the same group). (Node2AutoScalingGroupName)"
   type        = string
   default     = ""
   validation {
     condition     = can(regex("^[^:]{0,255}$", var.node2_auto_scaling_group_name))
     error_message = "node2_auto_scaling_group_name must be empty or an Auto Scaling group name (not an ARN), not \"${var.node2_auto_scaling_group_name}\"."
+  }
+  # template.yaml's rule EachNodeIsNamed.
+  validation {
+    condition     = var.node2_instance_id != "" || var.node2_auto_scaling_group_name != ""
+    error_message = "node 2 needs node2_instance_id or node2_auto_scaling_group_name (both are empty)."
   }
 }
 
@@ -581,7 +591,7 @@ variable "node2_availability_zone" {
 }
 
 variable "lifecycle_hook_timeout_seconds" {
-  description = "HeartbeatTimeout of the termination lifecycle hook on each node's group. (LifecycleHookTimeoutSeconds)"
+  description = "Heartbeat timeout of the termination lifecycle hook on each node's group: how long Auto Scaling holds a terminating instance for the lifecycle function to drain it (it completes the action well before). (LifecycleHookTimeoutSeconds)"
   type        = number
   default     = 120
   validation {

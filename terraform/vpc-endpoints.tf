@@ -118,3 +118,15 @@ resource "aws_vpc_endpoint" "ssm" {
   security_group_ids  = [aws_security_group.endpoints[0].id]
   private_dns_enabled = true
 }
+
+# autoscaling:DescribeAutoScalingGroups and CompleteLifecycleAction (found nodes), only when a node is found.
+resource "aws_vpc_endpoint" "autoscaling" {
+  count = local.create_auto_scaling_endpoint ? 1 : 0
+
+  vpc_endpoint_type   = "Interface"
+  service_name        = "com.amazonaws.${local.region}.autoscaling"
+  vpc_id              = var.vpc_id
+  subnet_ids          = var.subnet_ids
+  security_group_ids  = [aws_security_group.endpoints[0].id]
+  private_dns_enabled = true
+}

@@ -24,6 +24,9 @@ mock_provider "aws" {
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
   }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:us-east-1:123456789012:rule/mock" }
+  }
   mock_resource "aws_lambda_function" {
     defaults = { arn = "arn:aws:lambda:us-east-1:123456789012:function:mock" }
   }
@@ -197,6 +200,49 @@ run "active_active" {
   }
 }
 
+run "found_nodes_in_one_group" {
+  command = plan
+
+  variables {
+    node1_instance_id             = ""
+    node2_instance_id             = ""
+    node1_auto_scaling_group_name = "nginx-pair"
+    node2_auto_scaling_group_name = "nginx-pair"
+    node1_availability_zone       = "us-east-1a"
+    node2_availability_zone       = "us-east-1b"
+    subnet_ids                    = ["subnet-0123456789abcdef0"]
+    security_group_ids            = ["sg-0123456789abcdef0"]
+    create_vpc_endpoints          = true
+    vpc_id                        = "vpc-0123456789abcdef0"
+    route_table_ids               = ["rtb-0123456789abcdef0"]
+  }
+
+  assert {
+    condition     = length(aws_autoscaling_lifecycle_hook.node1_termination) == 1 && length(aws_autoscaling_lifecycle_hook.node2_termination) == 0
+    error_message = "one group of both nodes: one hook"
+  }
+  assert {
+    condition     = aws_autoscaling_lifecycle_hook.node1_termination[0].heartbeat_timeout == 120 && aws_autoscaling_lifecycle_hook.node1_termination[0].default_result == "CONTINUE"
+    error_message = "the hook holds a terminating instance for 120 s, then continues"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.instance_terminating[0].event_pattern).detail.AutoScalingGroupName == ["nginx-pair", "nginx-pair"]
+    error_message = "the rule matches the group's terminations"
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.monitor.policy).Statement[0].Resource == ["arn:aws:ec2:us-east-1:123456789012:elastic-ip/eipalloc-0a1b2c3d4e5f60718"]
+    error_message = "found nodes' instances are not named in the pair's grant (they are reached by tag)"
+  }
+  assert {
+    condition     = length(aws_iam_role_policy.found_nodes_lookup_control) == 1 && length(aws_vpc_endpoint.autoscaling) == 1 && length(aws_lambda_function.lifecycle[0].vpc_config) == 1
+    error_message = "the lookup grant, the Auto Scaling endpoint and the lifecycle function in the VPC"
+  }
+  assert {
+    condition     = aws_lambda_function.monitor.environment[0].variables["NODE2_AVAILABILITY_ZONE"] == "us-east-1b" && aws_cloudwatch_metric_alarm.node1_status_check.dimensions["AutoScalingGroupName"] == "nginx-pair"
+    error_message = "the monitor finds the nodes; the node alarm watches the group"
+  }
+}
+
 run "the_longest_name_fits_every_name_limit" {
   command = plan
 
@@ -253,4 +299,14 @@ run "an_external_id_without_a_role_is_refused" {
   }
 
   expect_failures = [var.route_table_role_external_id]
+}
+
+run "a_node_without_instance_or_group_is_refused" {
+  command = plan
+
+  variables {
+    node2_instance_id = ""
+  }
+
+  expect_failures = [var.node2_auto_scaling_group_name]
 }

@@ -32,18 +32,6 @@ from nginx_eip_failover_lab.terraform.surface import (
 # Template parameters the module does not mirror (none today): a parameter added to template.yaml
 # without a variable fails test_every_parameter_has_a_variable until it is added here or there.
 NOT_MIRRORED: frozenset[str] = frozenset()
-# Resources of template.yaml the module does not have yet: found nodes' (docs/found-nodes.md), created only
-# when a node is found by Auto Scaling group; the module mirrors their parameters and refuses nothing more.
-TEMPLATE_ONLY_RESOURCES = frozenset(
-    {
-        "LifecycleLogGroup",
-        "LifecycleFunction",
-        "FoundNodesLookupPolicy",
-        "Node1TerminationHook",
-        "Node2TerminationHook",
-        "AutoScalingInterfaceEndpoint",
-    }
-)
 
 # Beyond the four variants: the optional parts, every condition of the template the other way round.
 EVERYTHING_ON = {
@@ -72,6 +60,16 @@ EVERYTHING_ON = {
     "HealthCheckAuthFailureIsDown": "true",
     "HealthCheckClientCertSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:probe-cert-AbCdEf",
     "FleetHealthCheckSecrets": "tagged",
+}
+# Found nodes (docs/found-nodes.md): node 1 in its own group, then one group of both nodes across AZs.
+NODE1_BY_GROUP = {"Node1InstanceId": "", "Node1AutoScalingGroupName": "nginx-node1"}
+ONE_GROUP = {
+    "Node1InstanceId": "",
+    "Node2InstanceId": "",
+    "Node1AutoScalingGroupName": "nginx-pair",
+    "Node2AutoScalingGroupName": "nginx-pair",
+    "Node1AvailabilityZone": "us-east-1a",
+    "Node2AvailabilityZone": "us-east-1b",
 }
 ONE_OBSERVER = {"SecurityGroupIds": "sg-0123456789abcdef0", "Observer3SubnetId": "subnet-0123456789abcdef3"}
 # Active/active (docs/active-active.md): the second address set, on the pair by ENI only.
@@ -165,6 +163,74 @@ def test_the_external_id_pattern_is_the_templates_within_its_length(template: St
         else:
             with pytest.raises(TemplateError):
                 validate_parameter("RouteTableRoleExternalId", spec, value)
+
+
+@pytest.mark.parametrize(
+    "extra", [NODE1_BY_GROUP, ONE_GROUP, {**ONE_GROUP, **EVERYTHING_ON}], ids=["node1", "one-group", "everything"]
+)
+@pytest.mark.parametrize("variant", ["instance-lean", "eni-full"])
+def test_found_nodes_match_too(variant: str, extra: dict[str, str]) -> None:
+    parameters = {**variant_parameters(variant), **extra}
+    found = terraform_surface(parameters)
+    assert (
+        found["environment"]["LifecycleFunction"]["NODE1_AUTO_SCALING_GROUP_NAME"] == extra["Node1AutoScalingGroupName"]
+    )
+    assert (
+        found["environment"]["MonitorFunction"]["NODE1_AUTO_SCALING_GROUP_NAME"] == extra["Node1AutoScalingGroupName"]
+    )
+    # The lifecycle function is started by its rule only; its permission names that rule.
+    (permission,) = found["resource_based"]["arn:aws:lambda:us-east-1:123456789012:function:${LifecycleFunction}"]
+    assert permission["Principal"] == {"Service": ["events.amazonaws.com"]}
+    assert _parity(parameters) == []
+
+
+def test_without_found_nodes_nothing_of_theirs_is_deployed() -> None:
+    module = read_module(find_module())
+    evaluator = module_evaluator(module, variant_parameters("instance-lean"))
+    found_nodes = [a for a in module.resources if "lifecycle" in a or "found_nodes" in a or "termina" in a]
+    assert len(found_nodes) >= 12, found_nodes
+    assert [a for a in found_nodes if evaluator.included(a)] == []
+    assert (
+        "NODE1_AUTO_SCALING_GROUP_NAME"
+        not in terraform_surface(variant_parameters("instance-lean"))["environment"]["MonitorFunction"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "hooks"),
+    [
+        (NODE1_BY_GROUP, ["node1"]),
+        (ONE_GROUP, ["node1"]),
+        ({**NODE1_BY_GROUP, "Node2InstanceId": "", "Node2AutoScalingGroupName": "nginx-node2"}, ["node1", "node2"]),
+    ],
+)
+def test_the_hooks_and_the_rule_are_the_templates(
+    template: StackTemplate, extra: dict[str, str], hooks: list[str]
+) -> None:
+    parameters = {**variant_parameters("instance-lean"), **extra}
+    module = read_module(find_module())
+    evaluator = module_evaluator(module, parameters)
+    present = [n for n in ("node1", "node2") if evaluator.included(f"aws_autoscaling_lifecycle_hook.{n}_termination")]
+    assert present == hooks
+    for node in present:
+        block = module.resources[f"aws_autoscaling_lifecycle_hook.{node}_termination"]
+        spec = template.resources[f"{node.capitalize()}TerminationHook"]["Properties"]
+        assert evaluator.argument(block, "lifecycle_transition") == spec["LifecycleTransition"]
+        assert evaluator.argument(block, "default_result") == spec["DefaultResult"]
+        assert evaluator.argument(block, "heartbeat_timeout") == 120
+        assert (
+            evaluator.argument(block, "autoscaling_group_name")
+            == parameters[f"{node.capitalize()}AutoScalingGroupName"]
+        )
+    rule = module.resources["aws_cloudwatch_event_rule.instance_terminating"]
+    pattern = json.loads(evaluator.argument(rule, "event_pattern"))
+    event = template.resources["LifecycleFunction"]["Properties"]["Events"]["InstanceTerminating"]["Properties"]
+    assert pattern["source"] == event["Pattern"]["source"]
+    assert pattern["detail-type"] == event["Pattern"]["detail-type"]
+    groups = [
+        parameters[f"Node{n}AutoScalingGroupName"] for n in (1, 2) if parameters.get(f"Node{n}AutoScalingGroupName")
+    ]
+    assert pattern["detail"]["AutoScalingGroupName"] == groups
 
 
 def test_an_action_added_to_the_template_only_fails_parity(tmp_path: Path) -> None:
@@ -269,11 +335,12 @@ def test_every_logical_id_is_the_templates_or_one_sam_generates(template: StackT
     for function, resource in template.of_type("AWS::Serverless::Function").items():
         generated.add(f"{function}Role")
         for event in (resource.get("Properties") or {}).get("Events") or {}:
-            generated |= {f"{function}{event}", f"{function}{event}Role"}
+            # A schedule's role, or an EventBridge rule's permission.
+            generated |= {f"{function}{event}", f"{function}{event}Role", f"{function}{event}Permission"}
     assert set(names) == set(module.resources)
     assert set(names.values()) <= set(template.resources) | generated
     # Every resource of the template has its counterpart (SAM's generated ones come with their function).
-    assert set(template.resources) - TEMPLATE_ONLY_RESOURCES <= set(names.values())
+    assert set(template.resources) <= set(names.values())
 
 
 def test_every_parameter_has_a_variable_with_the_same_default(template: StackTemplate) -> None:
@@ -325,6 +392,8 @@ def test_the_valid_values_and_every_default_pass_every_validation() -> None:
         "node2_second_private_ip_address": "10.0.2.31",
     }
     assert validation_errors(module, {**VALID, **enis, **second}) == []
+    found_nodes = {"node1_instance_id": "", "node1_auto_scaling_group_name": "nginx-node1"}
+    assert validation_errors(module, {**VALID, **found_nodes, "node1_availability_zone": "us-east-1a"}) == []
     everything = {**VALID, **module_values(module, EVERYTHING_ON)}
     assert validation_errors(module, everything) == []
 
@@ -428,6 +497,8 @@ def test_a_bad_value_is_refused_with_a_message_naming_the_variable_and_the_value
             },
             "the second EIP needs",  # not on the pair by instance
         ),
+        ({"node1_instance_id": ""}, "node 1 needs node1_instance_id or node1_auto_scaling_group_name"),
+        ({"node2_instance_id": ""}, "node 2 needs node2_instance_id or node2_auto_scaling_group_name"),
         ({"elastic_ip_allocation_id": "eipalloc-0123456789abcdef0"}, "documented example eipalloc-0123456789abcdef0"),
         ({"node1_instance_id": "i-0123456789abcdef1"}, "documented example i-0123456789abcdef1"),
         ({"node2_instance_id": "i-0123456789abcdef2"}, "documented example i-0123456789abcdef2"),
