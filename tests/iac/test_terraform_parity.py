@@ -334,9 +334,10 @@ def test_every_logical_id_is_the_templates_or_one_sam_generates(template: StackT
     generated = set()
     for function, resource in template.of_type("AWS::Serverless::Function").items():
         generated.add(f"{function}Role")
-        for event in (resource.get("Properties") or {}).get("Events") or {}:
-            # A schedule's role, or an EventBridge rule's permission.
-            generated |= {f"{function}{event}", f"{function}{event}Role", f"{function}{event}Permission"}
+        for event, spec in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            # A schedule and its role; an EventBridge rule and its permission.
+            extra = "Permission" if spec.get("Type") == "EventBridgeRule" else "Role"
+            generated |= {f"{function}{event}", f"{function}{event}{extra}"}
     assert set(names) == set(module.resources)
     assert set(names.values()) <= set(template.resources) | generated
     # Every resource of the template has its counterpart (SAM's generated ones come with their function).
