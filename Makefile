@@ -163,7 +163,7 @@ checkov-terraform: $(CHECKOV_VENV)/$(STAMP) ## checkov on terraform/ (suppressio
 TF_PLUGIN_DIR ?= /opt/tf-plugins
 TF_TEST_ZIP := $(CURDIR)/build/terraform-test/function.zip
 terraform-validate: $(VENV)/$(STAMP) ## terraform fmt/validate/test on terraform/ and examples/terraform (skipped without terraform)
-	@if ! command -v terraform >/dev/null; then echo ">> terraform-validate: no terraform binary here, skipped"; exit 0; fi; \
+	@set -e; if ! command -v terraform >/dev/null; then echo ">> terraform-validate: no terraform binary here, skipped"; exit 0; fi; \
 	plugins=$$([ -d "$(TF_PLUGIN_DIR)" ] && echo "-plugin-dir=$(TF_PLUGIN_DIR)" || true); \
 	terraform fmt -check -recursive terraform examples/terraform; \
 	mkdir -p "$$(dirname $(TF_TEST_ZIP))"; \

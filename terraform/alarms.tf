@@ -3,10 +3,10 @@
 
 resource "aws_cloudwatch_metric_alarm" "node1_status_check" {
   alarm_name          = local.node1_alarm_name
-  alarm_description   = "EC2 status check of node 1 (${var.node1_instance_id}) failed; invokes the monitor to probe at once (a hint only: the EIP moves when probes confirm)."
+  alarm_description   = "EC2 status check of node 1 (${var.node1_instance_id}${var.node1_auto_scaling_group_name}) failed; invokes the monitor to probe at once (a hint only: the EIP moves when probes confirm)."
   namespace           = "AWS/EC2"
   metric_name         = "StatusCheckFailed"
-  dimensions          = { InstanceId = var.node1_instance_id }
+  dimensions          = local.node1_by_group ? { AutoScalingGroupName = var.node1_auto_scaling_group_name } : { InstanceId = var.node1_instance_id }
   statistic           = "Maximum"
   period              = 60
   evaluation_periods  = 1
@@ -27,10 +27,10 @@ resource "aws_lambda_permission" "node1_status_check_alarm" {
 
 resource "aws_cloudwatch_metric_alarm" "node2_status_check" {
   alarm_name          = local.node2_alarm_name
-  alarm_description   = "EC2 status check of node 2 (${var.node2_instance_id}) failed; invokes the monitor to probe at once (a hint only: the EIP moves when probes confirm)."
+  alarm_description   = "EC2 status check of node 2 (${var.node2_instance_id}${var.node2_auto_scaling_group_name}) failed; invokes the monitor to probe at once (a hint only: the EIP moves when probes confirm)."
   namespace           = "AWS/EC2"
   metric_name         = "StatusCheckFailed"
-  dimensions          = { InstanceId = var.node2_instance_id }
+  dimensions          = local.node2_by_group ? { AutoScalingGroupName = var.node2_auto_scaling_group_name } : { InstanceId = var.node2_instance_id }
   statistic           = "Maximum"
   period              = 60
   evaluation_periods  = 1

@@ -10,23 +10,36 @@ locals {
   aws_policy_arn = "arn:${local.partition}:iam::aws:policy"
 
   # EC2 authorizes AssociateAddress on the address and on what the request names: the instances
-  # (the default), or the ENIs when the pair goes by ENI + private IP.
+  # (the default), or the ENIs when the pair goes by ENI + private IP. A found node's instances are
+  # unknown at deploy time: reached by tag (below) instead.
   pair_targets = local.pair_by_network_interface ? [
     "${local.ec2_arn}:network-interface/${var.node1_network_interface_id}",
     "${local.ec2_arn}:network-interface/${var.node2_network_interface_id}",
-    ] : [
-    "${local.ec2_arn}:instance/${var.node1_instance_id}",
-    "${local.ec2_arn}:instance/${var.node2_instance_id}",
-  ]
+    ] : compact([
+      local.node1_by_group ? "" : "${local.ec2_arn}:instance/${var.node1_instance_id}",
+      local.node2_by_group ? "" : "${local.ec2_arn}:instance/${var.node2_instance_id}",
+  ])
 
-  # The statements both functions have before their tables (template.yaml's order).
-  ec2_statements = [
+  # The statements both functions have before their tables (template.yaml's order); a null is a
+  # statement whose condition is off (template.yaml's !If ... AWS::NoValue), left out.
+  ec2_statements = [for statement in [
     {
       Sid      = "MoveTheElasticIpBetweenThePair"
       Effect   = "Allow"
       Action   = "ec2:AssociateAddress"
       Resource = concat(["${local.ec2_arn}:elastic-ip/${var.elastic_ip_allocation_id}"], local.pair_targets)
     },
+    # Active/active: the second EIP, by ARN like the first, onto the pair's ENIs.
+    local.has_second_address_set ? {
+      Sid    = "MoveTheSecondElasticIpBetweenThePair"
+      Effect = "Allow"
+      Action = "ec2:AssociateAddress"
+      Resource = [
+        "${local.ec2_arn}:elastic-ip/${var.second_elastic_ip_allocation_id}",
+        "${local.ec2_arn}:network-interface/${var.node1_network_interface_id}",
+        "${local.ec2_arn}:network-interface/${var.node2_network_interface_id}",
+      ]
+    } : null,
     {
       Sid    = "DescribeActionsSupportNoResourceScoping"
       Effect = "Allow"
@@ -65,13 +78,21 @@ locals {
       Resource  = "${local.ec2_arn}:route-table/*"
       Condition = local.tag_condition
     },
+    # Route tables in another account (a shared VPC's owner): that account's role grants the
+    # route-table actions; here only assuming it (docs/cross-account-routes.md).
+    local.has_route_table_role ? {
+      Sid      = "AssumeTheRouteTableRole"
+      Effect   = "Allow"
+      Action   = "sts:AssumeRole"
+      Resource = var.route_table_role_arn
+    } : null,
     {
       Sid      = "ReadAndConditionallyWriteState"
       Effect   = "Allow"
       Action   = ["dynamodb:GetItem", "dynamodb:PutItem"]
       Resource = aws_dynamodb_table.state.arn
     },
-  ]
+  ] : statement if statement != null]
 
   # Both functions publish notices, to the encrypted topic in the full profile.
   notify_statements = concat(

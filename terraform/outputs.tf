@@ -10,6 +10,18 @@ output "monitor_function_arn" {
   value       = aws_lambda_function.monitor.arn
 }
 
+# The principals a route table role's trust policy names (docs/cross-account-routes.md); the
+# observers run under the monitor's role.
+output "monitor_function_role_arn" {
+  description = "IAM role of the monitor (and observer) functions"
+  value       = aws_iam_role.monitor.arn
+}
+
+output "control_function_role_arn" {
+  description = "IAM role of the control function"
+  value       = aws_iam_role.control.arn
+}
+
 output "control_function_name" {
   description = "Name of the control function (aws lambda invoke --function-name ...)"
   value       = aws_lambda_function.control.function_name

@@ -39,11 +39,11 @@ variable "elastic_ip_allocation_id" {
 }
 
 variable "node1_instance_id" {
-  description = "EC2 instance ID of NGINX Plus node 1 (i-...). (Node1InstanceId)"
+  description = "EC2 instance ID of NGINX Plus node 1 (i-...); empty when node1_auto_scaling_group_name finds it. (Node1InstanceId)"
   type        = string
   validation {
-    condition     = can(regex("^i-[0-9a-f]{8,17}$", var.node1_instance_id))
-    error_message = "node1_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60718, not \"${var.node1_instance_id}\"."
+    condition     = can(regex("^(i-[0-9a-f]{8,17})?$", var.node1_instance_id))
+    error_message = "node1_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60718 (or empty with node1_auto_scaling_group_name), not \"${var.node1_instance_id}\"."
   }
   # template.yaml's rule ExamplePlaceholdersReplaced: the documented example value points at nothing.
   validation {
@@ -53,11 +53,11 @@ variable "node1_instance_id" {
 }
 
 variable "node2_instance_id" {
-  description = "EC2 instance ID of NGINX Plus node 2 (i-...). (Node2InstanceId)"
+  description = "EC2 instance ID of NGINX Plus node 2 (i-...); empty when node2_auto_scaling_group_name finds it. (Node2InstanceId)"
   type        = string
   validation {
-    condition     = can(regex("^i-[0-9a-f]{8,17}$", var.node2_instance_id))
-    error_message = "node2_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60719, not \"${var.node2_instance_id}\"."
+    condition     = can(regex("^(i-[0-9a-f]{8,17})?$", var.node2_instance_id))
+    error_message = "node2_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60719 (or empty with node2_auto_scaling_group_name), not \"${var.node2_instance_id}\"."
   }
   # template.yaml's rule ExamplePlaceholdersReplaced: the documented example value points at nothing.
   validation {
@@ -150,6 +150,45 @@ variable "node2_private_ip_address" {
   validation {
     condition     = can(regex("^(((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9]))?$", var.node2_private_ip_address))
     error_message = "node2_private_ip_address must be empty or an IPv4 address such as 10.0.1.21, not \"${var.node2_private_ip_address}\"."
+  }
+}
+
+# ---------------------------------------------------------------- active/active (optional)
+variable "second_elastic_ip_allocation_id" {
+  description = "Optional second EIP (eipalloc-...) for active/active, kept on node 2 while it is up (the priorities reversed), with its own state and failback; needs the pair by ENI and node1/node2_second_private_ip_address. (SecondElasticIpAllocationId)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(eipalloc-[0-9a-f]{8,17})?$", var.second_elastic_ip_allocation_id))
+    error_message = "second_elastic_ip_allocation_id must be empty or an Elastic IP allocation ID such as eipalloc-0a1b2c3d4e5f60718, not \"${var.second_elastic_ip_allocation_id}\"."
+  }
+  # template.yaml's rule SecondAddressSetNeedsThePairByNetworkInterface.
+  validation {
+    condition = (
+      (var.second_elastic_ip_allocation_id == "" && var.node1_second_private_ip_address == "" && var.node2_second_private_ip_address == "")
+      || (var.second_elastic_ip_allocation_id != "" && var.node1_second_private_ip_address != "" && var.node2_second_private_ip_address != "" && var.node1_network_interface_id != "")
+    )
+    error_message = "the second EIP needs second_elastic_ip_allocation_id, node1/node2_second_private_ip_address and the pair by ENI (node1/node2 network_interface_id and private_ip_address); second_elastic_ip_allocation_id is \"${var.second_elastic_ip_allocation_id}\", node1_network_interface_id is \"${var.node1_network_interface_id}\"."
+  }
+}
+
+variable "node1_second_private_ip_address" {
+  description = "Private IPv4 address on node1_network_interface_id that takes second_elastic_ip_allocation_id (not node1_private_ip_address). (Node1SecondPrivateIpAddress)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9]))?$", var.node1_second_private_ip_address))
+    error_message = "node1_second_private_ip_address must be empty or an IPv4 address such as 10.0.1.30, not \"${var.node1_second_private_ip_address}\"."
+  }
+}
+
+variable "node2_second_private_ip_address" {
+  description = "Private IPv4 address on node2_network_interface_id that takes second_elastic_ip_allocation_id (not node2_private_ip_address). (Node2SecondPrivateIpAddress)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9]))?$", var.node2_second_private_ip_address))
+    error_message = "node2_second_private_ip_address must be empty or an IPv4 address such as 10.0.1.31, not \"${var.node2_second_private_ip_address}\"."
   }
 }
 
@@ -358,6 +397,33 @@ variable "route_table_ids" {
   default     = []
 }
 
+# ---------------------------------------------------------------- route tables in another account (optional)
+variable "route_table_role_arn" {
+  description = "IAM role, in the account that owns a shared VPC's route tables, that the functions assume (one STS session per cycle) to move a fleet route whose role_arn names it; empty (the default): routes are in this account. The functions get sts:AssumeRole on this role only; its trust policy and permissions are in docs/cross-account-routes.md. (RouteTableRoleArn)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\\w+=,.@-]+/){0,20}[\\w+=,.@-]{1,64})?$", var.route_table_role_arn))
+    error_message = "route_table_role_arn must be empty or an IAM role ARN such as arn:aws:iam::111122223333:role/route-mover, not \"${var.route_table_role_arn}\"."
+  }
+}
+
+variable "route_table_role_external_id" {
+  description = "The sts:ExternalId the role's trust policy requires (empty: none is sent); only with route_table_role_arn. (RouteTableRoleExternalId)"
+  type        = string
+  default     = ""
+  # template.yaml's pattern ^([\w+=,.@:/-]{2,1224})?$: the length apart, as RE2 repeats at most 1000 times.
+  validation {
+    condition     = can(regex("^[\\w+=,.@:/-]*$", var.route_table_role_external_id)) && (var.route_table_role_external_id == "" || (length(var.route_table_role_external_id) >= 2 && length(var.route_table_role_external_id) <= 1224))
+    error_message = "route_table_role_external_id must be empty or 2-1224 of letters, digits and +=,.@:/-, not \"${var.route_table_role_external_id}\"."
+  }
+  # template.yaml's rule RouteTableRoleExternalIdNeedsTheRole.
+  validation {
+    condition     = var.route_table_role_external_id == "" || var.route_table_role_arn != ""
+    error_message = "route_table_role_external_id is set without route_table_role_arn (no role to assume); route_table_role_arn is \"${var.route_table_role_arn}\"."
+  }
+}
+
 # ---------------------------------------------------------------- observers in other AZs
 variable "observer2_subnet_id" {
   description = "Optional subnet (in another Availability Zone than the monitor's) for a second observer; needs security_group_ids. (Observer2SubnetId)"
@@ -471,16 +537,21 @@ variable "preflight_interval_seconds" {
   }
 }
 
-# Found nodes (docs/found-nodes.md): template.yaml's Node1/Node2AutoScalingGroupName, Node1/Node2AvailabilityZone
-# and LifecycleHookTimeoutSeconds. The module mirrors the parameters; the lifecycle hooks, LifecycleFunction and
-# the lookup policy are template.yaml's only so far (tests/iac/test_terraform_parity.py, TEMPLATE_ONLY_RESOURCES).
+# ---------------------------------------------------------------- found nodes (optional; docs/found-nodes.md)
+# A node named by its Auto Scaling group instead of an instance: looked up each cycle, drained through a
+# termination lifecycle hook (terraform/found-nodes.tf).
 variable "node1_auto_scaling_group_name" {
-  description = "Optional Auto Scaling group node 1 runs in (leave node1_instance_id empty); not yet supported by this module. (Node1AutoScalingGroupName)"
+  description = "Optional Auto Scaling group that node 1 runs in (leave node1_instance_id empty): each cycle node 1 is its in-service, healthy instance (in node1_availability_zone if set). The group's instances must be tagged nginx-eip-failover=<name> (propagate at launch): the EIP moves only to tagged instances. node1_health_check_url may contain {private_ip}. Empty: node 1 is node1_instance_id. (Node1AutoScalingGroupName)"
   type        = string
   default     = ""
   validation {
     condition     = can(regex("^[^:]{0,255}$", var.node1_auto_scaling_group_name))
     error_message = "node1_auto_scaling_group_name must be empty or an Auto Scaling group name (not an ARN), not \"${var.node1_auto_scaling_group_name}\"."
+  }
+  # template.yaml's rule EachNodeIsNamed.
+  validation {
+    condition     = var.node1_instance_id != "" || var.node1_auto_scaling_group_name != ""
+    error_message = "node 1 needs node1_instance_id or node1_auto_scaling_group_name (both are empty)."
   }
 }
 
@@ -495,12 +566,17 @@ variable "node1_availability_zone" {
 }
 
 variable "node2_auto_scaling_group_name" {
-  description = "Optional Auto Scaling group of node 2; see node1_auto_scaling_group_name. (Node2AutoScalingGroupName)"
+  description = "Optional Auto Scaling group of node 2; see node1_auto_scaling_group_name (it may be the same group). (Node2AutoScalingGroupName)"
   type        = string
   default     = ""
   validation {
     condition     = can(regex("^[^:]{0,255}$", var.node2_auto_scaling_group_name))
     error_message = "node2_auto_scaling_group_name must be empty or an Auto Scaling group name (not an ARN), not \"${var.node2_auto_scaling_group_name}\"."
+  }
+  # template.yaml's rule EachNodeIsNamed.
+  validation {
+    condition     = var.node2_instance_id != "" || var.node2_auto_scaling_group_name != ""
+    error_message = "node 2 needs node2_instance_id or node2_auto_scaling_group_name (both are empty)."
   }
 }
 
@@ -515,7 +591,7 @@ variable "node2_availability_zone" {
 }
 
 variable "lifecycle_hook_timeout_seconds" {
-  description = "HeartbeatTimeout of the termination lifecycle hook on each node's group. (LifecycleHookTimeoutSeconds)"
+  description = "Heartbeat timeout of the termination lifecycle hook on each node's group: how long Auto Scaling holds a terminating instance for the lifecycle function to drain it (it completes the action well before). (LifecycleHookTimeoutSeconds)"
   type        = number
   default     = 120
   validation {

@@ -35,6 +35,8 @@ locals {
     monitoring = "monitoring"
     # scheduler:GetSchedule (the control function's preflight).
     scheduler = "scheduler"
+    # sts:AssumeRole of route_table_role_arn (routes in another account), only when it is set.
+    sts = "sts"
   }
 }
 
@@ -82,6 +84,17 @@ resource "aws_vpc_endpoint" "scheduler" {
   private_dns_enabled = true
 }
 
+resource "aws_vpc_endpoint" "sts" {
+  count = local.create_sts_endpoint ? 1 : 0
+
+  vpc_endpoint_type   = "Interface"
+  service_name        = "com.amazonaws.${local.region}.${local.interface_endpoint_services.sts}"
+  vpc_id              = var.vpc_id
+  subnet_ids          = var.subnet_ids
+  security_group_ids  = [aws_security_group.endpoints[0].id]
+  private_dns_enabled = true
+}
+
 # Authenticated health checks only (a health check secret configured, or fleet secrets by tag): the
 # secret is read at cold start and every 5 minutes; both endpoints, since either service may hold it.
 resource "aws_vpc_endpoint" "secretsmanager" {
@@ -100,6 +113,18 @@ resource "aws_vpc_endpoint" "ssm" {
 
   vpc_endpoint_type   = "Interface"
   service_name        = "com.amazonaws.${local.region}.ssm"
+  vpc_id              = var.vpc_id
+  subnet_ids          = var.subnet_ids
+  security_group_ids  = [aws_security_group.endpoints[0].id]
+  private_dns_enabled = true
+}
+
+# autoscaling:DescribeAutoScalingGroups and CompleteLifecycleAction (found nodes), only when a node is found.
+resource "aws_vpc_endpoint" "autoscaling" {
+  count = local.create_auto_scaling_endpoint ? 1 : 0
+
+  vpc_endpoint_type   = "Interface"
+  service_name        = "com.amazonaws.${local.region}.autoscaling"
   vpc_id              = var.vpc_id
   subnet_ids          = var.subnet_ids
   security_group_ids  = [aws_security_group.endpoints[0].id]

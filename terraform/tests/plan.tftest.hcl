@@ -24,6 +24,9 @@ mock_provider "aws" {
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
   }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:us-east-1:123456789012:rule/mock" }
+  }
   mock_resource "aws_lambda_function" {
     defaults = { arn = "arn:aws:lambda:us-east-1:123456789012:function:mock" }
   }
@@ -70,6 +73,10 @@ run "by_instance_lean" {
       "arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60719",
     ]
     error_message = "by instance, the EIP moves between the two instances"
+  }
+  assert {
+    condition     = length(aws_vpc_endpoint.sts) == 0 && !contains([for s in jsondecode(aws_iam_role_policy.monitor.policy).Statement : s.Action], "sts:AssumeRole")
+    error_message = "no route table role: nothing to assume"
   }
   assert {
     condition     = aws_lambda_function.monitor.environment[0].variables["OBSERVERS"] == "local" && length(aws_lambda_function.monitor.vpc_config) == 0
@@ -140,6 +147,8 @@ run "everything_on" {
     enable_tracing               = true
     notification_email           = "ops@example.com"
     monitor_reserved_concurrency = "5"
+    route_table_role_arn         = "arn:aws:iam::111122223333:role/route-mover"
+    route_table_role_external_id = "nginx-eip-failover-ext"
   }
 
   assert {
@@ -157,6 +166,80 @@ run "everything_on" {
   assert {
     condition     = length(aws_vpc_endpoint.scheduler) == 1 && length(aws_sns_topic_subscription.email) == 1
     error_message = "the endpoints and the e-mail subscription"
+  }
+  assert {
+    condition     = length(aws_vpc_endpoint.sts) == 1 && [for s in jsondecode(aws_iam_role_policy.control.policy).Statement : s.Resource if s.Action == "sts:AssumeRole"] == ["arn:aws:iam::111122223333:role/route-mover"]
+    error_message = "the route table role: assumed through the STS endpoint"
+  }
+}
+
+run "active_active" {
+  command = plan
+
+  variables {
+    node1_network_interface_id      = "eni-0123456789abcdef1"
+    node1_private_ip_address        = "10.0.1.20"
+    node2_network_interface_id      = "eni-0123456789abcdef2"
+    node2_private_ip_address        = "10.0.2.21"
+    second_elastic_ip_allocation_id = "eipalloc-0a1b2c3d4e5f60720"
+    node1_second_private_ip_address = "10.0.1.30"
+    node2_second_private_ip_address = "10.0.2.31"
+  }
+
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.monitor.policy).Statement : s.Resource if s.Sid == "MoveTheSecondElasticIpBetweenThePair"] == [[
+      "arn:aws:ec2:us-east-1:123456789012:elastic-ip/eipalloc-0a1b2c3d4e5f60720",
+      "arn:aws:ec2:us-east-1:123456789012:network-interface/eni-0123456789abcdef1",
+      "arn:aws:ec2:us-east-1:123456789012:network-interface/eni-0123456789abcdef2",
+    ]]
+    error_message = "the second EIP moves between the two ENIs"
+  }
+  assert {
+    condition     = aws_lambda_function.control.environment[0].variables["SECOND_EIP_ALLOCATION_ID"] == "eipalloc-0a1b2c3d4e5f60720" && aws_lambda_function.monitor.environment[0].variables["NODE2_SECOND_PRIVATE_IP_ADDRESS"] == "10.0.2.31"
+    error_message = "both functions are given the second address set"
+  }
+}
+
+run "found_nodes_in_one_group" {
+  command = plan
+
+  variables {
+    node1_instance_id             = ""
+    node2_instance_id             = ""
+    node1_auto_scaling_group_name = "nginx-pair"
+    node2_auto_scaling_group_name = "nginx-pair"
+    node1_availability_zone       = "us-east-1a"
+    node2_availability_zone       = "us-east-1b"
+    subnet_ids                    = ["subnet-0123456789abcdef0"]
+    security_group_ids            = ["sg-0123456789abcdef0"]
+    create_vpc_endpoints          = true
+    vpc_id                        = "vpc-0123456789abcdef0"
+    route_table_ids               = ["rtb-0123456789abcdef0"]
+  }
+
+  assert {
+    condition     = length(aws_autoscaling_lifecycle_hook.node1_termination) == 1 && length(aws_autoscaling_lifecycle_hook.node2_termination) == 0
+    error_message = "one group of both nodes: one hook"
+  }
+  assert {
+    condition     = aws_autoscaling_lifecycle_hook.node1_termination[0].heartbeat_timeout == 120 && aws_autoscaling_lifecycle_hook.node1_termination[0].default_result == "CONTINUE"
+    error_message = "the hook holds a terminating instance for 120 s, then continues"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.instance_terminating[0].event_pattern).detail.AutoScalingGroupName == ["nginx-pair", "nginx-pair"]
+    error_message = "the rule matches the group's terminations"
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.monitor.policy).Statement[0].Resource == ["arn:aws:ec2:us-east-1:123456789012:elastic-ip/eipalloc-0a1b2c3d4e5f60718"]
+    error_message = "found nodes' instances are not named in the pair's grant (they are reached by tag)"
+  }
+  assert {
+    condition     = length(aws_iam_role_policy.found_nodes_lookup_control) == 1 && length(aws_vpc_endpoint.autoscaling) == 1 && length(aws_lambda_function.lifecycle[0].vpc_config) == 1
+    error_message = "the lookup grant, the Auto Scaling endpoint and the lifecycle function in the VPC"
+  }
+  assert {
+    condition     = aws_lambda_function.monitor.environment[0].variables["NODE2_AVAILABILITY_ZONE"] == "us-east-1b" && aws_cloudwatch_metric_alarm.node1_status_check.dimensions["AutoScalingGroupName"] == "nginx-pair"
+    error_message = "the monitor finds the nodes; the node alarm watches the group"
   }
 }
 
@@ -194,4 +277,36 @@ run "the_documented_example_ids_are_refused" {
   }
 
   expect_failures = [var.elastic_ip_allocation_id]
+}
+
+run "a_second_address_set_by_instance_is_refused" {
+  command = plan
+
+  variables {
+    second_elastic_ip_allocation_id = "eipalloc-0a1b2c3d4e5f60720"
+    node1_second_private_ip_address = "10.0.1.30"
+    node2_second_private_ip_address = "10.0.2.31"
+  }
+
+  expect_failures = [var.second_elastic_ip_allocation_id]
+}
+
+run "an_external_id_without_a_role_is_refused" {
+  command = plan
+
+  variables {
+    route_table_role_external_id = "nginx-eip-failover-ext"
+  }
+
+  expect_failures = [var.route_table_role_external_id]
+}
+
+run "a_node_without_instance_or_group_is_refused" {
+  command = plan
+
+  variables {
+    node2_instance_id = ""
+  }
+
+  expect_failures = [var.node2_auto_scaling_group_name]
 }

@@ -32,18 +32,6 @@ from nginx_eip_failover_lab.terraform.surface import (
 # Template parameters the module does not mirror (none today): a parameter added to template.yaml
 # without a variable fails test_every_parameter_has_a_variable until it is added here or there.
 NOT_MIRRORED: frozenset[str] = frozenset()
-# Resources of template.yaml the module does not have yet: found nodes' (docs/found-nodes.md), created only
-# when a node is found by Auto Scaling group; the module mirrors their parameters and refuses nothing more.
-TEMPLATE_ONLY_RESOURCES = frozenset(
-    {
-        "LifecycleLogGroup",
-        "LifecycleFunction",
-        "FoundNodesLookupPolicy",
-        "Node1TerminationHook",
-        "Node2TerminationHook",
-        "AutoScalingInterfaceEndpoint",
-    }
-)
 
 # Beyond the four variants: the optional parts, every condition of the template the other way round.
 EVERYTHING_ON = {
@@ -52,6 +40,8 @@ EVERYTHING_ON = {
     "CreateVpcEndpoints": "true",
     "VpcId": "vpc-0123456789abcdef0",
     "RouteTableIds": "rtb-0123456789abcdef0",
+    "RouteTableRoleArn": "arn:aws:iam::111122223333:role/route-mover",
+    "RouteTableRoleExternalId": "nginx-eip-failover-ext",
     "Observer2SubnetId": "subnet-0123456789abcdef2",
     "Observer3SubnetId": "subnet-0123456789abcdef3",
     "EnableTracing": "true",
@@ -71,7 +61,23 @@ EVERYTHING_ON = {
     "HealthCheckClientCertSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:probe-cert-AbCdEf",
     "FleetHealthCheckSecrets": "tagged",
 }
+# Found nodes (docs/found-nodes.md): node 1 in its own group, then one group of both nodes across AZs.
+NODE1_BY_GROUP = {"Node1InstanceId": "", "Node1AutoScalingGroupName": "nginx-node1"}
+ONE_GROUP = {
+    "Node1InstanceId": "",
+    "Node2InstanceId": "",
+    "Node1AutoScalingGroupName": "nginx-pair",
+    "Node2AutoScalingGroupName": "nginx-pair",
+    "Node1AvailabilityZone": "us-east-1a",
+    "Node2AvailabilityZone": "us-east-1b",
+}
 ONE_OBSERVER = {"SecurityGroupIds": "sg-0123456789abcdef0", "Observer3SubnetId": "subnet-0123456789abcdef3"}
+# Active/active (docs/active-active.md): the second address set, on the pair by ENI only.
+SECOND_ADDRESS_SET = {
+    "SecondElasticIpAllocationId": "eipalloc-0a1b2c3d4e5f60720",
+    "Node1SecondPrivateIpAddress": "10.0.1.30",
+    "Node2SecondPrivateIpAddress": "10.0.2.31",
+}
 # Values that pass every validation (the documented example IDs are refused, as template.yaml's Rules do).
 VALID = {
     "name": "nginx-eip-failover",
@@ -116,6 +122,115 @@ def test_the_optional_parts_match_too(variant: str, extra: dict[str, str]) -> No
         assert found["identity"][observer] == found["identity"]["MonitorFunction"]
         assert found["schedules"][f"{observer}EveryMinute"]["Function"] == observer
     assert _parity(parameters) == []
+
+
+@pytest.mark.parametrize("variant", ["eni-lean", "eni-full"])
+def test_the_second_address_set_matches_too(variant: str) -> None:
+    parameters = {**variant_parameters(variant), **SECOND_ADDRESS_SET}
+    found = terraform_surface(parameters)
+    second_eip = "arn:aws:ec2:us-east-1:123456789012:elastic-ip/eipalloc-0a1b2c3d4e5f60720"
+    for function in ("MonitorFunction", "ControlFunction"):
+        assert any(second_eip in statement["Resource"] for statement in found["identity"][function]), function
+        assert found["environment"][function]["SECOND_EIP_ALLOCATION_ID"] == "eipalloc-0a1b2c3d4e5f60720"
+        assert found["environment"][function]["NODE2_SECOND_PRIVATE_IP_ADDRESS"] == "10.0.2.31"
+    assert _parity(parameters) == []
+    # Without the set, no statement names the second EIP.
+    unset = terraform_surface(variant_parameters(variant))
+    assert not any(second_eip in statement["Resource"] for statement in unset["identity"]["MonitorFunction"])
+
+
+def test_a_route_table_role_is_assumed_only_when_set() -> None:
+    role = EVERYTHING_ON["RouteTableRoleArn"]
+    grant = {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": [role]}
+    for extra, granted in (({}, False), (EVERYTHING_ON, True)):
+        found = terraform_surface({**variant_parameters("instance-lean"), **extra})
+        for function in ("MonitorFunction", "ControlFunction"):
+            assumes = [s for s in found["identity"][function] if "sts:AssumeRole" in s["Action"]]
+            assert assumes == ([grant] if granted else [])
+            assert found["environment"][function]["ROUTE_TABLE_ROLE_ARN"] == (role if granted else "")
+
+
+def test_the_external_id_pattern_is_the_templates_within_its_length(template: StackTemplate) -> None:
+    # The module checks the length apart (RE2 repeats at most 1000 times): both must agree at the edges.
+    module = read_module(find_module())
+    role = {"route_table_role_arn": EVERYTHING_ON["RouteTableRoleArn"]}
+    spec = template.parameters["RouteTableRoleExternalId"]
+    for value, valid in (("a", False), ("ab", True), ("x" * 1224, True), ("x" * 1225, False), ("a b", False)):
+        errors = validation_errors(module, {**VALID, **role, "route_table_role_external_id": value})
+        assert (errors == []) is valid, (len(value), errors)
+        if valid:
+            validate_parameter("RouteTableRoleExternalId", spec, value)
+        else:
+            with pytest.raises(TemplateError):
+                validate_parameter("RouteTableRoleExternalId", spec, value)
+
+
+@pytest.mark.parametrize(
+    "extra", [NODE1_BY_GROUP, ONE_GROUP, {**ONE_GROUP, **EVERYTHING_ON}], ids=["node1", "one-group", "everything"]
+)
+@pytest.mark.parametrize("variant", ["instance-lean", "eni-full"])
+def test_found_nodes_match_too(variant: str, extra: dict[str, str]) -> None:
+    parameters = {**variant_parameters(variant), **extra}
+    found = terraform_surface(parameters)
+    assert (
+        found["environment"]["LifecycleFunction"]["NODE1_AUTO_SCALING_GROUP_NAME"] == extra["Node1AutoScalingGroupName"]
+    )
+    assert (
+        found["environment"]["MonitorFunction"]["NODE1_AUTO_SCALING_GROUP_NAME"] == extra["Node1AutoScalingGroupName"]
+    )
+    # The lifecycle function is started by its rule only; its permission names that rule.
+    (permission,) = found["resource_based"]["arn:aws:lambda:us-east-1:123456789012:function:${LifecycleFunction}"]
+    assert permission["Principal"] == {"Service": ["events.amazonaws.com"]}
+    assert _parity(parameters) == []
+
+
+def test_without_found_nodes_nothing_of_theirs_is_deployed() -> None:
+    module = read_module(find_module())
+    evaluator = module_evaluator(module, variant_parameters("instance-lean"))
+    found_nodes = [a for a in module.resources if "lifecycle" in a or "found_nodes" in a or "termina" in a]
+    assert len(found_nodes) >= 12, found_nodes
+    assert [a for a in found_nodes if evaluator.included(a)] == []
+    assert (
+        "NODE1_AUTO_SCALING_GROUP_NAME"
+        not in terraform_surface(variant_parameters("instance-lean"))["environment"]["MonitorFunction"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "hooks"),
+    [
+        (NODE1_BY_GROUP, ["node1"]),
+        (ONE_GROUP, ["node1"]),
+        ({**NODE1_BY_GROUP, "Node2InstanceId": "", "Node2AutoScalingGroupName": "nginx-node2"}, ["node1", "node2"]),
+    ],
+)
+def test_the_hooks_and_the_rule_are_the_templates(
+    template: StackTemplate, extra: dict[str, str], hooks: list[str]
+) -> None:
+    parameters = {**variant_parameters("instance-lean"), **extra}
+    module = read_module(find_module())
+    evaluator = module_evaluator(module, parameters)
+    present = [n for n in ("node1", "node2") if evaluator.included(f"aws_autoscaling_lifecycle_hook.{n}_termination")]
+    assert present == hooks
+    for node in present:
+        block = module.resources[f"aws_autoscaling_lifecycle_hook.{node}_termination"]
+        spec = template.resources[f"{node.capitalize()}TerminationHook"]["Properties"]
+        assert evaluator.argument(block, "lifecycle_transition") == spec["LifecycleTransition"]
+        assert evaluator.argument(block, "default_result") == spec["DefaultResult"]
+        assert evaluator.argument(block, "heartbeat_timeout") == 120
+        assert (
+            evaluator.argument(block, "autoscaling_group_name")
+            == parameters[f"{node.capitalize()}AutoScalingGroupName"]
+        )
+    rule = module.resources["aws_cloudwatch_event_rule.instance_terminating"]
+    pattern = json.loads(evaluator.argument(rule, "event_pattern"))
+    event = template.resources["LifecycleFunction"]["Properties"]["Events"]["InstanceTerminating"]["Properties"]
+    assert pattern["source"] == event["Pattern"]["source"]
+    assert pattern["detail-type"] == event["Pattern"]["detail-type"]
+    groups = [
+        parameters[f"Node{n}AutoScalingGroupName"] for n in (1, 2) if parameters.get(f"Node{n}AutoScalingGroupName")
+    ]
+    assert pattern["detail"]["AutoScalingGroupName"] == groups
 
 
 def test_an_action_added_to_the_template_only_fails_parity(tmp_path: Path) -> None:
@@ -219,12 +334,14 @@ def test_every_logical_id_is_the_templates_or_one_sam_generates(template: StackT
     generated = set()
     for function, resource in template.of_type("AWS::Serverless::Function").items():
         generated.add(f"{function}Role")
-        for event in (resource.get("Properties") or {}).get("Events") or {}:
-            generated |= {f"{function}{event}", f"{function}{event}Role"}
+        for event, spec in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            # A schedule and its role; an EventBridge rule and its permission.
+            extra = "Permission" if spec.get("Type") == "EventBridgeRule" else "Role"
+            generated |= {f"{function}{event}", f"{function}{event}{extra}"}
     assert set(names) == set(module.resources)
     assert set(names.values()) <= set(template.resources) | generated
     # Every resource of the template has its counterpart (SAM's generated ones come with their function).
-    assert set(template.resources) - TEMPLATE_ONLY_RESOURCES <= set(names.values())
+    assert set(template.resources) <= set(names.values())
 
 
 def test_every_parameter_has_a_variable_with_the_same_default(template: StackTemplate) -> None:
@@ -270,6 +387,14 @@ def test_the_valid_values_and_every_default_pass_every_validation() -> None:
         "node2_private_ip_address": "10.0.2.21",
     }
     assert validation_errors(module, {**VALID, **enis}) == []
+    second = {
+        "second_elastic_ip_allocation_id": "eipalloc-0a1b2c3d4e5f60720",
+        "node1_second_private_ip_address": "10.0.1.30",
+        "node2_second_private_ip_address": "10.0.2.31",
+    }
+    assert validation_errors(module, {**VALID, **enis, **second}) == []
+    found_nodes = {"node1_instance_id": "", "node1_auto_scaling_group_name": "nginx-node1"}
+    assert validation_errors(module, {**VALID, **found_nodes, "node1_availability_zone": "us-east-1a"}) == []
     everything = {**VALID, **module_values(module, EVERYTHING_ON)}
     assert validation_errors(module, everything) == []
 
@@ -289,6 +414,11 @@ REFUSED: dict[str, Any] = {
     "node1_private_ip_address": "10.0.1.256",
     "node2_network_interface_id": "interface-1",
     "node2_private_ip_address": "10.0.2",
+    "second_elastic_ip_allocation_id": "eipalloc-XYZ",
+    "route_table_role_arn": "arn:aws:iam::1111:role/route-mover",
+    "route_table_role_external_id": "has space",
+    "node1_second_private_ip_address": "10.0.1.300",
+    "node2_second_private_ip_address": "10.0.2.31/32",
     "health_check_interval_seconds": "0",
     "health_check_timeout_seconds": "-1",
     "fall_threshold": 0,
@@ -357,6 +487,19 @@ def test_a_bad_value_is_refused_with_a_message_naming_the_variable_and_the_value
             {"create_vpc_endpoints": True, "subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-1"]},
             "create_vpc_endpoints = true needs",
         ),
+        ({"second_elastic_ip_allocation_id": "eipalloc-0a1b2c3d4e5f60720"}, "the second EIP needs"),
+        ({"route_table_role_external_id": "nginx-eip-failover-ext"}, "set without route_table_role_arn"),
+        ({"node2_second_private_ip_address": "10.0.2.31"}, "the second EIP needs"),
+        (
+            {
+                "second_elastic_ip_allocation_id": "eipalloc-0a1b2c3d4e5f60720",
+                "node1_second_private_ip_address": "10.0.1.30",
+                "node2_second_private_ip_address": "10.0.2.31",
+            },
+            "the second EIP needs",  # not on the pair by instance
+        ),
+        ({"node1_instance_id": ""}, "node 1 needs node1_instance_id or node1_auto_scaling_group_name"),
+        ({"node2_instance_id": ""}, "node 2 needs node2_instance_id or node2_auto_scaling_group_name"),
         ({"elastic_ip_allocation_id": "eipalloc-0123456789abcdef0"}, "documented example eipalloc-0123456789abcdef0"),
         ({"node1_instance_id": "i-0123456789abcdef1"}, "documented example i-0123456789abcdef1"),
         ({"node2_instance_id": "i-0123456789abcdef2"}, "documented example i-0123456789abcdef2"),

@@ -15,6 +15,7 @@ from nginx_eip_failover_lab.terraform.hcl import read_module
 from nginx_eip_failover_lab.terraform.surface import find_module
 from nginx_eip_failover_lab.terraform.test_file import (
     ARN_OVERRIDES,
+    EXTRA_RUNS,
     LAMBDA_PERMISSIONS,
     PLAN_IDS,
     ROLE_POLICIES,
@@ -31,13 +32,22 @@ def test_it_names_only_resources_of_the_module_and_plans_every_variant() -> None
     text = parity_test_text()
     for variant in VARIANTS:
         assert f'run "{variant.replace("-", "_")}" {{' in text
-    # Each variant compares the three role policies and the monitor's permissions; full adds the key's.
-    assert text.count("toset([for s in jsondecode(aws_iam_role_policy.monitor.policy)") == 4 * 3  # + 2 in the message
-    assert text.count("toset([for s in jsondecode(aws_kms_key.notification[0].policy)") == 2 * 3
+    for name in EXTRA_RUNS:
+        assert f'run "{name}" {{' in text
+    runs = len(VARIANTS) + len(EXTRA_RUNS)
+    # Each run compares the three role policies and the monitor's permissions; full adds the key's.
+    monitor = "toset(flatten([for d in [jsondecode(aws_iam_role_policy.monitor.policy)"
+    assert text.count(monitor + "] :") == (runs - 1) * 3  # + 2 in the message
+    # found nodes: the lookup policy is the monitor's too; the lifecycle function's policy and permission.
+    assert text.count(monitor + ", jsondecode(aws_iam_role_policy.found_nodes_lookup_monitor[0].policy)] :") == 3
+    assert text.count("[for d in [jsondecode(aws_iam_role_policy.lifecycle[0].policy)] :") == 3
+    assert "Principal = { Service = [aws_lambda_permission.instance_terminating[0].principal] }" in text
+    assert "jsonencode(aws_lambda_function.lifecycle[0].environment[0].variables) ==" in text
+    assert text.count("toset([for s in jsondecode(aws_kms_key.notification[0].policy)") == 3 * 3
     assert "ec2:DescribeRouteTables" in text
     # ... and both functions' environments and the schedule.
-    assert text.count("jsonencode(aws_lambda_function.monitor.environment[0].variables) ==") == 4
-    assert text.count("aws_scheduler_schedule.monitor.target[0].arn == aws_lambda_function.monitor.arn") == 4
+    assert text.count("jsonencode(aws_lambda_function.monitor.environment[0].variables) ==") == runs
+    assert text.count("aws_scheduler_schedule.monitor.target[0].arn == aws_lambda_function.monitor.arn") == runs
     # The documented example IDs are refused by the module: the plans use others.
     assert all(value in text for value in PLAN_IDS.values())
     assert "eipalloc-0123456789abcdef0" not in text
@@ -79,3 +89,13 @@ def test_terraform_finds_an_action_the_template_does_not_grant(tmp_path: Path) -
     assert result.returncode != 0
     assert "ControlFunction: Terraform has" in result.stdout + result.stderr
     assert "dynamodb:Scan" in result.stdout + result.stderr
+    # The found nodes' run compares the lifecycle function's role too.
+    found_nodes = out / "found-nodes.tf"
+    marker = 'Action = "autoscaling:CompleteLifecycleAction"'
+    assert found_nodes.read_text().count(marker) == 1
+    iam.write_text(iam.read_text().replace(', "dynamodb:Scan"', ""))
+    found_nodes.write_text(found_nodes.read_text().replace(marker, 'Action = "autoscaling:*"'))
+    result = _terraform_test(out, zip_path)
+    assert result.returncode != 0
+    assert "LifecycleFunction: Terraform has" in result.stdout + result.stderr
+    assert "ControlFunction: Terraform has" not in result.stdout + result.stderr

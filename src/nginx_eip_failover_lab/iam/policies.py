@@ -143,6 +143,14 @@ def stack_policies(stack: LabStack) -> StackPolicies:
         function = str(properties["FunctionName"])
         arn = function if function.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}"
         resource_based.setdefault(arn, []).append(_permission_statement(logical_id, properties, arn))
+    for (target, event_name), rule_arn in _event_bridge_rules(stack).items():
+        # SAM's EventBridgeRule event: a rule {Function}{Event} and the permission {Function}{Event}Permission.
+        if target in function_arns:
+            rule = {"Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com", "SourceArn": rule_arn}
+            target_arn = function_arns[target]
+            resource_based.setdefault(target_arn, []).append(
+                _permission_statement(f"{target}{event_name}Permission", rule, target_arn)
+            )
     for logical_id, resource in stack.template.of_type("AWS::KMS::Key").items():
         if not resolver.included(resource):
             continue
@@ -191,6 +199,18 @@ def _role_statements(role: str, stack: LabStack, resolver: Resolver) -> tuple[St
         for raw in raw_statements if isinstance(raw_statements, list) else [raw_statements]:
             statements.append(Statement.parse(source, raw))
     return tuple(statements)
+
+
+def _event_bridge_rules(stack: LabStack) -> dict[tuple[str, str], str]:
+    """(function, event) -> the ARN of the rule SAM makes of each EventBridgeRule event (named by
+    CloudFormation as `{stack}-{Function}{Event}-...`)."""
+    rules: dict[tuple[str, str], str] = {}
+    for function, resource in stack.template.of_type("AWS::Serverless::Function").items():
+        for event, spec in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            if isinstance(spec, dict) and spec.get("Type") == "EventBridgeRule":
+                name = stack.physical_ids.get(f"{function}{event}", f"{stack.name}-{function}{event}-EXAMPLE")
+                rules[(function, event)] = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{name}"
+    return rules
 
 
 def _permission_statement(logical_id: str, properties: Mapping[str, Any], function_arn: str) -> Statement:

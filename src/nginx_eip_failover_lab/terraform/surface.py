@@ -62,6 +62,8 @@ COMPUTED: dict[tuple[str, str], str] = {
     ("aws_iam_role", "id"): "{name}",
     ("aws_iam_role", "name"): "{name}",
     ("aws_security_group", "id"): "{name}",
+    ("aws_cloudwatch_event_rule", "arn"): "arn:{partition}:events:{region}:{account}:rule/{name}",
+    ("aws_cloudwatch_event_rule", "name"): "{name}",
 }
 # Resources whose name template.yaml sets too (AlarmName, DashboardName): their name is compared as set.
 NAMED_BY_ARGUMENT = {"aws_cloudwatch_metric_alarm": "alarm_name", "aws_cloudwatch_dashboard": "dashboard_name"}
@@ -82,6 +84,9 @@ PLAIN_TYPES: dict[str, tuple[str, ...]] = {
     "aws_cloudwatch_dashboard": (),
     "aws_security_group": (),
     "aws_vpc_endpoint": ("policy",),
+    "aws_cloudwatch_event_rule": ("role_arn",),
+    "aws_cloudwatch_event_target": ("role_arn",),
+    "aws_autoscaling_lifecycle_hook": ("role_arn", "notification_target_arn"),
 }
 GRANTING_TYPES = ("aws_iam_role_policy", "aws_iam_role_policy_attachment", "aws_lambda_permission", "aws_kms_key")
 

@@ -35,16 +35,40 @@ PLAN_IDS = {
     "Node1InstanceId": "i-0a1b2c3d4e5f60718",
     "Node2InstanceId": "i-0a1b2c3d4e5f60719",
 }
-# Each role policy of the module -> the owner iac_surface files its statements under.
+# Each role policy of the module -> the owner iac_surface files its statements under (an owner's
+# statements are those of all its policies a plan has).
 ROLE_POLICIES = {
     "aws_iam_role_policy.monitor": "MonitorFunction",
     "aws_iam_role_policy.control": "ControlFunction",
     "aws_iam_role_policy.monitor_schedule": "MonitorFunctionEveryMinuteRole",
+    "aws_iam_role_policy.found_nodes_lookup_monitor": "MonitorFunction",
+    "aws_iam_role_policy.found_nodes_lookup_control": "ControlFunction",
+    "aws_iam_role_policy.lifecycle": "LifecycleFunction",
 }
 LAMBDA_PERMISSIONS = (
     "aws_lambda_permission.node1_status_check_alarm",
     "aws_lambda_permission.node2_status_check_alarm",
+    "aws_lambda_permission.instance_terminating",
 )
+# Beyond iac_surface's four variants: found nodes (one group of both nodes, in a VPC with endpoints),
+# where the lifecycle function, its rule's permission and the lookup policies are planned too.
+EXTRA_RUNS = {
+    "found_nodes": {
+        **variant_parameters("instance-full"),
+        **PLAN_IDS,
+        "Node1InstanceId": "",
+        "Node2InstanceId": "",
+        "Node1AutoScalingGroupName": "nginx-pair",
+        "Node2AutoScalingGroupName": "nginx-pair",
+        "Node1AvailabilityZone": "us-east-1a",
+        "Node2AvailabilityZone": "us-east-1b",
+        "SubnetIds": "subnet-0123456789abcdef0",
+        "SecurityGroupIds": "sg-0123456789abcdef0",
+        "CreateVpcEndpoints": "true",
+        "VpcId": "vpc-0123456789abcdef0",
+        "RouteTableIds": "rtb-0123456789abcdef0",
+    },
+}
 # Resources whose computed ARN a policy of the variants names: mocked as iac_surface writes them.
 ARN_OVERRIDES = (
     "aws_dynamodb_table.state",
@@ -62,6 +86,9 @@ ARN_OVERRIDES = (
     "aws_iam_role.monitor",
     "aws_iam_role.control",
     "aws_iam_role.monitor_schedule",
+    "aws_iam_role.lifecycle",
+    "aws_lambda_function.lifecycle",
+    "aws_cloudwatch_event_rule.instance_terminating",
 )
 # Further computed attributes an environment names (SCHEDULE_NAME), mocked the same way.
 NAME_OVERRIDES = ("aws_scheduler_schedule.monitor",)
@@ -177,47 +204,72 @@ def parity_test_text(directory: Path | None = None) -> str:
         for address, logical in sorted(names.logical.items(), reverse=True)
         if address.split(".")[0] in ("aws_lambda_function", "aws_dynamodb_table", "aws_scheduler_schedule")
     }
-    for variant in sorted(VARIANTS):
-        parameters = {**variant_parameters(variant), **PLAN_IDS}
-        expected = surface(parameters)
-        values = module_values(module, parameters)
-        values.pop("function_zip")  # from the command line: -var function_zip=...
-        run = [f'run "{variant.replace("-", "_")}" {{', "  command = plan", "  variables {"]
-        run += [f"    {name} = {_hcl(value)}" for name, value in sorted(values.items())]
-        run.append("  }")
-        owners = sorted(expected["identity"])
-        if owners != sorted(ROLE_POLICIES.values()):
-            raise ValueError(f"{variant}: template.yaml's roles {owners} are not the ones compared, {ROLE_POLICIES}")
-        for address, owner in ROLE_POLICIES.items():
-            actual = (
-                f"[for s in jsondecode({address}.policy).Statement : " + _NORMALIZED.format(resource="s.Resource") + "]"
-            )
-            run.append(_set_assert(actual, [_compact(s) for s in expected["identity"][owner]], owner).rstrip("\n"))
-        for arn, statements in expected["resource_based"].items():
-            if arn.startswith("arn:aws:lambda:"):
-                actual = (
-                    "[for p in [" + ", ".join(LAMBDA_PERMISSIONS) + "] : jsonencode({ Action = [p.action], "
-                    'Condition = { ArnLike = { "aws:SourceArn" = [p.source_arn] }, '
-                    'StringEquals = { "aws:SourceAccount" = [p.source_account] } }, '
-                    'Effect = "Allow", Principal = { Service = [p.principal] }, Resource = [p.function_name] })]'
-                )
-            elif arn.startswith("arn:aws:kms:"):
-                key = "aws_kms_key.notification[0]"
-                actual = (
-                    f"[for s in jsondecode({key}.policy).Statement : "
-                    + _NORMALIZED.format(resource=f's.Resource == "*" ? {key}.arn : s.Resource')
-                    + "]"
-                )
-            else:
-                raise ValueError(f"no Terraform counterpart known for the resource policy of {arn}")
-            run.append(_set_assert(actual, [_compact(s) for s in statements], f"the policy of {arn}").rstrip("\n"))
-        for function, variables in expected["environment"].items():
-            run.append(_environment_assert(addresses[function], variables, module, addresses))
-        for schedule, wanted in expected["schedules"].items():
-            run.append(_schedule_assert(addresses[schedule], wanted, addresses))
-        run.append("}")
-        lines += [*run, ""]
+    runs = {variant.replace("-", "_"): {**variant_parameters(variant), **PLAN_IDS} for variant in sorted(VARIANTS)}
+    for name, parameters in {**runs, **EXTRA_RUNS}.items():
+        lines += [*_run(name, parameters, module, addresses), ""]
     return "\n".join(lines)
+
+
+def _indexed(address: str, module: Any) -> str:
+    """A resource's address as an expression: its one instance when it is counted."""
+    return f"{address}[0]" if "count" in module.resources[address].attributes else address
+
+
+def _run(name: str, parameters: dict[str, str], module: Any, addresses: dict[str, str]) -> list[str]:
+    """One plan of the module with these parameters, asserting template.yaml's surface for them."""
+    expected = surface(parameters)
+    evaluator = module_evaluator(module, parameters)
+    values = module_values(module, parameters)
+    values.pop("function_zip")  # from the command line: -var function_zip=...
+    run = [f'run "{name}" {{', "  command = plan", "  variables {"]
+    run += [f"    {variable} = {_hcl(value)}" for variable, value in sorted(values.items())]
+    run.append("  }")
+    policies: dict[str, list[str]] = {}
+    for address, owner in ROLE_POLICIES.items():
+        if evaluator.included(address):
+            policies.setdefault(owner, []).append(_indexed(address, module))
+    if sorted(expected["identity"]) != sorted(policies):
+        raise ValueError(f"{name}: template.yaml's roles {sorted(expected['identity'])} are not the ones compared")
+    for owner, statements in sorted(expected["identity"].items()):
+        documents = ", ".join(f"jsondecode({address}.policy)" for address in policies[owner])
+        actual = (
+            f"flatten([for d in [{documents}] : [for s in d.Statement : "
+            + _NORMALIZED.format(resource="s.Resource")
+            + "]])"
+        )
+        run.append(_set_assert(actual, [_compact(s) for s in statements], owner).rstrip("\n"))
+    permissions: dict[str, list[str]] = {}
+    for address in LAMBDA_PERMISSIONS:
+        if evaluator.included(address):
+            block = module.resources[address]
+            function = str(evaluator.argument(block, "function_name"))
+            p = _indexed(address, module)
+            condition = f'ArnLike = {{ "aws:SourceArn" = [{p}.source_arn] }}'
+            if "source_account" in block.attributes:
+                condition += f', StringEquals = {{ "aws:SourceAccount" = [{p}.source_account] }}'
+            permissions.setdefault(function, []).append(
+                f"jsonencode({{ Action = [{p}.action], Condition = {{ {condition} }}, "
+                f'Effect = "Allow", Principal = {{ Service = [{p}.principal] }}, Resource = [{p}.function_name] }})'
+            )
+    for arn, statements in expected["resource_based"].items():
+        if arn.startswith("arn:aws:lambda:"):
+            actual = "[" + ", ".join(permissions.get(arn, [])) + "]"
+        elif arn.startswith("arn:aws:kms:"):
+            key = "aws_kms_key.notification[0]"
+            actual = (
+                f"[for s in jsondecode({key}.policy).Statement : "
+                + _NORMALIZED.format(resource=f's.Resource == "*" ? {key}.arn : s.Resource')
+                + "]"
+            )
+        else:
+            raise ValueError(f"no Terraform counterpart known for the resource policy of {arn}")
+        run.append(_set_assert(actual, [_compact(s) for s in statements], f"the policy of {arn}").rstrip("\n"))
+    for function, variables in expected["environment"].items():
+        run.append(_environment_assert(_indexed(addresses[function], module), variables, module, addresses))
+    for schedule, wanted in expected["schedules"].items():
+        run.append(_schedule_assert(addresses[schedule], wanted, addresses))
+    run.append("}")
+    return run
 
 
 def write(out: Path, directory: Path | None = None) -> Path:
