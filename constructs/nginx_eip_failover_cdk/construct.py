@@ -87,6 +87,7 @@ class NginxEipFailover(Construct):
         *,
         nodes: tuple[Node, Node],
         elastic_ip_allocation_id: str,
+        second_elastic_ip_allocation_id: str = "",
         health: HealthChecks | None = None,
         failover: FailoverPolicy | None = None,
         network: Network | None = None,
@@ -105,6 +106,7 @@ class NginxEipFailover(Construct):
         self.props = FailoverProps(
             nodes=nodes,
             elastic_ip_allocation_id=elastic_ip_allocation_id,
+            second_elastic_ip_allocation_id=second_elastic_ip_allocation_id,
             health=health or HealthChecks(),
             failover=failover or FailoverPolicy(),
             network=network or Network(),
@@ -139,6 +141,7 @@ class NginxEipFailover(Construct):
     def _decide_conditions(self) -> None:
         v = self.values
         self.pair_by_network_interface = _given(v["Node1NetworkInterfaceId"])
+        self.has_second_address_set = _given(v["SecondElasticIpAllocationId"])
         self.has_vpc_config = _given(v["SubnetIds"])
         self.create_endpoints = self.has_vpc_config and v["CreateVpcEndpoints"] == "true"
         self.has_notification_email = _given(v["NotificationEmail"])
@@ -266,6 +269,9 @@ class NginxEipFailover(Construct):
             "NODE1_PRIVATE_IP_ADDRESS": v["Node1PrivateIpAddress"],
             "NODE2_NETWORK_INTERFACE_ID": v["Node2NetworkInterfaceId"],
             "NODE2_PRIVATE_IP_ADDRESS": v["Node2PrivateIpAddress"],
+            "SECOND_EIP_ALLOCATION_ID": v["SecondElasticIpAllocationId"],
+            "NODE1_SECOND_PRIVATE_IP_ADDRESS": v["Node1SecondPrivateIpAddress"],
+            "NODE2_SECOND_PRIVATE_IP_ADDRESS": v["Node2SecondPrivateIpAddress"],
             "HEALTH_CHECK_INTERVAL_SECONDS": v["HealthCheckIntervalSeconds"],
             "HEALTH_CHECK_TIMEOUT_SECONDS": v["HealthCheckTimeoutSeconds"],
             "FALL_THRESHOLD": v["FallThreshold"],
@@ -359,6 +365,21 @@ class NginxEipFailover(Construct):
                 _arn("ec2", "instance/${Instance}", Instance=v["Node2InstanceId"]),
             ]
         tagged = {"StringEquals": {f"aws:ResourceTag/{TAG_KEY}": Aws.STACK_NAME}}
+        second_address_set: list[dict[str, Any]] = []
+        if self.has_second_address_set:
+            # Active/active: the second EIP, by ARN like the first, onto the pair's ENIs.
+            second_address_set.append(
+                {
+                    "Sid": "MoveTheSecondElasticIpBetweenThePair",
+                    "Effect": "Allow",
+                    "Action": "ec2:AssociateAddress",
+                    "Resource": [
+                        _arn("ec2", "elastic-ip/${Eip}", Eip=v["SecondElasticIpAllocationId"]),
+                        _arn("ec2", "network-interface/${Eni}", Eni=v["Node1NetworkInterfaceId"]),
+                        _arn("ec2", "network-interface/${Eni}", Eni=v["Node2NetworkInterfaceId"]),
+                    ],
+                }
+            )
         return [
             {
                 "Sid": "MoveTheElasticIpBetweenThePair",
@@ -366,6 +387,7 @@ class NginxEipFailover(Construct):
                 "Action": "ec2:AssociateAddress",
                 "Resource": [eip, *targets],
             },
+            *second_address_set,
             {
                 "Sid": "DescribeActionsSupportNoResourceScoping",
                 "Effect": "Allow",

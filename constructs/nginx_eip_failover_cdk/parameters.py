@@ -152,6 +152,27 @@ SPECS: tuple[ParameterSpec, ...] = (
         constraint_description="must be empty or an IPv4 address such as 10.0.1.21",
     ),
     _spec(
+        "SecondElasticIpAllocationId",
+        "second_elastic_ip_allocation_id",
+        default="",
+        allowed_pattern="^(eipalloc-[0-9a-f]{8,17})?$",
+        constraint_description="must be empty or an Elastic IP allocation ID such as eipalloc-0a1b2c3d4e5f60718",
+    ),
+    _spec(
+        "Node1SecondPrivateIpAddress",
+        "nodes[0].second_private_ip_address",
+        default="",
+        allowed_pattern=_IPV4,
+        constraint_description="must be empty or an IPv4 address such as 10.0.1.30",
+    ),
+    _spec(
+        "Node2SecondPrivateIpAddress",
+        "nodes[1].second_private_ip_address",
+        default="",
+        allowed_pattern=_IPV4,
+        constraint_description="must be empty or an IPv4 address such as 10.0.1.31",
+    ),
+    _spec(
         "HealthCheckIntervalSeconds",
         "health.interval_seconds",
         default="1",
@@ -303,6 +324,10 @@ NOT_MIRRORED: dict[str, str] = {}
 # The template's Rules, as the construct checks them at synth time (same descriptions).
 PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR = (
     "the pair by ENI needs all four of Node1/Node2 NetworkInterfaceId and PrivateIpAddress"
+)
+SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE = (
+    "the second EIP needs SecondElasticIpAllocationId, Node1/Node2SecondPrivateIpAddress and the pair by ENI "
+    "(Node1/Node2 NetworkInterfaceId and PrivateIpAddress)"
 )
 OBSERVER_PLACEMENT_NEEDS_SECURITY_GROUPS = "SecurityGroupIds must be set when an observer subnet is set"
 VPC_PLACEMENT_NEEDS_SECURITY_GROUPS = "SecurityGroupIds must be set when SubnetIds is set"

@@ -22,13 +22,15 @@ from .parameters import BY_NAME, PropError
 @dataclass(frozen=True)
 class Node:
     """One NGINX Plus node (template parameters Node<N>InstanceId, ...HealthCheckUrl, ...Priority,
-    and optionally ...NetworkInterfaceId + ...PrivateIpAddress: the pair by ENI + private IP)."""
+    and optionally ...NetworkInterfaceId + ...PrivateIpAddress: the pair by ENI + private IP; with the
+    pair by ENI, ...SecondPrivateIpAddress: the address on the ENI that takes the second EIP)."""
 
     instance_id: str
     health_check_url: str
     priority: int | None = None  # None: the template's default, 101 for node 1 and 100 for node 2
     network_interface_id: str = ""
     private_ip_address: str = ""
+    second_private_ip_address: str = ""  # active/active (docs/active-active.md)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,9 @@ class FailoverProps:
 
     nodes: tuple[Node, Node]
     elastic_ip_allocation_id: str
+    # Active/active: a second EIP kept on node 2 while it is up (needs the pair by ENI and both nodes'
+    # second_private_ip_address).
+    second_elastic_ip_allocation_id: str = ""
     health: HealthChecks = field(default_factory=HealthChecks)
     failover: FailoverPolicy = field(default_factory=FailoverPolicy)
     network: Network = field(default_factory=Network)
@@ -149,6 +154,9 @@ def _given(value: Any) -> bool:
     return bool(value) if isinstance(value, list | str) else value is not None
 
 
+_SECOND_PRIVATE_IPS = ("Node1SecondPrivateIpAddress", "Node2SecondPrivateIpAddress")
+
+
 def _check_rules(values: dict[str, Any]) -> None:
     """template.yaml's Rules, on plain values (a token is checked by CloudFormation at deploy time)."""
     eni = [values[f"Node{n}{kind}"] for n in (1, 2) for kind in ("NetworkInterfaceId", "PrivateIpAddress")]
@@ -162,6 +170,13 @@ def _check_rules(values: dict[str, Any]) -> None:
             )
         )
         raise PropError(f"{parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR} ({given})")
+    second = [values[name] for name in ("SecondElasticIpAllocationId", *_SECOND_PRIVATE_IPS)]
+    if any(_given(v) for v in second) and not all(_given(v) for v in [*second, values["Node1NetworkInterfaceId"]]):
+        given = ", ".join(
+            f"{BY_NAME[name].prop}={values[name]!r}"
+            for name in ("SecondElasticIpAllocationId", *_SECOND_PRIVATE_IPS, "Node1NetworkInterfaceId")
+        )
+        raise PropError(f"{parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE} ({given})")
     groups = values["SecurityGroupIds"]
     if (_given(values["Observer2SubnetId"]) or _given(values["Observer3SubnetId"])) and not _given(groups):
         raise PropError(

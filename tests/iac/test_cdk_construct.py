@@ -4,6 +4,7 @@ elsewhere aws_cdk is missing and the module is skipped. The functions' code is t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -212,6 +213,37 @@ def test_the_pair_decides_what_association_is_granted_on() -> None:
     assert "eni-0a1b2c3d4e5f60718" in by_eni
 
 
+def test_the_second_address_set_adds_its_own_association_grant_and_environment() -> None:
+    second = (
+        dataclasses.replace(ENI_NODES[0], second_private_ip_address="10.0.1.30"),
+        dataclasses.replace(ENI_NODES[1], second_private_ip_address="10.0.2.31"),
+    )
+    template = synth(nodes=second, second_elastic_ip_allocation_id="eipalloc-0a1b2c3d4e5f60799")
+    roles = _named(template, "AWS::IAM::Role")
+    pair = [("MoveTheElasticIpBetweenThePair", ["ec2:AssociateAddress"])]
+    second_grant = [("MoveTheSecondElasticIpBetweenThePair", ["ec2:AssociateAddress"])]
+    assert _statements(roles["MonitorFunctionRole"]) == pair + second_grant + COMMON[1:] + MONITOR_OWN + ALARMS
+    assert _statements(roles["ControlFunctionRole"])[:2] == pair + second_grant
+    [statement] = [
+        s
+        for s in roles["MonitorFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        if s["Sid"] == "MoveTheSecondElasticIpBetweenThePair"
+    ]
+    resources = json.dumps(statement["Resource"])
+    assert "eipalloc-0a1b2c3d4e5f60799" in resources and resources.count("network-interface/${Eni}") == 2
+    assert "eni-0a1b2c3d4e5f60718" in resources and "instance/" not in resources
+    for function in _named(template, "AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert (
+            variables["SECOND_EIP_ALLOCATION_ID"],
+            variables["NODE1_SECOND_PRIVATE_IP_ADDRESS"],
+            variables["NODE2_SECOND_PRIVATE_IP_ADDRESS"],
+        ) == ("eipalloc-0a1b2c3d4e5f60799", "10.0.1.30", "10.0.2.31")
+    # Without it (the default), neither the grant nor a value.
+    lean = _named(synth(nodes=ENI_NODES), "AWS::IAM::Role")["MonitorFunctionRole"]
+    assert "MoveTheSecondElasticIpBetweenThePair" not in [sid for sid, _ in _statements(lean)]
+
+
 def test_tuning_props_reach_the_environment() -> None:
     template = synth(
         health=HealthChecks(interval_seconds=0.5, timeout_seconds=0.5, fall_threshold=4),
@@ -255,6 +287,8 @@ def test_bad_props_are_refused_naming_the_prop_and_value() -> None:
         synth(health=HealthChecks(fall_threshold=0))
     with pytest.raises(PropError, match="the pair by ENI needs all four"):
         synth(nodes=(ENI_NODES[0], NODES[1]))
+    with pytest.raises(PropError, match=r"the second EIP needs .*second_elastic_ip_allocation_id='eipalloc-0a1b2c3d'"):
+        synth(second_elastic_ip_allocation_id="eipalloc-0a1b2c3d")
     with pytest.raises(PropError, match=r"^profile='medium'"):
         synth(profile="medium")
 

@@ -72,6 +72,8 @@ def test_the_props_defaults_are_the_templates() -> None:
     ("name", "value"),
     [
         ("ElasticIpAllocationId", "eip-1234"),
+        ("SecondElasticIpAllocationId", "eip-1234"),
+        ("Node2SecondPrivateIpAddress", "10.0.2.256"),
         ("Node1HealthCheckUrl", "ftp://10.0.1.10/"),
         ("FallThreshold", "0"),
         ("HealthCheckIntervalSeconds", "0"),
@@ -95,8 +97,19 @@ def test_the_templates_rules_are_checked_with_their_descriptions() -> None:
     half_eni = {**REQUIRED, "Node1NetworkInterfaceId": "eni-0123456789abcdef1"}
     observers = {**REQUIRED, "Observer2SubnetId": "subnet-0123456789abcdef3"}
     endpoints = {**REQUIRED, "CreateVpcEndpoints": "true", "SubnetIds": "subnet-01234567", "SecurityGroupIds": "sg-1"}
+    second_by_instance = {
+        **REQUIRED,
+        "SecondElasticIpAllocationId": "eipalloc-0123456789abcdef9",
+        "Node1SecondPrivateIpAddress": "10.0.1.30",
+        "Node2SecondPrivateIpAddress": "10.0.2.31",
+    }
     for values, message in (
         (half_eni, cdk_parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR),
+        (second_by_instance, cdk_parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE),
+        (
+            {**REQUIRED, "Node1SecondPrivateIpAddress": "10.0.1.30"},
+            cdk_parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE,
+        ),
         (observers, cdk_parameters.OBSERVER_PLACEMENT_NEEDS_SECURITY_GROUPS),
         ({**REQUIRED, "SubnetIds": "subnet-01234567"}, cdk_parameters.VPC_PLACEMENT_NEEDS_SECURITY_GROUPS),
         (endpoints, cdk_parameters.VPC_ENDPOINTS_NEED_VPC),
@@ -108,6 +121,7 @@ def test_the_templates_rules_are_checked_with_their_descriptions() -> None:
     assert {message for _, _, message in cdk_parameters.EXAMPLE_PLACEHOLDERS} <= descriptions
     for message in (
         cdk_parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR,
+        cdk_parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE,
         cdk_parameters.OBSERVER_PLACEMENT_NEEDS_SECURITY_GROUPS,
         cdk_parameters.VPC_PLACEMENT_NEEDS_SECURITY_GROUPS,
         cdk_parameters.VPC_ENDPOINTS_NEED_SUBNETS,
@@ -115,6 +129,27 @@ def test_the_templates_rules_are_checked_with_their_descriptions() -> None:
         cdk_parameters.VPC_ENDPOINTS_NEED_ROUTE_TABLES,
     ):
         assert message in descriptions
+
+
+def test_the_second_address_set_by_instance_is_refused_naming_each_prop_and_value() -> None:
+    values = {**REQUIRED, "SecondElasticIpAllocationId": "eipalloc-0123456789abcdef9"}
+    with pytest.raises(cdk_parameters.PropError) as refused:
+        cdk_props.template_values(cdk_props.props_from_template_parameters(values), _no_token)
+    assert str(refused.value).endswith(
+        "(second_elastic_ip_allocation_id='eipalloc-0123456789abcdef9', nodes[0].second_private_ip_address='', "
+        "nodes[1].second_private_ip_address='', nodes[0].network_interface_id='')"
+    )
+    complete = {
+        **values,
+        "Node1SecondPrivateIpAddress": "10.0.1.30",
+        "Node2SecondPrivateIpAddress": "10.0.2.31",
+        "Node1NetworkInterfaceId": "eni-0123456789abcdef1",
+        "Node1PrivateIpAddress": "10.0.1.20",
+        "Node2NetworkInterfaceId": "eni-0123456789abcdef2",
+        "Node2PrivateIpAddress": "10.0.2.21",
+    }
+    accepted = cdk_props.template_values(cdk_props.props_from_template_parameters(complete), _no_token)
+    assert accepted["Node2SecondPrivateIpAddress"] == "10.0.2.31"
 
 
 # -- the synthesized template against template.yaml (make cdk-test) ------------------------------------

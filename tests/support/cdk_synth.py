@@ -32,13 +32,16 @@ CDK_PYTHON_ENV = "NGINX_EIP_FAILOVER_CDK_PYTHON"
 SYNTH_DIR = ROOT / "build" / "cdk-synth"
 LAB_STACK = "nginx-eip-failover-lab"
 # Every optional resource at once: observers, VPC placement and endpoints, e-mail, tracing, reserved
-# concurrency, in the full profile by ENI.
+# concurrency, in the full profile by ENI with active/active's second address set.
 EVERYTHING: dict[str, str] = {
     "ObservabilityProfile": "full",
     "Node1NetworkInterfaceId": "eni-0123456789abcdef1",
     "Node1PrivateIpAddress": "10.0.1.20",
     "Node2NetworkInterfaceId": "eni-0123456789abcdef2",
     "Node2PrivateIpAddress": "10.0.2.21",
+    "SecondElasticIpAllocationId": "eipalloc-0123456789abcdef9",
+    "Node1SecondPrivateIpAddress": "10.0.1.30",
+    "Node2SecondPrivateIpAddress": "10.0.2.31",
     "SubnetIds": "subnet-0123456789abcdef1,subnet-0123456789abcdef2",
     "SecurityGroupIds": "sg-0123456789abcdef0",
     "CreateVpcEndpoints": "true",
