@@ -113,8 +113,9 @@ DECISION_LOG_ACTIONS = {
 
 PROFILES = ("lean", "full")
 PROFILE_CONDITION = "FullObservability"
-# Conditions false with the default parameters whose `!If`s in_profile resolves to their else branch.
-OFF_BY_DEFAULT = frozenset({"HasSecondAddressSet"})
+# Conditions false with the default parameters whose `!If`s in_profile resolves to their else branch
+# (a statement that exists only with an optional parameter set is tested on the raw template).
+OFF_BY_DEFAULT = frozenset({"HasSecondAddressSet", "HasRouteTableRole"})
 _NO_VALUE = object()
 
 
@@ -706,9 +707,11 @@ def test_email_subscription_is_optional(template: dict[str, Any], resources: dic
 def test_vpc_endpoints_only_with_vpc_placement(template: dict[str, Any], resources: dict[str, Any]) -> None:
     endpoints = _of_type(resources, "AWS::EC2::VPCEndpoint")
     services = {_sub_text(endpoint["Properties"]["ServiceName"]).rsplit(".", 1)[1] for endpoint in endpoints.values()}
-    assert services == {"dynamodb", "ec2", "sns", "monitoring", "scheduler"}  # test_vpc_endpoints.py: from the code
+    # test_vpc_endpoints.py: from the code; STS only for routes in another account (RouteTableRoleArn).
+    assert services == {"dynamodb", "ec2", "sns", "monitoring", "scheduler", "sts"}
     for endpoint in endpoints.values():
-        assert endpoint["Condition"] == "CreateEndpoints"
+        assert endpoint["Condition"] in ("CreateEndpoints", "CreateStsEndpoint")
+    assert {"Condition": "CreateEndpoints"} in template["Conditions"]["CreateStsEndpoint"]["Fn::And"]
     assert {"Condition": "HasVpcConfig"} in template["Conditions"]["CreateEndpoints"]["Fn::And"]
 
 

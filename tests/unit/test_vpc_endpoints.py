@@ -23,6 +23,9 @@ CLIENT_FACTORIES = {"client", "_client"}
 # checked below to stay so (a template that starts setting it must add the endpoint).
 NOT_CONFIGURED_BY_THE_TEMPLATE = {"events": "SCHEDULE_RULE_NAME"}  # a legacy EventBridge rule (SAM Schedule)
 GATEWAY_SERVICES = {"dynamodb"}  # a gateway endpoint on the route tables, not an interface
+# Services whose endpoint exists only when a setting makes the code call them (the condition includes
+# CreateEndpoints): STS for routes in another account (RouteTableRoleArn).
+NARROWER_CONDITIONS = {"sts": "CreateStsEndpoint"}
 
 
 def _function_modules() -> list[Path]:
@@ -88,7 +91,7 @@ def test_every_service_the_functions_call_has_an_endpoint() -> None:
         if endpoint is None:
             missing.append(f"{service} (com.amazonaws.<region>.{prefix}), created at {', '.join(places)}")
             continue
-        assert endpoint["condition"] == "CreateEndpoints", endpoint["id"]
+        assert endpoint["condition"] == NARROWER_CONDITIONS.get(service, "CreateEndpoints"), endpoint["id"]
         kind = "Gateway" if service in GATEWAY_SERVICES else "Interface"
         assert endpoint["VpcEndpointType"] == kind, f"{endpoint['id']} should be a {kind} endpoint"
         if kind == "Interface":
@@ -96,6 +99,12 @@ def test_every_service_the_functions_call_has_an_endpoint() -> None:
                 f"{endpoint['id']}: the SDK's default hostname must resolve to it"
             )
     assert not missing, "CreateVpcEndpoints creates no endpoint for:\n" + "\n".join(missing)
+
+
+def test_a_narrower_endpoint_condition_still_needs_create_endpoints() -> None:
+    conditions = load_template(ROOT / "template.yaml")["Conditions"]
+    for service, condition in NARROWER_CONDITIONS.items():
+        assert {"Condition": "CreateEndpoints"} in conditions[condition]["Fn::And"], (service, condition)
 
 
 def test_no_endpoint_is_left_for_a_service_the_code_no_longer_calls() -> None:

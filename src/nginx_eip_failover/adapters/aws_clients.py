@@ -7,6 +7,7 @@ Retries use botocore's standard mode: bounded attempts with jittered backoff on 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -43,13 +44,34 @@ def _client(service: str) -> Any:
         return _session().client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
+# Adaptive mode adds botocore's client-side rate limiter, which slows down after throttling:
+# EC2's mutating calls share one per-account budget (see api_budget for the pacing before it).
+EC2_CONFIG = _CONFIG.merge(Config(retries={"mode": "adaptive", "total_max_attempts": 3}))
+
+
 @cache
 def ec2() -> EC2Client:
-    # Adaptive mode adds botocore's client-side rate limiter, which slows down after throttling:
-    # EC2's mutating calls share one per-account budget (see api_budget for the pacing before it).
-    config = _CONFIG.merge(Config(retries={"mode": "adaptive", "total_max_attempts": 3}))
     with _BUILDING:
-        return _session().client("ec2", config=config)
+        return _session().client("ec2", config=EC2_CONFIG)
+
+
+def ec2_with_credentials(credentials: Mapping[str, Any]) -> EC2Client:
+    """An EC2 client under an assumed role's temporary credentials (STS's Credentials), configured
+    as `ec2()`: another account's route tables (adapters/ec2/assumed_role.py). The caller keeps it."""
+    with _BUILDING:
+        return _session().client(
+            "ec2",
+            config=EC2_CONFIG,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+
+
+@cache
+def sts() -> Any:
+    """STS, for AssumeRole of a route table's role (the template sets AWS_STS_REGIONAL_ENDPOINTS)."""
+    return _client("sts")
 
 
 @cache

@@ -33,10 +33,14 @@ class SecondaryIpSpec:
 @dataclass(frozen=True)
 class RouteSpec:
     """An overlay address: a route to `destination` (IPv4 /32 or IPv6 /128) in each route table,
-    pointing at the active node's ENI (ReplaceRoute; the nodes' source/destination check is off)."""
+    pointing at the active node's ENI (ReplaceRoute; the nodes' source/destination check is off).
+
+    `role_arn`: the tables are another account's (a shared VPC's owner): their reads and moves go
+    through that IAM role (STS AssumeRole, one session per cycle); None: the functions' own role."""
 
     destination: str
     route_table_ids: tuple[str, ...]
+    role_arn: str | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,12 @@ OBSERVABILITY_PROFILES: tuple[ObservabilityProfile, ...] = ("lean", "full")
 _ALLOCATION_ID = re.compile(r"^eipalloc-[0-9a-f]{8,17}$")
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 _NETWORK_INTERFACE_ID = re.compile(r"^eni-[0-9a-f]{8,17}$")
+# An IAM role's ARN (a path is allowed; names are 1-64 of IAM's characters). The fleet document's
+# schema (route.role_arn) uses the same pattern.
+ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\w+=,.@-]+/){0,20}[\w+=,.@-]{1,64}$")
+MAX_ROLE_ARN_BYTES = 1024
+# STS's ExternalId: 2-1224 of these characters.
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 # node1 .. nodeN: the template has two, the core does not care how many.
 _MAX_NODES = 16
 # A control request probes once, writes, may move the EIP (verified for up to 10 s) and answers
@@ -96,6 +102,11 @@ class Settings:
     lease_table_name: str | None = None
     # What the stack pays for in CloudWatch (see ObservabilityProfile above); the same default as the template's.
     observability: ObservabilityProfile = "lean"
+    # The IAM role (in the account that owns a shared VPC's route tables) the functions may assume to
+    # move routes there (ROUTE_TABLE_ROLE_ARN, template RouteTableRoleArn), and the ExternalId its
+    # trust policy requires (ROUTE_TABLE_ROLE_EXTERNAL_ID). A fleet route's role_arn must be this role.
+    route_table_role_arn: str | None = None
+    route_table_role_external_id: str | None = None
 
     # ---- observers (core/quorum): who probes from where, and how they share verdicts.
     # This function's observer name (OBSERVER_NAME) and every observer of the EIP (OBSERVERS, this one
@@ -313,6 +324,25 @@ def _pair_by_network_interface(
     return AddressSet((ElasticIpSpec(allocation_id, ips),))
 
 
+def _route_table_role(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """ROUTE_TABLE_ROLE_ARN and ROUTE_TABLE_ROLE_EXTERNAL_ID: both optional, the ID only with the role."""
+    role_arn = _optional(env, "ROUTE_TABLE_ROLE_ARN", _role_arn)
+    external_id = _optional(
+        env, "ROUTE_TABLE_ROLE_EXTERNAL_ID", _pattern(_EXTERNAL_ID, "2-1224 of letters, digits and +=,.@:/-")
+    )
+    if external_id is not None and role_arn is None:
+        raise ConfigError(
+            "ROUTE_TABLE_ROLE_EXTERNAL_ID", external_id, "is set without ROUTE_TABLE_ROLE_ARN: no role to assume"
+        )
+    return role_arn, external_id
+
+
+def _role_arn(text: str) -> str:
+    if len(text.encode("utf-8")) > MAX_ROLE_ARN_BYTES or not ROLE_ARN.fullmatch(text):
+        raise ValueError("must be an IAM role ARN such as arn:aws:iam::111122223333:role/route-mover")
+    return text
+
+
 def _reject_duplicates(nodes: list[NodeConfig], suffix: str, key: Callable[[NodeConfig], str], what: str) -> None:
     seen: dict[str, str] = {}
     for node in nodes:
@@ -377,6 +407,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     topic = env.get("NOTIFICATION_TOPIC_ARN", "").strip() or None
     lease_table_name = env.get("MONITOR_LEASE_TABLE_NAME", "").strip() or None
     observer, observers, heartbeat = _load_observers(env, lease_table_name)
+    route_table_role_arn, route_table_role_external_id = _route_table_role(env)
     ca_bundle = env.get("HEALTH_CHECK_CA_BUNDLE", "").strip() or None
     if ca_bundle is not None and not os.path.isfile(ca_bundle):  # noqa: PTH113 - cheap stat, clear error
         raise ConfigError("HEALTH_CHECK_CA_BUNDLE", ca_bundle, "is not a readable file")
@@ -405,6 +436,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         observer=observer,
         observers=observers,
         observer_heartbeat_seconds=heartbeat,
+        route_table_role_arn=route_table_role_arn,
+        route_table_role_external_id=route_table_role_external_id,
     )
 
 

@@ -149,9 +149,7 @@ def _group(raw: Mapping[str, Any], base: Settings) -> Settings:
                 )
         elastic_ips.append(ElasticIpSpec(eip["allocation_id"], private_ips))
     secondary = tuple(SecondaryIpSpec(address) for address in raw.get("secondary_private_ips") or ())
-    routes = tuple(
-        RouteSpec(route["destination"], tuple(route["route_table_ids"])) for route in raw.get("routes") or ()
-    )
+    routes = _routes(name, raw.get("routes") or (), base)
     if secondary or routes or any(eip.private_ips for eip in elastic_ips):
         # Addresses that land on an ENI name it: no DescribeInstances (and no grant for it) needed.
         for index, node in enumerate(nodes):
@@ -172,6 +170,34 @@ def _group(raw: Mapping[str, Any], base: Settings) -> Settings:
         addresses=AddressSet(tuple(elastic_ips), secondary, routes),
         **overrides,
     )
+
+
+def _routes(group: str, raw_routes: Iterable[Mapping[str, Any]], base: Settings) -> tuple[RouteSpec, ...]:
+    """The group's routes; a route_table_ids entry in another account names the role to reach it by,
+    which must be the stack's RouteTableRoleArn (the only role its functions may assume)."""
+    routes = []
+    table_roles: dict[str, str | None] = {}
+    for index, route in enumerate(raw_routes):
+        role_arn = route.get("role_arn")
+        if role_arn is not None and role_arn != base.route_table_role_arn:
+            allowed = base.route_table_role_arn or "none: the stack's RouteTableRoleArn is empty"
+            raise FleetConfigError(
+                group,
+                f"routes[{index}].role_arn",
+                role_arn,
+                f"is not the stack's RouteTableRoleArn ({allowed}); the functions may assume only that role",
+            )
+        for table in route["route_table_ids"]:
+            earlier = table_roles.setdefault(table, role_arn)
+            if earlier != role_arn:
+                raise FleetConfigError(
+                    group,
+                    f"routes[{index}].route_table_ids",
+                    table,
+                    f"is reached by role {earlier or '(own account)'} in an earlier route; a table is in one account",
+                )
+        routes.append(RouteSpec(route["destination"], tuple(route["route_table_ids"]), role_arn))
+    return tuple(routes)
 
 
 def _check_unique(base: Settings, groups: tuple[Settings, ...], reserved: tuple[Settings, ...] = ()) -> None:

@@ -8,9 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from nginx_eip_failover.core.config import DEFAULT_GROUP
 from nginx_eip_failover.core.ports import Notice
+
+if TYPE_CHECKING:
+    from nginx_eip_failover.core.config import Settings
 
 Status = Literal["ok", "failed", "skipped"]
 
@@ -68,6 +72,20 @@ class PreflightReport:
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [row.as_dict() for row in self.rows]
+
+
+def route_roles_to_check(settings: Settings) -> list[tuple[str, tuple[str, ...]]]:
+    """(role ARN, the route tables reached by it) for each role a move may assume: those the group's
+    routes name, and, for the stack's own pair, the stack's RouteTableRoleArn even when no route
+    names it yet (a fleet's route will: a broken trust is found before that)."""
+    tables: dict[str, list[str]] = {}
+    if settings.group == DEFAULT_GROUP and settings.route_table_role_arn:
+        tables[settings.route_table_role_arn] = []
+    for route in settings.address_set.routes:
+        if route.role_arn:
+            known = tables.setdefault(route.role_arn, [])
+            known += [table for table in route.route_table_ids if table not in known]
+    return [(role, tuple(found)) for role, found in tables.items()]
 
 
 @dataclass(frozen=True)

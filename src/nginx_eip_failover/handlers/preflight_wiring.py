@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 from nginx_eip_failover.core.config import Settings
@@ -25,6 +25,7 @@ from nginx_eip_failover.observability import logger
 from nginx_eip_failover.service.preflight_periodic import PeriodicPreflight, record_metric
 
 if TYPE_CHECKING:
+    from nginx_eip_failover.adapters.ec2.assumed_role import AssumedRoleEc2
     from nginx_eip_failover.core.preflight import PreflightTargets
     from nginx_eip_failover.service.controller import FailoverController
     from nginx_eip_failover.service.preflight import Preflight
@@ -63,6 +64,19 @@ def targets_from_env(env: Mapping[str, str], *, in_monitor: bool) -> PreflightTa
     )
 
 
+def _route_role(settings: Settings, role_arn: str) -> AssumedRoleEc2:
+    from nginx_eip_failover.adapters import aws_clients
+    from nginx_eip_failover.adapters.ec2.assumed_role import AssumedRoleEc2, session_name
+
+    return AssumedRoleEc2(
+        role_arn,
+        external_id=settings.route_table_role_external_id,
+        session_name=session_name(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")),
+        sts=aws_clients.sts,
+        ec2_for=aws_clients.ec2_with_credentials,
+    )
+
+
 def build_preflight(settings: Settings, env: Mapping[str, str], *, in_monitor: bool) -> Preflight:
     # Built when a run is due (or an operator asks): the checks stay off the monitor's cold path.
     from nginx_eip_failover.adapters import aws_clients
@@ -76,7 +90,7 @@ def build_preflight(settings: Settings, env: Mapping[str, str], *, in_monitor: b
     targets = targets_from_env(env, in_monitor=in_monitor)
     return Preflight(
         settings,
-        ec2=Ec2PreflightChecks(aws_clients.ec2()),
+        ec2=Ec2PreflightChecks(aws_clients.ec2(), route_role=partial(_route_role, settings)),
         store=PreflightStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
         prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle, observer="preflight"),
         notifier=Notifier(None, settings.topic_arn, source="nginx-eip-failover", connect=aws_clients.sns),

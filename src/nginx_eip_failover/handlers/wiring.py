@@ -8,6 +8,7 @@ imports what only a fleet uses.
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTable
     from nginx_eip_failover.adapters.dynamodb.stop_flag import StopFlagTable
     from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget
+    from nginx_eip_failover.adapters.ec2.assumed_role import AssumedRoleEc2
     from nginx_eip_failover.core.ports import EipPort
     from nginx_eip_failover.service.controller import FailoverController
     from nginx_eip_failover.service.fleet import Fleet
@@ -112,7 +114,29 @@ def _mover(settings: Settings) -> EipPort:
     )  # fleet groups only: off the pair's cold path
 
     nodes = {node.name: NodeTarget(node.name, node.instance_id, node.network_interface_id) for node in settings.nodes}
-    return AddressSetMover(aws_clients.ec2(), settings.addresses, nodes, bucket=api_budget())
+    return AddressSetMover(
+        aws_clients.ec2(), settings.addresses, nodes, bucket=api_budget(), route_roles=route_roles(settings)
+    )
+
+
+def route_roles(settings: Settings) -> dict[str, AssumedRoleEc2]:
+    """An assumed-role EC2 for each role the group's routes name (another account's route tables)."""
+    roles = {route.role_arn for route in settings.address_set.routes if route.role_arn}
+    if not roles:
+        return {}
+    from nginx_eip_failover.adapters.ec2.assumed_role import AssumedRoleEc2, session_name  # those routes only
+
+    name = session_name(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    return {
+        role: AssumedRoleEc2(
+            role,
+            external_id=settings.route_table_role_external_id,
+            session_name=name,
+            sts=aws_clients.sts,
+            ec2_for=aws_clients.ec2_with_credentials,
+        )
+        for role in sorted(roles)
+    }
 
 
 def decision_log(settings: Settings) -> DecisionLogTable | None:

@@ -48,6 +48,7 @@ from nginx_eip_failover.core.preflight import (
     failed,
     failure_summaries,
     ok,
+    route_roles_to_check,
 )
 from nginx_eip_failover.observability import logger
 
@@ -136,6 +137,10 @@ class Preflight:
         for spec in addresses.elastic_ips:
             if spec.allocation_id != settings.allocation_id:
                 rows += self._guard("ec2:DescribeAddresses", spec.allocation_id, partial(self._eip, spec.allocation_id))
+        # Another account's route tables: its role first (a fresh session the dry runs below reuse).
+        for role_arn, tables in route_roles_to_check(settings):
+            call = partial(self._ec2.route_role, role_arn, tables)
+            rows += self._guard("sts:AssumeRole", f"RouteTableRoleArn {role_arn}", call)
         for node in settings.nodes:
             # Every call a move to this node makes, with DryRun: each EIP, the secondary IPs, each route.
             for spec in addresses.elastic_ips:

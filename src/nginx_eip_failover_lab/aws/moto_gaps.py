@@ -12,6 +12,8 @@ check"). Without them moto:
 - ignores DryRun on ReplaceRoute and CreateRoute: it changes the route;
 - cannot delete a CloudFormation stack holding a route table with subnet associations (it has no
   delete for AWS::EC2::RouteTable, so the VPC is never empty): the e2e test's nodes stack.
+- knows no shared VPC: a route table of the VPC owner's account cannot point at a participant
+  account's ENI (each account is its own backend), which routes in another account do.
 
 `aws_address_semantics()` patches moto's in-process classes for the duration of a `with`;
 `apply()` patches them for the life of the process (the lab's server).
@@ -20,14 +22,17 @@ check"). Without them moto:
 from __future__ import annotations
 
 import ipaddress
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.ec2 import utils as moto_ec2_utils
-from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.exceptions import EC2ClientError, InvalidNetworkInterfaceIdError
+from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_ip_addresses import ElasticAddress
+from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
 from moto.ec2.models.route_tables import RouteTable
 from moto.ec2.responses.elastic_ip_addresses import ElasticIPAddresses
 from moto.ec2.responses.elastic_network_interfaces import ElasticNetworkInterfaces
@@ -121,15 +126,53 @@ def _delete_route_table(self: Any, account_id: str, region_name: str) -> None:
     self.ec2_backend.delete_route_table(self.id)
 
 
+_route_call = threading.local()
+
+
+def _shared_vpc(original: Callable[[Any], ActionResult]) -> Callable[[Any], ActionResult]:
+    """A route call may name an ENI of another account in the same region: in a shared VPC the
+    participant's instances sit in the owner's subnets, and the owner's route tables point at them."""
+
+    def action(self: Any) -> ActionResult:
+        _route_call.active = True
+        try:
+            return original(self)
+        finally:
+            _route_call.active = False
+
+    return action
+
+
+def _network_interface_in_any_account(original: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    def get_network_interface(self: Any, eni_id: str) -> Any:
+        try:
+            return original(self, eni_id)
+        except InvalidNetworkInterfaceIdError:
+            if not getattr(_route_call, "active", False):
+                raise
+            for account in list(ec2_backends):
+                other = ec2_backends[account].get(self.region_name)
+                if other is not None and other is not self and eni_id in other.enis:
+                    return other.enis[eni_id]
+            raise
+
+    return get_network_interface
+
+
 def _patches() -> list[tuple[Any, str, Any]]:
     return [
         (ElasticAddress, "private_ip_address", property(_private_ip)),
         (ElasticIPAddresses, "associate_address", _associate_address),
         (ElasticNetworkInterfaces, "assign_private_ip_addresses", _assign_private_ip_addresses),
         (moto_ec2_utils, "is_filter_matching", _filter_matching(moto_ec2_utils.is_filter_matching)),
-        (RouteTables, "replace_route", _dry_run_first(RouteTables.replace_route)),
-        (RouteTables, "create_route", _dry_run_first(RouteTables.create_route)),
+        (RouteTables, "replace_route", _shared_vpc(_dry_run_first(RouteTables.replace_route))),
+        (RouteTables, "create_route", _shared_vpc(_dry_run_first(RouteTables.create_route))),
         (RouteTable, "delete", _delete_route_table),
+        (
+            NetworkInterfaceBackend,
+            "get_network_interface",
+            _network_interface_in_any_account(NetworkInterfaceBackend.get_network_interface),
+        ),
     ]
 
 

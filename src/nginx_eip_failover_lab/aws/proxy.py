@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from nginx_eip_failover_lab.iam.enforcement import IamEnforcer
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+_ACCESS_KEY = re.compile(r"Credential=([^/]+)/")
 _JSON_SERVICES = ("dynamodb",)
 
 
@@ -45,6 +46,9 @@ class Call:
     received_at: float | None = None  # time.time() when the request reached the proxy
     # botocore's amz-sdk-invocation-id: the same for every retry of one API call
     sdk_invocation: str | None = None
+    # The access key the request was signed with: whose credentials made it (a function's own, or
+    # a session of a role it assumed)
+    access_key: str | None = None
 
     def param(self, name: str) -> str | None:
         return next((value for key, value in self.params if key == name), None)
@@ -230,6 +234,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     _params: tuple[tuple[str, str], ...] = ()
     _received_at: float | None = None
     _sdk_invocation: str | None = None
+    _access_key: str | None = None
 
     def log_message(self, format: str, *args: object) -> None:
         return
@@ -264,6 +269,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self._received_at = time.time()
         self._params = query_params(service, body)
         self._sdk_invocation = {key.lower(): value for key, value in headers.items()}.get("amz-sdk-invocation-id")
+        signed = _ACCESS_KEY.search({key.lower(): value for key, value in headers.items()}.get("authorization", ""))
+        self._access_key = signed.group(1) if signed else None
         if self.owner.iam is not None and self._refused_by_iam(service, action, headers, body):
             return
         fault = self.owner._throttle(service, action) or self.owner._take_fault(service, action)
@@ -278,6 +285,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self._fail(service, action, fault, status)
             return
         self._record(service, action, status, fault.kind if fault else None, status)
+        if self.owner.iam is not None:
+            self.owner.iam.answered(self.command, self.path, headers, body, status, answer)  # sessions it hands out
         self.send_response(status)
         for key, value in upstream_headers:
             if key.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
@@ -299,6 +308,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 self._params,
                 self._received_at,
                 self._sdk_invocation,
+                self._access_key,
             )
         )
 
@@ -308,7 +318,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         denial = self.owner.iam.authorize(self.command, self.path, headers, body)
         if denial is None:
             return False
-        self.owner._record(Call(service, action, denial.status, time.time(), f"iam {denial.code}", None))
+        self.owner._record(
+            Call(service, action, denial.status, time.time(), f"iam {denial.code}", None, access_key=self._access_key)
+        )
         self.send_response(denial.status)
         for key, value in denial.headers:
             self.send_header(key, value)

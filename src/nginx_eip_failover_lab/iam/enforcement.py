@@ -13,6 +13,13 @@ Publishing to a topic encrypted with a customer managed key also needs kms:Gener
 kms:Decrypt on that key, granted by the role and admitted by the key policy (SNS asks KMS as the
 publisher); moto's SNS does not call KMS, so the enforcer checks those two as part of the Publish.
 
+A role of another account (routes in another account: RouteTableRoleArn) is registered with
+`add_assumable_role` (its trust policy and its permissions policy, as that account holds them). A
+function's sts:AssumeRole then needs both the template's grant and the role's trust policy (the
+function's role as principal, sts:ExternalId as the request gives it); the access key STS hands
+out is remembered (`answered`), and every call signed with it is evaluated against that role's
+permissions, on that account's resources. A role the lab does not know trusts nobody.
+
 Calls made with any other access key (the lab's own set-up, an operator's CLI) are not the
 functions' and pass unchecked. NGINX_EIP_FAILOVER_LAB_IAM=off turns enforcement off: calls are
 still evaluated and recorded (`verdicts`), none is refused.
@@ -22,11 +29,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from nginx_eip_failover_lab.account import ACCOUNT_ID
 
 from .evaluation import ContextValue, Decision, Statement, evaluate, tag_keys
 from .policies import StackPolicies, role_may
@@ -41,6 +51,38 @@ def enforcement_enabled(environ: Mapping[str, str] | None = None) -> bool:
     """On unless NGINX_EIP_FAILOVER_LAB_IAM is off/0/false (for debugging a denial's side effects)."""
     value = (os.environ if environ is None else environ).get(ENFORCEMENT_ENV, "on").strip().lower()
     return value not in ("off", "0", "false", "no")
+
+
+def function_role_arn(role: str) -> str:
+    """The ARN the lab gives a function's role (the principal a trust policy names)."""
+    return f"arn:aws:iam::{ACCOUNT_ID}:role/{role}Role"
+
+
+@dataclass(frozen=True)
+class AssumableRole:
+    """A role of another account the functions may assume: its trust and permissions statements."""
+
+    arn: str
+    trust: tuple[Statement, ...]
+    permissions: tuple[Statement, ...]
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
+
+    @property
+    def name(self) -> str:
+        return self.arn.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class AssumedSession:
+    role: AssumableRole
+    caller: str  # the function role that assumed it
+    session_name: str
+
+
+_ASSUMED_KEY = re.compile(rb"<AccessKeyId>([^<]+)</AccessKeyId>")
 
 
 def access_key_for(role: str) -> str:
@@ -104,6 +146,8 @@ class IamEnforcer:
         self._tags_of = tags_of
         self._topic_key = topic_key
         self._roles = {access_key_for(role): role for role in policies.identity}
+        self._assumable: dict[str, AssumableRole] = {}
+        self._sessions: dict[str, AssumedSession] = {}
         self._lock = threading.Lock()
         self._verdicts: list[Verdict] = []
         self._acknowledged = 0
@@ -113,6 +157,14 @@ class IamEnforcer:
         """None: let the request through; else the denial to answer with (when enforcing)."""
         call = decode_request(method, path, headers, body)
         role = self._roles.get(call.access_key)
+        session = self._sessions.get(call.access_key)
+        if session is not None:
+            verdict = self._evaluate_session(session, call)
+            with self._lock:
+                self._verdicts.append(verdict)
+            if verdict.allowed or not self.enforce:
+                return None
+            return _denial(call, verdict.role, verdict)
         if role is None:
             return None
         verdict = self.evaluate(role, call)
@@ -134,7 +186,78 @@ class IamEnforcer:
         ]
         if request.action == "sns:Publish":
             checks += self._publish_key_checks(role, request.resources)
+        if request.action == "sts:AssumeRole":
+            checks += [self._trust_check(role, call, resource) for resource in request.resources]
         return Verdict(role, call, tuple(checks))
+
+    # -- roles of other accounts ---------------------------------------------------------------
+    def add_assumable_role(
+        self, arn: str, trust_policy: Mapping[str, Any], permissions_policy: Mapping[str, Any]
+    ) -> None:
+        """Register a role of another account, with its policy documents as that account holds them."""
+
+        def statements(source: str, document: Mapping[str, Any], this: str | None) -> tuple[Statement, ...]:
+            raw = document.get("Statement") or []
+            items = raw if isinstance(raw, list) else [raw]
+            # A trust policy has no Resource: it is the role's own.
+            items = [{**item, "Resource": this} if this else item for item in items]
+            return tuple(Statement.parse(f"{source}[{index}]", item) for index, item in enumerate(items))
+
+        name = arn.rsplit("/", 1)[-1]
+        role = AssumableRole(
+            arn,
+            statements(f"{name} trust policy", trust_policy, arn),
+            statements(f"{name} permissions", permissions_policy, None),
+        )
+        with self._lock:
+            self._assumable[arn] = role
+
+    def answered(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, status: int, answer: bytes
+    ) -> None:
+        """The proxy's hook after moto answered: remember the session an allowed AssumeRole handed out."""
+        if status != 200 or b"AssumeRoleResult" not in answer:
+            return
+        call = decode_request(method, path, headers, body)
+        caller = self._roles.get(call.access_key)
+        role = self._assumable.get(str(call.parameters.get("RoleArn", "")))
+        key = _ASSUMED_KEY.search(answer)
+        if caller is None or role is None or key is None:
+            return
+        session = AssumedSession(role, caller, str(call.parameters.get("RoleSessionName", "")))
+        with self._lock:
+            self._sessions[key.group(1).decode()] = session
+
+    def sessions(self) -> dict[str, AssumedSession]:
+        """Access key -> the assumed-role session it belongs to (every one a function obtained)."""
+        with self._lock:
+            return dict(self._sessions)
+
+    def _trust_check(self, caller: str, call: ApiCall, resource: Resource) -> Check:
+        action = "sts:AssumeRole (trust policy)"
+        role = self._assumable.get(resource.arn)
+        if role is None:
+            return Check(action, resource, Decision(False, f"no role {resource.arn} that trusts {caller} is known"))
+        context: dict[str, ContextValue] = {}
+        if call.parameters.get("ExternalId"):
+            context["sts:ExternalId"] = str(call.parameters["ExternalId"])
+        principal = {"AWS": function_role_arn(caller)}
+        return Check(
+            action, resource, evaluate(role.trust, "sts:AssumeRole", resource.arn, context, principal=principal)
+        )
+
+    def _evaluate_session(self, session: AssumedSession, call: ApiCall) -> Verdict:
+        role = session.role
+        who = f"{role.name}@{role.account} (assumed by {session.caller})"
+        try:
+            request = authorization_request(call, account=role.account)
+        except UnknownActionError as exc:
+            return Verdict(who, call, (Check(call.action, Resource("", "*"), Decision(False, str(exc))),))
+        checks = [
+            Check(request.action, resource, evaluate(role.permissions, request.action, resource.arn, {}))
+            for resource in request.resources
+        ]
+        return Verdict(who, call, tuple(checks))
 
     def _decide(self, statements: tuple[Statement, ...], action: str, resource: Resource) -> Decision:
         # Without a Deny anywhere, an Allow that needs no condition settles it: no tag lookup (a
@@ -230,6 +353,7 @@ _DENIAL_SHAPES = {
     "monitoring": (403, "AccessDenied", "cbor"),
     "scheduler": (403, "AccessDeniedException", "rest-json"),
     "lambda": (403, "AccessDeniedException", "rest-json"),
+    "sts": (403, "AccessDenied", "query"),
 }
 
 
@@ -240,7 +364,10 @@ def _denial(call: ApiCall, role: str, verdict: Verdict) -> Denial:
         f"User: {principal} is not authorized to perform: {first.action} on resource: {first.resource.arn} "
         f"because no identity-based policy allows the {first.action} action"
     )
-    if first.decision.denied_by:
+    if first.action == "sts:AssumeRole (trust policy)":
+        # STS says no more when the role's trust policy (or its ExternalId condition) refuses.
+        why = f"User: {principal} is not authorized to perform: sts:AssumeRole on resource: {first.resource.arn}"
+    elif first.decision.denied_by:
         why = (
             f"User: {principal} is not authorized to perform: {first.action} on resource: {first.resource.arn} "
             f"with an explicit deny in an identity-based policy"

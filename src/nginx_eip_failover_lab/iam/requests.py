@@ -44,7 +44,7 @@ _PLACEHOLDER_PARAMETERS: dict[str, tuple[str, ...]] = {
 # A placeholder the API defaults when the request leaves it out.
 _PLACEHOLDER_DEFAULTS = {"GroupName": "default"}
 # Parameters that are whole ARNs of the action's resource (the placeholder is then not needed).
-_ARN_PARAMETERS = ("TopicArn", "FunctionName", "KeyId", "ResourceArn")
+_ARN_PARAMETERS = ("TopicArn", "FunctionName", "KeyId", "ResourceArn", "RoleArn")
 
 
 @dataclass(frozen=True)
@@ -208,11 +208,12 @@ def resource_types(action: str) -> dict[str, tuple[str, bool]]:
     return found
 
 
-def authorization_request(call: ApiCall) -> AuthorizationRequest:
-    """The action and every resource IAM authorizes `call` against."""
+def authorization_request(call: ApiCall, account: str = ACCOUNT_ID) -> AuthorizationRequest:
+    """The action and every resource IAM authorizes `call` against; `account`: the caller's (another
+    account's, for a session of a role there: its resources are that account's)."""
     resources: list[Resource] = []
     for kind, (arn_format, required) in resource_types(call.action).items():
-        arns = _arns(arn_format, call.parameters)
+        arns = _arns(arn_format, call.parameters, account)
         if not arns and required:
             arns = ["*"]
         resources.extend(Resource(kind, arn) for arn in arns)
@@ -221,7 +222,7 @@ def authorization_request(call: ApiCall) -> AuthorizationRequest:
     return AuthorizationRequest(call, call.action, tuple(dict.fromkeys(resources)))
 
 
-def _arns(arn_format: str, parameters: dict[str, Any]) -> list[str]:
+def _arns(arn_format: str, parameters: dict[str, Any], account: str = ACCOUNT_ID) -> list[str]:
     """The ARNs of this format that the request names (none when a placeholder is not in it)."""
     placeholders = [name for name in re.findall(r"\$\{([^}]+)\}", arn_format) if name not in _FIXED]
     for parameter in _ARN_PARAMETERS:
@@ -239,7 +240,7 @@ def _arns(arn_format: str, parameters: dict[str, Any]) -> list[str]:
     results: list[str] = []
     for index in range(max((len(values) for values in choices), default=1)):
         arn = arn_format
-        for name, value in _FIXED.items():
+        for name, value in {**_FIXED, "Account": account}.items():
             arn = arn.replace("${" + name + "}", value)
         for placeholder, values in zip(placeholders, choices, strict=True):
             arn = arn.replace("${" + placeholder + "}", values[index if len(values) > 1 else 0])

@@ -44,6 +44,10 @@ class LabGroup:
     secondary_ip: str | None = None
     route: str | None = None
     route_table_id: str | None = None
+    # A route table in another account (a shared VPC's owner): the role the functions reach it by,
+    # and that account's EC2 client, for reading it back (aws/other_account.py).
+    route_role_arn: str | None = None
+    route_ec2: Any = None
 
     def node_of_instance(self, instance_id: str | None) -> str | None:
         if not instance_id:
@@ -84,7 +88,8 @@ class LabGroup:
         if self.secondary_ip:
             group["secondary_private_ips"] = [self.secondary_ip]
         if self.route and self.route_table_id:
-            group["routes"] = [{"destination": self.route, "route_table_ids": [self.route_table_id]}]
+            route: dict[str, Any] = {"destination": self.route, "route_table_ids": [self.route_table_id]}
+            group["routes"] = [{**route, "role_arn": self.route_role_arn} if self.route_role_arn else route]
         return group
 
     def describe(self) -> dict[str, Any]:
@@ -219,7 +224,8 @@ def placement(ec2: Any, group: LabGroup) -> dict[str, str | None]:
             group.node_of_eni(holders[0]) if len(holders) == 1 else (None if not holders else f"on {len(holders)} ENIs")
         )
     if group.route and group.route_table_id:
-        table = ec2.describe_route_tables(RouteTableIds=[group.route_table_id])["RouteTables"][0]
+        tables = group.route_ec2 or ec2  # the other account's table is read with its client
+        table = tables.describe_route_tables(RouteTableIds=[group.route_table_id])["RouteTables"][0]
         route = next((r for r in table.get("Routes") or [] if r.get("DestinationCidrBlock") == group.route), None)
         where[f"route {group.route}"] = group.node_of_eni(route.get("NetworkInterfaceId")) if route else None
     return where
@@ -240,7 +246,7 @@ def fleet_placement(ec2: Any, groups: list[LabGroup]) -> dict[str, dict[str, str
         if enis
         else {}
     )
-    tables = [group.route_table_id for group in groups if group.route_table_id]
+    tables = [group.route_table_id for group in groups if group.route_table_id and group.route_ec2 is None]
     routes = (
         {
             table["RouteTableId"]: {
@@ -265,7 +271,9 @@ def fleet_placement(ec2: Any, groups: list[LabGroup]) -> dict[str, dict[str, str
         if group.secondary_ip:
             holders = [eni for eni in group.enis if group.secondary_ip in interfaces.get(eni, set())]
             where[f"secondary {group.secondary_ip}"] = group.node_of_eni(holders[0]) if len(holders) == 1 else None
-        if group.route and group.route_table_id:
+        if group.route and group.route_table_id and group.route_ec2 is not None:
+            where[f"route {group.route}"] = placement(ec2, group)[f"route {group.route}"]
+        elif group.route and group.route_table_id:
             where[f"route {group.route}"] = group.node_of_eni(routes.get(group.route_table_id, {}).get(group.route))
         result[group.name] = where
     return result

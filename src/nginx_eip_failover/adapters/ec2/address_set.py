@@ -20,6 +20,13 @@ EC2 calls:
   one AssignPrivateIpAddresses for all secondary IPs, ReplaceRoute (CreateRoute when the route does
   not exist) per route and table; then describe() until all are on the target or the verify
   timeout. Every mutating call first takes a token from the shared `ApiBudget`.
+
+A route whose tables are another account's (`RouteSpec.role_arn`) is read and moved with that role's
+client (`assumed_role.AssumedRoleEc2`, one DescribeRouteTables per account): describe() starts a new
+cycle, so each cycle assumes the role once, and its move and verification reuse that session.
+
+Size: over 500 lines: reading, moving and verifying share the ENI cache and the cycle's sessions,
+and each reads the others' results (a split would pass that state back and forth).
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ from nginx_eip_failover.core.ports import PRIORITY_FAILOVER, Association, Before
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
+
+    from nginx_eip_failover.adapters.ec2.assumed_role import AssumedRoleEc2
 
 OutcomeStatus = Literal["in_place", "moved", "failed", "not_sent", "unverified"]
 # Each address's reason in an AddressSetError's message, in bytes: the message names every address.
@@ -153,6 +162,7 @@ class AddressSetMover:
         verify_timeout_seconds: float = 10.0,
         verify_interval_seconds: float = 0.25,
         sleep: Callable[[float], None] = time.sleep,
+        route_roles: Mapping[str, AssumedRoleEc2] | None = None,
     ) -> None:
         if not addresses.elastic_ips:
             raise ValueError("an address set needs at least one Elastic IP")
@@ -167,9 +177,22 @@ class AddressSetMover:
             name: node.network_interface_id for name, node in self._nodes.items() if node.network_interface_id
         }
         self._by_ip = any(spec.private_ips for spec in addresses.elastic_ips)
+        self._route_roles = dict(route_roles or {})
+        unknown = {route.role_arn for route in addresses.routes if route.role_arn} - set(self._route_roles)
+        if unknown:
+            raise ValueError(f"no assumed-role client for {', '.join(sorted(unknown))}")
 
     # -- reading ---------------------------------------------------------------------------------
     def describe(self) -> SetView:
+        """Where every address is; a new cycle (another account's tables: a fresh session)."""
+        for role in self._route_roles.values():
+            role.new_cycle()
+        return self._view()
+
+    def _client_of(self, role_arn: str | None) -> EC2Client:
+        return self._ec2 if role_arn is None else self._route_roles[role_arn].client()
+
+    def _view(self) -> SetView:
         needs_enis = self._by_ip or bool(self._set.secondary_ips) or bool(self._set.routes)
         enis = self._node_enis() if needs_enis else {}
         owner = {eni: self._nodes[name].instance_id for name, eni in enis.items()}
@@ -272,16 +295,23 @@ class AddressSetMover:
         return held
 
     def _describe_route_tables(self) -> dict[str, dict[Any, tuple[str | None, str | None]]]:
-        """table -> destination network -> (ENI, instance) of its route; a deleted table is absent."""
-        tables = sorted({table for route in self._set.routes for table in route.route_table_ids})
-        response = ec2_call(
-            "DescribeRouteTables",
-            ", ".join(tables),
-            self._ec2.describe_route_tables,
-            Filters=[{"Name": "route-table-id", "Values": tables}],
-        )
+        """table -> destination network -> (ENI, instance) of its route; a deleted table is absent.
+        One describe per account (the functions' own, and each role's)."""
+        by_role: dict[str | None, set[str]] = {}
+        for route in self._set.routes:
+            by_role.setdefault(route.role_arn, set()).update(route.route_table_ids)
+        described: list[Mapping[str, Any]] = []
+        for role_arn, wanted in by_role.items():
+            tables = sorted(wanted)
+            response = ec2_call(
+                "DescribeRouteTables",
+                ", ".join(tables),
+                self._client_of(role_arn).describe_route_tables,
+                Filters=[{"Name": "route-table-id", "Values": tables}],
+            )
+            described += response.get("RouteTables") or []
         found: dict[str, dict[Any, tuple[str | None, str | None]]] = {}
-        for table in response.get("RouteTables") or []:
+        for table in described:
             routes = found.setdefault(table["RouteTableId"], {})
             for route in table.get("Routes") or []:
                 destination = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
@@ -333,7 +363,7 @@ class AddressSetMover:
         target = next((node for node in self._nodes.values() if node.instance_id == instance_id), None)
         if target is None:
             raise ElasticIpError(f"move {instance_id}: not a node of this group ({', '.join(self._nodes)})")
-        view = self.describe()
+        view = self._view()  # the cycle's session, if its describe() made one
         enis = dict(self._enis)
         todo = [state for state in view.states if not self._is_on(state, dict(view.private_ips), instance_id, enis)]
         if not todo:
@@ -391,7 +421,12 @@ class AddressSetMover:
             family = "DestinationIpv6CidrBlock" if _network(route.destination).version == 6 else "DestinationCidrBlock"
             exists = state.network_interface_id is not None or state.instance_id is not None
             operation = "ReplaceRoute" if exists else "CreateRoute"
-            method = self._ec2.replace_route if exists else self._ec2.create_route
+            try:
+                ec2 = self._client_of(route.role_arn)
+            except ElasticIpError as exc:  # STS refused the role: nothing of that account is sent
+                failures[state.label] = _Failure("failed", "AssumeRole", getattr(exc, "code", None), str(exc))
+                continue
+            method = ec2.replace_route if exists else ec2.create_route
             failure = self._send(
                 operation,
                 priority,
@@ -418,7 +453,7 @@ class AddressSetMover:
         deadline = time.monotonic() + self._verify_timeout
         while sent:
             try:
-                view = self.describe()
+                view = self._view()
             except ElasticIpError as exc:
                 return view, f"not verified: {exc}"
             enis = dict(self._enis)

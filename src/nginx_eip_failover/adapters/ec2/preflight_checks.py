@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nginx_eip_failover.adapters.aws_errors import aws_error as _error
+from nginx_eip_failover.adapters.ec2.assumed_role import AssumedRoleEc2, RoleAssumptionError
 from nginx_eip_failover.core.addresses import RouteSpec
 from nginx_eip_failover.core.config import NodeConfig, Settings
 from nginx_eip_failover.core.preflight import CheckRow, failed, ok
@@ -168,11 +169,51 @@ def _denial(code: str, exc: ClientError) -> str:
     return f"{code} (EC2 gave no detail: decode the message with sts:DecodeAuthorizationMessage, or see CloudTrail)"
 
 
-class Ec2PreflightChecks:
-    """The preflight's EC2 checks (the PreflightEc2Checks port) on one EC2 client."""
+def check_route_role(role: AssumedRoleEc2, tables: Sequence[str]) -> list[CheckRow]:
+    """sts:AssumeRole of the role a route's tables are reached by, then DescribeRouteTables of those
+    tables with its credentials: what every cycle does first for such a route."""
+    check, target = "sts:AssumeRole", f"RouteTableRoleArn {role.role_arn}"
+    try:
+        ec2 = role.client()
+    except RoleAssumptionError as exc:
+        hint = ""
+        if exc.code in ("AccessDenied", "AccessDeniedException"):
+            hint = (
+                " (the role's trust policy must admit the functions' roles, with sts:ExternalId = the stack's "
+                "RouteTableRoleExternalId when set: docs/cross-account-routes.md)"
+            )
+        return [failed(check, target, f"{exc}{hint}")]
+    rows = [ok(check, target, "assumed: a session for this check")]
+    if not tables:
+        return rows
+    describe, where = "ec2:DescribeRouteTables (assumed role)", ", ".join(tables)
+    try:
+        response = ec2.describe_route_tables(Filters=[{"Name": "route-table-id", "Values": list(tables)}])
+    except (ClientError, BotoCoreError) as exc:
+        return [*rows, failed(describe, where, f"with {role.role_arn}: {_error(exc)[1]}")]
+    found = {table.get("RouteTableId") for table in response.get("RouteTables") or []}
+    missing = [table for table in tables if table not in found]
+    if missing:
+        return [*rows, failed(describe, where, f"not found with {role.role_arn}: {', '.join(missing)}")]
+    return [*rows, ok(describe, where, f"found with {role.role_arn}")]
 
-    def __init__(self, ec2: EC2Client) -> None:
+
+class Ec2PreflightChecks:
+    """The preflight's EC2 checks (the PreflightEc2Checks port) on one EC2 client; another account's
+    route tables through `route_role(role_arn)` (an assumed-role EC2, one session per preflight)."""
+
+    def __init__(self, ec2: EC2Client, route_role: Callable[[str], AssumedRoleEc2] | None = None) -> None:
         self._ec2 = ec2
+        self._route_role = route_role
+        self._roles: dict[str, AssumedRoleEc2] = {}
+
+    def _role(self, role_arn: str) -> AssumedRoleEc2:
+        if self._route_role is None:
+            raise ValueError(f"no way to assume {role_arn}")
+        role = self._roles.get(role_arn)
+        if role is None:
+            role = self._roles[role_arn] = self._route_role(role_arn)
+        return role
 
     def eip(self, settings: Settings) -> CheckRow:
         return check_eip(self._ec2, settings)
@@ -187,4 +228,16 @@ class Ec2PreflightChecks:
         return check_secondary_ips(self._ec2, node, addresses)
 
     def replace_route(self, node: NodeConfig, route: RouteSpec, table: str) -> CheckRow:
-        return check_replace_route(self._ec2, node, route, table)
+        if route.role_arn is None:
+            return check_replace_route(self._ec2, node, route, table)
+        try:
+            ec2 = self._role(route.role_arn).client()
+        except RoleAssumptionError as exc:
+            target = f"{node.name}: {route.destination} in {table}"
+            return failed("ec2:ReplaceRoute (DryRun)", target, f"not checked: {exc}")
+        return check_replace_route(ec2, node, route, table)
+
+    def route_role(self, role_arn: str, tables: Sequence[str]) -> list[CheckRow]:
+        role = self._role(role_arn)
+        role.new_cycle()  # a fresh session: this run proves the trust as it is now
+        return check_route_role(role, tables)
