@@ -92,6 +92,8 @@ class NginxEipFailover(Construct):
         failover: FailoverPolicy | None = None,
         network: Network | None = None,
         observers: Observers | None = None,
+        route_table_role_arn: str = "",
+        route_table_role_external_id: str = "",
         profile: str = "lean",
         notification_email: str = "",
         log_level: str = "INFO",
@@ -111,6 +113,8 @@ class NginxEipFailover(Construct):
             failover=failover or FailoverPolicy(),
             network=network or Network(),
             observers=observers or Observers(),
+            route_table_role_arn=route_table_role_arn,
+            route_table_role_external_id=route_table_role_external_id,
             profile=profile,
             notification_email=notification_email,
             log_level=log_level,
@@ -145,6 +149,8 @@ class NginxEipFailover(Construct):
         self.has_vpc_config = _given(v["SubnetIds"])
         self.create_endpoints = self.has_vpc_config and v["CreateVpcEndpoints"] == "true"
         self.has_notification_email = _given(v["NotificationEmail"])
+        self.has_route_table_role = _given(v["RouteTableRoleArn"])
+        self.create_sts_endpoint = self.create_endpoints and self.has_route_table_role
         has_security_groups = _given(v["SecurityGroupIds"])
         self.has_observer2 = _given(v["Observer2SubnetId"]) and has_security_groups
         self.has_observer3 = _given(v["Observer3SubnetId"]) and has_security_groups
@@ -313,6 +319,9 @@ class NginxEipFailover(Construct):
             "POWERTOOLS_LOG_LEVEL": self.values["LogLevel"],
             "POWERTOOLS_TRACE_DISABLED": "false" if self.tracing else "true",
             "OBSERVABILITY_PROFILE": self.values["ObservabilityProfile"],
+            "ROUTE_TABLE_ROLE_ARN": self.values["RouteTableRoleArn"],
+            "ROUTE_TABLE_ROLE_EXTERNAL_ID": self.values["RouteTableRoleExternalId"],
+            "AWS_STS_REGIONAL_ENDPOINTS": "regional",  # AssumeRole in the function's region (its VPC endpoint)
         }
 
     def _alarm_names(self) -> str:
@@ -424,6 +433,20 @@ class NginxEipFailover(Construct):
                 "Resource": _arn("ec2", "route-table/*"),
                 "Condition": tagged,
             },
+            # Route tables in another account (a shared VPC's owner): that account's role grants the
+            # route-table actions; here only assuming it (docs/cross-account-routes.md).
+            *(
+                [
+                    {
+                        "Sid": "AssumeTheRouteTableRole",
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Resource": v["RouteTableRoleArn"],
+                    }
+                ]
+                if self.has_route_table_role
+                else []
+            ),
             {
                 "Sid": "ReadAndConditionallyWriteState",
                 "Effect": "Allow",
@@ -800,12 +823,15 @@ class NginxEipFailover(Construct):
             vpc_id=v["VpcId"],
             route_table_ids=list(v["RouteTableIds"]),
         )
-        for logical_id, service in (
+        interface_endpoints = [
             ("Ec2InterfaceEndpoint", "ec2"),
             ("SnsInterfaceEndpoint", "sns"),
             ("MonitoringInterfaceEndpoint", "monitoring"),
             ("SchedulerInterfaceEndpoint", "scheduler"),
-        ):
+        ]
+        if self.create_sts_endpoint:  # sts:AssumeRole of RouteTableRoleArn, only when it is set
+            interface_endpoints.append(("StsInterfaceEndpoint", "sts"))
+        for logical_id, service in interface_endpoints:
             ec2.CfnVPCEndpoint(
                 self,
                 logical_id,
@@ -822,6 +848,9 @@ class NginxEipFailover(Construct):
         outputs: list[tuple[str, str, str]] = [
             ("MonitorFunctionName", "Name of the monitor function", self.monitor_function.ref),
             ("MonitorFunctionArn", "ARN of the monitor function", self.monitor_function.attr_arn),
+            # The principals a route table role's trust policy names (docs/cross-account-routes.md).
+            ("MonitorFunctionRoleArn", "IAM role of the monitor (and observer) functions", self.monitor_role.attr_arn),
+            ("ControlFunctionRoleArn", "IAM role of the control function", self.control_role.attr_arn),
             (
                 "ControlFunctionName",
                 "Name of the control function (aws lambda invoke --function-name ...)",

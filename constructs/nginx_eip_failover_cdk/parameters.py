@@ -237,6 +237,20 @@ SPECS: tuple[ParameterSpec, ...] = (
         constraint_description="must be empty or a VPC ID such as vpc-0123456789abcdef0",
     ),
     _spec("RouteTableIds", "network.route_table_ids", type="CommaDelimitedList", default=""),
+    _spec(
+        "RouteTableRoleArn",
+        "route_table_role_arn",
+        default="",
+        allowed_pattern=r"^(arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\w+=,.@-]+/){0,20}[\w+=,.@-]{1,64})?$",
+        constraint_description="must be empty or an IAM role ARN such as arn:aws:iam::111122223333:role/route-mover",
+    ),
+    _spec(
+        "RouteTableRoleExternalId",
+        "route_table_role_external_id",
+        default="",
+        allowed_pattern=r"^([\w+=,.@:/-]{2,1224})?$",
+        constraint_description="must be empty or 2-1224 of letters, digits and +=,.@:/-",
+    ),
     _spec("LogLevel", "log_level", default="INFO", allowed_values=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
     _spec("LogRetentionInDays", "log_retention_in_days", type="Number", default=30, allowed_values=_LOG_RETENTION),
     _spec(
@@ -331,6 +345,9 @@ SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE = (
 )
 OBSERVER_PLACEMENT_NEEDS_SECURITY_GROUPS = "SecurityGroupIds must be set when an observer subnet is set"
 VPC_PLACEMENT_NEEDS_SECURITY_GROUPS = "SecurityGroupIds must be set when SubnetIds is set"
+ROUTE_TABLE_ROLE_EXTERNAL_ID_NEEDS_THE_ROLE = (
+    "RouteTableRoleExternalId is set without RouteTableRoleArn (no role to assume)"
+)
 VPC_ENDPOINTS_NEED_SUBNETS = "CreateVpcEndpoints needs SubnetIds (and SecurityGroupIds)"
 VPC_ENDPOINTS_NEED_VPC = "CreateVpcEndpoints needs VpcId"
 VPC_ENDPOINTS_NEED_ROUTE_TABLES = "CreateVpcEndpoints needs RouteTableIds"

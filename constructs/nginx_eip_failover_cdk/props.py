@@ -84,6 +84,10 @@ class FailoverProps:
     failover: FailoverPolicy = field(default_factory=FailoverPolicy)
     network: Network = field(default_factory=Network)
     observers: Observers = field(default_factory=Observers)
+    # Routes in another account (docs/cross-account-routes.md): the role a fleet route's role_arn names,
+    # and the sts:ExternalId its trust policy requires.
+    route_table_role_arn: str = ""
+    route_table_role_external_id: str = ""
     profile: str = "lean"
     notification_email: str = ""
     log_level: str = "INFO"
@@ -188,6 +192,11 @@ def _check_rules(values: dict[str, Any]) -> None:
         raise PropError(
             f"{parameters.VPC_PLACEMENT_NEEDS_SECURITY_GROUPS} (network.subnet_ids={values['SubnetIds']!r}, "
             "network.security_group_ids=())"
+        )
+    if _given(values["RouteTableRoleExternalId"]) and not _given(values["RouteTableRoleArn"]):
+        raise PropError(
+            f"{parameters.ROUTE_TABLE_ROLE_EXTERNAL_ID_NEEDS_THE_ROLE} (route_table_role_external_id="
+            f"{values['RouteTableRoleExternalId']!r}, route_table_role_arn={values['RouteTableRoleArn']!r})"
         )
     if values["CreateVpcEndpoints"] == "true":
         for name, message in (

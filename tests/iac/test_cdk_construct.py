@@ -129,6 +129,8 @@ def test_lean_by_instance_creates_the_templates_resources() -> None:
     assert outputs == {
         "MonitorFunctionName",
         "MonitorFunctionArn",
+        "MonitorFunctionRoleArn",
+        "ControlFunctionRoleArn",
         "ControlFunctionName",
         "ControlFunctionArn",
         "StateTableName",
@@ -244,6 +246,43 @@ def test_the_second_address_set_adds_its_own_association_grant_and_environment()
     assert "MoveTheSecondElasticIpBetweenThePair" not in [sid for sid, _ in _statements(lean)]
 
 
+def test_a_route_table_role_is_assumable_and_reaches_the_environment() -> None:
+    role_arn = "arn:aws:iam::111122223333:role/route-mover"
+    template = synth(
+        route_table_role_arn=role_arn,
+        route_table_role_external_id="nginx-eip-failover-example",
+        network=Network(
+            subnet_ids=("subnet-0a1b2c3d",),
+            security_group_ids=("sg-0a1b2c3d",),
+            create_vpc_endpoints=True,
+            vpc_id="vpc-0a1b2c3d",
+            route_table_ids=("rtb-0a1b2c3d",),
+        ),
+    )
+    roles = _named(template, "AWS::IAM::Role")
+    assume = [("AssumeTheRouteTableRole", ["sts:AssumeRole"])]
+    for name in ("MonitorFunctionRole", "ControlFunctionRole"):
+        assert _statements(roles[name])[: len(COMMON) + 1] == COMMON[:-1] + assume + COMMON[-1:], name
+        [statement] = [
+            s
+            for s in roles[name]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            if s["Sid"] == "AssumeTheRouteTableRole"
+        ]
+        assert statement["Resource"] == role_arn  # that role only
+    for function in _named(template, "AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["ROUTE_TABLE_ROLE_ARN"] == role_arn
+        assert variables["ROUTE_TABLE_ROLE_EXTERNAL_ID"] == "nginx-eip-failover-example"
+        assert variables["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
+    endpoints = _named(template, "AWS::EC2::VPCEndpoint")
+    assert "StsInterfaceEndpoint" in endpoints and len(endpoints) == 6
+    # Without a role (the default): no grant, and no STS endpoint even with the others.
+    plain = synth(network=Network(("subnet-0a1b2c3d",), ("sg-0a1b2c3d",), True, "vpc-0a1b2c3d", ("rtb-0a1b2c3d",)))
+    assert "StsInterfaceEndpoint" not in _named(plain, "AWS::EC2::VPCEndpoint")
+    lean = _named(plain, "AWS::IAM::Role")["MonitorFunctionRole"]
+    assert "AssumeTheRouteTableRole" not in [sid for sid, _ in _statements(lean)]
+
+
 def test_tuning_props_reach_the_environment() -> None:
     template = synth(
         health=HealthChecks(interval_seconds=0.5, timeout_seconds=0.5, fall_threshold=4),
@@ -289,6 +328,10 @@ def test_bad_props_are_refused_naming_the_prop_and_value() -> None:
         synth(nodes=(ENI_NODES[0], NODES[1]))
     with pytest.raises(PropError, match=r"the second EIP needs .*second_elastic_ip_allocation_id='eipalloc-0a1b2c3d'"):
         synth(second_elastic_ip_allocation_id="eipalloc-0a1b2c3d")
+    with pytest.raises(PropError, match=r"without RouteTableRoleArn .*route_table_role_external_id='ext-1'"):
+        synth(route_table_role_external_id="ext-1")
+    with pytest.raises(PropError, match=r"^route_table_role_arn='arn:aws:iam::1:role/r' \(template parameter"):
+        synth(route_table_role_arn="arn:aws:iam::1:role/r")
     with pytest.raises(PropError, match=r"^profile='medium'"):
         synth(profile="medium")
 

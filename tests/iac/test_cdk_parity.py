@@ -74,6 +74,8 @@ def test_the_props_defaults_are_the_templates() -> None:
         ("ElasticIpAllocationId", "eip-1234"),
         ("SecondElasticIpAllocationId", "eip-1234"),
         ("Node2SecondPrivateIpAddress", "10.0.2.256"),
+        ("RouteTableRoleArn", "arn:aws:iam::1111:role/route-mover"),
+        ("RouteTableRoleExternalId", "x"),
         ("Node1HealthCheckUrl", "ftp://10.0.1.10/"),
         ("FallThreshold", "0"),
         ("HealthCheckIntervalSeconds", "0"),
@@ -107,6 +109,10 @@ def test_the_templates_rules_are_checked_with_their_descriptions() -> None:
         (half_eni, cdk_parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR),
         (second_by_instance, cdk_parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE),
         (
+            {**REQUIRED, "RouteTableRoleExternalId": "nginx-eip-failover-example"},
+            cdk_parameters.ROUTE_TABLE_ROLE_EXTERNAL_ID_NEEDS_THE_ROLE,
+        ),
+        (
             {**REQUIRED, "Node1SecondPrivateIpAddress": "10.0.1.30"},
             cdk_parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE,
         ),
@@ -122,6 +128,7 @@ def test_the_templates_rules_are_checked_with_their_descriptions() -> None:
     for message in (
         cdk_parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR,
         cdk_parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE,
+        cdk_parameters.ROUTE_TABLE_ROLE_EXTERNAL_ID_NEEDS_THE_ROLE,
         cdk_parameters.OBSERVER_PLACEMENT_NEEDS_SECURITY_GROUPS,
         cdk_parameters.VPC_PLACEMENT_NEEDS_SECURITY_GROUPS,
         cdk_parameters.VPC_ENDPOINTS_NEED_SUBNETS,

@@ -32,7 +32,8 @@ CDK_PYTHON_ENV = "NGINX_EIP_FAILOVER_CDK_PYTHON"
 SYNTH_DIR = ROOT / "build" / "cdk-synth"
 LAB_STACK = "nginx-eip-failover-lab"
 # Every optional resource at once: observers, VPC placement and endpoints, e-mail, tracing, reserved
-# concurrency, in the full profile by ENI with active/active's second address set.
+# concurrency, in the full profile by ENI with active/active's second address set and a route table
+# role in another account (its grant and STS endpoint).
 EVERYTHING: dict[str, str] = {
     "ObservabilityProfile": "full",
     "Node1NetworkInterfaceId": "eni-0123456789abcdef1",
@@ -47,6 +48,8 @@ EVERYTHING: dict[str, str] = {
     "CreateVpcEndpoints": "true",
     "VpcId": "vpc-0123456789abcdef0",
     "RouteTableIds": "rtb-0123456789abcdef1",
+    "RouteTableRoleArn": "arn:aws:iam::111122223333:role/route-mover",
+    "RouteTableRoleExternalId": "nginx-eip-failover-example",
     "Observer2SubnetId": "subnet-0123456789abcdef3",
     "Observer3SubnetId": "subnet-0123456789abcdef4",
     "NotificationEmail": "ops@example.com",
