@@ -91,6 +91,7 @@ locals {
         Resource = aws_kms_key.notification[0].arn
       },
     ] : [],
+    local.health_check_secret_statements,
     [
       {
         Sid      = "PreflightReadsTheNodeAlarms"
@@ -99,6 +100,64 @@ locals {
         Resource = ["${local.alarm_arn}:${local.node1_alarm_name}", "${local.alarm_arn}:${local.node2_alarm_name}"]
       },
     ],
+  )
+
+  # Authenticated health checks (docs/health-auth.md): only the configured secrets, each through its
+  # own service's action; fleet groups' own secrets by tag; decryption only through those services.
+  secrets_arn = "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}"
+  ssm_arn     = "arn:${local.partition}:ssm:${local.region}:${local.account_id}"
+  health_check_secret_statements = concat(
+    local.reads_secrets_manager_secrets ? [
+      {
+        Sid    = "ReadTheHealthCheckSecrets"
+        Effect = "Allow"
+        Action = "secretsmanager:GetSecretValue"
+        Resource = concat(
+          local.auth_secret_in_secrets_manager ? [var.health_check_auth_secret_arn] : [],
+          local.client_cert_in_secrets_manager ? [var.health_check_client_cert_secret_arn] : [],
+        )
+      },
+    ] : [],
+    local.reads_ssm_parameters ? [
+      {
+        Sid    = "ReadTheHealthCheckParameters"
+        Effect = "Allow"
+        Action = "ssm:GetParameter"
+        Resource = concat(
+          local.auth_secret_in_ssm ? [var.health_check_auth_secret_arn] : [],
+          local.client_cert_in_ssm ? [var.health_check_client_cert_secret_arn] : [],
+        )
+      },
+    ] : [],
+    local.reads_tagged_health_check_secrets ? [
+      {
+        Sid       = "ReadFleetHealthCheckSecretsTaggedForThisStack"
+        Effect    = "Allow"
+        Action    = "secretsmanager:GetSecretValue"
+        Resource  = "${local.secrets_arn}:secret:*"
+        Condition = local.tag_condition
+      },
+      {
+        Sid       = "ReadFleetHealthCheckParametersTaggedForThisStack"
+        Effect    = "Allow"
+        Action    = "ssm:GetParameter"
+        Resource  = "${local.ssm_arn}:parameter/*"
+        Condition = local.tag_condition
+      },
+    ] : [],
+    local.reads_any_health_check_secret ? [
+      {
+        Sid      = "DecryptTheHealthCheckSecretsThroughTheirService"
+        Effect   = "Allow"
+        Action   = "kms:Decrypt"
+        Resource = "arn:${local.partition}:kms:${local.region}:${local.account_id}:key/*"
+        Condition = {
+          StringEquals = {
+            "kms:ViaService" = ["secretsmanager.${local.region}.amazonaws.com", "ssm.${local.region}.amazonaws.com"]
+          }
+        }
+      },
+    ] : [],
   )
 
   monitor_statements = concat(

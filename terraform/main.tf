@@ -23,6 +23,19 @@ locals {
   tracing_enabled                  = var.enable_tracing
   full_observability               = var.observability_profile == "full"
   has_monitor_reserved_concurrency = !(var.monitor_reserved_concurrency == "" || var.monitor_reserved_concurrency == "0")
+  # Authenticated health checks: which secrets the functions may read (and through which service).
+  has_health_check_auth_secret          = var.health_check_auth_secret_arn != ""
+  has_health_check_client_cert          = var.health_check_client_cert_secret_arn != ""
+  reads_health_check_secrets            = local.has_health_check_auth_secret || local.has_health_check_client_cert
+  auth_secret_in_secrets_manager        = can(regex("^arn:[^:]+:secretsmanager:", var.health_check_auth_secret_arn))
+  auth_secret_in_ssm                    = can(regex("^arn:[^:]+:ssm:", var.health_check_auth_secret_arn))
+  client_cert_in_secrets_manager        = can(regex("^arn:[^:]+:secretsmanager:", var.health_check_client_cert_secret_arn))
+  client_cert_in_ssm                    = can(regex("^arn:[^:]+:ssm:", var.health_check_client_cert_secret_arn))
+  reads_secrets_manager_secrets         = local.auth_secret_in_secrets_manager || local.client_cert_in_secrets_manager
+  reads_ssm_parameters                  = local.auth_secret_in_ssm || local.client_cert_in_ssm
+  reads_tagged_health_check_secrets     = var.fleet_health_check_secrets == "tagged"
+  reads_any_health_check_secret         = local.reads_health_check_secrets || local.reads_tagged_health_check_secrets
+  create_health_check_secret_endpoints  = local.create_endpoints && local.reads_any_health_check_secret
 
   # IAM role and schedule name prefixes may be 38 characters (Terraform adds a 26-character suffix):
   # var.name cut to 26 leaves room for the longest suffix here, "-obs2-sched-".
@@ -55,6 +68,11 @@ locals {
     FLAP_WINDOW_SECONDS           = tostring(var.flap_window_seconds)
     FLAP_SUPPRESS_THRESHOLD       = tostring(var.flap_suppress_threshold)
     HEALTH_CHECK_CA_BUNDLE        = var.health_check_ca_bundle
+    HEALTH_CHECK_AUTH_KIND              = var.health_check_auth_kind
+    HEALTH_CHECK_AUTH_SECRET_ARN        = var.health_check_auth_secret_arn
+    HEALTH_CHECK_AUTH_HEADER_NAME       = var.health_check_auth_header_name
+    HEALTH_CHECK_AUTH_FAILURE_IS_DOWN   = tostring(var.health_check_auth_failure_is_down)
+    HEALTH_CHECK_CLIENT_CERT_SECRET_ARN = var.health_check_client_cert_secret_arn
     STATE_TABLE_NAME              = aws_dynamodb_table.state.name
     DECISION_LOG_TABLE_NAME       = aws_dynamodb_table.decision_log.name
     DECISION_LOG_RETENTION_DAYS   = tostring(var.decision_log_retention_days)
@@ -124,5 +142,7 @@ locals {
     "aws_vpc_endpoint.sns"                              = "SnsInterfaceEndpoint"
     "aws_vpc_endpoint.monitoring"                       = "MonitoringInterfaceEndpoint"
     "aws_vpc_endpoint.scheduler"                        = "SchedulerInterfaceEndpoint"
+    "aws_vpc_endpoint.secretsmanager"                   = "SecretsManagerInterfaceEndpoint"
+    "aws_vpc_endpoint.ssm"                              = "SsmInterfaceEndpoint"
   }
 }

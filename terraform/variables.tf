@@ -204,6 +204,68 @@ variable "health_check_ca_bundle" {
   }
 }
 
+# ---------------------------------------------------------------- authenticated health checks (docs/health-auth.md)
+variable "health_check_auth_kind" {
+  description = "How every health probe authenticates: none; header (health_check_auth_header_name carries the secret's text); basic (the secret holds {\"username\", \"password\"} or username:password). A 401/403 is then an auth failure, not the node down. (HealthCheckAuthKind)"
+  type        = string
+  default     = "none"
+  validation {
+    condition     = contains(["none", "header", "basic"], var.health_check_auth_kind)
+    error_message = "health_check_auth_kind must be none, header or basic, not \"${var.health_check_auth_kind}\"."
+  }
+  # template.yaml's rules HealthCheckAuthNeedsItsSecret and HealthCheckAuthSecretNeedsItsKind.
+  validation {
+    condition     = (var.health_check_auth_kind == "none") == (var.health_check_auth_secret_arn == "")
+    error_message = "health_check_auth_kind \"${var.health_check_auth_kind}\" needs health_check_auth_secret_arn (header or basic), and a secret needs header or basic."
+  }
+}
+
+variable "health_check_auth_secret_arn" {
+  description = "ARN of the Secrets Manager secret or SSM SecureString parameter holding the probes' credential, at most 4 KB; empty for none. Read at cold start and every 5 minutes, never logged. (HealthCheckAuthSecretArn)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+))?$", var.health_check_auth_secret_arn))
+    error_message = "health_check_auth_secret_arn must be empty, a Secrets Manager secret ARN (with its suffix) or an SSM parameter ARN, not \"${var.health_check_auth_secret_arn}\"."
+  }
+}
+
+variable "health_check_auth_header_name" {
+  description = "The header that carries the credential when health_check_auth_kind is header (e.g. X-Api-Key). (HealthCheckAuthHeaderName)"
+  type        = string
+  default     = "Authorization"
+  validation {
+    condition     = can(regex("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$", var.health_check_auth_header_name))
+    error_message = "health_check_auth_header_name must be an HTTP header name (1-64 characters), not \"${var.health_check_auth_header_name}\"."
+  }
+}
+
+variable "health_check_auth_failure_is_down" {
+  description = "true to count a probe refused its credentials (401/403, a refused client certificate) as the node failing; false reports it as an auth failure that neither takes the node down nor lets it rise. (HealthCheckAuthFailureIsDown)"
+  type        = bool
+  default     = false
+}
+
+variable "health_check_client_cert_secret_arn" {
+  description = "ARN of a Secrets Manager secret or SSM SecureString holding a PEM client certificate (chain) and its unencrypted key, for mutual TLS; empty for none. (HealthCheckClientCertSecretArn)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+))?$", var.health_check_client_cert_secret_arn))
+    error_message = "health_check_client_cert_secret_arn must be empty, a Secrets Manager secret ARN (with its suffix) or an SSM parameter ARN, not \"${var.health_check_client_cert_secret_arn}\"."
+  }
+}
+
+variable "fleet_health_check_secrets" {
+  description = "tagged to let fleet groups' own health check secrets be read: secrets and SSM parameters tagged nginx-eip-failover=<name>, no others; none reads only the health_check_*_secret_arn ones. (FleetHealthCheckSecrets)"
+  type        = string
+  default     = "none"
+  validation {
+    condition     = contains(["none", "tagged"], var.fleet_health_check_secrets)
+    error_message = "fleet_health_check_secrets must be none or tagged, not \"${var.fleet_health_check_secrets}\"."
+  }
+}
+
 # ---------------------------------------------------------------- failover policy
 variable "preempt" {
   description = "true to return the EIP to the higher-priority node once it has been up for preempt_delay_seconds; false never moves it on priority alone. (Preempt)"

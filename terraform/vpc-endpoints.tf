@@ -81,3 +81,27 @@ resource "aws_vpc_endpoint" "scheduler" {
   security_group_ids  = [aws_security_group.endpoints[0].id]
   private_dns_enabled = true
 }
+
+# Authenticated health checks only (a health check secret configured, or fleet secrets by tag): the
+# secret is read at cold start and every 5 minutes; both endpoints, since either service may hold it.
+resource "aws_vpc_endpoint" "secretsmanager" {
+  count = local.create_health_check_secret_endpoints ? 1 : 0
+
+  vpc_endpoint_type   = "Interface"
+  service_name        = "com.amazonaws.${local.region}.secretsmanager"
+  vpc_id              = var.vpc_id
+  subnet_ids          = var.subnet_ids
+  security_group_ids  = [aws_security_group.endpoints[0].id]
+  private_dns_enabled = true
+}
+
+resource "aws_vpc_endpoint" "ssm" {
+  count = local.create_health_check_secret_endpoints ? 1 : 0
+
+  vpc_endpoint_type   = "Interface"
+  service_name        = "com.amazonaws.${local.region}.ssm"
+  vpc_id              = var.vpc_id
+  subnet_ids          = var.subnet_ids
+  security_group_ids  = [aws_security_group.endpoints[0].id]
+  private_dns_enabled = true
+}

@@ -46,6 +46,7 @@ def _clear_caches() -> None:
     wiring.controller.cache_clear()
     wiring.fleet.cache_clear()
     wiring.monitor_lease.cache_clear()
+    wiring.probe_credentials.cache_clear()
     for cached in (aws_clients.ec2, aws_clients.dynamodb, aws_clients.sns):
         cached.cache_clear()
     preflight_wiring.clear_control_preflights()

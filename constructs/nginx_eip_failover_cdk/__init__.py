@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .parameters import PropError
-from .props import FailoverPolicy, FailoverProps, HealthChecks, Network, Node, Observers
+from .props import FailoverPolicy, FailoverProps, HealthAuth, HealthChecks, Network, Node, Observers
 
 if TYPE_CHECKING:
     from .construct import CodeNotBuiltError, NginxEipFailover
@@ -23,6 +23,7 @@ __all__ = [
     "CodeNotBuiltError",
     "FailoverPolicy",
     "FailoverProps",
+    "HealthAuth",
     "HealthChecks",
     "Network",
     "NginxEipFailover",

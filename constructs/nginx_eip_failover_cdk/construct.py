@@ -40,7 +40,16 @@ from constructs import Construct
 
 from . import parameters
 from .dashboard import DASHBOARD_BODY
-from .props import FailoverPolicy, FailoverProps, HealthChecks, Network, Node, Observers, template_values
+from .props import (
+    FailoverPolicy,
+    FailoverProps,
+    HealthAuth,
+    HealthChecks,
+    Network,
+    Node,
+    Observers,
+    template_values,
+)
 
 CODE_DIRECTORY_ENV = "NGINX_EIP_FAILOVER_CODE"
 SAM_BUILD_FUNCTION = Path(".aws-sam") / "build" / "MonitorFunction"
@@ -94,6 +103,7 @@ class NginxEipFailover(Construct):
         observers: Observers | None = None,
         route_table_role_arn: str = "",
         route_table_role_external_id: str = "",
+        health_auth: HealthAuth | None = None,
         profile: str = "lean",
         notification_email: str = "",
         log_level: str = "INFO",
@@ -115,6 +125,7 @@ class NginxEipFailover(Construct):
             observers=observers or Observers(),
             route_table_role_arn=route_table_role_arn,
             route_table_role_external_id=route_table_role_external_id,
+            health_auth=health_auth or HealthAuth(),
             profile=profile,
             notification_email=notification_email,
             log_level=log_level,
@@ -157,6 +168,18 @@ class NginxEipFailover(Construct):
         self.tracing = v["EnableTracing"] == "true"
         self.full = v["ObservabilityProfile"] == "full"
         self.reserved_concurrency = v["MonitorReservedConcurrency"] not in ("", "0")
+        # Authenticated health checks: each configured secret by the service that holds it (the ARN's
+        # third field, as the template's AuthSecretIn*/ClientCertIn* conditions read it).
+        self.health_check_secrets: dict[str, list[str]] = {"secretsmanager": [], "ssm": []}
+        for name in ("HealthCheckAuthSecretArn", "HealthCheckClientCertSecretArn"):
+            arn = v[name]
+            service = f"{arn}::".split(":")[2] if isinstance(arn, str) else ""
+            if service in self.health_check_secrets:
+                self.health_check_secrets[service].append(arn)
+        self.reads_tagged_health_check_secrets = v["FleetHealthCheckSecrets"] == "tagged"
+        self.reads_any_health_check_secret = (
+            any(self.health_check_secrets.values()) or self.reads_tagged_health_check_secrets
+        )
 
     def _rules(self) -> None:
         """ExamplePlaceholdersReplaced, at deploy time as in the template (docs' examples synthesize)."""
@@ -288,6 +311,11 @@ class NginxEipFailover(Construct):
             "FLAP_WINDOW_SECONDS": v["FlapWindowSeconds"],
             "FLAP_SUPPRESS_THRESHOLD": v["FlapSuppressThreshold"],
             "HEALTH_CHECK_CA_BUNDLE": v["HealthCheckCaBundle"],
+            "HEALTH_CHECK_AUTH_KIND": v["HealthCheckAuthKind"],
+            "HEALTH_CHECK_AUTH_SECRET_ARN": v["HealthCheckAuthSecretArn"],
+            "HEALTH_CHECK_AUTH_HEADER_NAME": v["HealthCheckAuthHeaderName"],
+            "HEALTH_CHECK_AUTH_FAILURE_IS_DOWN": v["HealthCheckAuthFailureIsDown"],
+            "HEALTH_CHECK_CLIENT_CERT_SECRET_ARN": v["HealthCheckClientCertSecretArn"],
             "STATE_TABLE_NAME": self.state_table.ref,
             "DECISION_LOG_TABLE_NAME": self.decision_log_table.ref,
             "DECISION_LOG_RETENTION_DAYS": v["DecisionLogRetentionDays"],
@@ -468,6 +496,7 @@ class NginxEipFailover(Construct):
                     "Resource": self.notification_key.attr_arn,
                 }
             )
+        statements += self._health_check_secret_statements()
         statements.append(
             {
                 "Sid": "PreflightReadsTheNodeAlarms",
@@ -479,6 +508,66 @@ class NginxEipFailover(Construct):
                 ],
             }
         )
+        return statements
+
+    def _health_check_secret_statements(self) -> list[dict[str, Any]]:
+        """Authenticated health checks (docs/health-auth.md): the configured secrets, each through its
+        service's action; fleet groups' own secrets by tag; decryption only through those services."""
+        statements: list[dict[str, Any]] = []
+        secrets, parameters_ = self.health_check_secrets["secretsmanager"], self.health_check_secrets["ssm"]
+        if secrets:
+            statements.append(
+                {
+                    "Sid": "ReadTheHealthCheckSecrets",
+                    "Effect": "Allow",
+                    "Action": "secretsmanager:GetSecretValue",
+                    "Resource": list(secrets),
+                }
+            )
+        if parameters_:
+            statements.append(
+                {
+                    "Sid": "ReadTheHealthCheckParameters",
+                    "Effect": "Allow",
+                    "Action": "ssm:GetParameter",
+                    "Resource": list(parameters_),
+                }
+            )
+        if self.reads_tagged_health_check_secrets:
+            tagged = {"StringEquals": {f"aws:ResourceTag/{TAG_KEY}": Aws.STACK_NAME}}
+            statements += [
+                {
+                    "Sid": "ReadFleetHealthCheckSecretsTaggedForThisStack",
+                    "Effect": "Allow",
+                    "Action": "secretsmanager:GetSecretValue",
+                    "Resource": _arn("secretsmanager", "secret:*"),
+                    "Condition": tagged,
+                },
+                {
+                    "Sid": "ReadFleetHealthCheckParametersTaggedForThisStack",
+                    "Effect": "Allow",
+                    "Action": "ssm:GetParameter",
+                    "Resource": _arn("ssm", "parameter/*"),
+                    "Condition": tagged,
+                },
+            ]
+        if self.reads_any_health_check_secret:
+            statements.append(
+                {
+                    "Sid": "DecryptTheHealthCheckSecretsThroughTheirService",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": _arn("kms", "key/*"),
+                    "Condition": {
+                        "StringEquals": {
+                            "kms:ViaService": [
+                                Fn.sub("secretsmanager.${AWS::Region}.amazonaws.com"),
+                                Fn.sub("ssm.${AWS::Region}.amazonaws.com"),
+                            ]
+                        }
+                    },
+                }
+            )
         return statements
 
     def _function(
@@ -831,6 +920,11 @@ class NginxEipFailover(Construct):
         ]
         if self.create_sts_endpoint:  # sts:AssumeRole of RouteTableRoleArn, only when it is set
             interface_endpoints.append(("StsInterfaceEndpoint", "sts"))
+        if self.reads_any_health_check_secret:  # authenticated health checks: either service may hold it
+            interface_endpoints += [
+                ("SecretsManagerInterfaceEndpoint", "secretsmanager"),
+                ("SsmInterfaceEndpoint", "ssm"),
+            ]
         for logical_id, service in interface_endpoints:
             ec2.CfnVPCEndpoint(
                 self,

@@ -58,6 +58,13 @@ class ParameterSpec:
             raise fail(described or f"must match {self.allowed_pattern}")
 
 
+# A Secrets Manager secret's or an SSM parameter's ARN (or empty), as the template's AllowedPattern.
+_CREDENTIAL_ARN = (
+    r"^(arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+"
+    r"|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+))?$"
+)
+
+
 def _spec(name: str, prop: str, **fields: Any) -> ParameterSpec:
     return ParameterSpec(name=name, prop=prop, **fields)
 
@@ -219,6 +226,36 @@ SPECS: tuple[ParameterSpec, ...] = (
         allowed_pattern=r"^(/[^\s]*)?$",
         constraint_description="must be empty or an absolute path without spaces",
     ),
+    # Authenticated health checks (docs/health-auth.md).
+    _spec("HealthCheckAuthKind", "health_auth.kind", default="none", allowed_values=("none", "header", "basic")),
+    _spec(
+        "HealthCheckAuthSecretArn",
+        "health_auth.secret_arn",
+        default="",
+        allowed_pattern=_CREDENTIAL_ARN,
+        constraint_description="must be empty, a Secrets Manager secret ARN (with its suffix) or an SSM parameter ARN",
+    ),
+    _spec(
+        "HealthCheckAuthHeaderName",
+        "health_auth.header_name",
+        default="Authorization",
+        allowed_pattern="^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$",
+        constraint_description="must be an HTTP header name (1-64 characters)",
+    ),
+    _spec(
+        "HealthCheckAuthFailureIsDown",
+        "health_auth.failure_is_down",
+        default="false",
+        allowed_values=("true", "false"),
+    ),
+    _spec(
+        "HealthCheckClientCertSecretArn",
+        "health_auth.client_cert_secret_arn",
+        default="",
+        allowed_pattern=_CREDENTIAL_ARN,
+        constraint_description="must be empty, a Secrets Manager secret ARN (with its suffix) or an SSM parameter ARN",
+    ),
+    _spec("FleetHealthCheckSecrets", "health_auth.fleet_secrets", default="none", allowed_values=("none", "tagged")),
     _spec(
         "NotificationEmail",
         "notification_email",
@@ -351,6 +388,10 @@ ROUTE_TABLE_ROLE_EXTERNAL_ID_NEEDS_THE_ROLE = (
 VPC_ENDPOINTS_NEED_SUBNETS = "CreateVpcEndpoints needs SubnetIds (and SecurityGroupIds)"
 VPC_ENDPOINTS_NEED_VPC = "CreateVpcEndpoints needs VpcId"
 VPC_ENDPOINTS_NEED_ROUTE_TABLES = "CreateVpcEndpoints needs RouteTableIds"
+HEALTH_CHECK_AUTH_NEEDS_ITS_ARN = "HealthCheckAuthKind header or basic needs HealthCheckAuthSecretArn"
+HEALTH_CHECK_AUTH_ARN_NEEDS_ITS_KIND = (
+    "HealthCheckAuthSecretArn is set, so HealthCheckAuthKind must say header or basic"
+)
 # ExamplePlaceholdersReplaced: refused at deploy time, as the template does (a CfnRule), so an app
 # with docs/deploy.md's example values still synthesizes.
 EXAMPLE_PLACEHOLDERS: tuple[tuple[str, str, str], ...] = (

@@ -43,6 +43,19 @@ class HealthChecks:
 
 
 @dataclass(frozen=True)
+class HealthAuth:
+    """Authenticated health checks (docs/health-auth.md): a token or basic auth from a Secrets Manager
+    secret or SSM SecureString, an optional client certificate for mutual TLS."""
+
+    kind: str = "none"  # none | header | basic
+    secret_arn: str = ""
+    header_name: str = "Authorization"
+    failure_is_down: bool | str = False
+    client_cert_secret_arn: str = ""
+    fleet_secrets: str = "none"  # none | tagged: fleet groups' own secrets, tagged for the stack
+
+
+@dataclass(frozen=True)
 class FailoverPolicy:
     preempt: bool | str = True
     preempt_delay_seconds: int = 60
@@ -88,6 +101,7 @@ class FailoverProps:
     # and the sts:ExternalId its trust policy requires.
     route_table_role_arn: str = ""
     route_table_role_external_id: str = ""
+    health_auth: HealthAuth = field(default_factory=HealthAuth)
     profile: str = "lean"
     notification_email: str = ""
     log_level: str = "INFO"
@@ -198,6 +212,11 @@ def _check_rules(values: dict[str, Any]) -> None:
             f"{parameters.ROUTE_TABLE_ROLE_EXTERNAL_ID_NEEDS_THE_ROLE} (route_table_role_external_id="
             f"{values['RouteTableRoleExternalId']!r}, route_table_role_arn={values['RouteTableRoleArn']!r})"
         )
+    kind, secret = values["HealthCheckAuthKind"], values["HealthCheckAuthSecretArn"]
+    if kind != "none" and not _given(secret):
+        raise PropError(f"{parameters.HEALTH_CHECK_AUTH_NEEDS_ITS_ARN} (health_auth.kind={kind!r})")
+    if kind == "none" and _given(secret):
+        raise PropError(f"{parameters.HEALTH_CHECK_AUTH_ARN_NEEDS_ITS_KIND} (health_auth.secret_arn={secret!r})")
     if values["CreateVpcEndpoints"] == "true":
         for name, message in (
             ("SubnetIds", parameters.VPC_ENDPOINTS_NEED_SUBNETS),
@@ -208,7 +227,7 @@ def _check_rules(values: dict[str, Any]) -> None:
                 raise PropError(f"{message} (network.create_vpc_endpoints=True, {BY_NAME[name].prop}={values[name]!r})")
 
 
-_BOOLEAN = {"Preempt", "CreateVpcEndpoints", "EnableTracing"}
+_BOOLEAN = {"Preempt", "CreateVpcEndpoints", "EnableTracing", "HealthCheckAuthFailureIsDown"}
 
 
 def _typed(name: str, text: str) -> Any:
@@ -235,7 +254,14 @@ def props_from_template_parameters(values: dict[str, Any]) -> FailoverProps:
     unknown = sorted(set(values) - set(BY_NAME))
     if unknown:
         raise PropError(f"not template.yaml parameters: {', '.join(unknown)}")
-    fields: dict[str, dict[str, Any]] = {"": {}, "health": {}, "failover": {}, "network": {}, "observers": {}}
+    fields: dict[str, dict[str, Any]] = {
+        "": {},
+        "health": {},
+        "failover": {},
+        "network": {},
+        "observers": {},
+        "health_auth": {},
+    }
     node_fields: list[dict[str, Any]] = [{}, {}]
     for name, raw in values.items():
         path = BY_NAME[name].prop
@@ -261,6 +287,7 @@ def props_from_template_parameters(values: dict[str, Any]) -> FailoverProps:
         failover=FailoverPolicy(**fields["failover"]),
         network=Network(**fields["network"]),
         observers=Observers(**fields["observers"]),
+        health_auth=HealthAuth(**fields["health_auth"]),
         **fields[""],
     )
 

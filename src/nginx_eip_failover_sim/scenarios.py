@@ -109,6 +109,15 @@ def _active_active(name: str, what: str, *, dies: float, fall: int = 2, failing_
     return Scenario(name, what, world, minutes=end / 60.0, dies_at=dies, back_at=back)
 
 
+def _auth_refused(name: str, what: str, *, kind: str) -> Scenario:
+    # node1 (the holder) refuses the probes' credentials for 90 s from BLIPS_FROM: a token rotated on
+    # the node before the secret. Fresh scheduled and alarm-started invocations start inside it.
+    periods = (Period(BLIPS_FROM, BLIPS_FROM + 90.0, kind),)
+    invocations = tuple((BLIPS_FROM + offset, kind_) for offset in (0.5, 20.0, 45.0) for kind_ in ("schedule", "alarm"))
+    world = Scripted(3, 1.0, 0.5, periods, schedule=(1.0, 61.0), invocations=invocations)
+    return Scenario(name, what, world, minutes=(BLIPS_FROM + 110.0) / 60.0)
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario
     for scenario in (
@@ -143,6 +152,12 @@ SCENARIOS: dict[str, Scenario] = {
                 after_successor=float(offset),
             )
             for offset in range(0, 13, 2)
+        ),
+        _auth_refused(
+            "auth_refused_holder",
+            "node1 (the holder) answers 401 to the probes' credentials for 90 s while it serves: auth failures, "
+            "neither down nor up; the EIP must stay on node1",
+            kind="auth_refused",
         ),
         _hand_off(
             "dies_at_hand_off_fall_3",

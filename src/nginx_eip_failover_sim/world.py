@@ -45,6 +45,11 @@ from nginx_eip_failover_sim.timeline import (
 
 ARRIVAL_SECONDS = 0.001  # a probe's request reaches the node this long after it is sent
 FAILING_KINDS = ("refused", "reset", "hang", "http_500", "garbage", "peers_down", "slow_timeout")
+# A healthy node that refuses the probes' credentials (401: a rotated token): not failing, by the truth.
+# "auth_refused" is reported as an auth failure (Observation.auth_failed); "auth_refused_counted" as a
+# plain failure, as a prober that takes a 401 for the node down would (HealthCheckAuthFailureIsDown).
+AUTH_KINDS = ("auth_refused", "auth_refused_counted")
+AUTH_FAILED_DETAIL = "auth failed: HTTP 401, the node refused the health check's credentials"
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ class Profile:
 class Period:
     start: float
     end: float
-    kind: str  # one of FAILING_KINDS, or "slow" (answers late but in time)
+    kind: str  # one of FAILING_KINDS or AUTH_KINDS, or "slow" (answers late but in time)
     latency: float = 0.0  # "slow"/"slow_timeout": the answer's delay
 
 
@@ -136,6 +141,8 @@ class NodeScript:
             "http_500": "HTTP 500",
             "garbage": "HTTP 200 with a body that is not NGINX Plus API JSON: " + "\u00ff\ufffd" * 300,
             "peers_down": "HTTP 200, 0 of 3 peers up: peer1 unhealthy, peer2 unhealthy, peer3 unhealthy",
+            "auth_refused": AUTH_FAILED_DETAIL,
+            "auth_refused_counted": "HTTP 401",
         }[answering.kind]
         return False, detail, seen, False
 
@@ -167,6 +174,8 @@ class NodeScript:
         period = self.at(when)
         if period is None or (period.kind == "slow" and period.latency + ARRIVAL_SECONDS < timeout):
             return None
+        if period.kind in AUTH_KINDS:
+            return None  # the node serves; only the credentials are refused
         if period.kind == "hang" and when >= period.end - timeout + self.base_latency + ARRIVAL_SECONDS:
             return None
         return period.kind
@@ -194,7 +203,12 @@ class SimProber:
         for script in self._scripts:
             ok, detail, latency, timed_out = script.probe(started, timeout)
             self._world.recorder.count("probe:ok" if ok else f"probe:{detail.split(':')[0][:24]}")
-            results.append(Observation(script.node.name, ok, detail, round(latency * 1000, 1), timed_out=timed_out))
+            auth_failed = detail == AUTH_FAILED_DETAIL
+            results.append(
+                Observation(
+                    script.node.name, ok, detail, round(latency * 1000, 1), timed_out=timed_out, auth_failed=auth_failed
+                )
+            )
             if ok:
                 self._runs.pop(script.node.name, None)
             else:  # failed probes only: a readable trace, not one line per probe

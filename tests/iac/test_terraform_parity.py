@@ -50,6 +50,14 @@ EVERYTHING_ON = {
     "HealthCheckTimeoutSeconds": "0.25",
     "LogLevel": "DEBUG",
     "PreflightIntervalSeconds": "0",
+    # Authenticated health checks (docs/health-auth.md): a token in SSM, a client certificate in
+    # Secrets Manager, fleet secrets by tag.
+    "HealthCheckAuthKind": "header",
+    "HealthCheckAuthSecretArn": "arn:aws:ssm:us-east-1:123456789012:parameter/nginx/probe-token",
+    "HealthCheckAuthHeaderName": "X-Api-Key",
+    "HealthCheckAuthFailureIsDown": "true",
+    "HealthCheckClientCertSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:probe-cert-AbCdEf",
+    "FleetHealthCheckSecrets": "tagged",
 }
 ONE_OBSERVER = {"SecurityGroupIds": "sg-0123456789abcdef0", "Observer3SubnetId": "subnet-0123456789abcdef3"}
 # Values that pass every validation (the documented example IDs are refused, as template.yaml's Rules do).
@@ -289,6 +297,11 @@ REFUSED: dict[str, Any] = {
     "observability_profile": "max",
     "monitor_reserved_concurrency": "five",
     "preflight_interval_seconds": 90000,
+    "health_check_auth_kind": "bearer",
+    "health_check_auth_secret_arn": "my-token",
+    "health_check_auth_header_name": "X Key",
+    "health_check_client_cert_secret_arn": "arn:aws:s3:::bucket/cert.pem",
+    "fleet_health_check_secrets": "all",
 }
 
 
@@ -320,6 +333,7 @@ def test_a_bad_value_is_refused_with_a_message_naming_the_variable_and_the_value
     ("values", "message"),
     [
         ({"node1_network_interface_id": "eni-0123456789abcdef1"}, "needs all four"),
+        ({"health_check_auth_kind": "header"}, "needs health_check_auth_secret_arn"),
         ({"subnet_ids": ["subnet-0123456789abcdef0"]}, "security_group_ids must be set when subnet_ids"),
         ({"observer2_subnet_id": "subnet-0123456789abcdef0"}, "security_group_ids must be set when an observer"),
         (

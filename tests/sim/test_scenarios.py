@@ -82,3 +82,17 @@ def test_active_active_with_node2_dying_moves_only_set_b_and_fails_it_back() -> 
     assert result.ok, [str(v) for v in result.violations]
     changes = [(e.group, e.node) for e in events if isinstance(e, HolderChange) and e.at > EPOCH]
     assert changes == [("b", "node1"), ("b", "node2")]
+
+
+def test_the_auth_refused_scenario_fails_when_a_401_counts_as_the_node_down() -> None:
+    # The same world with the 401s taken for failures (a prober without auth failures): node1 is failed
+    # over although it served throughout, which the scenario and the invariants both report.
+    scenario = SCENARIOS["auth_refused_holder"]
+    (period,) = scenario.world.node1
+    object.__setattr__(scenario.world, "node1", (Period(period.start, period.end, "auth_refused_counted"),))
+    try:
+        result = run_scenario("auth_refused_holder", 1)
+    finally:
+        object.__setattr__(scenario.world, "node1", (period,))
+    assert "scenario_no_move" in {v.invariant for v in result.violations}
+    assert "no_move_off_healthy" in {v.invariant for v in result.violations}

@@ -60,6 +60,11 @@ EVERYTHING: dict[str, str] = {
     "HealthCheckTimeoutSeconds": "0.5",
     "Preempt": "false",
     "LogRetentionInDays": "14",
+    # Authenticated health checks: a token in SSM, a client certificate in Secrets Manager, fleet secrets by tag.
+    "HealthCheckAuthKind": "header",
+    "HealthCheckAuthSecretArn": "arn:aws:ssm:us-east-1:123456789012:parameter/nginx/probe-token",
+    "HealthCheckClientCertSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:probe-cert-AbCdEf",
+    "FleetHealthCheckSecrets": "tagged",
 }
 
 

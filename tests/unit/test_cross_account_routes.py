@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from nginx_eip_failover.core.addresses import AddressSet, ElasticIpSpec, RouteSpec
-from nginx_eip_failover.core.config import ROLE_ARN, load_settings
+from nginx_eip_failover.core.config import load_settings
 from nginx_eip_failover.core.errors import ConfigError, FleetConfigError
 from nginx_eip_failover.core.fleet_config import fleet_schema, parse_fleet
 from nginx_eip_failover.core.preflight import route_roles_to_check
+from nginx_eip_failover.core.role_arns import ROLE_ARN
 from support.core_builders import settings
 from template_loader import load_template
 

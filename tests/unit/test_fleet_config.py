@@ -61,7 +61,7 @@ def test_a_valid_document_becomes_one_settings_per_group_on_the_stacks_base() ->
 def test_the_schema_file_is_valid_json_schema() -> None:
     schema = fleet_schema()
     assert schema["$schema"].startswith("http://json-schema.org/draft-07")
-    assert set(schema["definitions"]) == {"group", "node", "elastic_ip", "route", "settings"}
+    assert set(schema["definitions"]) == {"group", "node", "elastic_ip", "route", "settings", "health_check_auth"}
 
 
 def _broken(path: str, value: Any) -> dict[str, Any]:

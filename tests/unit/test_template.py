@@ -114,8 +114,25 @@ DECISION_LOG_ACTIONS = {
 PROFILES = ("lean", "full")
 PROFILE_CONDITION = "FullObservability"
 # Conditions false with the default parameters whose `!If`s in_profile resolves to their else branch
-# (a statement that exists only with an optional parameter set is tested on the raw template).
-OFF_BY_DEFAULT = frozenset({"HasSecondAddressSet", "HasRouteTableRole"})
+# (and whose resources it drops): the second address set; the route tables' role; health checks' secrets.
+OFF_BY_DEFAULT = frozenset(
+    {
+        "HasSecondAddressSet",
+        "HasRouteTableRole",
+        "ReadsHealthCheckSecrets",
+        "HasHealthCheckAuthSecret",
+        "HasHealthCheckClientCert",
+        "ReadsTaggedHealthCheckSecrets",
+        "ReadsAnyHealthCheckSecret",
+        "ReadsSecretsManagerSecrets",
+        "ReadsSsmParameters",
+        "AuthSecretInSecretsManager",
+        "AuthSecretInSsm",
+        "ClientCertInSecretsManager",
+        "ClientCertInSsm",
+        "CreateHealthCheckSecretEndpoints",
+    }
+)
 _NO_VALUE = object()
 
 
@@ -143,7 +160,7 @@ def in_profile(template: dict[str, Any], profile: str) -> dict[str, Any]:
         resolved[section] = {
             name: entry
             for name, entry in resolved[section].items()
-            if entry.get("Condition") != PROFILE_CONDITION or full
+            if (entry.get("Condition") != PROFILE_CONDITION or full) and entry.get("Condition") not in OFF_BY_DEFAULT
         }
     return resolved
 

@@ -23,9 +23,13 @@ CLIENT_FACTORIES = {"client", "_client"}
 # checked below to stay so (a template that starts setting it must add the endpoint).
 NOT_CONFIGURED_BY_THE_TEMPLATE = {"events": "SCHEDULE_RULE_NAME"}  # a legacy EventBridge rule (SAM Schedule)
 GATEWAY_SERVICES = {"dynamodb"}  # a gateway endpoint on the route tables, not an interface
-# Services whose endpoint exists only when a setting makes the code call them (the condition includes
-# CreateEndpoints): STS for routes in another account (RouteTableRoleArn).
-NARROWER_CONDITIONS = {"sts": "CreateStsEndpoint"}
+# Clients only a setting creates: their endpoints exist only with it (an interface endpoint is billed
+# per hour and AZ), under a condition that is CreateEndpoints and that setting (checked below).
+ENDPOINT_CONDITIONS = {
+    "sts": "CreateStsEndpoint",  # RouteTableRoleArn (routes in another account)
+    "secretsmanager": "CreateHealthCheckSecretEndpoints",  # HealthCheckAuthSecretArn / ...ClientCertSecretArn
+    "ssm": "CreateHealthCheckSecretEndpoints",
+}
 
 
 def _function_modules() -> list[Path]:
@@ -91,7 +95,7 @@ def test_every_service_the_functions_call_has_an_endpoint() -> None:
         if endpoint is None:
             missing.append(f"{service} (com.amazonaws.<region>.{prefix}), created at {', '.join(places)}")
             continue
-        assert endpoint["condition"] == NARROWER_CONDITIONS.get(service, "CreateEndpoints"), endpoint["id"]
+        assert endpoint["condition"] == ENDPOINT_CONDITIONS.get(service, "CreateEndpoints"), endpoint["id"]
         kind = "Gateway" if service in GATEWAY_SERVICES else "Interface"
         assert endpoint["VpcEndpointType"] == kind, f"{endpoint['id']} should be a {kind} endpoint"
         if kind == "Interface":
@@ -99,12 +103,6 @@ def test_every_service_the_functions_call_has_an_endpoint() -> None:
                 f"{endpoint['id']}: the SDK's default hostname must resolve to it"
             )
     assert not missing, "CreateVpcEndpoints creates no endpoint for:\n" + "\n".join(missing)
-
-
-def test_a_narrower_endpoint_condition_still_needs_create_endpoints() -> None:
-    conditions = load_template(ROOT / "template.yaml")["Conditions"]
-    for service, condition in NARROWER_CONDITIONS.items():
-        assert {"Condition": "CreateEndpoints"} in conditions[condition]["Fn::And"], (service, condition)
 
 
 def test_no_endpoint_is_left_for_a_service_the_code_no_longer_calls() -> None:
@@ -123,3 +121,9 @@ def test_the_clients_left_out_stay_unconfigured_by_the_template() -> None:
             assert variable not in env, (
                 f"{logical_id} sets {variable}: it calls {service}, which then needs its endpoint"
             )
+
+
+def test_a_conditional_endpoint_is_created_only_with_create_vpc_endpoints() -> None:
+    conditions = load_template(ROOT / "template.yaml")["Conditions"]
+    for name in set(ENDPOINT_CONDITIONS.values()):
+        assert {"Condition": "CreateEndpoints"} in conditions[name]["Fn::And"], name

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from nginx_eip_failover.core.errors import ConfigError
+from nginx_eip_failover.core.probe_auth import NO_PROBE_AUTH, ProbeAuth, load_probe_auth
+from nginx_eip_failover.core.role_arns import EXTERNAL_ID, parse_role_arn
 
 if TYPE_CHECKING:
     # Address sets are the fleet's (core.fleet_config builds them): not imported on a pair's cold path.
@@ -34,12 +36,6 @@ OBSERVABILITY_PROFILES: tuple[ObservabilityProfile, ...] = ("lean", "full")
 _ALLOCATION_ID = re.compile(r"^eipalloc-[0-9a-f]{8,17}$")
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 _NETWORK_INTERFACE_ID = re.compile(r"^eni-[0-9a-f]{8,17}$")
-# An IAM role's ARN (a path is allowed; names are 1-64 of IAM's characters). The fleet document's
-# schema (route.role_arn) uses the same pattern.
-ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\w+=,.@-]+/){0,20}[\w+=,.@-]{1,64}$")
-MAX_ROLE_ARN_BYTES = 1024
-# STS's ExternalId: 2-1224 of these characters.
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 # node1 .. nodeN: the template has two, the core does not care how many.
 _MAX_NODES = 16
 # A control request probes once, writes, may move the EIP (verified for up to 10 s) and answers
@@ -116,6 +112,8 @@ class Settings:
     # Each observer rewrites its report at least this often, so the others can tell it is alive
     # (OBSERVER_HEARTBEAT_SECONDS); a verdict change is written at once.
     observer_heartbeat_seconds: float = 10.0
+    # How probes authenticate (HEALTH_CHECK_AUTH_*, core/probe_auth): every node of every group.
+    probe_auth: ProbeAuth = NO_PROBE_AUTH
 
     @property
     def shares_verdicts(self) -> bool:
@@ -326,21 +324,15 @@ def _pair_by_network_interface(
 
 def _route_table_role(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     """ROUTE_TABLE_ROLE_ARN and ROUTE_TABLE_ROLE_EXTERNAL_ID: both optional, the ID only with the role."""
-    role_arn = _optional(env, "ROUTE_TABLE_ROLE_ARN", _role_arn)
+    role_arn = _optional(env, "ROUTE_TABLE_ROLE_ARN", parse_role_arn)
     external_id = _optional(
-        env, "ROUTE_TABLE_ROLE_EXTERNAL_ID", _pattern(_EXTERNAL_ID, "2-1224 of letters, digits and +=,.@:/-")
+        env, "ROUTE_TABLE_ROLE_EXTERNAL_ID", _pattern(EXTERNAL_ID, "2-1224 of letters, digits and +=,.@:/-")
     )
     if external_id is not None and role_arn is None:
         raise ConfigError(
             "ROUTE_TABLE_ROLE_EXTERNAL_ID", external_id, "is set without ROUTE_TABLE_ROLE_ARN: no role to assume"
         )
     return role_arn, external_id
-
-
-def _role_arn(text: str) -> str:
-    if len(text.encode("utf-8")) > MAX_ROLE_ARN_BYTES or not ROLE_ARN.fullmatch(text):
-        raise ValueError("must be an IAM role ARN such as arn:aws:iam::111122223333:role/route-mover")
-    return text
 
 
 def _reject_duplicates(nodes: list[NodeConfig], suffix: str, key: Callable[[NodeConfig], str], what: str) -> None:
@@ -438,6 +430,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         observer_heartbeat_seconds=heartbeat,
         route_table_role_arn=route_table_role_arn,
         route_table_role_external_id=route_table_role_external_id,
+        probe_auth=load_probe_auth(env),
     )
 
 

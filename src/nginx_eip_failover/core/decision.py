@@ -31,6 +31,7 @@ ALERT_FOREIGN_HOLDER = "foreign_holder"
 ALERT_MOVE_FAILING = "move_failing"
 ALERT_ADDRESSES_MISSING = "addresses_missing"
 ALERT_OBSERVER_ISOLATED = "observer_isolated"
+ALERT_PROBE_AUTH_FAILED = "probe_auth_failed"
 # After a failed move the next attempt waits 1, 2, 4 ... seconds, at most this long, so an EC2
 # outage or a missing permission does not turn every probe cycle into another failing call.
 MAX_MOVE_BACKOFF_SECONDS = 30.0
@@ -50,6 +51,9 @@ class Verdict:
     # The prober's own run that this verdict ends (core/streaks: seen-at times, oldest first, this
     # verdict's last). Empty: a run of this verdict alone (a prober that keeps no runs).
     run: tuple[float, ...] = ()
+    # Every probe of the node was refused its credentials (Observation.auth_failed): `ok` is False so
+    # that the node is not sent the addresses, but the node's health does not change (record_probes).
+    auth_failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,9 @@ class Context:
     # uncounted; the addresses are still never sent to a node after the decider saw it fail
     # (simulator seed 11: a preempt towards a node whose failed probe was the decision's own).
     seen_failing: frozenset[str] = frozenset()
+    # The nodes whose probes of this round were refused their credentials (`auth_failing_in`): the
+    # probe_auth_failed alert is raised while there are any.
+    auth_failing: frozenset[str] = frozenset()
 
     def entry(self, event: str, reason: str, node: str | None = None, **detail: object) -> HistoryEntry:
         # Every entry's text is bounded in bytes here, whatever a node or EC2 answered.
@@ -95,6 +102,17 @@ def failing_in(verdicts: Mapping[str, Verdict]) -> frozenset[str]:
     return frozenset(node for node, verdict in verdicts.items() if not verdict.ok)
 
 
+def auth_failing_in(verdicts: Mapping[str, Verdict]) -> frozenset[str]:
+    """The nodes whose verdict is an auth failure (what `Context.auth_failing` holds)."""
+    return frozenset(node for node, verdict in verdicts.items() if verdict.auth_failed)
+
+
+def round_context(settings: Settings, now: float, actor: str, verdicts: Mapping[str, Verdict]) -> Context:
+    """The context of a decision on one probe round: the nodes it saw failing, and those that refused
+    its credentials (the monitor's cycle, a plan and their replays build it the same way)."""
+    return Context(settings, now, actor, failing_in(verdicts), auth_failing_in(verdicts))
+
+
 def node_verdicts(observations: Iterable[Observation], quorum: int = 1) -> dict[str, Verdict]:
     """Combine observations into one verdict per node.
 
@@ -106,7 +124,13 @@ def node_verdicts(observations: Iterable[Observation], quorum: int = 1) -> dict[
     for observation in observations:
         by_node.setdefault(observation.node, []).append(observation)
     verdicts: dict[str, Verdict] = {}
-    for node, seen in by_node.items():
+    for node, probes in by_node.items():
+        # A probe refused its credentials says nothing of the node's health: it does not vote. When
+        # no probe of the node got past them, the verdict is an auth failure (record_probes).
+        seen = [o for o in probes if not o.auth_failed]
+        if not seen:
+            verdicts[node] = Verdict(ok=False, detail=bounded(probes[0].detail), auth_failed=True)
+            continue
         failed = [o for o in seen if not o.ok]
         ok = len(failed) < min(quorum, len(seen))
         first = seen[0] if ok else failed[0]
@@ -133,13 +157,18 @@ def record_probes(
     A failure counts at a moment the node was failing: when its answer came, or when it was sent if
     no answer came (streaks.seen_at). So a blip shorter than (FallThreshold - 1) intervals never
     completes a run, however many probers see it and however late their answers arrive.
+
+    An auth failure (the node refused the probe's credentials: `Verdict.auth_failed`) changes nothing
+    here: the node answered, so it is not failing, and it did not pass its check, so it does not rise.
+    It does stay in `Context.seen_failing`, so no address is sent to it (`decide`), and it raises the
+    probe_auth_failed alert. (HealthCheckAuthFailureIsDown makes a 401/403 a plain failure instead.)
     """
     settings = ctx.settings
     at = ctx.now if probed_at is None else probed_at
     nodes = dict(state.nodes)
     for node in settings.nodes:
         verdict = verdicts.get(node.name)
-        if verdict is None:
+        if verdict is None or verdict.auth_failed:
             continue
         old = state.health(node.name)
         seen = at + _failure_offset(verdict)
@@ -302,6 +331,8 @@ def decide(
         ),
     )
     notices += changed
+    state, refused = record_auth_failures(state, ctx)
+    notices += refused
     target, reason = _desired_node(state, holder, settings, ctx.now, ctx.seen_failing)
     state, split = _set_alert(
         state,
@@ -590,6 +621,24 @@ def record_isolation(
         reason = message if isolated else "every observer reaches a node again"
         entry = ctx.entry(event, reason, observers=",".join(sorted(isolated)))
         state = state.with_history(entry, ctx.settings.history_limit)
+    return state, notices
+
+
+def record_auth_failures(state: ControllerState, ctx: Context) -> tuple[ControllerState, Notices]:
+    """Raise `probe_auth_failed` while the deciding round's probes of a node are refused their
+    credentials, clear it once none is; the history records both changes, naming the nodes."""
+    failing = ctx.auth_failing
+    nodes = ", ".join(sorted(failing))
+    message = (
+        f"{nodes} refused the health check's credentials (401/403): counted neither as down nor as up; "
+        "check HealthCheckAuthSecretArn and the nodes' auth"
+    )
+    notice = Notice(ALERT_PROBE_AUTH_FAILED, "warning", f"group {ctx.settings.group}: {message}")
+    state, notices = _set_alert(state, ALERT_PROBE_AUTH_FAILED, bool(failing), notice)
+    if notices:
+        event = ALERT_PROBE_AUTH_FAILED if failing else f"{ALERT_PROBE_AUTH_FAILED}_cleared"
+        reason = message if failing else "every node accepts the health check's credentials again"
+        state = state.with_history(ctx.entry(event, reason, nodes=nodes), ctx.settings.history_limit)
     return state, notices
 
 

@@ -32,6 +32,7 @@ class ConfigError(FailoverError):
     def __init__(self, variable: str, value: object, problem: str) -> None:
         self.variable = variable
         self.value = value
+        self.problem = problem
         super().__init__(f"configuration error: {variable}={_show(value)} {problem}")
 
 

@@ -25,7 +25,8 @@ from nginx_eip_failover.core.config import (
     Settings,
     _health_check_url,
 )
-from nginx_eip_failover.core.errors import FleetConfigError
+from nginx_eip_failover.core.errors import ConfigError, FleetConfigError
+from nginx_eip_failover.core.probe_auth import FIELD_OF, ProbeAuth, probe_auth_from_fields
 
 # Per-group overrides the document may carry (schema: definitions.settings).
 _GROUP_SETTINGS = (
@@ -161,7 +162,12 @@ def _group(raw: Mapping[str, Any], base: Settings) -> Settings:
                     "is required when the group has secondary_private_ips, routes or EIPs by private IP "
                     "(they land on an ENI)",
                 )
-    overrides = {key: raw.get("settings", {})[key] for key in _GROUP_SETTINGS if key in raw.get("settings", {})}
+    overrides: dict[str, Any] = {
+        key: raw.get("settings", {})[key] for key in _GROUP_SETTINGS if key in raw.get("settings", {})
+    }
+    auth = raw.get("settings", {}).get("health_check_auth")
+    if auth is not None:
+        overrides["probe_auth"] = _group_probe_auth(name, auth)
     return replace(
         base,
         group=name,
@@ -198,6 +204,16 @@ def _routes(group: str, raw_routes: Iterable[Mapping[str, Any]], base: Settings)
                 )
         routes.append(RouteSpec(route["destination"], tuple(route["route_table_ids"]), role_arn))
     return tuple(routes)
+
+
+def _group_probe_auth(name: str, fields: Mapping[str, Any]) -> ProbeAuth:
+    """A group's `settings.health_check_auth`, checked by the same rules as the template's parameters."""
+    try:
+        auth = probe_auth_from_fields(fields)
+    except ConfigError as exc:
+        field = f"settings.health_check_auth.{FIELD_OF.get(exc.variable, exc.variable)}"
+        raise FleetConfigError(name, field, exc.value, exc.problem) from None
+    return replace(auth, where=f"fleet group {name} settings.health_check_auth")
 
 
 def _check_unique(base: Settings, groups: tuple[Settings, ...], reserved: tuple[Settings, ...] = ()) -> None:

@@ -232,7 +232,10 @@ def recorded_observation(observation: Observation) -> Observation:
 def _observation_to_list(observation: Observation) -> list[Any]:
     fields = [observation.node, observation.ok, observation.latency_ms, observation.detail, observation.observer]
     # A timeout is recorded as a sixth element (records written before it have five), the prober's run
-    # as a seventh (core/streaks; records written before per-prober runs have none).
+    # as a seventh (core/streaks; records written before per-prober runs have none), an auth failure
+    # (core/probe_auth) as an eighth.
+    if observation.auth_failed:
+        return [*fields, observation.timed_out, list(observation.run), True]
     if observation.run:
         # Unrounded: the replay compares these times with the state's (a run's span with whole
         # intervals, its results with the newest contrary one), which are stored unrounded too.
@@ -250,6 +253,7 @@ def _observation_from_list(data: Sequence[Any]) -> Observation:
         observer=str(observer),
         timed_out=bool(rest and rest[0]),
         run=tuple(float(at) for at in rest[1]) if len(rest) > 1 else (),
+        auth_failed=len(rest) > 2 and bool(rest[2]),
     )
 
 

@@ -43,6 +43,9 @@ class Observation:
     # The prober's own run that this probe extends (core/streaks): the seen-at times of its
     # consecutive results of this node with this outcome, this one last. Empty: a run of one.
     run: tuple[float, ...] = ()
+    # The node refused the probe's credentials (401/403, or they could not be read): `ok` is False,
+    # but the node answered, so this is neither a failure that counts nor a success (core/probe_auth).
+    auth_failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,13 @@ class PreflightEc2Checks(Protocol):
     def replace_route(self, node: NodeConfig, route: RouteSpec, table: str) -> CheckRow: ...
     def route_role(self, role_arn: str, tables: Sequence[str]) -> list[CheckRow]:
         """The role can be assumed (sts:AssumeRole), and each of `tables` described with it."""
+        ...
+
+
+class ProbeSecretChecks(Protocol):
+    def check(self) -> list[tuple[str, str, str | None]]:
+        """Read every health check secret now: (template parameter, ARN, None or the problem) each,
+        never a value (adapters/probe_credentials)."""
         ...
 
 

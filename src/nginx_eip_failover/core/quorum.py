@@ -59,6 +59,8 @@ def report_of(
     seen_at: dict[str, float] = {}
     runs: dict[str, tuple[float, ...]] = {}
     for observation in observations:
+        if observation.auth_failed:
+            continue  # refused its credentials: this observer has no vote on the node this round
         if ok.get(observation.node, True):
             ok[observation.node] = observation.ok
             details[observation.node] = bounded(observation.detail)

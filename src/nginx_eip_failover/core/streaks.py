@@ -79,7 +79,14 @@ class ProbeRuns:
         for observation in observations:
             by_node.setdefault(observation.node, []).append(observation)
         runs = dict(self.runs)
-        for node, seen in by_node.items():
+        for node, probes in by_node.items():
+            seen = [o for o in probes if not o.auth_failed]
+            if not seen:
+                # Refused its credentials: the prober did not see the node's health, so its run of
+                # either outcome is no longer consecutive (a failure, an auth failure, a failure is
+                # not two failures in a row, nor are two successes around one).
+                runs.pop(node, None)
+                continue
             failed = [o for o in seen if not o.ok]
             # One round's outcome per node, by the same quorum rule as `decision.node_verdicts`.
             ok = len(failed) < min(settings.quorum, len(seen))

@@ -85,6 +85,7 @@ def build_preflight(settings: Settings, env: Mapping[str, str], *, in_monitor: b
     from nginx_eip_failover.adapters.health_probe import HealthProber
     from nginx_eip_failover.adapters.sns_notifier import Notifier
     from nginx_eip_failover.adapters.triggers import TriggerPreflightChecks
+    from nginx_eip_failover.handlers.wiring import probe_credentials
     from nginx_eip_failover.service.preflight import Preflight
 
     targets = targets_from_env(env, in_monitor=in_monitor)
@@ -92,7 +93,13 @@ def build_preflight(settings: Settings, env: Mapping[str, str], *, in_monitor: b
         settings,
         ec2=Ec2PreflightChecks(aws_clients.ec2(), route_role=partial(_route_role, settings)),
         store=PreflightStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
-        prober=HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle, observer="preflight"),
+        prober=HealthProber(
+            settings.nodes,
+            settings.timeout_seconds,
+            settings.ca_bundle,
+            observer="preflight",
+            credentials=probe_credentials(settings.probe_auth),
+        ),
         notifier=Notifier(None, settings.topic_arn, source="nginx-eip-failover", connect=aws_clients.sns),
         targets=targets,
         # Only the clients a configured check needs.
@@ -102,6 +109,7 @@ def build_preflight(settings: Settings, env: Mapping[str, str], *, in_monitor: b
             scheduler=aws_clients.client("scheduler") if targets.schedule_name else None,
         ),
         actor="monitor" if in_monitor else "operator",
+        secrets=probe_credentials(settings.probe_auth),
     )
 
 

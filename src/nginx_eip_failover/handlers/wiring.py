@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from nginx_eip_failover.adapters.dynamodb.stop_flag import StopFlagTable
     from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget
     from nginx_eip_failover.adapters.ec2.assumed_role import AssumedRoleEc2
+    from nginx_eip_failover.adapters.probe_credentials import ProbeCredentials
     from nginx_eip_failover.core.ports import EipPort
+    from nginx_eip_failover.core.probe_auth import ProbeAuth
     from nginx_eip_failover.service.controller import FailoverController
     from nginx_eip_failover.service.fleet import Fleet
     from nginx_eip_failover.service.shared_probes import ProbeRounds
@@ -47,11 +49,18 @@ def build_controller(settings: Settings) -> FailoverController:
         eip=StopGuardedMover(_mover(settings), stop_flag(settings.table_name)),
         # A fleet cycle probes each node once, however many groups (address sets) it serves.
         prober=SharedProber(
-            HealthProber(settings.nodes, settings.timeout_seconds, settings.ca_bundle, observer=settings.observer),
+            HealthProber(
+                settings.nodes,
+                settings.timeout_seconds,
+                settings.ca_bundle,
+                observer=settings.observer,
+                credentials=probe_credentials(settings.probe_auth),
+            ),
             settings.nodes,
             probe_rounds(),
             observer=settings.observer,
             timeout_seconds=settings.timeout_seconds,
+            auth=settings.probe_auth,
         ),
         notifier=Notifier(
             None,
@@ -81,6 +90,17 @@ def probe_rounds() -> ProbeRounds:
     from nginx_eip_failover.service.shared_probes import ProbeRounds
 
     return ProbeRounds()
+
+
+@cache
+def probe_credentials(auth: ProbeAuth) -> ProbeCredentials | None:
+    """The health checks' credentials (core/probe_auth), read once per container for every group and
+    the preflight; None when probes do not authenticate (nothing imported, nothing read)."""
+    if not auth.enabled:
+        return None
+    from nginx_eip_failover.adapters.probe_credentials import ProbeCredentials
+
+    return ProbeCredentials(auth)
 
 
 @cache

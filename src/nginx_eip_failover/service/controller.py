@@ -23,10 +23,10 @@ from nginx_eip_failover.core.decision import (
     Decision,
     complete_move,
     decide,
-    failing_in,
     is_eligible,
     node_verdicts,
     record_probes,
+    round_context,
 )
 from nginx_eip_failover.core.errors import ConflictError, ElasticIpError, MoveCancelledError, RefusedError
 from nginx_eip_failover.core.ports import (
@@ -130,6 +130,14 @@ class FailoverController:
 
     def probe(self, budget_seconds: float | None = None) -> list[Observation]:
         observations = self._prober.probe_all(budget_seconds)
+        refused = [o for o in observations if o.auth_failed]
+        if refused:
+            # Said every round it lasts (the alert only on its change): the nodes and why, never a credential.
+            metrics.add_metric(name="ProbeAuthFailures", unit=MetricUnit.Count, value=len(refused))
+            logger.warning(
+                "health check credentials refused",
+                extra={"group": self.settings.group, "refused": {o.node: o.detail for o in refused}},
+            )
         if self._per_node_metrics:
             for observation in observations:
                 add_node_metric(observation.node, "ProbeLatency", MetricUnit.Milliseconds, observation.latency_ms)
@@ -149,10 +157,10 @@ class FailoverController:
         self.observers.share(observations, probed_at)
         settings = self.settings
 
-        seen_failing = failing_in(node_verdicts(observations, settings.quorum))
+        round_verdicts = node_verdicts(observations, settings.quorum)
 
         def build(state: ControllerState, seen: Association, now: float) -> Decision:
-            ctx = Context(settings, now, actor, seen_failing)
+            ctx = round_context(settings, now, actor, round_verdicts)
             may_move = time_left is None or time_left() >= MOVE_TIME_RESERVE_SECONDS
             move_id = self._new_id()
             missing = seen.missing  # an address set's stragglers
@@ -232,7 +240,11 @@ class FailoverController:
         seen = self._eip.describe()
         verdicts = node_verdicts(observations, self.settings.quorum)
         # As run_cycle decides (an operator's request decides as run_control does: without it).
-        ctx = Context(self.settings, self._clock(), actor, failing_in(verdicts) if request is None else frozenset())
+        now = self._clock()
+        if request is None:
+            ctx = round_context(self.settings, now, actor, verdicts)
+        else:
+            ctx = Context(self.settings, now, actor)
         recorded = record_probes(snapshot.state, verdicts, ctx, probed_at)
         try:
             if request is None:

@@ -12,7 +12,9 @@ call that changes nothing) and becomes one row: check, target, ok, why not.
   preflight's own items, never on the state item;
 - the schedule is enabled and targets the monitor (`scheduler:GetSchedule` or `events:DescribeRule`
   + `events:ListTargetsByRule`), and the node alarms invoke the monitor (`cloudwatch:DescribeAlarms`);
-  either is skipped with a "not configured" row when its variable is not set.
+  either is skipped with a "not configured" row when its variable is not set;
+- with authenticated health checks, each secret can be read and holds what its kind needs
+  (`secretsmanager:GetSecretValue` or `ssm:GetParameter`), the row naming the template parameter.
 
 Here is the runner, which reaches AWS only through ports (core/ports.py). The rows, the table and
 the alert's transitions are pure (core/preflight.py); the checks that call AWS are adapters
@@ -37,6 +39,7 @@ from nginx_eip_failover.core.ports import (
     PreflightStorePort,
     PreflightTriggerChecks,
     Prober,
+    ProbeSecretChecks,
 )
 from nginx_eip_failover.core.preflight import (
     CheckRow,
@@ -50,6 +53,7 @@ from nginx_eip_failover.core.preflight import (
     ok,
     route_roles_to_check,
 )
+from nginx_eip_failover.core.probe_auth import secret_service
 from nginx_eip_failover.observability import logger
 
 
@@ -82,8 +86,10 @@ class Preflight:
         targets: PreflightTargets,
         actor: str = "operator",
         clock: Callable[[], float] = time.time,
+        secrets: ProbeSecretChecks | None = None,
     ) -> None:
         self.settings = settings
+        self._secrets = secrets
         self._ec2 = ec2
         self._store = store
         self._prober = prober
@@ -117,7 +123,8 @@ class Preflight:
             seen = "write accepted" if newer is None else f"write authorised (a newer run at {_iso(newer)} is kept)"
             write_row = ok(write_check, write_target, seen)
         record, read_row = self._read_alert()
-        rows = [*self._ec2_rows(), *self._guard("health probe", "nodes", self._health), write_row, read_row]
+        rows = [*self._ec2_rows(), *self._guard("health check secrets", "-", self._secret_rows)]
+        rows += [*self._guard("health probe", "nodes", self._health), write_row, read_row]
         rows += self._guard("schedule", "-", self._schedule)
         rows += self._guard("cloudwatch:DescribeAlarms", "alarms", self._alarms)
         notices = self._keep_alert(record, rows, now)
@@ -170,6 +177,14 @@ class Preflight:
 
     def _health(self) -> list[CheckRow]:
         return check_health(self._prober, self.settings.nodes)
+
+    def _secret_rows(self) -> list[CheckRow]:
+        rows = []
+        for parameter, arn, problem in self._secrets.check() if self._secrets is not None else []:
+            check = "ssm:GetParameter" if secret_service(arn) == "ssm" else "secretsmanager:GetSecretValue"
+            target = f"{parameter} {arn}"
+            rows.append(ok(check, target, "read; well-formed") if problem is None else failed(check, target, problem))
+        return rows
 
     def _schedule(self) -> list[CheckRow]:
         return self._triggers.schedule(self._targets)

@@ -37,9 +37,9 @@ from nginx_eip_failover.core.decision import (
     Decision,
     complete_move,
     decide,
-    failing_in,
     node_verdicts,
     record_probes,
+    round_context,
 )
 from nginx_eip_failover.core.errors import ConfigError, InvalidRequestError
 from nginx_eip_failover.core.log_records import (
@@ -271,7 +271,11 @@ def run_change(state: ControllerState, change: ChangeRecord, settings: Settings,
         return Decision(new, None, "", notices)
     assert change.move_id is not None
     verdicts = node_verdicts(change.observations, settings.quorum)
-    ctx = Context(settings, change.at, change.actor, failing_in(verdicts) if change.op != "control" else frozenset())
+    ctx = (
+        round_context(settings, change.at, change.actor, verdicts)
+        if change.op != "control"
+        else Context(settings, change.at, change.actor)
+    )
     recorded = record_probes(state, verdicts, ctx, change.probed_at)
     if change.op == "control":
         assert change.request is not None
@@ -287,7 +291,7 @@ def run_change(state: ControllerState, change: ChangeRecord, settings: Settings,
 
 def run_steady(state: ControllerState, cycle: SteadyCycle, settings: Settings, association: str | None) -> Decision:
     verdicts = node_verdicts(cycle.observations, settings.quorum)
-    ctx = Context(settings, cycle.at, cycle.actor, failing_in(verdicts))
+    ctx = round_context(settings, cycle.at, cycle.actor, verdicts)
     recorded = record_probes(state, verdicts, ctx, cycle.probed_at)
     return decide(recorded, association, ctx, move_id=cycle.move_id, may_move=cycle.may_move, missing=cycle.missing)
 

@@ -23,10 +23,11 @@ from dataclasses import replace
 
 from nginx_eip_failover.core.config import NodeConfig
 from nginx_eip_failover.core.ports import Observation, Prober
+from nginx_eip_failover.core.probe_auth import ProbeAuth
 
 # The results of one round, by URL: whose node name a group reads them under is its own.
 _ByUrl = dict[str, Observation]
-_Key = tuple[str, float, frozenset[str]]
+_Key = tuple[str, float, frozenset[str], ProbeAuth | None]
 
 
 class ProbeRounds:
@@ -84,15 +85,22 @@ class SharedProber:
     """A group's Prober whose cycle probe is shared with every group probing the same node URLs."""
 
     def __init__(
-        self, prober: Prober, nodes: Sequence[NodeConfig], rounds: ProbeRounds, *, observer: str, timeout_seconds: float
+        self,
+        prober: Prober,
+        nodes: Sequence[NodeConfig],
+        rounds: ProbeRounds,
+        *,
+        observer: str,
+        timeout_seconds: float,
+        auth: ProbeAuth | None = None,
     ) -> None:
         self._prober = prober
         self._nodes = tuple(nodes)
         self._rounds = rounds
         self._urls = {node.name: node.health_check_url for node in self._nodes}
         # Groups share only probes that would be the same: from one observer, with one timeout (the
-        # stack's today), of the same URLs.
-        self.key: _Key = (observer, timeout_seconds, frozenset(self._urls.values()))
+        # stack's today), of the same URLs, with the same credentials (a group's health_check_auth).
+        self.key: _Key = (observer, timeout_seconds, frozenset(self._urls.values()), auth)
         self._used_round: int | None = None
 
     def probe_all(self, budget_seconds: float | None = None) -> list[Observation]:

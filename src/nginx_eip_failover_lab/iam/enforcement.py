@@ -270,7 +270,7 @@ class IamEnforcer:
 
     def _context(self, statements: tuple[Statement, ...], resource: Resource) -> dict[str, ContextValue]:
         keys = tag_keys(statements)
-        if not keys or not resource.arn.startswith("arn:aws:ec2:"):
+        if not keys or not resource.arn.startswith(("arn:aws:ec2:", "arn:aws:secretsmanager:", "arn:aws:ssm:")):
             return {}
         tags = self._tags_of(resource.arn)
         context: dict[str, ContextValue] = {}
@@ -434,6 +434,19 @@ def lab_lookups(clients: Callable[[str], Any]) -> dict[str, Callable[[str], Any]
     topic_keys: dict[str, str | None] = {}
 
     def tags_of(arn: str) -> Mapping[str, str]:
+        if arn.startswith("arn:aws:secretsmanager:"):
+            try:
+                tags = clients("secretsmanager").describe_secret(SecretId=arn).get("Tags") or []
+            except Exception:  # no such secret: no tags (the call itself then fails as AWS's would)
+                return {}
+            return {tag["Key"]: tag["Value"] for tag in tags}
+        if arn.startswith("arn:aws:ssm:"):
+            name = "/" + arn.split(":parameter/", 1)[1]
+            try:
+                answer = clients("ssm").list_tags_for_resource(ResourceType="Parameter", ResourceId=name)
+            except Exception:
+                return {}
+            return {tag["Key"]: tag["Value"] for tag in answer.get("TagList") or []}
         resource_id = arn.rsplit("/", 1)[-1]
         answer = clients("ec2").describe_tags(Filters=[{"Name": "resource-id", "Values": [resource_id]}])
         return {tag["Key"]: tag["Value"] for tag in answer.get("Tags") or []}

@@ -44,7 +44,7 @@ _PLACEHOLDER_PARAMETERS: dict[str, tuple[str, ...]] = {
 # A placeholder the API defaults when the request leaves it out.
 _PLACEHOLDER_DEFAULTS = {"GroupName": "default"}
 # Parameters that are whole ARNs of the action's resource (the placeholder is then not needed).
-_ARN_PARAMETERS = ("TopicArn", "FunctionName", "KeyId", "ResourceArn", "RoleArn")
+_ARN_PARAMETERS = ("TopicArn", "FunctionName", "KeyId", "ResourceArn", "RoleArn", "SecretId", "Name")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,20 @@ from typing import Any
 
 from nginx_eip_failover_lab.processes import ManagedProcess, free_port, wait_until
 
-from .nginx_node import API_VERSION, UPSTREAM, _write_atomically, ensure_nginx, upstream_document
+from .nginx_node import (
+    API_VERSION,
+    UPSTREAM,
+    _write_atomically,
+    check_authorization_value,
+    ensure_nginx,
+    upstream_document,
+)
+
+
+def _auth_guard(authorization: str | None) -> str:
+    if authorization is None:
+        return ""
+    return f'            if ($http_authorization != "{authorization}") {{ return 401; }}\n'
 
 
 class PortNode:
@@ -38,6 +51,7 @@ class PortNode:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.peers_up = True
         self.serving = True
+        self.authorization: str | None = None  # the Authorization header the node requires (None: none)
         self._write()
 
     @property
@@ -70,6 +84,13 @@ class PortNode:
     def set_peers(self, up: bool) -> None:
         self.peers_up = up
         self._write()
+
+    def require_authorization(self, value: str | None) -> None:
+        """Require `value` as every request's Authorization header (401 otherwise), as a protected
+        NGINX Plus API does; the fleet's nginx restarts with the new configuration (a few ms)."""
+        check_authorization_value(value)
+        self.authorization = value
+        self.owner.restart()
 
     def describe(self) -> dict[str, Any]:
         return {"port": self.port, "state": self.state, "health_check_url": self.health_url, "pid": self.pid}
@@ -119,7 +140,7 @@ class FleetNginx:
         listen 127.0.0.1:{node.port};
         location = {api}/http/upstreams/{UPSTREAM} {{
             if (!-f {node.dir}/running) {{ return 444; }}
-            alias {node.dir}/upstream.json;
+{_auth_guard(node.authorization)}            alias {node.dir}/upstream.json;
         }}
         location / {{ return 404 '{{"error":{{"status":404,"text":"path not found"}}}}'; }}
     }}
@@ -168,6 +189,12 @@ http {{
     def stop(self) -> None:
         if self._process is not None:
             self._process.stop()
+
+    def restart(self) -> None:
+        """A new configuration (a node's auth): stopped and started again on the same ports."""
+        if self.running:
+            self.stop()
+            self.start()
 
     def _all_answer(self) -> bool:
         import socket

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -76,7 +77,23 @@ def ensure_nginx(*, install: bool = True, say: Any = None) -> str:
     raise NginxMissingError(install_instructions())
 
 
-def nginx_config(directory: Path, port: int) -> str:
+def nginx_config(
+    directory: Path, port: int, authorization: str | None = None, tls: tuple[Path, Path] | None = None
+) -> str:
+    """`authorization`: the exact Authorization header the node requires of every request (a bearer
+    token, or basic auth's "Basic <base64>"), as a protected NGINX Plus API would; others get 401.
+    `tls`: (the server's PEM certificate and key, the CA its clients' certificates must chain to):
+    https with mutual TLS (`ssl_verify_client on`: a request without a valid client certificate gets
+    nginx's 400 page)."""
+    # nginx compares the header as a string: the value is the lab's own (no quotes or backslashes).
+    guard = f'        if ($http_authorization != "{authorization}") {{ return 401 \'{{"error":"unauthorized"}}\'; }}\n'
+    guard = guard if authorization is not None else ""
+    listen = f"127.0.0.1:{port}"
+    if tls is not None:
+        listen += (
+            f" ssl;\n        ssl_certificate {tls[0]};\n        ssl_certificate_key {tls[0]};\n"
+            f"        ssl_client_certificate {tls[1]};\n        ssl_verify_client on"
+        )
     user = "user root root;\n" if os.geteuid() == 0 else ""  # workers read files in the caller's private dirs
     api = f"/api/{API_VERSION}"
     temp = directory / "temp"
@@ -96,16 +113,24 @@ http {{
     scgi_temp_path {temp}/scgi;
     default_type application/json;
     server {{
-        listen 127.0.0.1:{port};
+        listen {listen};
         server_name localhost;
         add_header Cache-Control "no-store" always;
-        location = {api}/nginx {{ alias {directory}/api/nginx.json; }}
+{guard}        location = {api}/nginx {{ alias {directory}/api/nginx.json; }}
         location = {api}/http/upstreams/{UPSTREAM} {{ alias {directory}/api/upstream.json; }}
         location = {api}/ {{ return 200 '["nginx","processes","connections","http","stream","ssl","workers"]'; }}
         location / {{ return 404 '{{"error":{{"status":404,"text":"path not found","code":"PathNotFound"}}}}'; }}
     }}
 }}
 """
+
+
+def check_authorization_value(value: str | None) -> None:
+    """The lab writes the value into nginx's configuration: nothing that would end its string."""
+    if value is not None and any(char in value for char in "\"'\\;{}$\n\r"):
+        raise ValueError(
+            "the lab's Authorization value must not hold quotes, backslashes, ';', '$', braces or newlines"
+        )
 
 
 def upstream_document(up: bool, peers: int = 2) -> dict[str, Any]:
@@ -150,6 +175,8 @@ class NginxNode:
         self.hung = False
         self.peers_up = True
         self.raw_body: str | None = None  # served at the health URL instead of the upstream document
+        self.authorization: str | None = None  # the Authorization header every request needs (None: none)
+        self.tls: tuple[Path, Path] | None = None  # (server PEM, client CA): mutual TLS (None: plain http)
         self.generation = 0
         for sub in ("api", "temp"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
@@ -159,7 +186,8 @@ class NginxNode:
 
     @property
     def health_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/{API_VERSION}/http/upstreams/{UPSTREAM}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/api/{API_VERSION}/http/upstreams/{UPSTREAM}"
 
     @property
     def api_url(self) -> str:
@@ -228,6 +256,25 @@ class NginxNode:
         self.peers_up = up
         self._write_api()
 
+    def require_authorization(self, value: str | None) -> None:
+        """Require `value` as every request's Authorization header (401 otherwise); None: no auth.
+        A running node is restarted on its port with the new configuration."""
+        check_authorization_value(value)
+        self.authorization = value
+        self._reconfigure()
+
+    def require_client_certificate(self, server_pem: Path | None, client_ca: Path | None = None) -> None:
+        """Serve https with `server_pem` (certificate and key) and require a client certificate that
+        chains to `client_ca` (mutual TLS); None: plain http again. The health URL changes scheme."""
+        self.tls = (server_pem, client_ca) if server_pem is not None and client_ca is not None else None
+        self._reconfigure()
+
+    def _reconfigure(self) -> None:
+        self.config_path.write_text(nginx_config(self.dir, self.port, self.authorization, self.tls))
+        if self.running:
+            self.stop()
+            self.start()
+
     def serve_raw(self, body: str | None) -> None:
         """Serve `body` (e.g. garbage, or JSON that is not an upstream) at the health URL; None: the
         upstream document again."""
@@ -245,8 +292,16 @@ class NginxNode:
         }
 
     def _answers(self) -> bool:
+        if self.tls is not None:  # mutual TLS: the port accepting connections is enough to go on
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+        headers = {"Authorization": self.authorization} if self.authorization is not None else {}
+        request = urllib.request.Request(self.api_url, headers=headers)  # noqa: S310 - 127.0.0.1 only
         try:
-            with urllib.request.urlopen(self.api_url, timeout=0.5) as response:  # noqa: S310 - 127.0.0.1 only
+            with urllib.request.urlopen(request, timeout=0.5) as response:  # noqa: S310 - 127.0.0.1 only
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False
