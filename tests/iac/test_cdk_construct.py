@@ -16,6 +16,7 @@ from aws_cdk import assertions  # noqa: E402
 from nginx_eip_failover_cdk import (  # noqa: E402
     CodeNotBuiltError,
     FailoverPolicy,
+    HealthAuth,
     HealthChecks,
     Network,
     NginxEipFailover,
@@ -281,6 +282,39 @@ def test_a_route_table_role_is_assumable_and_reaches_the_environment() -> None:
     assert "StsInterfaceEndpoint" not in _named(plain, "AWS::EC2::VPCEndpoint")
     lean = _named(plain, "AWS::IAM::Role")["MonitorFunctionRole"]
     assert "AssumeTheRouteTableRole" not in [sid for sid, _ in _statements(lean)]
+
+
+def test_health_check_secrets_are_readable_each_through_its_own_service_only() -> None:
+    token = "arn:aws:ssm:us-east-1:123456789012:parameter/nginx/probe-token"
+    cert = "arn:aws:secretsmanager:us-east-1:123456789012:secret:probe-cert-AbCdEf"
+    template = synth(
+        health_auth=HealthAuth(kind="header", secret_arn=token, client_cert_secret_arn=cert, fleet_secrets="tagged")
+    )
+    secrets = [
+        ("ReadTheHealthCheckSecrets", ["secretsmanager:GetSecretValue"]),
+        ("ReadTheHealthCheckParameters", ["ssm:GetParameter"]),
+        ("ReadFleetHealthCheckSecretsTaggedForThisStack", ["secretsmanager:GetSecretValue"]),
+        ("ReadFleetHealthCheckParametersTaggedForThisStack", ["ssm:GetParameter"]),
+        ("DecryptTheHealthCheckSecretsThroughTheirService", ["kms:Decrypt"]),
+    ]
+    roles = _named(template, "AWS::IAM::Role")
+    assert _statements(roles["MonitorFunctionRole"]) == COMMON + MONITOR_OWN + secrets + ALARMS
+    by_sid = {
+        s["Sid"]: s for s in roles["ControlFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    }
+    assert by_sid["ReadTheHealthCheckSecrets"]["Resource"] == [cert]
+    assert by_sid["ReadTheHealthCheckParameters"]["Resource"] == [token]
+    assert "Condition" in by_sid["ReadFleetHealthCheckSecretsTaggedForThisStack"]
+    assert "kms:ViaService" in by_sid["DecryptTheHealthCheckSecretsThroughTheirService"]["Condition"]["StringEquals"]
+    variables = _named(template, "AWS::Lambda::Function")["MonitorFunction"]["Properties"]["Environment"]["Variables"]
+    assert (variables["HEALTH_CHECK_AUTH_KIND"], variables["HEALTH_CHECK_AUTH_SECRET_ARN"]) == ("header", token)
+    # A token in SSM only: no Secrets Manager grant, no tagged ones.
+    only_token = _named(synth(health_auth=HealthAuth(kind="basic", secret_arn=token)), "AWS::IAM::Role")
+    sids = [sid for sid, _ in _statements(only_token["MonitorFunctionRole"])]
+    assert "ReadTheHealthCheckParameters" in sids and "DecryptTheHealthCheckSecretsThroughTheirService" in sids
+    assert not {"ReadTheHealthCheckSecrets", "ReadFleetHealthCheckSecretsTaggedForThisStack"} & set(sids)
+    with pytest.raises(PropError, match=r"health_auth\.kind='header'"):
+        synth(health_auth=HealthAuth(kind="header"))
 
 
 def test_tuning_props_reach_the_environment() -> None:
