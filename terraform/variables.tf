@@ -470,3 +470,56 @@ variable "preflight_interval_seconds" {
     error_message = "preflight_interval_seconds must be from 0 to 86400, not ${var.preflight_interval_seconds}."
   }
 }
+
+# Found nodes (docs/found-nodes.md): template.yaml's Node1/Node2AutoScalingGroupName, Node1/Node2AvailabilityZone
+# and LifecycleHookTimeoutSeconds. The module mirrors the parameters; the lifecycle hooks, LifecycleFunction and
+# the lookup policy are template.yaml's only so far (tests/iac/test_terraform_parity.py, TEMPLATE_ONLY_RESOURCES).
+variable "node1_auto_scaling_group_name" {
+  description = "Optional Auto Scaling group node 1 runs in (leave node1_instance_id empty); not yet supported by this module. (Node1AutoScalingGroupName)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^[^:]{0,255}$", var.node1_auto_scaling_group_name))
+    error_message = "node1_auto_scaling_group_name must be empty or an Auto Scaling group name (not an ARN), not \"${var.node1_auto_scaling_group_name}\"."
+  }
+}
+
+variable "node1_availability_zone" {
+  description = "Optional AZ of node 1 inside node1_auto_scaling_group_name. (Node1AvailabilityZone)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^([a-z]{2}(-[a-z]+)+-[0-9][a-z])?$", var.node1_availability_zone))
+    error_message = "node1_availability_zone must be empty or an Availability Zone such as eu-west-1a, not \"${var.node1_availability_zone}\"."
+  }
+}
+
+variable "node2_auto_scaling_group_name" {
+  description = "Optional Auto Scaling group of node 2; see node1_auto_scaling_group_name. (Node2AutoScalingGroupName)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^[^:]{0,255}$", var.node2_auto_scaling_group_name))
+    error_message = "node2_auto_scaling_group_name must be empty or an Auto Scaling group name (not an ARN), not \"${var.node2_auto_scaling_group_name}\"."
+  }
+}
+
+variable "node2_availability_zone" {
+  description = "Optional AZ of node 2 inside node2_auto_scaling_group_name. (Node2AvailabilityZone)"
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^([a-z]{2}(-[a-z]+)+-[0-9][a-z])?$", var.node2_availability_zone))
+    error_message = "node2_availability_zone must be empty or an Availability Zone such as eu-west-1b, not \"${var.node2_availability_zone}\"."
+  }
+}
+
+variable "lifecycle_hook_timeout_seconds" {
+  description = "HeartbeatTimeout of the termination lifecycle hook on each node's group. (LifecycleHookTimeoutSeconds)"
+  type        = number
+  default     = 120
+  validation {
+    condition     = var.lifecycle_hook_timeout_seconds >= 60 && var.lifecycle_hook_timeout_seconds <= 900
+    error_message = "lifecycle_hook_timeout_seconds must be in [60, 900], not ${var.lifecycle_hook_timeout_seconds}."
+  }
+}

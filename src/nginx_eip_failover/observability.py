@@ -32,6 +32,14 @@ def add_node_metric(node: str, name: str, unit: MetricUnit, value: float) -> Non
     node_metrics.add_metric(name=name, unit=unit, value=value)
 
 
+def report_refused_probes(group: str, refused: dict[str, str]) -> None:
+    """Nodes whose health endpoint refused the probe's credentials (401/403): said every round it
+    lasts (the alert only on its change), naming the nodes and why, never a credential."""
+    if refused:
+        metrics.add_metric(name="ProbeAuthFailures", unit=MetricUnit.Count, value=len(refused))
+        logger.warning("health check credentials refused", extra={"group": group, "refused": refused})
+
+
 def flush_node_metrics() -> None:
     for node_metrics in _per_node.values():
         if node_metrics.metric_set:  # a status request probes nothing: nothing to flush

@@ -10,6 +10,9 @@
         applied as the fleet document through the ControlFunction
     python -m nginx_eip_failover_lab address-set [--verbose] [--keep]
         a short demo: the address set of group `addr` moves as one on failover
+    python -m nginx_eip_failover_lab found-nodes [--keep]
+        a short demo: nodes in Auto Scaling groups, instances replaced while the EIP stays on the
+        healthy node (docs/found-nodes.md)
     python -m nginx_eip_failover_lab control '{"action": "status"}' [--file PATH]
         invoke the ControlFunction against a running `up` lab
 
@@ -38,6 +41,7 @@ from .invoke import invoke_handler
 from .nodes.nginx_node import NginxMissingError, ensure_nginx
 from .scenarios.address_set_demo import run_address_set_demo
 from .scenarios.demo import NORMAL, QUICK, DemoParameters, DemoScenario, summary_table
+from .scenarios.found_nodes_demo import run_found_nodes_demo
 from .scenarios.replay_check import replay_lab_log
 from .scenarios.timeline import EipObserver, Timeline
 from .scheduler import MonitorScheduler
@@ -240,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", nargs="?", default="demo", choices=["demo", "up", "control", "address-set"])
+    parser.add_argument(
+        "command", nargs="?", default="demo", choices=["demo", "up", "control", "address-set", "found-nodes"]
+    )
     parser.add_argument("request", nargs="?", help="control: the request as JSON")
     parser.add_argument("--quick", action="store_true", help="shorter preempt delay and holds (for CI)")
     parser.add_argument("--verbose", action="store_true", help="print every monitor invocation")
@@ -273,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif args.command == "address-set":
             code = run_address_set_demo(verbose=args.verbose, keep=args.keep)
+        elif args.command == "found-nodes":
+            code = run_found_nodes_demo(keep=args.keep)
         else:
             code = run_demo(params, verbose=args.verbose, keep=args.keep)
     except NginxMissingError as exc:

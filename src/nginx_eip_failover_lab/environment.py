@@ -41,6 +41,13 @@ import nginx_eip_failover
 from . import warm as warm_containers
 from .account import REGION
 from .aws.moto_server import DUMMY_AWS_ENV, MotoServer
+from .aws.node_groups import (
+    NodeGroups,
+    create_lifecycle_hooks,
+    create_node_groups,
+    group_instances,
+    termination_event,
+)
 from .aws.proxy import AwsProxy
 from .aws.triggers import create_triggers
 from .iam.enforcement import IamEnforcer, access_key_for, enforcement_enabled, lab_lookups
@@ -53,6 +60,8 @@ from .stack.fixtures import Pair, SecondSet, create_instance, create_pair, creat
 from .stack.provisioner import LabStack, create_stack
 from .stack.template import CONTROL_FUNCTION, MONITOR_FUNCTION, StackTemplate, TemplateError, find_template
 from .stack.triggers import alarm_event
+
+LIFECYCLE_FUNCTION = "LifecycleFunction"  # found nodes only (template.yaml)
 
 NODE_NAMES = ("node1", "node2")
 
@@ -120,6 +129,7 @@ class LabEnvironment:
         address_set_group: bool = False,
         iam: bool | None = None,
         pair_by_network_interface: bool = False,
+        found_nodes: bool = False,
         pair: Pair | None = None,
         second_address_set: bool = False,
     ) -> None:
@@ -134,6 +144,12 @@ class LabEnvironment:
         self.iam_enforced = enforcement_enabled() if iam is None else iam
         # The stack's own pair by ENI + private IP (Node*NetworkInterfaceId), each node keeping its own EIP.
         self.pair_by_network_interface = pair_by_network_interface
+        # Each node found in an Auto Scaling group of its own (aws/node_groups.py), not by InstanceId.
+        self.found_nodes = found_nodes
+        self.node_groups: NodeGroups | None = None
+        self.lifecycle_hooks: list[tuple[str, str]] = []
+        self.lifecycle_env: dict[str, str] = {}
+        self._group_members: dict[str, str] = {}  # instance -> node, every instance a group ever had
         # Active/active from the template (SecondElasticIpAllocationId): a second EIP on the pair by ENI,
         # on a private IP of its own on each node (second_private_ips); the pair goes by ENI for it.
         self.second_address_set = second_address_set
@@ -174,6 +190,8 @@ class LabEnvironment:
                 self.ec2, by_network_interface=self.pair_by_network_interface or self.second_address_set
             )
             self.second_set = create_second_set(self.ec2, self.pair) if self.second_address_set else None
+            if self.found_nodes:
+                self.node_groups = create_node_groups(self.ec2, self.client("autoscaling"), NODE_NAMES, self.stack_name)
             parameters = {
                 "ElasticIpAllocationId": self.pair.allocation_id,
                 "Node1InstanceId": self.pair.instance_ids[0],
@@ -181,6 +199,7 @@ class LabEnvironment:
                 "Node1HealthCheckUrl": self.nodes["node1"].health_url,
                 "Node2HealthCheckUrl": self.nodes["node2"].health_url,
                 **self._pair_network_interfaces(),
+                **(self.node_groups.parameters() if self.node_groups else {}),
                 **(self.second_set.parameters() if self.second_set is not None else {}),
                 **resolve_settings(self.template, self.settings),
             }
@@ -197,6 +216,9 @@ class LabEnvironment:
                 )
             self.monitor_env = self._function_env(MONITOR_FUNCTION)
             self.control_env = self._function_env(CONTROL_FUNCTION)
+            if self.node_groups is not None:
+                self.lifecycle_hooks = create_lifecycle_hooks(self.client("autoscaling"), self.stack)
+                self.lifecycle_env = self._function_env(LIFECYCLE_FUNCTION)
             self._subscribe_inbox()
             if self.fleet_groups or self.address_set_group:
                 self._start_fleet()
@@ -363,6 +385,9 @@ class LabEnvironment:
         """The node name ("node1", "node2") of a pair member, None when unassociated, "foreign:<id>" otherwise."""
         if instance_id is None:
             return None
+        if self.node_groups is not None:
+            self.group_instances()  # learns every instance the groups have launched
+            return self._group_members.get(instance_id, f"foreign:{instance_id}")
         assert self.pair is not None
         if instance_id in self.pair.instance_ids:
             return NODE_NAMES[self.pair.instance_ids.index(instance_id)]
@@ -398,6 +423,52 @@ class LabEnvironment:
         assert self.stack is not None
         instance = self.instance_id(node)
         return alarm_event(self.stack.alarm_for(instance), instance, state)
+
+    # -- found nodes (aws/node_groups.py) -------------------------------------------------------
+    def group_instances(self, node: str | None = None) -> dict[str, str]:
+        """instance -> lifecycle state of `node`'s group (every group's when None)."""
+        assert self.node_groups is not None, "this lab's nodes are not found in Auto Scaling groups"
+        found: dict[str, str] = {}
+        for name, group in self.node_groups.groups.items():
+            if node in (None, name):
+                members = group_instances(self.client("autoscaling"), group)
+                self._group_members.update(dict.fromkeys(members, name))
+                found.update(members)
+        return found
+
+    def node_instance(self, node: str) -> str | None:
+        """`node`'s in-service instance now (None while its group has none)."""
+        return next((i for i, state in self.group_instances(node).items() if state == "InService"), None)
+
+    def terminate_node(self, node: str) -> tuple[str, dict[str, Any]]:
+        """Auto Scaling terminates `node`'s instance: it waits on the lifecycle hook (Terminating:Wait);
+        returns the instance and the event EventBridge delivers to the LifecycleFunction."""
+        assert self.node_groups is not None
+        instance = self.node_instance(node)
+        assert instance is not None, f"{node} has no instance in service"
+        group = self.node_groups.groups[node]
+        self.client("autoscaling").terminate_instance_in_auto_scaling_group(
+            InstanceId=instance, ShouldDecrementDesiredCapacity=False
+        )
+        hook = next(name for hook_group, name in self.lifecycle_hooks if hook_group == group)
+        return instance, termination_event(group, hook, instance)
+
+    def lifecycle(self, event: Mapping[str, Any]) -> InvokeResult:
+        """One LifecycleFunction invocation (as EventBridge starts it)."""
+        merged = {**self.lifecycle_env, **self.extra_env}
+        return invoke_handler("lifecycle", event, merged, remaining_ms=55000)
+
+    def replace_node(self, node: str) -> tuple[str, str, InvokeResult]:
+        """`node`'s instance replaced as Auto Scaling does it: terminated through the hook (the
+        LifecycleFunction drains it and completes the action), a new instance launched, and the node's
+        nginx restarted as the new instance's. Returns (old, new, the LifecycleFunction's result)."""
+        old, event = self.terminate_node(node)
+        result = self.lifecycle(event)
+        self.nodes[node].stop()  # the old instance is gone
+        new = self.node_instance(node)
+        assert new is not None and new != old, f"{node}'s group launched no replacement"
+        self.nodes[node].start()  # the new instance's nginx
+        return old, new, result
 
     # -- observing ---------------------------------------------------------------------------------
     def eip_instance(self) -> str | None:

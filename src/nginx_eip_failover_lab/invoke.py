@@ -26,6 +26,7 @@ from .lambda_context import LambdaContextDouble
 HANDLERS = {
     "monitor": "nginx_eip_failover.handlers.monitor",
     "control": "nginx_eip_failover.handlers.control",
+    "lifecycle": "nginx_eip_failover.handlers.lifecycle",
 }
 
 

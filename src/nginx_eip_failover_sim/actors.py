@@ -8,17 +8,20 @@ thrown away, as Lambda resets an execution environment after a failure.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nginx_eip_failover.core.config import DEFAULT_GROUP, Settings
 from nginx_eip_failover.core.errors import FailoverError, InvalidRequestError, MonitorCyclesFailedError, RefusedError
+from nginx_eip_failover.core.ports import Prober
 from nginx_eip_failover.service.controller import FailoverController
 from nginx_eip_failover.service.decision_journal import DecisionJournal
 from nginx_eip_failover.service.fleet import Fleet, FleetRunner
+from nginx_eip_failover.service.found_nodes import FoundNodes
 from nginx_eip_failover.service.monitor_events import MonitorTrigger
 from nginx_eip_failover.service.monitor_loop import run_monitor
 from nginx_eip_failover.service.operator_requests import parse_control_request
+from nginx_eip_failover_sim.found_nodes import GoneWithItsInstance, SimNodeFinder
 from nginx_eip_failover_sim.scheduler import END_OF_RUN, Crash, SimExecutor
 from nginx_eip_failover_sim.timeline import Note, OperatorAnswer, OperatorRequest, Outcome
 from nginx_eip_failover_sim.world import (
@@ -50,6 +53,8 @@ class Groups:
     logs: dict[str, SimDecisionLog]
     scripts: dict[str, list[NodeScript]]
     lease: SimLease
+    # Groups whose nodes are found (sim/found_nodes.py): their node finder.
+    finders: dict[str, SimNodeFinder] = field(default_factory=dict)
 
 
 class Containers:
@@ -85,17 +90,41 @@ class Containers:
         world, groups = self._world, self._groups
         group = settings.group
         rng = world.rng
+        prober: Prober = SimProber(world, groups.scripts[group], settings.timeout_seconds, prober=writer)
+        journal = DecisionJournal(groups.logs[group], settings, writer=f"{writer}-{group}")
+        found = None
+        if group in groups.finders:
+            scripts = groups.scripts[group]
+            finder = groups.finders[group]
+            found = FoundNodes(
+                finder,
+                lambda nodes: GoneWithItsInstance(
+                    world,
+                    SimProber(
+                        world,
+                        [s for s in scripts if s.node.name in {n.name for n in nodes}],
+                        settings.timeout_seconds,
+                        prober=writer,
+                    ),
+                    nodes,
+                    finder.replaced_at,
+                ),
+                monotonic=world.sched.monotonic,
+            )
+            found.on_change.append(journal.use_settings)
+            prober = found
         return FailoverController(
             settings,
             store=groups.stores[group],
             eip=groups.eips[group],
-            prober=SimProber(world, groups.scripts[group], settings.timeout_seconds, prober=writer),
+            prober=prober,
+            found_nodes=found,
             notifier=SimNotifier(world),
             clock=world.sched.time,
             monotonic=world.sched.monotonic,
             new_id=lambda: f"{rng.getrandbits(48):012x}",
             per_node_metrics=False,
-            journal=DecisionJournal(groups.logs[group], settings, writer=f"{writer}-{group}"),
+            journal=journal,
         )
 
 

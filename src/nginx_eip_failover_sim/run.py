@@ -22,6 +22,7 @@ from nginx_eip_failover.core.fleet_config import parse_fleet_json
 from nginx_eip_failover.observability import logger, metrics
 from nginx_eip_failover.service.replay import replay
 from nginx_eip_failover_sim.actors import Containers, Groups, monitor_invocation, operator_invocation
+from nginx_eip_failover_sim.found_nodes import SimNodeFinder, found_node2
 from nginx_eip_failover_sim.invariants import CheckConfig, Checker, Violation
 from nginx_eip_failover_sim.scheduler import EPOCH, Scheduler
 from nginx_eip_failover_sim.timeline import Event, Note, ReplayChecked, describe
@@ -228,6 +229,9 @@ class Scripted:
     schedule: tuple[float, ...]
     invocations: tuple[tuple[float, str], ...] = ()
     rise_threshold: int = 2
+    # Found nodes (docs/found-nodes.md): node2 is found in an Auto Scaling group, and its instance is
+    # replaced at this second (the new one answers at once; it must rise before it may take the EIP).
+    replace_node2_at: float | None = None
     # Failback on: Preempt with this PreemptDelaySeconds (None: no preemption).
     preempt_delay_seconds: float | None = None
     # Active/active: a second address set (fleet group "b") on the same two instances with opposite
@@ -311,6 +315,10 @@ def run_seed(
     groups = Groups(base, text, {}, {}, {}, {}, SimLease(world))
     alarms: list[float] = []
     fresh: list[tuple[float, str]] = []  # issue #25: invocations started inside blips
+    if scripted is not None and scripted.replace_node2_at is not None:
+        base = groups.base = found_node2(base)
+        all_settings = (base,)
+        checker_box[0] = Checker({base.group: CheckConfig.from_settings(base)})
     for settings in all_settings:
         if scripted is not None:
             scripts = [
@@ -326,6 +334,10 @@ def run_seed(
             ]
             fresh = list(scripted.invocations)
             _install(world, groups, settings, scripts)
+            if scripted.replace_node2_at is not None:
+                finder = SimNodeFinder(world, EPOCH + scripted.replace_node2_at)
+                groups.finders[settings.group] = finder
+                groups.eips[settings.group].aliases.update(finder.aliases)
             continue
         pair_outage = draw_pair_outage(rng, duration) if rng.random() < 0.35 else ([], [])
         for period in pair_outage[0][:1]:  # CloudWatch's status-check alarms fire during it

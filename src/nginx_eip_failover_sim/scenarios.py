@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nginx_eip_failover.core.streaks import SPAN_TOLERANCE
+from nginx_eip_failover.service.found_nodes import FIND_MAX_AGE_SECONDS
 from nginx_eip_failover_sim.invariants import Violation
 from nginx_eip_failover_sim.run import RunResult, Scripted, run_seed
 from nginx_eip_failover_sim.scheduler import EPOCH
-from nginx_eip_failover_sim.timeline import Event, HolderChange, MoveCall
+from nginx_eip_failover_sim.timeline import Event, HolderChange, MoveCall, Note
 from nginx_eip_failover_sim.world import Period
 
 # After the quiet start (every node has a status before any fault).
@@ -31,6 +33,8 @@ class Scenario:
     world: Scripted
     minutes: float
     dies_at: float | None = None  # liveness: node1 fails for good at this second
+    # Found nodes: node2's replacement is looked up (up to 10 s) and must rise before it takes the EIP.
+    extra_seconds: float = 0.0
     back_at: float | None = None  # active/active: node1 answers again at this second
 
     @property
@@ -41,7 +45,7 @@ class Scenario:
     def fails_over_within(self) -> float | None:
         if self.dies_at is None:
             return None
-        return self.world.fall_threshold * self.world.interval_seconds + LIVENESS_SLACK_SECONDS
+        return self.world.fall_threshold * self.world.interval_seconds + LIVENESS_SLACK_SECONDS + self.extra_seconds
 
 
 def blip_train(
@@ -83,6 +87,22 @@ def _hand_off(name: str, what: str, *, fall: int, after_successor: float) -> Sce
     dies = 61.0 + after_successor
     world = Scripted(fall, 1.0, 0.5, (Period(dies, dies + 600.0, "refused"),), schedule=(1.0, 61.0))
     return Scenario(name, what, world, minutes=(dies + 40.0) / 60.0, dies_at=dies)
+
+
+def _found_node2_replaced(name: str, what: str, *, dies: float) -> Scenario:
+    # node2 is found in an Auto Scaling group (sim/found_nodes.py); its instance is replaced at 30 s.
+    world = Scripted(
+        2,
+        1.0,
+        0.5,
+        (Period(dies, dies + 600.0, "refused"),),
+        schedule=(1.0, 61.0),
+        rise_threshold=3,
+        replace_node2_at=30.0,
+    )
+    # The lookup bound (10 s) and the rise (RiseThreshold intervals) come before the EIP can reach it.
+    extra = FIND_MAX_AGE_SECONDS + world.rise_threshold * world.interval_seconds
+    return Scenario(name, what, world, minutes=(dies + 40.0) / 60.0, dies_at=dies, extra_seconds=extra)
 
 
 # Active/active: node1 dies this long, then the failback waits this PreemptDelaySeconds.
@@ -165,6 +185,18 @@ SCENARIOS: dict[str, Scenario] = {
             fall=3,
             after_successor=4.0,
         ),
+        _found_node2_replaced(
+            "found_node2_replaced",
+            "node2 found in an Auto Scaling group; its instance replaced at 30 s while node1 serves (the EIP must stay "
+            "on node1), then node1 dies at 70 s (the EIP must reach node2's new instance)",
+            dies=70.0,
+        ),
+        _found_node2_replaced(
+            "found_node2_replaced_as_node1_dies",
+            "as found_node2_replaced, node1 dying at 30 s as node2 is replaced: the EIP reaches the new instance "
+            "only after RiseThreshold probes of it",
+            dies=30.0,
+        ),
         _active_active(
             "active_active",
             "two address sets on one pair, opposite priorities (the pair's EIP prefers node1, set b's node2): "
@@ -200,6 +232,24 @@ def expectations(scenario: Scenario, events: list[Event]) -> list[Violation]:
     if scenario.active_active:
         return found + _active_active_expectations(scenario, events)
     died = EPOCH + scenario.dies_at
+    if scenario.world.replace_node2_at is not None:
+        from nginx_eip_failover_sim.found_nodes import FIRST_FOUND, NEW_INSTANCE
+
+        reached = [e for e in events if isinstance(e, HolderChange) and e.node == "node2"]
+        found += [
+            Violation("scenario_found_node", e.at, e.group, f"the EIP reached node2's instance {e.instance_id}")
+            for e in reached
+            if e.instance_id != NEW_INSTANCE or e.at < died
+        ]
+        # No controller probes the new instance before the first lookup that found it; RiseThreshold
+        # successes spanning (RiseThreshold - 1) intervals come after it (core/streaks.completes).
+        first = next((e.at for e in events if isinstance(e, Note) and e.text == FIRST_FOUND), None)
+        span = (scenario.world.rise_threshold - 1) * scenario.world.interval_seconds * SPAN_TOLERANCE
+        found += [
+            Violation("scenario_found_node_rise", e.at, e.group, f"the EIP reached {e.instance_id} before it rose")
+            for e in reached
+            if first is None or e.at < first + span
+        ]
     bound = scenario.fails_over_within
     assert bound is not None
     left = [

@@ -345,6 +345,12 @@ class SimEip:
         self.settings = settings
         self.group = settings.group
         self.addresses = [_Address(label, holder, holder) for label in labels]
+        # Instances of found nodes (sim/found_nodes.py), which the settings do not name: instance -> node.
+        self.aliases: dict[str, str] = {}
+
+    def node_name(self, instance_id: str | None) -> str | None:
+        node = self.settings.node_by_instance(instance_id)
+        return node.name if node else self.aliases.get(instance_id or "")
 
     def _shown(self) -> list[str | None]:
         now = self._world.sched.now
@@ -382,7 +388,7 @@ class SimEip:
             world.recorder.count("ec2:cancelled_before_send")
             raise MoveCancelledError(f"AssociateAddress {self.settings.allocation_id}: not sent: {cancelled}")
         intent, probed_at, forced = world.intent_of_current_actor(self.group)
-        target = self.settings.node_by_instance(instance_id)
+        target = self.node_name(instance_id)
         failures = []
         for address in self.addresses:
             if self._shown()[self.addresses.index(address)] == instance_id and address.holder == instance_id:
@@ -398,7 +404,7 @@ class SimEip:
                     world.sched.now,
                     self.group,
                     address.label,
-                    target.name if target else instance_id,
+                    target or instance_id,
                     intent.source if intent else None,
                     intent.id if intent else "?",
                     world.cause_of(intent),
@@ -515,9 +521,8 @@ class World:
         address.shown = address.holder if self.sched.now >= address.shown_from else address.shown
         address.holder = instance_id
         address.shown_from = self.sched.now + delay
-        node = eip.settings.node_by_instance(instance_id)
         self.recorder.record(
-            HolderChange(self.sched.now, eip.group, address.label, instance_id, node.name if node else None)
+            HolderChange(self.sched.now, eip.group, address.label, instance_id, eip.node_name(instance_id))
         )
 
     def state_written(self, group: str, version: int, text: str, state: ControllerState) -> None:

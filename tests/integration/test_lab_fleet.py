@@ -107,9 +107,7 @@ def test_a_failover_of_many_groups_under_ec2s_request_limit_is_paced_not_throttl
     lab.proxy.reset()
     for group in lab.groups.values():
         group.nodes["node1"].stop()
-    started = time.monotonic()
     payloads = _until(lab, lambda: all(lab.group_holder(name) == "node2" for name in lab.groups), deadline=60)
-    elapsed = time.monotonic() - started
     summaries = [payload["groups"][name] for payload in payloads for name in lab.groups]
     assert all(not summary["move_errors"] and not summary["errors"] for summary in summaries), summaries
     assert all(not payload["move_errors"] and not payload["cycle_errors"] for payload in payloads)
@@ -119,8 +117,8 @@ def test_a_failover_of_many_groups_under_ec2s_request_limit_is_paced_not_throttl
     admitted = [call for action in MUTATING for call in lab.proxy.calls(action) if call.fault is None]
     assert len(admitted) == 60
     assert limit.throttled <= 5, limit.throttled
-    # 10 calls beyond the burst at 5/s: about 2 s of pacing on top of detection.
-    assert elapsed < 30, elapsed
+    # How long the pacing takes (10 calls beyond the burst at 5/s: about 2 s) is bench/fleet.py's
+    # figure, not a test's: here, every group moved with no call refused for good.
     for name in lab.groups:
         assert set(lab.group_placement(name).values()) == {"node2"}
 

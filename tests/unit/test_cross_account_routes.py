@@ -177,8 +177,11 @@ def test_the_functions_may_assume_the_route_table_role_only_when_it_is_set(funct
 
 def test_every_function_gets_the_role_and_external_id() -> None:
     template = load_template(ROOT / "template.yaml")
+    # The lifecycle function drains the stack's own pair only, whose addresses have no routes.
     functions = [
-        name for name, resource in template["Resources"].items() if resource["Type"] == "AWS::Serverless::Function"
+        name
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function" and name != "LifecycleFunction"
     ]
     assert len(functions) >= 2
     for name in functions:

@@ -455,6 +455,12 @@ def test_associate_address_is_scoped_to_the_eip_and_the_pair(resources: dict[str
     condition, by_eni, by_instance = statement["Resource"]["Fn::If"]
     assert condition == "PairByNetworkInterface"
     prefix = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:"
+    # A node found in an Auto Scaling group has no fixed instance (docs/found-nodes.md): its ARN is left out.
+    for index, resource in enumerate(by_instance):
+        if "Fn::If" in resource:
+            condition, found, fixed = resource["Fn::If"]
+            assert (condition, found) == (f"Node{index}ByGroup", {"Ref": "AWS::NoValue"})
+            by_instance = [*by_instance[:index], fixed, *by_instance[index + 1 :]]
     assert sorted(_sub_text(resource) for resource in by_instance) == sorted(
         [
             prefix + "elastic-ip/${ElasticIpAllocationId}",
@@ -618,7 +624,10 @@ def test_one_status_check_alarm_per_node_invokes_the_monitor(resources: dict[str
     alarm = _properties(resources, logical_id)
     assert resources[logical_id]["Type"] == "AWS::CloudWatch::Alarm"
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/EC2", "StatusCheckFailed")
-    assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": {"Ref": f"Node{node}InstanceId"}}]
+    by_instance = {"Name": "InstanceId", "Value": {"Ref": f"Node{node}InstanceId"}}
+    # A found node's alarm watches its Auto Scaling group (docs/found-nodes.md).
+    by_group = {"Name": "AutoScalingGroupName", "Value": {"Ref": f"Node{node}AutoScalingGroupName"}}
+    assert alarm["Dimensions"] == [{"Fn::If": [f"Node{node}ByGroup", by_group, by_instance]}]
     assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Maximum", 60, 1)
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
     assert _sub_text(alarm["AlarmName"]) == "${AWS::StackName}-node" + node + "-status-check"
@@ -724,11 +733,14 @@ def test_email_subscription_is_optional(template: dict[str, Any], resources: dic
 def test_vpc_endpoints_only_with_vpc_placement(template: dict[str, Any], resources: dict[str, Any]) -> None:
     endpoints = _of_type(resources, "AWS::EC2::VPCEndpoint")
     services = {_sub_text(endpoint["Properties"]["ServiceName"]).rsplit(".", 1)[1] for endpoint in endpoints.values()}
-    # test_vpc_endpoints.py: from the code; STS only for routes in another account (RouteTableRoleArn).
-    assert services == {"dynamodb", "ec2", "sns", "monitoring", "scheduler", "sts"}
+    # test_vpc_endpoints.py: from the code; STS only for routes in another account (RouteTableRoleArn),
+    # autoscaling only for found nodes (docs/found-nodes.md)
+    assert services == {"dynamodb", "ec2", "sns", "monitoring", "scheduler", "sts", "autoscaling"}
+    narrower = ("CreateStsEndpoint", "CreateAutoScalingEndpoint")
     for endpoint in endpoints.values():
-        assert endpoint["Condition"] in ("CreateEndpoints", "CreateStsEndpoint")
-    assert {"Condition": "CreateEndpoints"} in template["Conditions"]["CreateStsEndpoint"]["Fn::And"]
+        assert endpoint["Condition"] in ("CreateEndpoints", *narrower)
+    for condition in narrower:
+        assert {"Condition": "CreateEndpoints"} in template["Conditions"][condition]["Fn::And"]
     assert {"Condition": "HasVpcConfig"} in template["Conditions"]["CreateEndpoints"]["Fn::And"]
 
 

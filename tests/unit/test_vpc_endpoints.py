@@ -29,6 +29,7 @@ ENDPOINT_CONDITIONS = {
     "sts": "CreateStsEndpoint",  # RouteTableRoleArn (routes in another account)
     "secretsmanager": "CreateHealthCheckSecretEndpoints",  # HealthCheckAuthSecretArn / ...ClientCertSecretArn
     "ssm": "CreateHealthCheckSecretEndpoints",
+    "autoscaling": "CreateAutoScalingEndpoint",  # found nodes (Node*AutoScalingGroupName)
 }
 
 

@@ -79,6 +79,12 @@ def dynamodb() -> DynamoDBClient:
     return _client("dynamodb")  # type: ignore[no-any-return]
 
 
+@cache
+def autoscaling() -> Any:
+    """Found nodes (adapters/node_finder): their groups' instances and lifecycle actions."""
+    return _client("autoscaling")
+
+
 # A notice is worth one quick retry, not a failover's patience: at most 2 calls of 1 s connect + 2 s
 # read, plus standard mode's first backoff (at most 2 s) = 8 s worst case, which the controller's
 # NOTIFY_RESERVE_SECONDS (10 s) covers. SNS answers a publish in tens of milliseconds.

@@ -3,6 +3,10 @@
 The template fills every variable from a stack parameter. A bad value must fail before any AWS
 call is made, with the variable's name and value, so an operator can fix the parameter that
 caused it.
+
+Size: over 500 lines: every variable the functions read is parsed here, by the same few checks, so
+one file says what the template may pass; the features' own parts (probe_auth, node_finders,
+role_arns) parse their variables in their modules.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from nginx_eip_failover.core.errors import ConfigError
+from nginx_eip_failover.core.node_finders import PRIVATE_IP_PLACEHOLDER, NodeFinder, load_node_finder
 from nginx_eip_failover.core.probe_auth import NO_PROBE_AUTH, ProbeAuth, load_probe_auth
 from nginx_eip_failover.core.role_arns import EXTERNAL_ID, parse_role_arn
 
@@ -46,12 +51,18 @@ MAX_PROBE_TIMEOUT_SECONDS = 10.0
 @dataclass(frozen=True)
 class NodeConfig:
     name: str
+    # A found node's (`finder`) is the instance resolved this cycle, "" while none is in service.
     instance_id: str
     health_check_url: str
     priority: int
     # The ENI where the group's addresses land on this node (secondary IPs, routes, EIPs by
     # private IP); None: the instance's primary interface.
     network_interface_id: str | None = None
+    # None: a fixed node (instance_id is the template's). Else the node is found each cycle.
+    finder: NodeFinder | None = None
+    # A found node's URL as configured (with PRIVATE_IP_PLACEHOLDER, if any): health_check_url is
+    # it filled in for the resolved instance.
+    url_template: str | None = None
 
 
 @dataclass(frozen=True)
@@ -251,27 +262,48 @@ def _health_check_url(text: str) -> str:
     return text
 
 
+def _load_node(env: Mapping[str, str], index: int) -> NodeConfig:
+    prefix = f"NODE{index}_"
+    finder = load_node_finder(env, prefix)
+    instance_id = (
+        ""
+        if finder is not None
+        else _parse(env, f"{prefix}INSTANCE_ID", None, _pattern(_INSTANCE_ID, "an instance ID (i-...)"))
+    )
+    url = _parse(env, f"{prefix}HEALTH_CHECK_URL", None, _health_check_url)
+    if finder is None and PRIVATE_IP_PLACEHOLDER in url:
+        raise ConfigError(
+            f"{prefix}HEALTH_CHECK_URL",
+            url,
+            f"names {PRIVATE_IP_PLACEHOLDER}, which only a found node (an Auto Scaling group or tags) fills in",
+        )
+    return NodeConfig(
+        name=f"node{index}",
+        instance_id=instance_id,
+        health_check_url=url,
+        priority=_parse(env, f"{prefix}PRIORITY", None, _integer(0, 255)),
+        network_interface_id=_optional(
+            env,
+            f"{prefix}NETWORK_INTERFACE_ID",
+            _pattern(_NETWORK_INTERFACE_ID, "a network interface ID (eni-...)"),
+        ),
+        finder=finder,
+        url_template=url if finder is not None else None,
+    )
+
+
 def _load_nodes(env: Mapping[str, str]) -> tuple[NodeConfig, ...]:
     nodes: list[NodeConfig] = []
     for index in range(1, _MAX_NODES + 1):
         prefix = f"NODE{index}_"
         if index > 2 and not any(key.startswith(prefix) for key in env):
             break
-        nodes.append(
-            NodeConfig(
-                name=f"node{index}",
-                instance_id=_parse(env, f"{prefix}INSTANCE_ID", None, _pattern(_INSTANCE_ID, "an instance ID (i-...)")),
-                health_check_url=_parse(env, f"{prefix}HEALTH_CHECK_URL", None, _health_check_url),
-                priority=_parse(env, f"{prefix}PRIORITY", None, _integer(0, 255)),
-                network_interface_id=_optional(
-                    env,
-                    f"{prefix}NETWORK_INTERFACE_ID",
-                    _pattern(_NETWORK_INTERFACE_ID, "a network interface ID (eni-...)"),
-                ),
-            )
-        )
-    _reject_duplicates(nodes, "INSTANCE_ID", lambda node: node.instance_id, "instance")
-    _reject_duplicates(nodes, "HEALTH_CHECK_URL", lambda node: node.health_check_url, "health check URL")
+        nodes.append(_load_node(env, index))
+    fixed = [node for node in nodes if node.finder is None]
+    _reject_duplicates(fixed, "INSTANCE_ID", lambda node: node.instance_id, "instance")
+    # Found nodes may share one URL template ({private_ip} tells their instances apart).
+    by_url = [node for node in nodes if PRIVATE_IP_PLACEHOLDER not in node.health_check_url]
+    _reject_duplicates(by_url, "HEALTH_CHECK_URL", lambda node: node.health_check_url, "health check URL")
     _reject_duplicates(nodes, "PRIORITY", lambda node: str(node.priority), "priority")
     return tuple(nodes)
 

@@ -205,7 +205,9 @@ def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, at: float, n
         # The longest rise run recorded since the last recorded failure (status shows it).
         ok_streak = max(old.ok_streak, min(len(ok_run), settings.rise_threshold))
         last_ok_at = max(at, old.last_ok_at or at)
-        if old.status != "down":
+        # A found node's new instance (core/found_nodes) starts "unknown" and must rise like a down node.
+        joining = old.status == "unknown" and old.instance_id is not None
+        if old.status != "down" and not joining:
             if old.status == "up" and old.fail_streak == 0:
                 return old  # steady: nothing to write
             # The first success (a new node), or one that contradicts a stored failure streak: written,
@@ -214,7 +216,7 @@ def _advance(old: NodeHealth, verdict: Verdict, settings: Settings, at: float, n
         promote = streaks.completes(ok_run, settings.rise_threshold, settings)
         if not promote and ok_streak == old.ok_streak and old.last_ok_at is not None and at <= old.last_ok_at:
             return old  # nothing new (the same probe decided again after a conflict)
-        status: Health = "up" if promote else "down"
+        status: Health = "up" if promote else old.status
         return _changed(old, status, verdict.detail, now, settings, ok_streak, 0, last_ok_at=last_ok_at)
     fail_run = streaks.counted(run, old.last_ok_at)
     last_failed_at = max(at, old.last_failed_at or at)

@@ -106,3 +106,8 @@ class MonitorCyclesFailedError(FailoverError):
         self.errors = tuple(errors)
         first = errors[0] if errors else "no cycle ran"
         super().__init__(f"all {len(errors)} probe cycles failed; first error: {first}")
+
+
+class NodeFinderError(ElasticIpError):
+    """A found node's instance could not be looked up (Auto Scaling or EC2 failed); no decision is
+    made on a node set that is not known (the cycle fails as one whose EC2 call failed)."""

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from nginx_eip_failover.core.addresses import RouteSpec
     from nginx_eip_failover.core.config import NodeConfig, Settings
     from nginx_eip_failover.core.emergency_stop import EmergencyStop
+    from nginx_eip_failover.core.found_nodes import Candidate
     from nginx_eip_failover.core.log_records import LogRecord
     from nginx_eip_failover.core.preflight import CheckRow, PreflightTargets
 
@@ -131,6 +132,21 @@ class Clock(Protocol):
 
 class Prober(Protocol):
     def probe_all(self, budget_seconds: float | None = None) -> list[Observation]: ...
+
+
+class NodeFinderPort(Protocol):
+    """Where found nodes' instances are looked up (core/found_nodes; adapters/node_finder)."""
+
+    # node name -> the instances its finder matches now (in service in its group and AZ, or running
+    # with its tags), for every found node of `nodes`; raises NodeFinderError when it cannot tell.
+    def candidates(self, nodes: Sequence[NodeConfig]) -> dict[str, list[Candidate]]: ...
+
+
+class LifecyclePort(Protocol):
+    """Auto Scaling's lifecycle actions (adapters/node_finder): the hook holds a terminating
+    instance until its action is completed (or the hook's timeout)."""
+
+    def complete(self, group: str, hook: str, instance_id: str, token: str | None, result: str) -> None: ...
 
 
 BeforeSend = Callable[[], "str | None"]  # see EipPort.move

@@ -43,6 +43,10 @@ class NodeHealth:
     last_ok_at: float | None = None
     # When the node last went from up to down, newest last, at most FLAP_SUPPRESS_THRESHOLD kept.
     flaps: tuple[float, ...] = ()
+    # A found node's (core/found_nodes) instance whose probes these counts are of: "" while none is in
+    # service, None for a fixed node (never written then, so a pair of fixed nodes stores what it did).
+    # An unknown node that names one leaves "unknown" only by a complete run (decision._advance).
+    instance_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,9 @@ def entry_size(entry: HistoryEntry) -> int:
 
 def state_to_dict(state: ControllerState) -> dict[str, Any]:
     data = asdict(state)
+    for health in data["nodes"].values():
+        if health.get("instance_id") is None:
+            del health["instance_id"]  # a fixed node's state stays byte for byte what it was
     data["alerts"] = sorted(state.alerts)
     data["history"] = [asdict(entry) for entry in state.history]
     data["schema"] = SCHEMA_VERSION

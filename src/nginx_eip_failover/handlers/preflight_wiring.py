@@ -151,6 +151,8 @@ def preflight_response(failover: FailoverController) -> dict[str, Any]:
     """The control action: run every check now, and return the rows with the status."""
     from nginx_eip_failover.core.preflight import NotDue
 
+    if failover.found_nodes is not None:
+        failover.status()  # found nodes (docs/found-nodes.md): the checks name the instances in service now
     report = control_preflight(failover.settings).run()
     assert not isinstance(report, NotDue)  # min_age 0: an operator's run always runs
     record_metric(report)

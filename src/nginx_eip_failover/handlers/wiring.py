@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from nginx_eip_failover.core.probe_auth import ProbeAuth
     from nginx_eip_failover.service.controller import FailoverController
     from nginx_eip_failover.service.fleet import Fleet
+    from nginx_eip_failover.service.found_nodes import FoundNodes
     from nginx_eip_failover.service.shared_probes import ProbeRounds
 
 
@@ -42,13 +43,19 @@ def build_controller(settings: Settings) -> FailoverController:
     from nginx_eip_failover.service.shared_probes import SharedProber
 
     default = settings.group == DEFAULT_GROUP
+    found = found_nodes(settings)
+    journal = DecisionJournal(decision_log(settings), settings)
+    if found is not None:
+        found.on_change.append(journal.use_settings)  # a replay sees the instances each decision saw
     return FailoverController(
         settings,
         store=StateStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
         # Every move checks the emergency stop first (service/emergency_stop.py).
         eip=StopGuardedMover(_mover(settings), stop_flag(settings.table_name)),
-        # A fleet cycle probes each node once, however many groups (address sets) it serves.
-        prober=SharedProber(
+        # A fleet cycle probes each node once, however many groups (address sets) it serves; found
+        # nodes are probed where they are this cycle (service/found_nodes), on their own.
+        prober=found
+        or SharedProber(
             HealthProber(
                 settings.nodes,
                 settings.timeout_seconds,
@@ -70,8 +77,30 @@ def build_controller(settings: Settings) -> FailoverController:
         ),
         # The dashboard's metrics: the stack's own pair only, and only when the stack pays for them.
         per_node_metrics=default and settings.observability == "full",
-        journal=DecisionJournal(decision_log(settings), settings),
+        journal=journal,
         observers=ObserverExchange(settings, observer_board(settings)),
+        found_nodes=found,
+    )
+
+
+def found_nodes(settings: Settings) -> FoundNodes | None:
+    """The resolution of nodes named by an Auto Scaling group or tags; None when every node is fixed."""
+    if not any(node.finder is not None for node in settings.nodes):
+        return None
+    from nginx_eip_failover.adapters.health_probe import HealthProber
+    from nginx_eip_failover.adapters.node_finder import NodeFinder
+    from nginx_eip_failover.service.found_nodes import FoundNodes
+
+    return FoundNodes(
+        NodeFinder(aws_clients.autoscaling, aws_clients.ec2),
+        lambda nodes: HealthProber(
+            nodes,
+            settings.timeout_seconds,
+            settings.ca_bundle,
+            observer=settings.observer,
+            credentials=probe_credentials(settings.probe_auth),
+        ),
+        observer=settings.observer,
     )
 
 

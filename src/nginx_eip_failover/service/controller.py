@@ -41,13 +41,14 @@ from nginx_eip_failover.core.ports import (
 )
 from nginx_eip_failover.core.state import ControllerState, MoveIntent
 from nginx_eip_failover.core.streaks import ProbeRuns
-from nginx_eip_failover.observability import add_node_metric, logger, metrics
+from nginx_eip_failover.observability import add_node_metric, logger, metrics, report_refused_probes
 from nginx_eip_failover.service.decision_journal import DecisionJournal
 from nginx_eip_failover.service.observer_exchange import ObserverExchange
 from nginx_eip_failover.service.plan import Plan
 
 if TYPE_CHECKING:
     from nginx_eip_failover.core.log_records import OutcomeCause
+    from nginx_eip_failover.service.found_nodes import FoundNodes
     from nginx_eip_failover.service.operator_requests import ControlRequest
     from nginx_eip_failover.service.status import StatusDocument
 
@@ -102,6 +103,7 @@ class FailoverController:
         per_node_metrics: bool = True,
         journal: DecisionJournal | None = None,
         observers: ObserverExchange | None = None,
+        found_nodes: FoundNodes | None = None,
     ) -> None:
         self.settings = settings
         self._store = store
@@ -127,17 +129,14 @@ class FailoverController:
         self.journal = journal or DecisionJournal(None, settings)
         # The quorum of observers (off unless OBSERVERS names several): shares and counts verdicts.
         self.observers = observers or ObserverExchange(settings, None, clock=clock)
+        self.found_nodes = found_nodes  # nodes found by Auto Scaling group or tags; None: fixed InstanceIds
+
+    def _find_nodes(self) -> None:
+        self.settings = self.found_nodes.refresh(self.settings, self._snapshot) if self.found_nodes else self.settings
 
     def probe(self, budget_seconds: float | None = None) -> list[Observation]:
         observations = self._prober.probe_all(budget_seconds)
-        refused = [o for o in observations if o.auth_failed]
-        if refused:
-            # Said every round it lasts (the alert only on its change): the nodes and why, never a credential.
-            metrics.add_metric(name="ProbeAuthFailures", unit=MetricUnit.Count, value=len(refused))
-            logger.warning(
-                "health check credentials refused",
-                extra={"group": self.settings.group, "refused": {o.node: o.detail for o in refused}},
-            )
+        report_refused_probes(self.settings.group, {o.node: o.detail for o in observations if o.auth_failed})
         if self._per_node_metrics:
             for observation in observations:
                 add_node_metric(observation.node, "ProbeLatency", MetricUnit.Milliseconds, observation.latency_ms)
@@ -149,6 +148,7 @@ class FailoverController:
         `time_left()`: seconds left in the invocation; no move is committed without
         MOVE_TIME_RESERVE_SECONDS to carry it out.
         """
+        self._find_nodes()
         started = self._monotonic()
         probed_at = self._clock()
         # The loop starts a cycle only with room for a whole probe timeout: no budget to cut here.
@@ -237,14 +237,12 @@ class FailoverController:
 
         probed_at, observations = self._probe_for_operator(time_left)
         snapshot = self._store.load(consistent=True)
+        snapshot = Snapshot(self._rebased(snapshot.state, actor), snapshot.version)
         seen = self._eip.describe()
         verdicts = node_verdicts(observations, self.settings.quorum)
         # As run_cycle decides (an operator's request decides as run_control does: without it).
         now = self._clock()
-        if request is None:
-            ctx = round_context(self.settings, now, actor, verdicts)
-        else:
-            ctx = Context(self.settings, now, actor)
+        ctx = Context(self.settings, now, actor) if request else round_context(self.settings, now, actor, verdicts)
         recorded = record_probes(snapshot.state, verdicts, ctx, probed_at)
         try:
             if request is None:
@@ -253,15 +251,12 @@ class FailoverController:
                 decision = apply_control(recorded, request, seen.instance_id, ctx, move_id="plan")
         except RefusedError as refused:
             return Plan(would="refuse", reason=str(refused), observations=observations, decision=None)
-        return Plan(
-            would="move" if decision.move is not None else "nothing",
-            reason=decision.reason,
-            observations=observations,
-            decision=decision,
-        )
+        would = "move" if decision.move is not None else "nothing"
+        return Plan(would=would, reason=decision.reason, observations=observations, decision=decision)
 
     def _probe_for_operator(self, time_left: Callable[[], float] | None) -> tuple[float, list[Observation]]:
         """Probes for an operator's request, cut so that the rest of it fits in the invocation."""
+        self._find_nodes()
         probed_at = self._clock()
         budget = max(0.1, time_left() - CONTROL_TIME_AFTER_PROBES_SECONDS) if time_left else None
         return probed_at, self._with_runs(self.probe(budget), probed_at)
@@ -276,18 +271,19 @@ class FailoverController:
         scheduled monitor hands over only once it ends (monitor_loop), so one prober counts it."""
         state = self._snapshot.state if self._snapshot is not None else None
         down = {node for node in self.settings.node_names if state is not None and state.health(node).status == "down"}
-        return any(
-            self.runs.falling(node, self.settings.fall_threshold)
-            for node in self.settings.node_names
-            if node not in down
-        )
+        undecided = [node for node in self.settings.node_names if node not in down]
+        return any(self.runs.falling(node, self.settings.fall_threshold) for node in undecided)
 
     def status(self) -> StatusDocument:
         from nginx_eip_failover.service.status import build_status  # only the ControlFunction needs it
 
         snapshot = self._store.load()
         self._remember(snapshot)
+        self._find_nodes()
         return build_status(snapshot, self._eip.describe(), self.settings, self._clock())
+
+    def _rebased(self, state: ControllerState, actor: str) -> ControllerState:  # found nodes' rise rule
+        return self.found_nodes.rebased(state, self.settings, self._clock(), actor) if self.found_nodes else state
 
     def _cached_or_loaded(self) -> Snapshot:
         if self._snapshot is None:
@@ -310,7 +306,7 @@ class FailoverController:
             snapshot = self._cached_or_loaded()
             decide_started = self._monotonic()
             association = self._eip.describe()
-            decision = build(snapshot.state, association, self._clock())
+            decision = build(self._rebased(snapshot.state, actor), association, self._clock())
             if decision.state != snapshot.state:
                 try:
                     version = self._store.save(decision.state, snapshot.version)

@@ -72,6 +72,18 @@ class DecisionJournal:
     def enabled(self) -> bool:
         return self._log is not None
 
+    def use_settings(self, settings: Settings) -> None:
+        """The settings of the records from now on: a found node's instance (service/found_nodes)
+        changes them, and a replay must see the instance each decision saw."""
+        from nginx_eip_failover.core.log_records import fingerprint, settings_record
+
+        record = settings_record(settings)
+        if record == self._settings_record:
+            return
+        self._take_window()  # the steady cycles so far were decided under the settings before
+        self._settings_record = record
+        self._fingerprint = fingerprint(record)
+
     def attempt(
         self,
         state: ControllerState,

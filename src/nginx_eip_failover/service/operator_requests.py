@@ -174,7 +174,7 @@ def _node(field: str, value: Any, settings: Settings) -> NodeConfig:
     if not isinstance(value, str):
         raise InvalidRequestError(field, value, "must be a node name or instance ID (a string)")
     for node in settings.nodes:
-        if value in (node.name, node.instance_id):
+        if value in (node.name, node.instance_id) and value:  # a found node with no instance has ""
             return node
     names = [f"{node.name} ({node.instance_id})" for node in settings.nodes]
     raise InvalidRequestError(field, value, f"is not a node of this pair; known: {', '.join(names)}")

@@ -15,9 +15,10 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     from moto import server
 
-    from . import moto_gaps
+    from . import moto_gaps, moto_lifecycle_gaps
 
     moto_gaps.apply()
+    moto_lifecycle_gaps.apply()  # Auto Scaling's lifecycle hooks (found nodes)
     server.main(argv if argv is not None else sys.argv[1:])
 
 

@@ -87,6 +87,27 @@ def stack_policies(stack: LabStack) -> StackPolicies:
             identity[logical_id] = _role_statements(_role_of(resource), stack, resolver)
         else:
             identity[logical_id] = _function_statements(logical_id, resource, resolver)
+    for logical_id, resource in stack.template.of_type("AWS::IAM::Policy").items():
+        # A policy of its own attached to SAM-generated roles (`Roles: [!Ref MonitorFunctionRole]`),
+        # e.g. the found nodes' lookup: its statements are that function's too.
+        if not resolver.included(resource):
+            continue
+        properties = resource.get("Properties") or {}
+        document = resolver.resolve(properties.get("PolicyDocument") or {})
+        raw_statements = document.get("Statement") or []
+        for role in properties.get("Roles") or []:
+            owner = str(role.get("Ref", "")) if isinstance(role, dict) else ""
+            if owner in stack.template.resources:
+                continue  # a role of the template's own (a CDK synth): _role_statements read it
+            if owner.endswith("Role") and owner[: -len("Role")] in identity:
+                function = owner[: -len("Role")]
+                identity[function] = (
+                    *identity[function],
+                    *(
+                        Statement.parse(logical_id, raw)
+                        for raw in (raw_statements if isinstance(raw_statements, list) else [raw_statements])
+                    ),
+                )
     for logical_id, resource in stack.template.of_type(*FUNCTION_TYPES).items():
         # A function that runs under another function's SAM-generated role (the observers use the
         # monitor's: `Role: !GetAtt MonitorFunctionRole.Arn`) has that function's statements.

@@ -101,9 +101,16 @@ def _document(statements: tuple[Statement, ...], *, resource_policy: bool, this:
 
 # Both pair shapes and both observability profiles: the instance form in the default (lean) profile,
 # the ENI form in the full one, whose customer managed key brings the key policy and the KMS grants.
+FOUND_NODES = {  # docs/found-nodes.md: both nodes in Auto Scaling groups, the lifecycle function's role too
+    "Node1InstanceId": "",
+    "Node2InstanceId": "",
+    "Node1AutoScalingGroupName": "nginx-plus-a",
+    "Node2AutoScalingGroupName": "nginx-plus-b",
+}
 SHAPES: tuple[tuple[str, dict[str, str]], ...] = (
     ("by-instance", {}),
     ("by-eni", {**BY_NETWORK_INTERFACE, "ObservabilityProfile": "full"}),
+    ("found-nodes", FOUND_NODES),
 )
 
 

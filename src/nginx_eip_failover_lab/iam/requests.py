@@ -40,9 +40,11 @@ _PLACEHOLDER_PARAMETERS: dict[str, tuple[str, ...]] = {
     "AlarmName": ("AlarmNames", "AlarmName"),
     "AllocationId": ("AllocationId", "AllocationIds"),
     "InstanceId": ("InstanceId", "InstanceIds"),
+    "GroupFriendlyName": ("AutoScalingGroupName",),  # autoScalingGroup ARNs (found nodes' lifecycle hooks)
 }
 # A placeholder the API defaults when the request leaves it out.
-_PLACEHOLDER_DEFAULTS = {"GroupName": "default"}
+# (An Auto Scaling group's ARN holds its UUID, which no request names: policies match it with "*".)
+_PLACEHOLDER_DEFAULTS = {"GroupName": "default", "GroupId": "00000000-0000-0000-0000-000000000000"}
 # Parameters that are whole ARNs of the action's resource (the placeholder is then not needed).
 _ARN_PARAMETERS = ("TopicArn", "FunctionName", "KeyId", "ResourceArn", "RoleArn", "SecretId", "Name")
 
