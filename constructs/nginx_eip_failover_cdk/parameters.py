@@ -105,14 +105,14 @@ SPECS: tuple[ParameterSpec, ...] = (
     _spec(
         "Node1InstanceId",
         "nodes[0].instance_id",
-        allowed_pattern="^i-[0-9a-f]{8,17}$",
+        allowed_pattern="^(i-[0-9a-f]{8,17})?$",
         constraint_description="Node1InstanceId must be an EC2 instance ID such as i-0a1b2c3d4e5f60718 "
         f"{_PLACEHOLDER} with node 1's instance)",
     ),
     _spec(
         "Node2InstanceId",
         "nodes[1].instance_id",
-        allowed_pattern="^i-[0-9a-f]{8,17}$",
+        allowed_pattern="^(i-[0-9a-f]{8,17})?$",
         constraint_description="Node2InstanceId must be an EC2 instance ID such as i-0a1b2c3d4e5f60719 "
         f"{_PLACEHOLDER} with node 2's instance)",
     ),
@@ -157,6 +157,42 @@ SPECS: tuple[ParameterSpec, ...] = (
         default="",
         allowed_pattern=_IPV4,
         constraint_description="must be empty or an IPv4 address such as 10.0.1.21",
+    ),
+    _spec(
+        "Node1AutoScalingGroupName",
+        "nodes[0].auto_scaling_group_name",
+        default="",
+        allowed_pattern="^[^:]{0,255}$",
+        constraint_description="must be empty or an Auto Scaling group name (not an ARN)",
+    ),
+    _spec(
+        "Node1AvailabilityZone",
+        "nodes[0].availability_zone",
+        default="",
+        allowed_pattern="^([a-z]{2}(-[a-z]+)+-[0-9][a-z])?$",
+        constraint_description="must be empty or an Availability Zone such as eu-west-1a",
+    ),
+    _spec(
+        "Node2AutoScalingGroupName",
+        "nodes[1].auto_scaling_group_name",
+        default="",
+        allowed_pattern="^[^:]{0,255}$",
+        constraint_description="must be empty or an Auto Scaling group name (not an ARN)",
+    ),
+    _spec(
+        "Node2AvailabilityZone",
+        "nodes[1].availability_zone",
+        default="",
+        allowed_pattern="^([a-z]{2}(-[a-z]+)+-[0-9][a-z])?$",
+        constraint_description="must be empty or an Availability Zone such as eu-west-1b",
+    ),
+    _spec(
+        "LifecycleHookTimeoutSeconds",
+        "lifecycle_hook_timeout_seconds",
+        type="Number",
+        default=120,
+        min_value=60,
+        max_value=900,
     ),
     _spec(
         "SecondElasticIpAllocationId",
@@ -373,6 +409,10 @@ LAB_PARAMETERS = (
 NOT_MIRRORED: dict[str, str] = {}
 
 # The template's Rules, as the construct checks them at synth time (same descriptions).
+EACH_NODE_IS_NAMED = (
+    "node 1 needs Node1InstanceId or Node1AutoScalingGroupName",
+    "node 2 needs Node2InstanceId or Node2AutoScalingGroupName",
+)
 PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR = (
     "the pair by ENI needs all four of Node1/Node2 NetworkInterfaceId and PrivateIpAddress"
 )

@@ -31,6 +31,10 @@ class Node:
     network_interface_id: str = ""
     private_ip_address: str = ""
     second_private_ip_address: str = ""  # active/active (docs/active-active.md)
+    # Found nodes (docs/found-nodes.md): the node is its group's in-service instance (in that AZ if set)
+    # each cycle; leave instance_id empty. health_check_url may contain {private_ip}.
+    auto_scaling_group_name: str = ""
+    availability_zone: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ class FailoverProps:
     enable_tracing: bool = False
     monitor_reserved_concurrency: int | None = None  # None or 0: none reserved
     preflight_interval_seconds: int = 900
+    # Found nodes: how long Auto Scaling holds a terminating instance for LifecycleFunction to drain it.
+    lifecycle_hook_timeout_seconds: int = 120
 
 
 def _number_text(value: float) -> str:
@@ -177,6 +183,12 @@ _SECOND_PRIVATE_IPS = ("Node1SecondPrivateIpAddress", "Node2SecondPrivateIpAddre
 
 def _check_rules(values: dict[str, Any]) -> None:
     """template.yaml's Rules, on plain values (a token is checked by CloudFormation at deploy time)."""
+    for n, message in zip((1, 2), parameters.EACH_NODE_IS_NAMED, strict=True):
+        if not (_given(values[f"Node{n}InstanceId"]) or _given(values[f"Node{n}AutoScalingGroupName"])):
+            raise PropError(
+                f"{message} (nodes[{n - 1}].instance_id={values[f'Node{n}InstanceId']!r}, "
+                f"nodes[{n - 1}].auto_scaling_group_name={values[f'Node{n}AutoScalingGroupName']!r})"
+            )
     eni = [values[f"Node{n}{kind}"] for n in (1, 2) for kind in ("NetworkInterfaceId", "PrivateIpAddress")]
     if any(_given(v) for v in eni) and not all(_given(v) for v in eni):
         given = ", ".join(
@@ -274,6 +286,8 @@ def props_from_template_parameters(values: dict[str, Any]) -> FailoverProps:
         else:
             fields[""][path] = value
     for index, node in enumerate(node_fields):
+        if node.get("auto_scaling_group_name"):
+            node.setdefault("instance_id", "")  # a found node (EachNodeIsNamed)
         for required in ("instance_id", "health_check_url"):
             if required not in node:
                 raise PropError(

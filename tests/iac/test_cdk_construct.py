@@ -317,6 +317,77 @@ def test_health_check_secrets_are_readable_each_through_its_own_service_only() -
         synth(health_auth=HealthAuth(kind="header"))
 
 
+def test_found_nodes_bring_the_lifecycle_function_its_rule_and_hooks() -> None:
+    found = (
+        Node("", "http://{private_ip}:8080/health", auto_scaling_group_name="nginx-plus-a"),
+        Node("i-0a1b2c3d4e5f60719", "http://10.0.2.10:8080/health"),
+    )
+    template = synth(nodes=found, lifecycle_hook_timeout_seconds=300)
+    roles = _named(template, "AWS::IAM::Role")
+    assert _statements(roles["LifecycleFunctionRole"]) == [
+        ("MoveTheElasticIpToAFixedNode", ["ec2:AssociateAddress"]),
+        ("MoveToFoundInstancesTaggedForThisStack", ["ec2:AssociateAddress"]),
+        (
+            "DescribeActionsSupportNoResourceScoping",
+            ["ec2:DescribeAddresses", "ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups"],
+        ),
+        ("CompleteTheNodeGroupsLifecycleActions", ["autoscaling:CompleteLifecycleAction"]),
+        ("ReadAndConditionallyWriteState", ["dynamodb:GetItem", "dynamodb:PutItem"]),
+        ("Notify", ["sns:Publish"]),
+    ]
+    by_sid = {
+        s["Sid"]: s for s in roles["LifecycleFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    }
+    fixed = json.dumps(by_sid["MoveTheElasticIpToAFixedNode"]["Resource"])
+    assert "i-0a1b2c3d4e5f60719" in fixed and fixed.count("instance/") == 1  # the found node by tag only
+    assert "nginx-plus-a" in json.dumps(by_sid["CompleteTheNodeGroupsLifecycleActions"]["Resource"])
+    monitor = json.dumps(_named(template, "AWS::IAM::Role")["MonitorFunctionRole"]["Properties"]["Policies"])
+    assert monitor.count("instance/${Instance}") == 1
+    [policy] = template.find_resources("AWS::IAM::Policy").values()
+    assert len(policy["Properties"]["Roles"]) == 2
+    assert policy["Properties"]["PolicyDocument"]["Statement"][0]["Action"] == "autoscaling:DescribeAutoScalingGroups"
+    [hook] = _named(template, "AWS::AutoScaling::LifecycleHook").items()
+    assert hook[0] == "Node1TerminationHook"
+    assert hook[1]["Properties"] == {
+        "AutoScalingGroupName": "nginx-plus-a",
+        "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+        "HeartbeatTimeout": 300,
+        "DefaultResult": "CONTINUE",
+    }
+    [rule] = template.find_resources("AWS::Events::Rule").values()
+    assert rule["Properties"]["EventPattern"]["detail"] == {"AutoScalingGroupName": ["nginx-plus-a"]}
+    template.has_resource_properties(
+        "AWS::Lambda::Permission", {"Principal": "events.amazonaws.com", "Action": "lambda:InvokeFunction"}
+    )
+    functions = _named(template, "AWS::Lambda::Function")
+    lifecycle = functions["LifecycleFunction"]["Properties"]
+    assert lifecycle["Handler"] == "nginx_eip_failover.handlers.lifecycle.lambda_handler" and lifecycle["Timeout"] == 55
+    assert lifecycle["Environment"]["Variables"]["NODE1_AUTO_SCALING_GROUP_NAME"] == "nginx-plus-a"
+    variables = functions["MonitorFunction"]["Properties"]["Environment"]["Variables"]
+    assert (
+        variables["NODE1_AUTO_SCALING_GROUP_NAME"] == "nginx-plus-a"
+        and "NODE2_AUTO_SCALING_GROUP_NAME" not in variables
+    )
+    alarms = _named(template, "AWS::CloudWatch::Alarm")
+    assert alarms["Node1StatusCheckAlarm"]["Properties"]["Dimensions"] == [
+        {"Name": "AutoScalingGroupName", "Value": "nginx-plus-a"}
+    ]
+    # Without a found node (the default): none of it.
+    plain = synth()
+    for kind in ("AWS::AutoScaling::LifecycleHook", "AWS::Events::Rule", "AWS::IAM::Policy"):
+        plain.resource_count_is(kind, 0)
+    assert "LifecycleFunction" not in _named(plain, "AWS::Lambda::Function")
+
+
+def test_each_node_needs_an_instance_or_a_group() -> None:
+    with pytest.raises(PropError, match=r"node 2 needs Node2InstanceId or Node2AutoScalingGroupName .*instance_id=''"):
+        synth(nodes=(NODES[0], Node("", "http://10.0.2.10:8080/health")))
+    with pytest.raises(PropError, match=r"^nodes\[0\]\.availability_zone='eu-west'"):
+        synth(nodes=(Node("", "http://10.0.1.10/", auto_scaling_group_name="g", availability_zone="eu-west"), NODES[1]))
+    with pytest.raises(PropError, match=r"^lifecycle_hook_timeout_seconds='30'.*at least 60"):
+        synth(lifecycle_hook_timeout_seconds=30)
+
+
 def test_tuning_props_reach_the_environment() -> None:
     template = synth(
         health=HealthChecks(interval_seconds=0.5, timeout_seconds=0.5, fall_threshold=4),

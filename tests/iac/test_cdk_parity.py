@@ -76,6 +76,8 @@ def test_the_props_defaults_are_the_templates() -> None:
         ("Node2SecondPrivateIpAddress", "10.0.2.256"),
         ("RouteTableRoleArn", "arn:aws:iam::1111:role/route-mover"),
         ("RouteTableRoleExternalId", "x"),
+        ("Node1AutoScalingGroupName", "arn:aws:autoscaling:group"),
+        ("LifecycleHookTimeoutSeconds", "30"),
         ("Node1HealthCheckUrl", "ftp://10.0.1.10/"),
         ("FallThreshold", "0"),
         ("HealthCheckIntervalSeconds", "0"),
@@ -106,6 +108,8 @@ def test_the_templates_rules_are_checked_with_their_descriptions() -> None:
         "Node2SecondPrivateIpAddress": "10.0.2.31",
     }
     for values, message in (
+        ({**REQUIRED, "Node1InstanceId": ""}, cdk_parameters.EACH_NODE_IS_NAMED[0]),
+        ({**REQUIRED, "Node2InstanceId": ""}, cdk_parameters.EACH_NODE_IS_NAMED[1]),
         (half_eni, cdk_parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR),
         (second_by_instance, cdk_parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE),
         (
@@ -126,6 +130,7 @@ def test_the_templates_rules_are_checked_with_their_descriptions() -> None:
     descriptions = {a["AssertDescription"] for rule in rules.values() for a in rule["Assertions"]}
     assert {message for _, _, message in cdk_parameters.EXAMPLE_PLACEHOLDERS} <= descriptions
     for message in (
+        *cdk_parameters.EACH_NODE_IS_NAMED,
         cdk_parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR,
         cdk_parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE,
         cdk_parameters.ROUTE_TABLE_ROLE_EXTERNAL_ID_NEEDS_THE_ROLE,
@@ -227,9 +232,14 @@ def test_the_synthesized_stack_has_the_templates_resources_and_outputs(case: str
                 expected[f"{logical_id}EventInvokeConfig"] = "AWS::Lambda::EventInvokeConfig"
             if "Role" not in resource["Properties"]:
                 expected[f"{logical_id}Role"] = "AWS::IAM::Role"
-            for event in resource["Properties"].get("Events") or {}:
-                expected[f"{logical_id}{event}"] = "AWS::Scheduler::Schedule"
-                expected[f"{logical_id}{event}Role"] = "AWS::IAM::Role"
+            for event, spec in (resource["Properties"].get("Events") or {}).items():
+                # What SAM generates for each: a schedule and its role, or a rule and its permission.
+                if spec["Type"] == "EventBridgeRule":
+                    expected[f"{logical_id}{event}"] = "AWS::Events::Rule"
+                    expected[f"{logical_id}{event}Permission"] = "AWS::Lambda::Permission"
+                else:
+                    expected[f"{logical_id}{event}"] = "AWS::Scheduler::Schedule"
+                    expected[f"{logical_id}{event}Role"] = "AWS::IAM::Role"
     found = {k: r["Type"] for k, r in cdk_template.resources.items()}
     assert found == expected
     for logical_id, resource in sam_template.resources.items():

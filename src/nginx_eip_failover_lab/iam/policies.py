@@ -8,7 +8,9 @@
   AWS::Scheduler::Schedule's role, named by its logical ID as SAM names the one it generates.
 - Resource-based policies: each function's `AWS::Lambda::Permission`s (as Lambda writes them in
   the function's policy: the principal, `aws:SourceArn` as ArnLike and `aws:SourceAccount` as
-  StringEquals), and each KMS key's `KeyPolicy` (its `Resource: "*"` is the key itself).
+  StringEquals), the one SAM generates for an `EventBridgeRule` event (`<Function><Event>Permission`:
+  events.amazonaws.com from that rule), and each KMS key's `KeyPolicy` (its `Resource: "*"` is the key
+  itself).
 
 SAM's managed AWSLambdaBasicExecutionRole (CloudWatch Logs for the runtime) is not listed: the
 functions' code makes no Logs API call, Lambda's runtime writes the logs.
@@ -143,6 +145,15 @@ def stack_policies(stack: LabStack) -> StackPolicies:
         function = str(properties["FunctionName"])
         arn = function if function.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}"
         resource_based.setdefault(arn, []).append(_permission_statement(logical_id, properties, arn))
+    for function, resource in stack.template.of_type("AWS::Serverless::Function").items():
+        for name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            if event.get("Type") != "EventBridgeRule" or function not in function_arns:
+                continue
+            rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{resolver.ref(function + name)}"
+            properties = {"Principal": "events.amazonaws.com", "Action": "lambda:InvokeFunction", "SourceArn": rule_arn}
+            arn = function_arns[function]
+            statement = _permission_statement(f"{function}{name}Permission", properties, arn)
+            resource_based.setdefault(arn, []).append(statement)
     for logical_id, resource in stack.template.of_type("AWS::KMS::Key").items():
         if not resolver.included(resource):
             continue
