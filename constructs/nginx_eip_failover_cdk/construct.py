@@ -26,9 +26,11 @@ from aws_cdk import (
     RemovalPolicy,
     Token,
 )
+from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -55,6 +57,7 @@ CODE_DIRECTORY_ENV = "NGINX_EIP_FAILOVER_CODE"
 SAM_BUILD_FUNCTION = Path(".aws-sam") / "build" / "MonitorFunction"
 MONITOR_HANDLER = "nginx_eip_failover.handlers.monitor.lambda_handler"
 CONTROL_HANDLER = "nginx_eip_failover.handlers.control.lambda_handler"
+LIFECYCLE_HANDLER = "nginx_eip_failover.handlers.lifecycle.lambda_handler"
 TAG_KEY = "nginx-eip-failover"
 
 
@@ -96,10 +99,13 @@ class NginxEipFailover(Construct):
         *,
         nodes: tuple[Node, Node],
         elastic_ip_allocation_id: str,
+        second_elastic_ip_allocation_id: str = "",
         health: HealthChecks | None = None,
         failover: FailoverPolicy | None = None,
         network: Network | None = None,
         observers: Observers | None = None,
+        route_table_role_arn: str = "",
+        route_table_role_external_id: str = "",
         health_auth: HealthAuth | None = None,
         profile: str = "lean",
         notification_email: str = "",
@@ -109,16 +115,20 @@ class NginxEipFailover(Construct):
         enable_tracing: bool = False,
         monitor_reserved_concurrency: int | None = None,
         preflight_interval_seconds: int = 900,
+        lifecycle_hook_timeout_seconds: int = 120,
         code_directory: str | Path | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.props = FailoverProps(
             nodes=nodes,
             elastic_ip_allocation_id=elastic_ip_allocation_id,
+            second_elastic_ip_allocation_id=second_elastic_ip_allocation_id,
             health=health or HealthChecks(),
             failover=failover or FailoverPolicy(),
             network=network or Network(),
             observers=observers or Observers(),
+            route_table_role_arn=route_table_role_arn,
+            route_table_role_external_id=route_table_role_external_id,
             health_auth=health_auth or HealthAuth(),
             profile=profile,
             notification_email=notification_email,
@@ -128,6 +138,7 @@ class NginxEipFailover(Construct):
             enable_tracing=enable_tracing,
             monitor_reserved_concurrency=monitor_reserved_concurrency,
             preflight_interval_seconds=preflight_interval_seconds,
+            lifecycle_hook_timeout_seconds=lifecycle_hook_timeout_seconds,
         )
         # Every template parameter's value (checked as CloudFormation checks it), by its template name.
         self.values = template_values(self.props, _token_text)
@@ -139,6 +150,8 @@ class NginxEipFailover(Construct):
         self._rules()
         self._state_and_notifications()
         self._functions()
+        if self.any_node_by_group:
+            self._found_nodes()
         self._alarms()
         if self.full:
             self._dashboard()
@@ -150,9 +163,20 @@ class NginxEipFailover(Construct):
     def _decide_conditions(self) -> None:
         v = self.values
         self.pair_by_network_interface = _given(v["Node1NetworkInterfaceId"])
+        self.has_second_address_set = _given(v["SecondElasticIpAllocationId"])
+        # Found nodes (docs/found-nodes.md): a node in an Auto Scaling group instead of a fixed instance.
+        self.node_by_group = {n: _given(v[f"Node{n}AutoScalingGroupName"]) for n in (1, 2)}
+        self.any_node_by_group = any(self.node_by_group.values())
+        # One group of two nodes needs one hook, not two.
+        self.node2_hook_needed = self.node_by_group[2] and (
+            v["Node1AutoScalingGroupName"] != v["Node2AutoScalingGroupName"]
+        )
         self.has_vpc_config = _given(v["SubnetIds"])
         self.create_endpoints = self.has_vpc_config and v["CreateVpcEndpoints"] == "true"
         self.has_notification_email = _given(v["NotificationEmail"])
+        self.has_route_table_role = _given(v["RouteTableRoleArn"])
+        self.create_sts_endpoint = self.create_endpoints and self.has_route_table_role
+        self.create_autoscaling_endpoint = self.create_endpoints and self.any_node_by_group
         has_security_groups = _given(v["SecurityGroupIds"])
         self.has_observer2 = _given(v["Observer2SubnetId"]) and has_security_groups
         self.has_observer3 = _given(v["Observer3SubnetId"]) and has_security_groups
@@ -275,6 +299,16 @@ class NginxEipFailover(Construct):
         group.apply_removal_policy(RemovalPolicy.DESTROY)
         return group
 
+    def _found_nodes_environment(self) -> dict[str, Any]:
+        """Set only when a node is found, so the default environment is as before."""
+        v = self.values
+        environment: dict[str, Any] = {}
+        for n in (1, 2):
+            if self.node_by_group[n]:
+                environment[f"NODE{n}_AUTO_SCALING_GROUP_NAME"] = v[f"Node{n}AutoScalingGroupName"]
+                environment[f"NODE{n}_AVAILABILITY_ZONE"] = v[f"Node{n}AvailabilityZone"]
+        return environment
+
     def _common_environment(self) -> dict[str, Any]:
         v = self.values
         return {
@@ -289,6 +323,10 @@ class NginxEipFailover(Construct):
             "NODE1_PRIVATE_IP_ADDRESS": v["Node1PrivateIpAddress"],
             "NODE2_NETWORK_INTERFACE_ID": v["Node2NetworkInterfaceId"],
             "NODE2_PRIVATE_IP_ADDRESS": v["Node2PrivateIpAddress"],
+            **self._found_nodes_environment(),
+            "SECOND_EIP_ALLOCATION_ID": v["SecondElasticIpAllocationId"],
+            "NODE1_SECOND_PRIVATE_IP_ADDRESS": v["Node1SecondPrivateIpAddress"],
+            "NODE2_SECOND_PRIVATE_IP_ADDRESS": v["Node2SecondPrivateIpAddress"],
             "HEALTH_CHECK_INTERVAL_SECONDS": v["HealthCheckIntervalSeconds"],
             "HEALTH_CHECK_TIMEOUT_SECONDS": v["HealthCheckTimeoutSeconds"],
             "FALL_THRESHOLD": v["FallThreshold"],
@@ -335,6 +373,9 @@ class NginxEipFailover(Construct):
             "POWERTOOLS_LOG_LEVEL": self.values["LogLevel"],
             "POWERTOOLS_TRACE_DISABLED": "false" if self.tracing else "true",
             "OBSERVABILITY_PROFILE": self.values["ObservabilityProfile"],
+            "ROUTE_TABLE_ROLE_ARN": self.values["RouteTableRoleArn"],
+            "ROUTE_TABLE_ROLE_EXTERNAL_ID": self.values["RouteTableRoleExternalId"],
+            "AWS_STS_REGIONAL_ENDPOINTS": "regional",  # AssumeRole in the function's region (its VPC endpoint)
         }
 
     def _alarm_names(self) -> str:
@@ -382,11 +423,24 @@ class NginxEipFailover(Construct):
                 _arn("ec2", "network-interface/${Eni}", Eni=v["Node2NetworkInterfaceId"]),
             ]
         else:
-            targets = [
-                _arn("ec2", "instance/${Instance}", Instance=v["Node1InstanceId"]),
-                _arn("ec2", "instance/${Instance}", Instance=v["Node2InstanceId"]),
-            ]
+            # A found node's instances are unknown at deploy time: reached by tag (below) instead.
+            targets = self._fixed_instance_arns()
         tagged = {"StringEquals": {f"aws:ResourceTag/{TAG_KEY}": Aws.STACK_NAME}}
+        second_address_set: list[dict[str, Any]] = []
+        if self.has_second_address_set:
+            # Active/active: the second EIP, by ARN like the first, onto the pair's ENIs.
+            second_address_set.append(
+                {
+                    "Sid": "MoveTheSecondElasticIpBetweenThePair",
+                    "Effect": "Allow",
+                    "Action": "ec2:AssociateAddress",
+                    "Resource": [
+                        _arn("ec2", "elastic-ip/${Eip}", Eip=v["SecondElasticIpAllocationId"]),
+                        _arn("ec2", "network-interface/${Eni}", Eni=v["Node1NetworkInterfaceId"]),
+                        _arn("ec2", "network-interface/${Eni}", Eni=v["Node2NetworkInterfaceId"]),
+                    ],
+                }
+            )
         return [
             {
                 "Sid": "MoveTheElasticIpBetweenThePair",
@@ -394,6 +448,7 @@ class NginxEipFailover(Construct):
                 "Action": "ec2:AssociateAddress",
                 "Resource": [eip, *targets],
             },
+            *second_address_set,
             {
                 "Sid": "DescribeActionsSupportNoResourceScoping",
                 "Effect": "Allow",
@@ -430,12 +485,33 @@ class NginxEipFailover(Construct):
                 "Resource": _arn("ec2", "route-table/*"),
                 "Condition": tagged,
             },
+            # Route tables in another account (a shared VPC's owner): that account's role grants the
+            # route-table actions; here only assuming it (docs/cross-account-routes.md).
+            *(
+                [
+                    {
+                        "Sid": "AssumeTheRouteTableRole",
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Resource": v["RouteTableRoleArn"],
+                    }
+                ]
+                if self.has_route_table_role
+                else []
+            ),
             {
                 "Sid": "ReadAndConditionallyWriteState",
                 "Effect": "Allow",
                 "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
                 "Resource": self.state_table.attr_arn,
             },
+        ]
+
+    def _fixed_instance_arns(self) -> list[str]:
+        return [
+            _arn("ec2", "instance/${Instance}", Instance=self.values[f"Node{n}InstanceId"])
+            for n in (1, 2)
+            if not self.node_by_group[n]
         ]
 
     def _notify_statements(self) -> list[dict[str, Any]]:
@@ -465,9 +541,10 @@ class NginxEipFailover(Construct):
         )
         return statements
 
-    def _health_check_secret_statements(self) -> list[dict[str, Any]]:
+    def _health_check_secret_statements(self, *, fleet: bool = True) -> list[dict[str, Any]]:
         """Authenticated health checks (docs/health-auth.md): the configured secrets, each through its
-        service's action; fleet groups' own secrets by tag; decryption only through those services."""
+        service's action; fleet groups' own secrets by tag (not for LifecycleFunction, `fleet=False`,
+        which probes only the pair); decryption only through those services."""
         statements: list[dict[str, Any]] = []
         secrets, parameters_ = self.health_check_secrets["secretsmanager"], self.health_check_secrets["ssm"]
         if secrets:
@@ -488,7 +565,7 @@ class NginxEipFailover(Construct):
                     "Resource": list(parameters_),
                 }
             )
-        if self.reads_tagged_health_check_secrets:
+        if fleet and self.reads_tagged_health_check_secrets:
             tagged = {"StringEquals": {f"aws:ResourceTag/{TAG_KEY}": Aws.STACK_NAME}}
             statements += [
                 {
@@ -506,7 +583,7 @@ class NginxEipFailover(Construct):
                     "Condition": tagged,
                 },
             ]
-        if self.reads_any_health_check_secret:
+        if self.reads_any_health_check_secret if fleet else any(self.health_check_secrets.values()):
             statements.append(
                 {
                     "Sid": "DecryptTheHealthCheckSecretsThroughTheirService",
@@ -726,24 +803,207 @@ class NginxEipFailover(Construct):
             subnet_ids=subnets,
         )
 
+    # -- found nodes: lifecycle hooks --------------------------------------------------------------
+    def _found_nodes(self) -> None:
+        """When a node is found in an Auto Scaling group (docs/found-nodes.md), Auto Scaling holds a
+        terminating instance in Terminating:Wait; EventBridge starts LifecycleFunction, which drains the
+        node, moves the EIP off it if it holds it, and completes the lifecycle action."""
+        v = self.values
+        groups = [v[f"Node{n}AutoScalingGroupName"] for n in (1, 2) if self.node_by_group[n]]
+        group_arns = [
+            _arn(
+                "autoscaling",
+                "autoScalingGroup:*:autoScalingGroupName/${Group}",
+                Group=v[f"Node{n}AutoScalingGroupName"],
+            )
+            for n in (1, 2)
+            if self.node_by_group[n]
+        ]
+        # Monitor, observers and ControlFunction look the found nodes up: a policy of its own, so a stack
+        # without found nodes keeps its roles exactly as before.
+        iam.CfnPolicy(
+            self,
+            "FoundNodesLookupPolicy",
+            policy_name="find-nodes-in-their-auto-scaling-groups",
+            roles=[self.monitor_role.ref, self.control_role.ref],
+            policy_document={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DescribeAutoScalingGroupsSupportsNoResourceScoping",
+                        "Effect": "Allow",
+                        "Action": "autoscaling:DescribeAutoScalingGroups",
+                        "Resource": "*",
+                    }
+                ],
+            },
+        )
+        self.lifecycle_log_group = self._log_group("LifecycleLogGroup")
+        statements: list[dict[str, Any]] = [
+            # The pair's EIP, and the found nodes' instances by the tag their group propagates.
+            {
+                "Sid": "MoveTheElasticIpToAFixedNode",
+                "Effect": "Allow",
+                "Action": "ec2:AssociateAddress",
+                "Resource": [
+                    _arn("ec2", "elastic-ip/${Eip}", Eip=v["ElasticIpAllocationId"]),
+                    *self._fixed_instance_arns(),
+                ],
+            },
+            {
+                "Sid": "MoveToFoundInstancesTaggedForThisStack",
+                "Effect": "Allow",
+                "Action": "ec2:AssociateAddress",
+                "Resource": _arn("ec2", "instance/*"),
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{TAG_KEY}": Aws.STACK_NAME}},
+            },
+            {
+                "Sid": "DescribeActionsSupportNoResourceScoping",
+                "Effect": "Allow",
+                "Action": ["ec2:DescribeAddresses", "ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "CompleteTheNodeGroupsLifecycleActions",
+                "Effect": "Allow",
+                "Action": "autoscaling:CompleteLifecycleAction",
+                "Resource": group_arns,
+            },
+            {
+                "Sid": "ReadAndConditionallyWriteState",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+                "Resource": self.state_table.attr_arn,
+            },
+            {"Sid": "Notify", "Effect": "Allow", "Action": "sns:Publish", "Resource": self.notification_topic.ref},
+        ]
+        if self.notification_key is not None:
+            statements.append(
+                {
+                    "Sid": "PublishToTheEncryptedTopic",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": self.notification_key.attr_arn,
+                }
+            )
+        statements += self._health_check_secret_statements(fleet=False)
+        self.lifecycle_role = self._role("LifecycleFunctionRole", statements)
+        environment = {
+            "EIP_ALLOCATION_ID": v["ElasticIpAllocationId"],
+            "NODE1_INSTANCE_ID": v["Node1InstanceId"],
+            "NODE1_HEALTH_CHECK_URL": v["Node1HealthCheckUrl"],
+            "NODE1_PRIORITY": v["Node1Priority"],
+            "NODE2_INSTANCE_ID": v["Node2InstanceId"],
+            "NODE2_HEALTH_CHECK_URL": v["Node2HealthCheckUrl"],
+            "NODE2_PRIORITY": v["Node2Priority"],
+            "NODE1_AUTO_SCALING_GROUP_NAME": v["Node1AutoScalingGroupName"],
+            "NODE1_AVAILABILITY_ZONE": v["Node1AvailabilityZone"],
+            "NODE2_AUTO_SCALING_GROUP_NAME": v["Node2AutoScalingGroupName"],
+            "NODE2_AVAILABILITY_ZONE": v["Node2AvailabilityZone"],
+            "HEALTH_CHECK_INTERVAL_SECONDS": v["HealthCheckIntervalSeconds"],
+            "HEALTH_CHECK_TIMEOUT_SECONDS": v["HealthCheckTimeoutSeconds"],
+            "FALL_THRESHOLD": v["FallThreshold"],
+            "RISE_THRESHOLD": v["RiseThreshold"],
+            "PREEMPT": v["Preempt"],
+            "PREEMPT_DELAY_SECONDS": v["PreemptDelaySeconds"],
+            "MIN_SECONDS_BETWEEN_MOVES": v["MinSecondsBetweenMoves"],
+            "FLAP_WINDOW_SECONDS": v["FlapWindowSeconds"],
+            "FLAP_SUPPRESS_THRESHOLD": v["FlapSuppressThreshold"],
+            "HEALTH_CHECK_CA_BUNDLE": v["HealthCheckCaBundle"],
+            # The drain probes the peer as the monitor does: with the same credentials.
+            "HEALTH_CHECK_AUTH_KIND": v["HealthCheckAuthKind"],
+            "HEALTH_CHECK_AUTH_SECRET_ARN": v["HealthCheckAuthSecretArn"],
+            "HEALTH_CHECK_AUTH_HEADER_NAME": v["HealthCheckAuthHeaderName"],
+            "HEALTH_CHECK_AUTH_FAILURE_IS_DOWN": v["HealthCheckAuthFailureIsDown"],
+            "HEALTH_CHECK_CLIENT_CERT_SECRET_ARN": v["HealthCheckClientCertSecretArn"],
+            "STATE_TABLE_NAME": self.state_table.ref,
+            "NOTIFICATION_TOPIC_ARN": self.notification_topic.ref,
+            "POWERTOOLS_SERVICE_NAME": "nginx-eip-failover",
+            "POWERTOOLS_METRICS_NAMESPACE": "NginxEipFailover",
+            "POWERTOOLS_LOG_LEVEL": v["LogLevel"],
+            "POWERTOOLS_TRACE_DISABLED": "false" if self.tracing else "true",
+            "OBSERVABILITY_PROFILE": v["ObservabilityProfile"],
+        }
+        self.lifecycle_function = self._function(
+            "LifecycleFunction",
+            description=(
+                "Drains a found node whose instance Auto Scaling terminates, then completes its lifecycle action."
+            ),
+            handler=LIFECYCLE_HANDLER,
+            # Probes, the drain's move (verified for up to 10 s) and the completion: well inside 60 s, and
+            # the hook's HeartbeatTimeout (at least 60 s) is longer still.
+            timeout=55,
+            role=self.lifecycle_role,
+            log_group=self.lifecycle_log_group,
+            environment=environment,
+            subnet_ids=list(v["SubnetIds"]) if self.has_vpc_config else None,
+        )
+        self._no_retries("LifecycleFunction", self.lifecycle_function)
+        # Its EventBridgeRule event as SAM turns it into resources: the rule <Function><Event> and the
+        # permission <Function><Event>Permission.
+        rule = events.CfnRule(
+            self,
+            "LifecycleFunctionInstanceTerminating",
+            event_pattern={
+                "source": ["aws.autoscaling"],
+                "detail-type": ["EC2 Instance-terminate Lifecycle Action"],
+                "detail": {"AutoScalingGroupName": groups},
+            },
+            targets=[
+                events.CfnRule.TargetProperty(
+                    arn=self.lifecycle_function.attr_arn,
+                    id="LifecycleFunctionInstanceTerminatingLambdaTarget",
+                    retry_policy=events.CfnRule.RetryPolicyProperty(
+                        maximum_event_age_in_seconds=60, maximum_retry_attempts=2
+                    ),
+                )
+            ],
+        )
+        lambda_.CfnPermission(
+            self,
+            "LifecycleFunctionInstanceTerminatingPermission",
+            action="lambda:InvokeFunction",
+            function_name=self.lifecycle_function.ref,
+            principal="events.amazonaws.com",
+            source_arn=rule.attr_arn,
+        )
+        for n, present in ((1, self.node_by_group[1]), (2, self.node2_hook_needed)):
+            if present:
+                autoscaling.CfnLifecycleHook(
+                    self,
+                    f"Node{n}TerminationHook",
+                    auto_scaling_group_name=v[f"Node{n}AutoScalingGroupName"],
+                    lifecycle_transition="autoscaling:EC2_INSTANCE_TERMINATING",
+                    heartbeat_timeout=_number(v["LifecycleHookTimeoutSeconds"]),
+                    # Should the function never answer, the instance still terminates (the monitor then
+                    # places the EIP).
+                    default_result="CONTINUE",
+                )
+
     # -- alarms ------------------------------------------------------------------------------------
     def _alarms(self) -> None:
         v = self.values
         self.node_alarms: list[cloudwatch.CfnAlarm] = []
         for number in (1, 2):
-            instance = v[f"Node{number}InstanceId"]
+            instance, group = v[f"Node{number}InstanceId"], v[f"Node{number}AutoScalingGroupName"]
+            # A found node's alarm watches its group.
+            dimension = (
+                cloudwatch.CfnAlarm.DimensionProperty(name="AutoScalingGroupName", value=group)
+                if self.node_by_group[number]
+                else cloudwatch.CfnAlarm.DimensionProperty(name="InstanceId", value=instance)
+            )
             alarm = cloudwatch.CfnAlarm(
                 self,
                 f"Node{number}StatusCheckAlarm",
                 alarm_name=Fn.sub(f"${{AWS::StackName}}-node{number}-status-check"),
                 alarm_description=Fn.sub(
-                    f"EC2 status check of node {number} (${{Instance}}) failed; invokes the monitor to probe at once "
-                    "(a hint only: the EIP moves when probes confirm).",
-                    {"Instance": instance},
+                    f"EC2 status check of node {number} (${{Instance}}${{Group}}) failed; invokes the monitor to probe "
+                    "at once (a hint only: the EIP moves when probes confirm).",
+                    {"Instance": instance, "Group": group},
                 ),
                 namespace="AWS/EC2",
                 metric_name="StatusCheckFailed",
-                dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name="InstanceId", value=instance)],
+                dimensions=[dimension],
                 statistic="Maximum",
                 period=60,
                 evaluation_periods=1,
@@ -867,18 +1127,22 @@ class NginxEipFailover(Construct):
             vpc_id=v["VpcId"],
             route_table_ids=list(v["RouteTableIds"]),
         )
-        for logical_id, service in (
+        interface_endpoints = [
             ("Ec2InterfaceEndpoint", "ec2"),
             ("SnsInterfaceEndpoint", "sns"),
             ("MonitoringInterfaceEndpoint", "monitoring"),
             ("SchedulerInterfaceEndpoint", "scheduler"),
-            # Authenticated health checks only: either service may hold the secret.
-            *(
-                (("SecretsManagerInterfaceEndpoint", "secretsmanager"), ("SsmInterfaceEndpoint", "ssm"))
-                if self.reads_any_health_check_secret
-                else ()
-            ),
-        ):
+        ]
+        if self.create_autoscaling_endpoint:  # found nodes: DescribeAutoScalingGroups, CompleteLifecycleAction
+            interface_endpoints.append(("AutoScalingInterfaceEndpoint", "autoscaling"))
+        if self.create_sts_endpoint:  # sts:AssumeRole of RouteTableRoleArn, only when it is set
+            interface_endpoints.append(("StsInterfaceEndpoint", "sts"))
+        if self.reads_any_health_check_secret:  # authenticated health checks: either service may hold it
+            interface_endpoints += [
+                ("SecretsManagerInterfaceEndpoint", "secretsmanager"),
+                ("SsmInterfaceEndpoint", "ssm"),
+            ]
+        for logical_id, service in interface_endpoints:
             ec2.CfnVPCEndpoint(
                 self,
                 logical_id,
@@ -895,6 +1159,9 @@ class NginxEipFailover(Construct):
         outputs: list[tuple[str, str, str]] = [
             ("MonitorFunctionName", "Name of the monitor function", self.monitor_function.ref),
             ("MonitorFunctionArn", "ARN of the monitor function", self.monitor_function.attr_arn),
+            # The principals a route table role's trust policy names (docs/cross-account-routes.md).
+            ("MonitorFunctionRoleArn", "IAM role of the monitor (and observer) functions", self.monitor_role.attr_arn),
+            ("ControlFunctionRoleArn", "IAM role of the control function", self.control_role.attr_arn),
             (
                 "ControlFunctionName",
                 "Name of the control function (aws lambda invoke --function-name ...)",

@@ -105,14 +105,14 @@ SPECS: tuple[ParameterSpec, ...] = (
     _spec(
         "Node1InstanceId",
         "nodes[0].instance_id",
-        allowed_pattern="^i-[0-9a-f]{8,17}$",
+        allowed_pattern="^(i-[0-9a-f]{8,17})?$",
         constraint_description="Node1InstanceId must be an EC2 instance ID such as i-0a1b2c3d4e5f60718 "
         f"{_PLACEHOLDER} with node 1's instance)",
     ),
     _spec(
         "Node2InstanceId",
         "nodes[1].instance_id",
-        allowed_pattern="^i-[0-9a-f]{8,17}$",
+        allowed_pattern="^(i-[0-9a-f]{8,17})?$",
         constraint_description="Node2InstanceId must be an EC2 instance ID such as i-0a1b2c3d4e5f60719 "
         f"{_PLACEHOLDER} with node 2's instance)",
     ),
@@ -157,6 +157,63 @@ SPECS: tuple[ParameterSpec, ...] = (
         default="",
         allowed_pattern=_IPV4,
         constraint_description="must be empty or an IPv4 address such as 10.0.1.21",
+    ),
+    _spec(
+        "Node1AutoScalingGroupName",
+        "nodes[0].auto_scaling_group_name",
+        default="",
+        allowed_pattern="^[^:]{0,255}$",
+        constraint_description="must be empty or an Auto Scaling group name (not an ARN)",
+    ),
+    _spec(
+        "Node1AvailabilityZone",
+        "nodes[0].availability_zone",
+        default="",
+        allowed_pattern="^([a-z]{2}(-[a-z]+)+-[0-9][a-z])?$",
+        constraint_description="must be empty or an Availability Zone such as eu-west-1a",
+    ),
+    _spec(
+        "Node2AutoScalingGroupName",
+        "nodes[1].auto_scaling_group_name",
+        default="",
+        allowed_pattern="^[^:]{0,255}$",
+        constraint_description="must be empty or an Auto Scaling group name (not an ARN)",
+    ),
+    _spec(
+        "Node2AvailabilityZone",
+        "nodes[1].availability_zone",
+        default="",
+        allowed_pattern="^([a-z]{2}(-[a-z]+)+-[0-9][a-z])?$",
+        constraint_description="must be empty or an Availability Zone such as eu-west-1b",
+    ),
+    _spec(
+        "LifecycleHookTimeoutSeconds",
+        "lifecycle_hook_timeout_seconds",
+        type="Number",
+        default=120,
+        min_value=60,
+        max_value=900,
+    ),
+    _spec(
+        "SecondElasticIpAllocationId",
+        "second_elastic_ip_allocation_id",
+        default="",
+        allowed_pattern="^(eipalloc-[0-9a-f]{8,17})?$",
+        constraint_description="must be empty or an Elastic IP allocation ID such as eipalloc-0a1b2c3d4e5f60718",
+    ),
+    _spec(
+        "Node1SecondPrivateIpAddress",
+        "nodes[0].second_private_ip_address",
+        default="",
+        allowed_pattern=_IPV4,
+        constraint_description="must be empty or an IPv4 address such as 10.0.1.30",
+    ),
+    _spec(
+        "Node2SecondPrivateIpAddress",
+        "nodes[1].second_private_ip_address",
+        default="",
+        allowed_pattern=_IPV4,
+        constraint_description="must be empty or an IPv4 address such as 10.0.1.31",
     ),
     _spec(
         "HealthCheckIntervalSeconds",
@@ -253,6 +310,20 @@ SPECS: tuple[ParameterSpec, ...] = (
         constraint_description="must be empty or a VPC ID such as vpc-0123456789abcdef0",
     ),
     _spec("RouteTableIds", "network.route_table_ids", type="CommaDelimitedList", default=""),
+    _spec(
+        "RouteTableRoleArn",
+        "route_table_role_arn",
+        default="",
+        allowed_pattern=r"^(arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\w+=,.@-]+/){0,20}[\w+=,.@-]{1,64})?$",
+        constraint_description="must be empty or an IAM role ARN such as arn:aws:iam::111122223333:role/route-mover",
+    ),
+    _spec(
+        "RouteTableRoleExternalId",
+        "route_table_role_external_id",
+        default="",
+        allowed_pattern=r"^([\w+=,.@:/-]{2,1224})?$",
+        constraint_description="must be empty or 2-1224 of letters, digits and +=,.@:/-",
+    ),
     _spec("LogLevel", "log_level", default="INFO", allowed_values=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
     _spec("LogRetentionInDays", "log_retention_in_days", type="Number", default=30, allowed_values=_LOG_RETENTION),
     _spec(
@@ -338,11 +409,22 @@ LAB_PARAMETERS = (
 NOT_MIRRORED: dict[str, str] = {}
 
 # The template's Rules, as the construct checks them at synth time (same descriptions).
+EACH_NODE_IS_NAMED = (
+    "node 1 needs Node1InstanceId or Node1AutoScalingGroupName",
+    "node 2 needs Node2InstanceId or Node2AutoScalingGroupName",
+)
 PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR = (
     "the pair by ENI needs all four of Node1/Node2 NetworkInterfaceId and PrivateIpAddress"
 )
+SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE = (
+    "the second EIP needs SecondElasticIpAllocationId, Node1/Node2SecondPrivateIpAddress and the pair by ENI "
+    "(Node1/Node2 NetworkInterfaceId and PrivateIpAddress)"
+)
 OBSERVER_PLACEMENT_NEEDS_SECURITY_GROUPS = "SecurityGroupIds must be set when an observer subnet is set"
 VPC_PLACEMENT_NEEDS_SECURITY_GROUPS = "SecurityGroupIds must be set when SubnetIds is set"
+ROUTE_TABLE_ROLE_EXTERNAL_ID_NEEDS_THE_ROLE = (
+    "RouteTableRoleExternalId is set without RouteTableRoleArn (no role to assume)"
+)
 VPC_ENDPOINTS_NEED_SUBNETS = "CreateVpcEndpoints needs SubnetIds (and SecurityGroupIds)"
 VPC_ENDPOINTS_NEED_VPC = "CreateVpcEndpoints needs VpcId"
 VPC_ENDPOINTS_NEED_ROUTE_TABLES = "CreateVpcEndpoints needs RouteTableIds"

@@ -22,13 +22,19 @@ from .parameters import BY_NAME, PropError
 @dataclass(frozen=True)
 class Node:
     """One NGINX Plus node (template parameters Node<N>InstanceId, ...HealthCheckUrl, ...Priority,
-    and optionally ...NetworkInterfaceId + ...PrivateIpAddress: the pair by ENI + private IP)."""
+    and optionally ...NetworkInterfaceId + ...PrivateIpAddress: the pair by ENI + private IP; with the
+    pair by ENI, ...SecondPrivateIpAddress: the address on the ENI that takes the second EIP)."""
 
     instance_id: str
     health_check_url: str
     priority: int | None = None  # None: the template's default, 101 for node 1 and 100 for node 2
     network_interface_id: str = ""
     private_ip_address: str = ""
+    second_private_ip_address: str = ""  # active/active (docs/active-active.md)
+    # Found nodes (docs/found-nodes.md): the node is its group's in-service instance (in that AZ if set)
+    # each cycle; leave instance_id empty. health_check_url may contain {private_ip}.
+    auto_scaling_group_name: str = ""
+    availability_zone: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,10 +94,17 @@ class FailoverProps:
 
     nodes: tuple[Node, Node]
     elastic_ip_allocation_id: str
+    # Active/active: a second EIP kept on node 2 while it is up (needs the pair by ENI and both nodes'
+    # second_private_ip_address).
+    second_elastic_ip_allocation_id: str = ""
     health: HealthChecks = field(default_factory=HealthChecks)
     failover: FailoverPolicy = field(default_factory=FailoverPolicy)
     network: Network = field(default_factory=Network)
     observers: Observers = field(default_factory=Observers)
+    # Routes in another account (docs/cross-account-routes.md): the role a fleet route's role_arn names,
+    # and the sts:ExternalId its trust policy requires.
+    route_table_role_arn: str = ""
+    route_table_role_external_id: str = ""
     health_auth: HealthAuth = field(default_factory=HealthAuth)
     profile: str = "lean"
     notification_email: str = ""
@@ -101,6 +114,8 @@ class FailoverProps:
     enable_tracing: bool = False
     monitor_reserved_concurrency: int | None = None  # None or 0: none reserved
     preflight_interval_seconds: int = 900
+    # Found nodes: how long Auto Scaling holds a terminating instance for LifecycleFunction to drain it.
+    lifecycle_hook_timeout_seconds: int = 120
 
 
 def _number_text(value: float) -> str:
@@ -163,8 +178,17 @@ def _given(value: Any) -> bool:
     return bool(value) if isinstance(value, list | str) else value is not None
 
 
+_SECOND_PRIVATE_IPS = ("Node1SecondPrivateIpAddress", "Node2SecondPrivateIpAddress")
+
+
 def _check_rules(values: dict[str, Any]) -> None:
     """template.yaml's Rules, on plain values (a token is checked by CloudFormation at deploy time)."""
+    for n, message in zip((1, 2), parameters.EACH_NODE_IS_NAMED, strict=True):
+        if not (_given(values[f"Node{n}InstanceId"]) or _given(values[f"Node{n}AutoScalingGroupName"])):
+            raise PropError(
+                f"{message} (nodes[{n - 1}].instance_id={values[f'Node{n}InstanceId']!r}, "
+                f"nodes[{n - 1}].auto_scaling_group_name={values[f'Node{n}AutoScalingGroupName']!r})"
+            )
     eni = [values[f"Node{n}{kind}"] for n in (1, 2) for kind in ("NetworkInterfaceId", "PrivateIpAddress")]
     if any(_given(v) for v in eni) and not all(_given(v) for v in eni):
         given = ", ".join(
@@ -176,6 +200,13 @@ def _check_rules(values: dict[str, Any]) -> None:
             )
         )
         raise PropError(f"{parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR} ({given})")
+    second = [values[name] for name in ("SecondElasticIpAllocationId", *_SECOND_PRIVATE_IPS)]
+    if any(_given(v) for v in second) and not all(_given(v) for v in [*second, values["Node1NetworkInterfaceId"]]):
+        given = ", ".join(
+            f"{BY_NAME[name].prop}={values[name]!r}"
+            for name in ("SecondElasticIpAllocationId", *_SECOND_PRIVATE_IPS, "Node1NetworkInterfaceId")
+        )
+        raise PropError(f"{parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE} ({given})")
     groups = values["SecurityGroupIds"]
     if (_given(values["Observer2SubnetId"]) or _given(values["Observer3SubnetId"])) and not _given(groups):
         raise PropError(
@@ -187,6 +218,11 @@ def _check_rules(values: dict[str, Any]) -> None:
         raise PropError(
             f"{parameters.VPC_PLACEMENT_NEEDS_SECURITY_GROUPS} (network.subnet_ids={values['SubnetIds']!r}, "
             "network.security_group_ids=())"
+        )
+    if _given(values["RouteTableRoleExternalId"]) and not _given(values["RouteTableRoleArn"]):
+        raise PropError(
+            f"{parameters.ROUTE_TABLE_ROLE_EXTERNAL_ID_NEEDS_THE_ROLE} (route_table_role_external_id="
+            f"{values['RouteTableRoleExternalId']!r}, route_table_role_arn={values['RouteTableRoleArn']!r})"
         )
     kind, secret = values["HealthCheckAuthKind"], values["HealthCheckAuthSecretArn"]
     if kind != "none" and not _given(secret):
@@ -250,6 +286,8 @@ def props_from_template_parameters(values: dict[str, Any]) -> FailoverProps:
         else:
             fields[""][path] = value
     for index, node in enumerate(node_fields):
+        if node.get("auto_scaling_group_name"):
+            node.setdefault("instance_id", "")  # a found node (EachNodeIsNamed)
         for required in ("instance_id", "health_check_url"):
             if required not in node:
                 raise PropError(

@@ -4,6 +4,7 @@ elsewhere aws_cdk is missing and the module is skipped. The functions' code is t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -15,6 +16,7 @@ from aws_cdk import assertions  # noqa: E402
 from nginx_eip_failover_cdk import (  # noqa: E402
     CodeNotBuiltError,
     FailoverPolicy,
+    HealthAuth,
     HealthChecks,
     Network,
     NginxEipFailover,
@@ -128,6 +130,8 @@ def test_lean_by_instance_creates_the_templates_resources() -> None:
     assert outputs == {
         "MonitorFunctionName",
         "MonitorFunctionArn",
+        "MonitorFunctionRoleArn",
+        "ControlFunctionRoleArn",
         "ControlFunctionName",
         "ControlFunctionArn",
         "StateTableName",
@@ -212,6 +216,178 @@ def test_the_pair_decides_what_association_is_granted_on() -> None:
     assert "eni-0a1b2c3d4e5f60718" in by_eni
 
 
+def test_the_second_address_set_adds_its_own_association_grant_and_environment() -> None:
+    second = (
+        dataclasses.replace(ENI_NODES[0], second_private_ip_address="10.0.1.30"),
+        dataclasses.replace(ENI_NODES[1], second_private_ip_address="10.0.2.31"),
+    )
+    template = synth(nodes=second, second_elastic_ip_allocation_id="eipalloc-0a1b2c3d4e5f60799")
+    roles = _named(template, "AWS::IAM::Role")
+    pair = [("MoveTheElasticIpBetweenThePair", ["ec2:AssociateAddress"])]
+    second_grant = [("MoveTheSecondElasticIpBetweenThePair", ["ec2:AssociateAddress"])]
+    assert _statements(roles["MonitorFunctionRole"]) == pair + second_grant + COMMON[1:] + MONITOR_OWN + ALARMS
+    assert _statements(roles["ControlFunctionRole"])[:2] == pair + second_grant
+    [statement] = [
+        s
+        for s in roles["MonitorFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        if s["Sid"] == "MoveTheSecondElasticIpBetweenThePair"
+    ]
+    resources = json.dumps(statement["Resource"])
+    assert "eipalloc-0a1b2c3d4e5f60799" in resources and resources.count("network-interface/${Eni}") == 2
+    assert "eni-0a1b2c3d4e5f60718" in resources and "instance/" not in resources
+    for function in _named(template, "AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert (
+            variables["SECOND_EIP_ALLOCATION_ID"],
+            variables["NODE1_SECOND_PRIVATE_IP_ADDRESS"],
+            variables["NODE2_SECOND_PRIVATE_IP_ADDRESS"],
+        ) == ("eipalloc-0a1b2c3d4e5f60799", "10.0.1.30", "10.0.2.31")
+    # Without it (the default), neither the grant nor a value.
+    lean = _named(synth(nodes=ENI_NODES), "AWS::IAM::Role")["MonitorFunctionRole"]
+    assert "MoveTheSecondElasticIpBetweenThePair" not in [sid for sid, _ in _statements(lean)]
+
+
+def test_a_route_table_role_is_assumable_and_reaches_the_environment() -> None:
+    role_arn = "arn:aws:iam::111122223333:role/route-mover"
+    template = synth(
+        route_table_role_arn=role_arn,
+        route_table_role_external_id="nginx-eip-failover-example",
+        network=Network(
+            subnet_ids=("subnet-0a1b2c3d",),
+            security_group_ids=("sg-0a1b2c3d",),
+            create_vpc_endpoints=True,
+            vpc_id="vpc-0a1b2c3d",
+            route_table_ids=("rtb-0a1b2c3d",),
+        ),
+    )
+    roles = _named(template, "AWS::IAM::Role")
+    assume = [("AssumeTheRouteTableRole", ["sts:AssumeRole"])]
+    for name in ("MonitorFunctionRole", "ControlFunctionRole"):
+        assert _statements(roles[name])[: len(COMMON) + 1] == COMMON[:-1] + assume + COMMON[-1:], name
+        [statement] = [
+            s
+            for s in roles[name]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            if s["Sid"] == "AssumeTheRouteTableRole"
+        ]
+        assert statement["Resource"] == role_arn  # that role only
+    for function in _named(template, "AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["ROUTE_TABLE_ROLE_ARN"] == role_arn
+        assert variables["ROUTE_TABLE_ROLE_EXTERNAL_ID"] == "nginx-eip-failover-example"
+        assert variables["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
+    endpoints = _named(template, "AWS::EC2::VPCEndpoint")
+    assert "StsInterfaceEndpoint" in endpoints and len(endpoints) == 6
+    # Without a role (the default): no grant, and no STS endpoint even with the others.
+    plain = synth(network=Network(("subnet-0a1b2c3d",), ("sg-0a1b2c3d",), True, "vpc-0a1b2c3d", ("rtb-0a1b2c3d",)))
+    assert "StsInterfaceEndpoint" not in _named(plain, "AWS::EC2::VPCEndpoint")
+    lean = _named(plain, "AWS::IAM::Role")["MonitorFunctionRole"]
+    assert "AssumeTheRouteTableRole" not in [sid for sid, _ in _statements(lean)]
+
+
+def test_health_check_secrets_are_readable_each_through_its_own_service_only() -> None:
+    token = "arn:aws:ssm:us-east-1:123456789012:parameter/nginx/probe-token"
+    cert = "arn:aws:secretsmanager:us-east-1:123456789012:secret:probe-cert-AbCdEf"
+    template = synth(
+        health_auth=HealthAuth(kind="header", secret_arn=token, client_cert_secret_arn=cert, fleet_secrets="tagged")
+    )
+    secrets = [
+        ("ReadTheHealthCheckSecrets", ["secretsmanager:GetSecretValue"]),
+        ("ReadTheHealthCheckParameters", ["ssm:GetParameter"]),
+        ("ReadFleetHealthCheckSecretsTaggedForThisStack", ["secretsmanager:GetSecretValue"]),
+        ("ReadFleetHealthCheckParametersTaggedForThisStack", ["ssm:GetParameter"]),
+        ("DecryptTheHealthCheckSecretsThroughTheirService", ["kms:Decrypt"]),
+    ]
+    roles = _named(template, "AWS::IAM::Role")
+    assert _statements(roles["MonitorFunctionRole"]) == COMMON + MONITOR_OWN + secrets + ALARMS
+    by_sid = {
+        s["Sid"]: s for s in roles["ControlFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    }
+    assert by_sid["ReadTheHealthCheckSecrets"]["Resource"] == [cert]
+    assert by_sid["ReadTheHealthCheckParameters"]["Resource"] == [token]
+    assert "Condition" in by_sid["ReadFleetHealthCheckSecretsTaggedForThisStack"]
+    assert "kms:ViaService" in by_sid["DecryptTheHealthCheckSecretsThroughTheirService"]["Condition"]["StringEquals"]
+    variables = _named(template, "AWS::Lambda::Function")["MonitorFunction"]["Properties"]["Environment"]["Variables"]
+    assert (variables["HEALTH_CHECK_AUTH_KIND"], variables["HEALTH_CHECK_AUTH_SECRET_ARN"]) == ("header", token)
+    # A token in SSM only: no Secrets Manager grant, no tagged ones.
+    only_token = _named(synth(health_auth=HealthAuth(kind="basic", secret_arn=token)), "AWS::IAM::Role")
+    sids = [sid for sid, _ in _statements(only_token["MonitorFunctionRole"])]
+    assert "ReadTheHealthCheckParameters" in sids and "DecryptTheHealthCheckSecretsThroughTheirService" in sids
+    assert not {"ReadTheHealthCheckSecrets", "ReadFleetHealthCheckSecretsTaggedForThisStack"} & set(sids)
+    with pytest.raises(PropError, match=r"health_auth\.kind='header'"):
+        synth(health_auth=HealthAuth(kind="header"))
+
+
+def test_found_nodes_bring_the_lifecycle_function_its_rule_and_hooks() -> None:
+    found = (
+        Node("", "http://{private_ip}:8080/health", auto_scaling_group_name="nginx-plus-a"),
+        Node("i-0a1b2c3d4e5f60719", "http://10.0.2.10:8080/health"),
+    )
+    template = synth(nodes=found, lifecycle_hook_timeout_seconds=300)
+    roles = _named(template, "AWS::IAM::Role")
+    assert _statements(roles["LifecycleFunctionRole"]) == [
+        ("MoveTheElasticIpToAFixedNode", ["ec2:AssociateAddress"]),
+        ("MoveToFoundInstancesTaggedForThisStack", ["ec2:AssociateAddress"]),
+        (
+            "DescribeActionsSupportNoResourceScoping",
+            ["ec2:DescribeAddresses", "ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups"],
+        ),
+        ("CompleteTheNodeGroupsLifecycleActions", ["autoscaling:CompleteLifecycleAction"]),
+        ("ReadAndConditionallyWriteState", ["dynamodb:GetItem", "dynamodb:PutItem"]),
+        ("Notify", ["sns:Publish"]),
+    ]
+    by_sid = {
+        s["Sid"]: s for s in roles["LifecycleFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    }
+    fixed = json.dumps(by_sid["MoveTheElasticIpToAFixedNode"]["Resource"])
+    assert "i-0a1b2c3d4e5f60719" in fixed and fixed.count("instance/") == 1  # the found node by tag only
+    assert "nginx-plus-a" in json.dumps(by_sid["CompleteTheNodeGroupsLifecycleActions"]["Resource"])
+    monitor = json.dumps(_named(template, "AWS::IAM::Role")["MonitorFunctionRole"]["Properties"]["Policies"])
+    assert monitor.count("instance/${Instance}") == 1
+    [policy] = template.find_resources("AWS::IAM::Policy").values()
+    assert len(policy["Properties"]["Roles"]) == 2
+    assert policy["Properties"]["PolicyDocument"]["Statement"][0]["Action"] == "autoscaling:DescribeAutoScalingGroups"
+    [hook] = _named(template, "AWS::AutoScaling::LifecycleHook").items()
+    assert hook[0] == "Node1TerminationHook"
+    assert hook[1]["Properties"] == {
+        "AutoScalingGroupName": "nginx-plus-a",
+        "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+        "HeartbeatTimeout": 300,
+        "DefaultResult": "CONTINUE",
+    }
+    [rule] = template.find_resources("AWS::Events::Rule").values()
+    assert rule["Properties"]["EventPattern"]["detail"] == {"AutoScalingGroupName": ["nginx-plus-a"]}
+    template.has_resource_properties(
+        "AWS::Lambda::Permission", {"Principal": "events.amazonaws.com", "Action": "lambda:InvokeFunction"}
+    )
+    functions = _named(template, "AWS::Lambda::Function")
+    lifecycle = functions["LifecycleFunction"]["Properties"]
+    assert lifecycle["Handler"] == "nginx_eip_failover.handlers.lifecycle.lambda_handler" and lifecycle["Timeout"] == 55
+    assert lifecycle["Environment"]["Variables"]["NODE1_AUTO_SCALING_GROUP_NAME"] == "nginx-plus-a"
+    variables = functions["MonitorFunction"]["Properties"]["Environment"]["Variables"]
+    assert (
+        variables["NODE1_AUTO_SCALING_GROUP_NAME"] == "nginx-plus-a"
+        and "NODE2_AUTO_SCALING_GROUP_NAME" not in variables
+    )
+    alarms = _named(template, "AWS::CloudWatch::Alarm")
+    assert alarms["Node1StatusCheckAlarm"]["Properties"]["Dimensions"] == [
+        {"Name": "AutoScalingGroupName", "Value": "nginx-plus-a"}
+    ]
+    # Without a found node (the default): none of it.
+    plain = synth()
+    for kind in ("AWS::AutoScaling::LifecycleHook", "AWS::Events::Rule", "AWS::IAM::Policy"):
+        plain.resource_count_is(kind, 0)
+    assert "LifecycleFunction" not in _named(plain, "AWS::Lambda::Function")
+
+
+def test_each_node_needs_an_instance_or_a_group() -> None:
+    with pytest.raises(PropError, match=r"node 2 needs Node2InstanceId or Node2AutoScalingGroupName .*instance_id=''"):
+        synth(nodes=(NODES[0], Node("", "http://10.0.2.10:8080/health")))
+    with pytest.raises(PropError, match=r"^nodes\[0\]\.availability_zone='eu-west'"):
+        synth(nodes=(Node("", "http://10.0.1.10/", auto_scaling_group_name="g", availability_zone="eu-west"), NODES[1]))
+    with pytest.raises(PropError, match=r"^lifecycle_hook_timeout_seconds='30'.*at least 60"):
+        synth(lifecycle_hook_timeout_seconds=30)
+
+
 def test_tuning_props_reach_the_environment() -> None:
     template = synth(
         health=HealthChecks(interval_seconds=0.5, timeout_seconds=0.5, fall_threshold=4),
@@ -255,6 +431,12 @@ def test_bad_props_are_refused_naming_the_prop_and_value() -> None:
         synth(health=HealthChecks(fall_threshold=0))
     with pytest.raises(PropError, match="the pair by ENI needs all four"):
         synth(nodes=(ENI_NODES[0], NODES[1]))
+    with pytest.raises(PropError, match=r"the second EIP needs .*second_elastic_ip_allocation_id='eipalloc-0a1b2c3d'"):
+        synth(second_elastic_ip_allocation_id="eipalloc-0a1b2c3d")
+    with pytest.raises(PropError, match=r"without RouteTableRoleArn .*route_table_role_external_id='ext-1'"):
+        synth(route_table_role_external_id="ext-1")
+    with pytest.raises(PropError, match=r"^route_table_role_arn='arn:aws:iam::1:role/r' \(template parameter"):
+        synth(route_table_role_arn="arn:aws:iam::1:role/r")
     with pytest.raises(PropError, match=r"^profile='medium'"):
         synth(profile="medium")
 

@@ -72,6 +72,12 @@ def test_the_props_defaults_are_the_templates() -> None:
     ("name", "value"),
     [
         ("ElasticIpAllocationId", "eip-1234"),
+        ("SecondElasticIpAllocationId", "eip-1234"),
+        ("Node2SecondPrivateIpAddress", "10.0.2.256"),
+        ("RouteTableRoleArn", "arn:aws:iam::1111:role/route-mover"),
+        ("RouteTableRoleExternalId", "x"),
+        ("Node1AutoScalingGroupName", "arn:aws:autoscaling:group"),
+        ("LifecycleHookTimeoutSeconds", "30"),
         ("Node1HealthCheckUrl", "ftp://10.0.1.10/"),
         ("FallThreshold", "0"),
         ("HealthCheckIntervalSeconds", "0"),
@@ -95,8 +101,25 @@ def test_the_templates_rules_are_checked_with_their_descriptions() -> None:
     half_eni = {**REQUIRED, "Node1NetworkInterfaceId": "eni-0123456789abcdef1"}
     observers = {**REQUIRED, "Observer2SubnetId": "subnet-0123456789abcdef3"}
     endpoints = {**REQUIRED, "CreateVpcEndpoints": "true", "SubnetIds": "subnet-01234567", "SecurityGroupIds": "sg-1"}
+    second_by_instance = {
+        **REQUIRED,
+        "SecondElasticIpAllocationId": "eipalloc-0123456789abcdef9",
+        "Node1SecondPrivateIpAddress": "10.0.1.30",
+        "Node2SecondPrivateIpAddress": "10.0.2.31",
+    }
     for values, message in (
+        ({**REQUIRED, "Node1InstanceId": ""}, cdk_parameters.EACH_NODE_IS_NAMED[0]),
+        ({**REQUIRED, "Node2InstanceId": ""}, cdk_parameters.EACH_NODE_IS_NAMED[1]),
         (half_eni, cdk_parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR),
+        (second_by_instance, cdk_parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE),
+        (
+            {**REQUIRED, "RouteTableRoleExternalId": "nginx-eip-failover-example"},
+            cdk_parameters.ROUTE_TABLE_ROLE_EXTERNAL_ID_NEEDS_THE_ROLE,
+        ),
+        (
+            {**REQUIRED, "Node1SecondPrivateIpAddress": "10.0.1.30"},
+            cdk_parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE,
+        ),
         (observers, cdk_parameters.OBSERVER_PLACEMENT_NEEDS_SECURITY_GROUPS),
         ({**REQUIRED, "SubnetIds": "subnet-01234567"}, cdk_parameters.VPC_PLACEMENT_NEEDS_SECURITY_GROUPS),
         (endpoints, cdk_parameters.VPC_ENDPOINTS_NEED_VPC),
@@ -107,7 +130,10 @@ def test_the_templates_rules_are_checked_with_their_descriptions() -> None:
     descriptions = {a["AssertDescription"] for rule in rules.values() for a in rule["Assertions"]}
     assert {message for _, _, message in cdk_parameters.EXAMPLE_PLACEHOLDERS} <= descriptions
     for message in (
+        *cdk_parameters.EACH_NODE_IS_NAMED,
         cdk_parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR,
+        cdk_parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE,
+        cdk_parameters.ROUTE_TABLE_ROLE_EXTERNAL_ID_NEEDS_THE_ROLE,
         cdk_parameters.OBSERVER_PLACEMENT_NEEDS_SECURITY_GROUPS,
         cdk_parameters.VPC_PLACEMENT_NEEDS_SECURITY_GROUPS,
         cdk_parameters.VPC_ENDPOINTS_NEED_SUBNETS,
@@ -115,6 +141,27 @@ def test_the_templates_rules_are_checked_with_their_descriptions() -> None:
         cdk_parameters.VPC_ENDPOINTS_NEED_ROUTE_TABLES,
     ):
         assert message in descriptions
+
+
+def test_the_second_address_set_by_instance_is_refused_naming_each_prop_and_value() -> None:
+    values = {**REQUIRED, "SecondElasticIpAllocationId": "eipalloc-0123456789abcdef9"}
+    with pytest.raises(cdk_parameters.PropError) as refused:
+        cdk_props.template_values(cdk_props.props_from_template_parameters(values), _no_token)
+    assert str(refused.value).endswith(
+        "(second_elastic_ip_allocation_id='eipalloc-0123456789abcdef9', nodes[0].second_private_ip_address='', "
+        "nodes[1].second_private_ip_address='', nodes[0].network_interface_id='')"
+    )
+    complete = {
+        **values,
+        "Node1SecondPrivateIpAddress": "10.0.1.30",
+        "Node2SecondPrivateIpAddress": "10.0.2.31",
+        "Node1NetworkInterfaceId": "eni-0123456789abcdef1",
+        "Node1PrivateIpAddress": "10.0.1.20",
+        "Node2NetworkInterfaceId": "eni-0123456789abcdef2",
+        "Node2PrivateIpAddress": "10.0.2.21",
+    }
+    accepted = cdk_props.template_values(cdk_props.props_from_template_parameters(complete), _no_token)
+    assert accepted["Node2SecondPrivateIpAddress"] == "10.0.2.31"
 
 
 # -- the synthesized template against template.yaml (make cdk-test) ------------------------------------
@@ -185,9 +232,14 @@ def test_the_synthesized_stack_has_the_templates_resources_and_outputs(case: str
                 expected[f"{logical_id}EventInvokeConfig"] = "AWS::Lambda::EventInvokeConfig"
             if "Role" not in resource["Properties"]:
                 expected[f"{logical_id}Role"] = "AWS::IAM::Role"
-            for event in resource["Properties"].get("Events") or {}:
-                expected[f"{logical_id}{event}"] = "AWS::Scheduler::Schedule"
-                expected[f"{logical_id}{event}Role"] = "AWS::IAM::Role"
+            for event, spec in (resource["Properties"].get("Events") or {}).items():
+                # What SAM generates for each: a schedule and its role, or a rule and its permission.
+                if spec["Type"] == "EventBridgeRule":
+                    expected[f"{logical_id}{event}"] = "AWS::Events::Rule"
+                    expected[f"{logical_id}{event}Permission"] = "AWS::Lambda::Permission"
+                else:
+                    expected[f"{logical_id}{event}"] = "AWS::Scheduler::Schedule"
+                    expected[f"{logical_id}{event}Role"] = "AWS::IAM::Role"
     found = {k: r["Type"] for k, r in cdk_template.resources.items()}
     assert found == expected
     for logical_id, resource in sam_template.resources.items():

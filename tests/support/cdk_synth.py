@@ -32,18 +32,24 @@ CDK_PYTHON_ENV = "NGINX_EIP_FAILOVER_CDK_PYTHON"
 SYNTH_DIR = ROOT / "build" / "cdk-synth"
 LAB_STACK = "nginx-eip-failover-lab"
 # Every optional resource at once: observers, VPC placement and endpoints, e-mail, tracing, reserved
-# concurrency, in the full profile by ENI.
+# concurrency, in the full profile by ENI with active/active's second address set and a route table
+# role in another account (its grant and STS endpoint).
 EVERYTHING: dict[str, str] = {
     "ObservabilityProfile": "full",
     "Node1NetworkInterfaceId": "eni-0123456789abcdef1",
     "Node1PrivateIpAddress": "10.0.1.20",
     "Node2NetworkInterfaceId": "eni-0123456789abcdef2",
     "Node2PrivateIpAddress": "10.0.2.21",
+    "SecondElasticIpAllocationId": "eipalloc-0123456789abcdef9",
+    "Node1SecondPrivateIpAddress": "10.0.1.30",
+    "Node2SecondPrivateIpAddress": "10.0.2.31",
     "SubnetIds": "subnet-0123456789abcdef1,subnet-0123456789abcdef2",
     "SecurityGroupIds": "sg-0123456789abcdef0",
     "CreateVpcEndpoints": "true",
     "VpcId": "vpc-0123456789abcdef0",
     "RouteTableIds": "rtb-0123456789abcdef1",
+    "RouteTableRoleArn": "arn:aws:iam::111122223333:role/route-mover",
+    "RouteTableRoleExternalId": "nginx-eip-failover-example",
     "Observer2SubnetId": "subnet-0123456789abcdef3",
     "Observer3SubnetId": "subnet-0123456789abcdef4",
     "NotificationEmail": "ops@example.com",
@@ -62,10 +68,45 @@ EVERYTHING: dict[str, str] = {
 }
 
 
+# Found nodes (docs/found-nodes.md): both nodes in their own Auto Scaling groups (two hooks), with what
+# changes the lifecycle function's role and placement: the full profile's key, the VPC and its
+# endpoints, a health check secret, tracing. FOUND_NODE2: node 1 fixed, node 2 found (one hook; the
+# fixed node's instance stays in the grants). FOUND_IN_ONE_GROUP: one group of two nodes across AZs
+# (one hook for both).
+FOUND_NODES: dict[str, str] = {
+    "Node1InstanceId": "",
+    "Node2InstanceId": "",
+    "Node1AutoScalingGroupName": "nginx-plus-a",
+    "Node2AutoScalingGroupName": "nginx-plus-b",
+    "LifecycleHookTimeoutSeconds": "300",
+    "ObservabilityProfile": "full",
+    "SubnetIds": "subnet-0123456789abcdef1,subnet-0123456789abcdef2",
+    "SecurityGroupIds": "sg-0123456789abcdef0",
+    "CreateVpcEndpoints": "true",
+    "VpcId": "vpc-0123456789abcdef0",
+    "RouteTableIds": "rtb-0123456789abcdef1",
+    "HealthCheckAuthKind": "basic",
+    "HealthCheckAuthSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:probe-basic-AbCdEf",
+    "EnableTracing": "true",
+}
+FOUND_NODE2: dict[str, str] = {"Node2InstanceId": "", "Node2AutoScalingGroupName": "nginx-plus"}
+FOUND_IN_ONE_GROUP: dict[str, str] = {
+    "Node1InstanceId": "",
+    "Node2InstanceId": "",
+    "Node1AutoScalingGroupName": "nginx-plus",
+    "Node1AvailabilityZone": "us-east-1a",
+    "Node2AutoScalingGroupName": "nginx-plus",
+    "Node2AvailabilityZone": "us-east-1b",
+}
+
+
 def parity_cases() -> dict[str, dict[str, str]]:
     """Stack name -> the template.yaml parameter values both sides get."""
     cases = {variant: variant_parameters(variant) for variant in VARIANTS}
     cases["everything"] = {**variant_parameters("instance-lean"), **EVERYTHING}
+    cases["found-nodes"] = {**variant_parameters("instance-lean"), **FOUND_NODES}
+    cases["found-node2"] = {**variant_parameters("instance-lean"), **FOUND_NODE2}
+    cases["found-in-one-group"] = {**variant_parameters("eni-lean"), **FOUND_IN_ONE_GROUP}
     return cases
 
 

@@ -8,7 +8,9 @@
   AWS::Scheduler::Schedule's role, named by its logical ID as SAM names the one it generates.
 - Resource-based policies: each function's `AWS::Lambda::Permission`s (as Lambda writes them in
   the function's policy: the principal, `aws:SourceArn` as ArnLike and `aws:SourceAccount` as
-  StringEquals), and each KMS key's `KeyPolicy` (its `Resource: "*"` is the key itself).
+  StringEquals), the one SAM generates for an `EventBridgeRule` event (`<Function><Event>Permission`:
+  events.amazonaws.com from that rule), and each KMS key's `KeyPolicy` (its `Resource: "*"` is the key
+  itself).
 
 SAM's managed AWSLambdaBasicExecutionRole (CloudWatch Logs for the runtime) is not listed: the
 functions' code makes no Logs API call, Lambda's runtime writes the logs.

@@ -48,6 +48,7 @@ _REF_IS_ARN = {"AWS::SNS::Topic": "arn:aws:sns:{region}:{account}:{name}"}
 _ARN_ATTRIBUTES = {
     "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
     "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:key/{name}",
+    "AWS::Events::Rule": "arn:aws:events:{region}:{account}:rule/{name}",
 }
 
 

@@ -169,9 +169,15 @@ class Resolver:
 
 def sam_generated(template: StackTemplate) -> set[str]:
     """Logical IDs SAM gives the resources a function's events generate (`<Function><Event>`, e.g. the
-    schedule `MonitorFunctionEveryMinute`), which the template may !Ref."""
+    schedule `MonitorFunctionEveryMinute`), and the role it generates for a function without a `Role`
+    (`<Function>Role`, which an AWS::IAM::Policy's `Roles` may !Ref), which the template may !Ref."""
+    functions = template.of_type("AWS::Serverless::Function")
     return {
         function + event
-        for function, resource in template.of_type("AWS::Serverless::Function").items()
+        for function, resource in functions.items()
         for event in ((resource.get("Properties") or {}).get("Events") or {})
+    } | {
+        function + "Role"
+        for function, resource in functions.items()
+        if "Role" not in (resource.get("Properties") or {})
     }
