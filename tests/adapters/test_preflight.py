@@ -536,7 +536,15 @@ def test_an_unreadable_alert_item_is_reported(world: World) -> None:
 class FakePreflight:
     """Counts runs; answers what the table would (the last run, kept across containers)."""
 
-    def __init__(self, table: dict[str, float], *, fail: bool = False, gate: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        table: dict[str, float],
+        *,
+        fail: bool = False,
+        gate: threading.Event | None = None,
+        passing: bool = False,
+    ) -> None:
+        self.passing = passing
         self.table = table
         self.runs: list[float] = []
         self.attempts = 0
@@ -555,6 +563,8 @@ class FakePreflight:
             return NotDue(last)
         self.table["last"] = now
         self.runs.append(now)
+        if self.passing:
+            return PreflightReport(ran_at=now, rows=(ok("d", "u", "fine"),))
         return PreflightReport(ran_at=now, rows=(failed("c", "t", "broken"), ok("d", "u", "fine")))
 
 
@@ -566,14 +576,16 @@ class Clock:
         return self.now
 
 
-def periodic(preflight: FakePreflight, clock: Clock, interval: float = 900.0) -> tuple[PeriodicPreflight, list[int]]:
+def periodic(
+    preflight: FakePreflight, clock: Clock, interval: float = 900.0, *, metric_every_run: bool = False
+) -> tuple[PeriodicPreflight, list[int]]:
     builds: list[int] = []
 
     def build() -> Any:
         builds.append(1)
         return preflight
 
-    return PeriodicPreflight(build, interval, clock=clock), builds
+    return PeriodicPreflight(build, interval, clock=clock, metric_every_run=metric_every_run), builds
 
 
 def tick(runner: PeriodicPreflight) -> None:
@@ -654,12 +666,24 @@ def test_a_run_that_raises_is_logged_and_retried_next_period_not_every_cycle() -
     assert preflight.runs == [clock.now]
 
 
-def test_each_run_emits_the_failures_metric() -> None:
+def test_a_failed_run_emits_the_failures_metric() -> None:
     metrics.clear_metrics()
     clock, preflight = Clock(), FakePreflight({})
     runner, _ = periodic(preflight, clock)
     tick(runner)
     assert metrics.metric_set["PreflightFailures"]["Value"] == [1.0]
+    metrics.clear_metrics()
+
+
+def test_a_passed_run_emits_no_metric_in_lean_and_a_zero_in_full() -> None:
+    # lean: a metric published every hour is billed all month; one published on failure only is not.
+    metrics.clear_metrics()
+    runner, _ = periodic(FakePreflight({}, passing=True), Clock())
+    tick(runner)
+    assert "PreflightFailures" not in metrics.metric_set
+    runner, _ = periodic(FakePreflight({}, passing=True), Clock(), metric_every_run=True)
+    tick(runner)
+    assert metrics.metric_set["PreflightFailures"]["Value"] == [0.0]
     metrics.clear_metrics()
 
 

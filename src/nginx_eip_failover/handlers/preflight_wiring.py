@@ -143,7 +143,9 @@ def periodic_preflight() -> PeriodicPreflight:
         logger.error("periodic preflight is off", extra={"error": str(exc)})
         interval = 0.0
     return PeriodicPreflight(
-        lambda: build_preflight(controller().settings, os.environ, in_monitor=True), interval_seconds=interval
+        lambda: build_preflight(controller().settings, os.environ, in_monitor=True),
+        interval_seconds=interval,
+        metric_every_run=os.environ.get("OBSERVABILITY_PROFILE", "lean").strip() == "full",
     )
 
 
@@ -155,7 +157,7 @@ def preflight_response(failover: FailoverController) -> dict[str, Any]:
         failover.status()  # found nodes (docs/found-nodes.md): the checks name the instances in service now
     report = control_preflight(failover.settings).run()
     assert not isinstance(report, NotDue)  # min_age 0: an operator's run always runs
-    record_metric(report)
+    record_metric(report, every_run=failover.settings.observability == "full")
     status: StatusDocument | None
     error: str | None = None
     try:

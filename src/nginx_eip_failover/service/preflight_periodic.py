@@ -36,9 +36,13 @@ def due(last_run_at: float | None, now: float, interval: float) -> bool:
     return now - last_run_at >= interval
 
 
-def record_metric(report: PreflightReport) -> None:
-    """PreflightFailures: the failed checks of a run (0 when it passed), so an alarm can watch it."""
-    metrics.add_metric(name="PreflightFailures", unit=MetricUnit.Count, value=len(report.failures))
+def record_metric(report: PreflightReport, *, every_run: bool = False) -> None:
+    """PreflightFailures: the failed checks of a run, so an alarm can watch it (`>= 1`, missing data
+    not breaching). Published only by a run that failed unless `every_run` (the `full` profile, which
+    also pays for the 0s of the runs that passed): a metric published every hour is billed all month
+    ($0.30), one published on failure only in the hours something failed (docs/cost.md)."""
+    if report.failures or every_run:
+        metrics.add_metric(name="PreflightFailures", unit=MetricUnit.Count, value=len(report.failures))
 
 
 class PeriodicPreflight:
@@ -48,7 +52,9 @@ class PeriodicPreflight:
         interval_seconds: float,
         *,
         clock: Callable[[], float] = time.time,
+        metric_every_run: bool = False,
     ) -> None:
+        self._metric_every_run = metric_every_run
         self._build = build  # called once, in the background, on the first run: no cold-start cost
         self._preflight: Preflight | None = None
         self.interval = interval_seconds
@@ -103,7 +109,7 @@ class PeriodicPreflight:
         elif isinstance(outcome, PreflightReport):
             self._last_run_at = outcome.ran_at
             self.last_report = outcome
-            record_metric(outcome)
+            record_metric(outcome, every_run=self._metric_every_run)
         else:
             # It could not run (e.g. a configuration error): try again next period, not every cycle.
             self._last_run_at = self._started_at
