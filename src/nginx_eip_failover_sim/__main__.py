@@ -1,5 +1,9 @@
 """python -m nginx_eip_failover_sim --seed N [--steps M] [--minutes X] [--fault NAME]
 python -m nginx_eip_failover_sim --seeds A..B [-j JOBS]
+python -m nginx_eip_failover_sim --scenario NAME (--seed N | --seeds A..B) [--fault NAME]
+
+With --scenario, a named scenario's fixed world (scenarios.py; --list-scenarios names them) and its
+expectations instead of a drawn world; its own length replaces --minutes.
 
 One seed: its result, and on a violation the seed, the violation and the trace before it (the same
 seed reproduces it byte for byte). Many seeds: one line per failing seed, then a coverage summary:
@@ -19,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from nginx_eip_failover.core import faults
 from nginx_eip_failover_sim.run import DEFAULT_MINUTES, DEFAULT_STEPS, RunResult, run_seed
+from nginx_eip_failover_sim.scenarios import SCENARIOS, run_scenario
 
 TRACE_LINES = 80
 
@@ -42,7 +47,11 @@ def report(result: RunResult, *, trace_lines: int = TRACE_LINES) -> str:
     for error in result.errors:
         lines.append(f"  ERROR {error}")
     if not result.ok:
-        lines.append(f"  reproduce: python -m nginx_eip_failover_sim --seed {result.seed} --steps {result.steps}")
+        name = result.scenario.get("name")
+        lines.append(
+            f"  reproduce: python -m nginx_eip_failover_sim --seed {result.seed}"
+            + (f" --scenario {name}" if name else f" --steps {result.steps}")
+        )
         lines.append(f"  settings: {result.scenario.get('settings')}")
         lines.append(f"  profile: {result.scenario.get('profile')}")
         lines.append(f"  the last {trace_lines} events:")
@@ -60,10 +69,13 @@ def coverage_summary(coverage: Counter[str], seeds: int) -> str:
     return "\n".join(lines)
 
 
-def _run(args: tuple[int, int, float, str | None]) -> RunResult:
+def _run(args: tuple[int, int, float, str | None, str | None]) -> RunResult:
     """One seed in a worker process (what `--seeds` and the tests map over)."""
-    seed, steps, minutes, fault = args
-    result = run_seed(seed, steps=steps, minutes=minutes, fault=fault)
+    seed, steps, minutes, fault, scenario = args
+    if scenario is not None:
+        result = run_scenario(scenario, seed, fault=fault)
+    else:
+        result = run_seed(seed, steps=steps, minutes=minutes, fault=fault)
     result.scenario = {key: str(value) for key, value in result.scenario.items()}
     if result.ok:
         result.trace = result.trace[-1:]  # the digest is kept; a passing trace need not cross processes
@@ -73,6 +85,7 @@ def _run(args: tuple[int, int, float, str | None]) -> RunResult:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--list-scenarios", action="store_true", help="name the scenarios and what each shows")
     which.add_argument("--seed", type=int, help="run this seed")
     which.add_argument("--seeds", type=seed_range, help="run seeds A..B (inclusive)")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="scheduler steps at most (per seed)")
@@ -80,9 +93,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fault", choices=faults.KNOWN, help="TEST-ONLY: re-inject a past defect")
     parser.add_argument("-j", "--jobs", type=int, default=1, help="processes for --seeds (0: one per CPU)")
     parser.add_argument("--trace", action="store_true", help="print the whole trace of --seed")
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), help="a named scenario's world and expectations")
     args = parser.parse_args(argv)
+    if args.list_scenarios:
+        for name in sorted(SCENARIOS):
+            print(f"{name}: {SCENARIOS[name].what}")
+        return 0
     if args.seed is not None:
-        result = run_seed(args.seed, steps=args.steps, minutes=args.minutes, fault=args.fault)
+        if args.scenario is not None:
+            result = run_scenario(args.scenario, args.seed, fault=args.fault)
+        else:
+            result = run_seed(args.seed, steps=args.steps, minutes=args.minutes, fault=args.fault)
         print(report(result, trace_lines=len(result.trace) if args.trace else TRACE_LINES))
         if args.trace and result.ok:
             print("\n".join(result.trace))
@@ -94,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     coverage: Counter[str] = Counter()
     failed = 0
     simulated = 0.0
-    work = [(seed, args.steps, args.minutes, args.fault) for seed in seeds]
+    work = [(seed, args.steps, args.minutes, args.fault, args.scenario) for seed in seeds]
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as pool:
             results = pool.map(_run, work, chunksize=4)
@@ -112,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), {failed} failed, {simulated / 3600:.1f} simulated hours "
         f"in {wall:.1f}s wall: {len(seeds) / wall:.1f} seeds/s, {simulated / 3600 / wall:.2f} simulated hours/s"
         + (f" (fault {args.fault})" if args.fault else "")
+        + (f" (scenario {args.scenario})" if args.scenario else "")
     )
     return 1 if failed else 0
 

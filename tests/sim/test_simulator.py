@@ -13,6 +13,8 @@ import pytest
 from nginx_eip_failover.core import faults
 from nginx_eip_failover_sim.__main__ import _run, main, report
 from nginx_eip_failover_sim.run import DEFAULT_MINUTES, DEFAULT_STEPS, run_seed
+from nginx_eip_failover_sim.scenarios import SCENARIOS
+from nginx_eip_failover_sim.world import Period
 
 # Run in parallel, as `make soak` does; then the seeds of past findings (1558: a blip on a new
 # group's first probe failed its holder over; 2306: a move seen as drift did not count for
@@ -52,7 +54,7 @@ def test_no_invariant_is_violated_over_the_ci_seeds() -> None:
 def test_each_reinjected_defect_is_caught(fault: str) -> None:
     invariant, within = MUTATIONS[fault]
     with ProcessPoolExecutor(os.cpu_count() or 1) as pool:  # the seeds are independent
-        results = pool.map(_run, [(seed, DEFAULT_STEPS, DEFAULT_MINUTES, fault) for seed in range(1, within + 1)])
+        results = pool.map(_run, [(seed, DEFAULT_STEPS, DEFAULT_MINUTES, fault, None) for seed in range(1, within + 1)])
         caught = [r.seed for r in results if any(v.invariant == invariant for v in r.violations)]
     assert caught, f"{fault} was not caught by {invariant} within {within} seeds"
 
@@ -65,6 +67,25 @@ def test_the_cli_reproduces_a_seed_and_summarises_coverage(capsys: pytest.Captur
     assert "probe" in out
     assert main(["--seeds", "1..2", "--minutes", "1"]) == 0
     assert "2 seeds (1..2), 0 failed" in capsys.readouterr().out
+
+
+def test_the_cli_runs_a_named_scenario_and_its_reproduce_line_names_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--list-scenarios"]) == 0
+    assert "blips_with_fresh_invocations: issue #25 as filed" in capsys.readouterr().out
+    assert main(["--scenario", "blips_with_fresh_invocations", "--seeds", "1..2"]) == 0
+    assert "2 seeds (1..2), 0 failed" in capsys.readouterr().out
+    # A failing scenario seed's reproduce line names the scenario (its world is not the drawn one).
+    scenario = SCENARIOS["dies_at_hand_off_4s"]
+    assert scenario.dies_at is not None
+    kept = scenario.world.node1
+    object.__setattr__(scenario.world, "node1", (Period(scenario.dies_at, scenario.dies_at + 0.4, "refused"),))
+    try:
+        assert main(["--scenario", "dies_at_hand_off_4s", "--seed", "1"]) == 1
+    finally:
+        object.__setattr__(scenario.world, "node1", kept)
+    out = capsys.readouterr().out
+    assert "VIOLATION [scenario_liveness]" in out
+    assert "reproduce: python -m nginx_eip_failover_sim --seed 1 --scenario dies_at_hand_off_4s" in out
 
 
 def test_a_violation_prints_the_seed_and_the_trace(capsys: pytest.CaptureFixture[str]) -> None:
