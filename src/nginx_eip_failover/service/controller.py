@@ -266,6 +266,15 @@ class FailoverController:
         self.runs, attached = self.runs.extend(observations, probed_at, self.settings)
         return attached
 
+    def start_invocation(self) -> None:
+        """A new invocation on this container: its runs start afresh. A container frozen between two
+        invocations saw nothing meanwhile, however short the freeze, and what starts an invocation (an
+        alarm, a blip's fresh invocation) is often the failure itself: short alarm invocations on one
+        warm container, each probing one 0.5 s blip 1.7 s after the last, added up to a run of three
+        while the running monitor's successes between them went unwritten (simulator scenario
+        short_gaps, issue #25's world with fresh invocations that end after their cycle)."""
+        self.runs = ProbeRuns()
+
     def failure_run_in_progress(self) -> bool:
         """This container's probes are part way through a failure run of a node not known down: a
         scheduled monitor hands over only once it ends (monitor_loop), so one prober counts it."""
