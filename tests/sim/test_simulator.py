@@ -45,7 +45,7 @@ def test_a_seed_gives_a_byte_identical_trace() -> None:
 
 def test_no_invariant_is_violated_over_the_ci_seeds() -> None:
     with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
-        results = pool.map(_run, [(seed, DEFAULT_STEPS, DEFAULT_MINUTES, None) for seed in CI_SEEDS])
+        results = pool.map(_run, [(seed, DEFAULT_STEPS, DEFAULT_MINUTES, None, None) for seed in CI_SEEDS])
         failed = [report(result) for result in results if not result.ok]
     assert failed == []
 

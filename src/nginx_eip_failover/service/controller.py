@@ -267,12 +267,7 @@ class FailoverController:
         return attached
 
     def start_invocation(self) -> None:
-        """A new invocation on this container: its runs start afresh. A container frozen between two
-        invocations saw nothing meanwhile, however short the freeze, and what starts an invocation (an
-        alarm, a blip's fresh invocation) is often the failure itself: short alarm invocations on one
-        warm container, each probing one 0.5 s blip 1.7 s after the last, added up to a run of three
-        while the running monitor's successes between them went unwritten (simulator scenario
-        short_gaps, issue #25's world with fresh invocations that end after their cycle)."""
+        """Runs start afresh: a container frozen between invocations saw nothing, however briefly (sim short_gaps)."""
         self.runs = ProbeRuns()
 
     def failure_run_in_progress(self) -> bool:
