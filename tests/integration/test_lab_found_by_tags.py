@@ -46,7 +46,8 @@ def tags_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabEnvironment
     assert not leftovers, f"processes left running after the test: {leftovers}"
 
 
-def until(lab: LabEnvironment, done: Callable[[], bool], deadline: float = 40.0) -> None:
+def until(lab: LabEnvironment, done: Callable[[], bool], deadline: float = 120.0) -> None:
+    # A guard against a hang only (a loaded machine runs fewer cycles per second), not a time limit.
     give_up = time.monotonic() + deadline
     while not done():
         assert time.monotonic() < give_up, "not done in time"
@@ -92,7 +93,7 @@ def test_node2_replaced_while_node1_serves_then_node1_dies_and_the_address_reach
     changed = [e for e in lab.history("node_instance_changed") if e["node"] == "node2"]
     assert changed and (changed[-1]["detail"]["from"], changed[-1]["detail"]["to"]) == (old, new)
     # AND through the rise and after it the address stays on node1, checked after every invocation
-    give_up = time.monotonic() + 40
+    give_up = time.monotonic() + 120
     while node_state(lab, "node2")["status"] != "up":
         assert time.monotonic() < give_up, "the new node2 did not rise"
         loop_for(lab, 1.0)
