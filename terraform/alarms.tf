@@ -2,6 +2,9 @@
 # operator alarms on the topic, and (full profile) the dashboard.
 
 resource "aws_cloudwatch_metric_alarm" "node1_status_check" {
+  # A node found by tags has none (template.yaml: Node1HasStatusCheckAlarm).
+  count = local.node1_by_tags ? 0 : 1
+
   alarm_name          = local.node1_alarm_name
   alarm_description   = "EC2 status check of node 1 (${var.node1_instance_id}${var.node1_auto_scaling_group_name}) failed; invokes the monitor to probe at once (a hint only: the EIP moves when probes confirm)."
   namespace           = "AWS/EC2"
@@ -18,14 +21,19 @@ resource "aws_cloudwatch_metric_alarm" "node1_status_check" {
 }
 
 resource "aws_lambda_permission" "node1_status_check_alarm" {
+  count = local.node1_by_tags ? 0 : 1
+
   action         = "lambda:InvokeFunction"
   function_name  = aws_lambda_function.monitor.arn
   principal      = "lambda.alarms.cloudwatch.amazonaws.com"
   source_account = local.account_id
-  source_arn     = aws_cloudwatch_metric_alarm.node1_status_check.arn
+  source_arn     = aws_cloudwatch_metric_alarm.node1_status_check[0].arn
 }
 
 resource "aws_cloudwatch_metric_alarm" "node2_status_check" {
+  # A node found by tags has none (template.yaml: Node2HasStatusCheckAlarm).
+  count = local.node2_by_tags ? 0 : 1
+
   alarm_name          = local.node2_alarm_name
   alarm_description   = "EC2 status check of node 2 (${var.node2_instance_id}${var.node2_auto_scaling_group_name}) failed; invokes the monitor to probe at once (a hint only: the EIP moves when probes confirm)."
   namespace           = "AWS/EC2"
@@ -41,11 +49,13 @@ resource "aws_cloudwatch_metric_alarm" "node2_status_check" {
 }
 
 resource "aws_lambda_permission" "node2_status_check_alarm" {
+  count = local.node2_by_tags ? 0 : 1
+
   action         = "lambda:InvokeFunction"
   function_name  = aws_lambda_function.monitor.arn
   principal      = "lambda.alarms.cloudwatch.amazonaws.com"
   source_account = local.account_id
-  source_arn     = aws_cloudwatch_metric_alarm.node2_status_check.arn
+  source_arn     = aws_cloudwatch_metric_alarm.node2_status_check[0].arn
 }
 
 # The monitor completed no probe cycle (lean: no invocation) for 3 minutes: nothing watches the pair.
@@ -159,14 +169,37 @@ resource "aws_cloudwatch_dashboard" "failover" {
         type = "alarm", x = 12, y = 12, width = 12, height = 6
         properties = {
           title = "Alarms"
-          alarms = [
+          alarms = concat([
             aws_cloudwatch_metric_alarm.monitor_not_running.arn,
             aws_cloudwatch_metric_alarm.monitor_errors.arn,
-            aws_cloudwatch_metric_alarm.node1_status_check.arn,
-            aws_cloudwatch_metric_alarm.node2_status_check.arn,
-          ]
+            ],
+            # A node found by tags has no status-check alarm.
+            local.node1_by_tags ? [] : [aws_cloudwatch_metric_alarm.node1_status_check[0].arn],
+            local.node2_by_tags ? [] : [aws_cloudwatch_metric_alarm.node2_status_check[0].arn],
+          )
         }
       },
     ]
   })
+}
+
+# The node alarms gained a count (a node found by tags has none): the existing ones keep their state.
+moved {
+  from = aws_cloudwatch_metric_alarm.node1_status_check
+  to   = aws_cloudwatch_metric_alarm.node1_status_check[0]
+}
+
+moved {
+  from = aws_lambda_permission.node1_status_check_alarm
+  to   = aws_lambda_permission.node1_status_check_alarm[0]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.node2_status_check
+  to   = aws_cloudwatch_metric_alarm.node2_status_check[0]
+}
+
+moved {
+  from = aws_lambda_permission.node2_status_check_alarm
+  to   = aws_lambda_permission.node2_status_check_alarm[0]
 }

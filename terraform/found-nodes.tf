@@ -15,8 +15,8 @@ locals {
       Action = "ec2:AssociateAddress"
       Resource = compact([
         "${local.ec2_arn}:elastic-ip/${var.elastic_ip_allocation_id}",
-        local.node1_by_group ? "" : "${local.ec2_arn}:instance/${var.node1_instance_id}",
-        local.node2_by_group ? "" : "${local.ec2_arn}:instance/${var.node2_instance_id}",
+        local.node1_found ? "" : "${local.ec2_arn}:instance/${var.node1_instance_id}",
+        local.node2_found ? "" : "${local.ec2_arn}:instance/${var.node2_instance_id}",
       ])
     },
     {
@@ -68,7 +68,7 @@ locals {
   )
 
   # What LifecycleFunction runs with: the nodes, the probe settings, the state table and the topic.
-  lifecycle_environment = {
+  lifecycle_environment = merge({
     EIP_ALLOCATION_ID             = var.elastic_ip_allocation_id
     NODE1_INSTANCE_ID             = var.node1_instance_id
     NODE1_HEALTH_CHECK_URL        = var.node1_health_check_url
@@ -103,7 +103,11 @@ locals {
     HEALTH_CHECK_AUTH_HEADER_NAME       = var.health_check_auth_header_name
     HEALTH_CHECK_AUTH_FAILURE_IS_DOWN   = tostring(var.health_check_auth_failure_is_down)
     HEALTH_CHECK_CLIENT_CERT_SECRET_ARN = var.health_check_client_cert_secret_arn
-  }
+    },
+    # A node found by tags (the other node's group is the one with the hook).
+    local.node1_by_tags ? { NODE1_INSTANCE_TAGS = var.node1_instance_tags } : {},
+    local.node2_by_tags ? { NODE2_INSTANCE_TAGS = var.node2_instance_tags } : {},
+  )
 }
 
 # ---------------------------------------------------------------- the lookup (monitor, observers, control)

@@ -16,8 +16,8 @@ locals {
     "${local.ec2_arn}:network-interface/${var.node1_network_interface_id}",
     "${local.ec2_arn}:network-interface/${var.node2_network_interface_id}",
     ] : compact([
-      local.node1_by_group ? "" : "${local.ec2_arn}:instance/${var.node1_instance_id}",
-      local.node2_by_group ? "" : "${local.ec2_arn}:instance/${var.node2_instance_id}",
+      local.node1_found ? "" : "${local.ec2_arn}:instance/${var.node1_instance_id}",
+      local.node2_found ? "" : "${local.ec2_arn}:instance/${var.node2_instance_id}",
   ])
 
   # The statements both functions have before their tables (template.yaml's order); a null is a

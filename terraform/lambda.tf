@@ -63,7 +63,7 @@ resource "aws_lambda_function" "monitor" {
   environment {
     variables = merge(local.common_environment, local.observer_environment, {
       PREFLIGHT_INTERVAL_SECONDS = tostring(var.preflight_interval_seconds)
-      ALARM_NAMES                = join(",", [local.node1_alarm_name, local.node2_alarm_name])
+      ALARM_NAMES                = local.alarm_names
       OBSERVER_NAME              = "local"
     })
   }
@@ -219,7 +219,7 @@ resource "aws_lambda_function" "control" {
   environment {
     variables = merge(local.common_environment, {
       PREFLIGHT_INTERVAL_SECONDS = tostring(var.preflight_interval_seconds)
-      ALARM_NAMES                = join(",", [local.node1_alarm_name, local.node2_alarm_name])
+      ALARM_NAMES                = local.alarm_names
       # The monitor cannot be given its own ARN or its schedule's name (template.yaml: a circular
       # dependency there); it leaves the schedule to this function.
       MONITOR_FUNCTION_ARN = aws_lambda_function.monitor.arn

@@ -33,6 +33,12 @@ locals {
   any_node_by_group            = local.node1_by_group || local.node2_by_group
   create_auto_scaling_endpoint = local.create_endpoints && local.any_node_by_group
   node2_hook_needed            = local.node2_by_group && var.node1_auto_scaling_group_name != var.node2_auto_scaling_group_name
+  # A node found by tags: ec2:DescribeInstances only (no Auto Scaling grant, endpoint or hook), and no
+  # status-check alarm (nothing names its instance at deploy time).
+  node1_by_tags = var.node1_instance_tags != ""
+  node2_by_tags = var.node2_instance_tags != ""
+  node1_found   = local.node1_by_group || local.node1_by_tags
+  node2_found   = local.node2_by_group || local.node2_by_tags
   # Authenticated health checks: which secrets the functions may read (and through which service).
   has_health_check_auth_secret         = var.health_check_auth_secret_arn != ""
   has_health_check_client_cert         = var.health_check_client_cert_secret_arn != ""
@@ -54,6 +60,8 @@ locals {
   # The node alarms' names: preflight checks that these alarms exist and invoke the monitor.
   node1_alarm_name = format("%s-node1-status-check", var.name)
   node2_alarm_name = format("%s-node2-status-check", var.name)
+  # Those there are: a node found by tags has none.
+  alarm_names = join(",", compact([local.node1_by_tags ? "" : local.node1_alarm_name, local.node2_by_tags ? "" : local.node2_alarm_name]))
 
   # Every function's environment (template.yaml repeats it per function; here it is said once).
   common_environment = merge({
@@ -113,6 +121,8 @@ locals {
       NODE2_AUTO_SCALING_GROUP_NAME = var.node2_auto_scaling_group_name
       NODE2_AVAILABILITY_ZONE       = var.node2_availability_zone
     } : {},
+    local.node1_by_tags ? { NODE1_INSTANCE_TAGS = var.node1_instance_tags } : {},
+    local.node2_by_tags ? { NODE2_INSTANCE_TAGS = var.node2_instance_tags } : {},
   )
 
   # What the monitor and the observers have beyond that (docs/observers.md).

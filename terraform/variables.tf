@@ -39,11 +39,11 @@ variable "elastic_ip_allocation_id" {
 }
 
 variable "node1_instance_id" {
-  description = "EC2 instance ID of NGINX Plus node 1 (i-...); empty when node1_auto_scaling_group_name finds it. (Node1InstanceId)"
+  description = "EC2 instance ID of NGINX Plus node 1 (i-...); empty when node1_auto_scaling_group_name or node1_instance_tags finds it. (Node1InstanceId)"
   type        = string
   validation {
     condition     = can(regex("^(i-[0-9a-f]{8,17})?$", var.node1_instance_id))
-    error_message = "node1_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60718 (or empty with node1_auto_scaling_group_name), not \"${var.node1_instance_id}\"."
+    error_message = "node1_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60718 (or empty with node1_auto_scaling_group_name or node1_instance_tags), not \"${var.node1_instance_id}\"."
   }
   # template.yaml's rule ExamplePlaceholdersReplaced: the documented example value points at nothing.
   validation {
@@ -53,11 +53,11 @@ variable "node1_instance_id" {
 }
 
 variable "node2_instance_id" {
-  description = "EC2 instance ID of NGINX Plus node 2 (i-...); empty when node2_auto_scaling_group_name finds it. (Node2InstanceId)"
+  description = "EC2 instance ID of NGINX Plus node 2 (i-...); empty when node2_auto_scaling_group_name or node2_instance_tags finds it. (Node2InstanceId)"
   type        = string
   validation {
     condition     = can(regex("^(i-[0-9a-f]{8,17})?$", var.node2_instance_id))
-    error_message = "node2_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60719 (or empty with node2_auto_scaling_group_name), not \"${var.node2_instance_id}\"."
+    error_message = "node2_instance_id must be an EC2 instance ID such as i-0a1b2c3d4e5f60719 (or empty with node2_auto_scaling_group_name or node2_instance_tags), not \"${var.node2_instance_id}\"."
   }
   # template.yaml's rule ExamplePlaceholdersReplaced: the documented example value points at nothing.
   validation {
@@ -539,7 +539,8 @@ variable "preflight_interval_seconds" {
 
 # ---------------------------------------------------------------- found nodes (optional; docs/found-nodes.md)
 # A node named by its Auto Scaling group instead of an instance: looked up each cycle, drained through a
-# termination lifecycle hook (terraform/found-nodes.tf).
+# termination lifecycle hook (terraform/found-nodes.tf). Or named by tags: looked up each cycle too, with
+# no group (no hook, no status-check alarm).
 variable "node1_auto_scaling_group_name" {
   description = "Optional Auto Scaling group that node 1 runs in (leave node1_instance_id empty): each cycle node 1 is its in-service, healthy instance (in node1_availability_zone if set). The group's instances must be tagged nginx-eip-failover=<name> (propagate at launch): the EIP moves only to tagged instances. node1_health_check_url may contain {private_ip}. Empty: node 1 is node1_instance_id. (Node1AutoScalingGroupName)"
   type        = string
@@ -547,11 +548,6 @@ variable "node1_auto_scaling_group_name" {
   validation {
     condition     = can(regex("^[^:]{0,255}$", var.node1_auto_scaling_group_name))
     error_message = "node1_auto_scaling_group_name must be empty or an Auto Scaling group name (not an ARN), not \"${var.node1_auto_scaling_group_name}\"."
-  }
-  # template.yaml's rule EachNodeIsNamed.
-  validation {
-    condition     = var.node1_instance_id != "" || var.node1_auto_scaling_group_name != ""
-    error_message = "node 1 needs node1_instance_id or node1_auto_scaling_group_name (both are empty)."
   }
 }
 
@@ -573,11 +569,6 @@ variable "node2_auto_scaling_group_name" {
     condition     = can(regex("^[^:]{0,255}$", var.node2_auto_scaling_group_name))
     error_message = "node2_auto_scaling_group_name must be empty or an Auto Scaling group name (not an ARN), not \"${var.node2_auto_scaling_group_name}\"."
   }
-  # template.yaml's rule EachNodeIsNamed.
-  validation {
-    condition     = var.node2_instance_id != "" || var.node2_auto_scaling_group_name != ""
-    error_message = "node 2 needs node2_instance_id or node2_auto_scaling_group_name (both are empty)."
-  }
 }
 
 variable "node2_availability_zone" {
@@ -587,6 +578,64 @@ variable "node2_availability_zone" {
   validation {
     condition     = can(regex("^([a-z]{2}(-[a-z]+)+-[0-9][a-z])?$", var.node2_availability_zone))
     error_message = "node2_availability_zone must be empty or an Availability Zone such as eu-west-1b, not \"${var.node2_availability_zone}\"."
+  }
+}
+
+variable "node1_instance_tags" {
+  description = "Optional tags that find node 1 instead of an instance ID or a group (leave node1_instance_id and node1_auto_scaling_group_name empty): Key=Value[,Key=Value], at most 5; each cycle node 1 is a running instance with all of them. The instance must also be tagged nginx-eip-failover=<name>: the EIP moves only to tagged instances. node1_health_check_url may contain {private_ip}. Empty: not by tags. (Node1InstanceTags)"
+  type        = string
+  default     = ""
+  # template.yaml's AllowedPattern with its {0,4} unrolled: RE2 refuses a repeat of 4 x 385 characters.
+  validation {
+    condition     = can(regex("^([^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256}(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?)?$", var.node1_instance_tags))
+    error_message = "node1_instance_tags must be empty or Key=Value[,Key=Value] (1 to 5 tags, no ',' or '=' inside a key or value), such as role=nginx-plus,pair=edge-a, not \"${var.node1_instance_tags}\"."
+  }
+  # template.yaml's rule EachNodeIsNamed (here: Terraform refuses a cycle of validations).
+  validation {
+    condition     = var.node1_instance_id != "" || var.node1_auto_scaling_group_name != "" || var.node1_instance_tags != ""
+    error_message = "node 1 needs node1_instance_id, node1_auto_scaling_group_name or node1_instance_tags (all are empty)."
+  }
+  # template.yaml's rule Node1FoundByTagsAlone: a node is named one way.
+  validation {
+    condition     = var.node1_instance_tags == "" || var.node1_auto_scaling_group_name == ""
+    error_message = "node1_instance_tags (\"${var.node1_instance_tags}\") and node1_auto_scaling_group_name (\"${var.node1_auto_scaling_group_name}\") are both set; a node is found one way."
+  }
+  validation {
+    condition     = var.node1_instance_tags == "" || var.node1_instance_id == ""
+    error_message = "node1_instance_tags (\"${var.node1_instance_tags}\") and node1_instance_id (\"${var.node1_instance_id}\") are both set; leave node1_instance_id empty for a found node."
+  }
+  validation {
+    condition     = var.node1_instance_tags == "" || var.node1_network_interface_id == ""
+    error_message = "node1_network_interface_id (\"${var.node1_network_interface_id}\") must be empty for a node found by node1_instance_tags (\"${var.node1_instance_tags}\"): a replaced instance has another ENI."
+  }
+}
+
+variable "node2_instance_tags" {
+  description = "Optional tags that find node 2; see node1_instance_tags (Key=Value[,Key=Value], at most 5). The instance must also be tagged nginx-eip-failover=<name>. (Node2InstanceTags)"
+  type        = string
+  default     = ""
+  # template.yaml's AllowedPattern with its {0,4} unrolled: RE2 refuses a repeat of 4 x 385 characters.
+  validation {
+    condition     = can(regex("^([^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256}(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?(,[^=,\\x00-\\x1f]{1,128}=[^=,\\x00-\\x1f]{0,256})?)?$", var.node2_instance_tags))
+    error_message = "node2_instance_tags must be empty or Key=Value[,Key=Value] (1 to 5 tags, no ',' or '=' inside a key or value), such as role=nginx-plus,pair=edge-b, not \"${var.node2_instance_tags}\"."
+  }
+  # template.yaml's rule EachNodeIsNamed (here: Terraform refuses a cycle of validations).
+  validation {
+    condition     = var.node2_instance_id != "" || var.node2_auto_scaling_group_name != "" || var.node2_instance_tags != ""
+    error_message = "node 2 needs node2_instance_id, node2_auto_scaling_group_name or node2_instance_tags (all are empty)."
+  }
+  # template.yaml's rule Node2FoundByTagsAlone: a node is named one way.
+  validation {
+    condition     = var.node2_instance_tags == "" || var.node2_auto_scaling_group_name == ""
+    error_message = "node2_instance_tags (\"${var.node2_instance_tags}\") and node2_auto_scaling_group_name (\"${var.node2_auto_scaling_group_name}\") are both set; a node is found one way."
+  }
+  validation {
+    condition     = var.node2_instance_tags == "" || var.node2_instance_id == ""
+    error_message = "node2_instance_tags (\"${var.node2_instance_tags}\") and node2_instance_id (\"${var.node2_instance_id}\") are both set; leave node2_instance_id empty for a found node."
+  }
+  validation {
+    condition     = var.node2_instance_tags == "" || var.node2_network_interface_id == ""
+    error_message = "node2_network_interface_id (\"${var.node2_network_interface_id}\") must be empty for a node found by node2_instance_tags (\"${var.node2_instance_tags}\"): a replaced instance has another ENI."
   }
 }
 

@@ -167,6 +167,10 @@ class NginxEipFailover(Construct):
         # Found nodes (docs/found-nodes.md): a node in an Auto Scaling group instead of a fixed instance.
         self.node_by_group = {n: _given(v[f"Node{n}AutoScalingGroupName"]) for n in (1, 2)}
         self.any_node_by_group = any(self.node_by_group.values())
+        # Or by tags: looked up with ec2:DescribeInstances only, and no status-check alarm.
+        self.node_by_tags = {n: _given(v[f"Node{n}InstanceTags"]) for n in (1, 2)}
+        self.node_found = {n: self.node_by_group[n] or self.node_by_tags[n] for n in (1, 2)}
+        self.has_status_check_alarm = {n: not self.node_by_tags[n] for n in (1, 2)}
         # One group of two nodes needs one hook, not two.
         self.node2_hook_needed = self.node_by_group[2] and (
             v["Node1AutoScalingGroupName"] != v["Node2AutoScalingGroupName"]
@@ -307,6 +311,8 @@ class NginxEipFailover(Construct):
             if self.node_by_group[n]:
                 environment[f"NODE{n}_AUTO_SCALING_GROUP_NAME"] = v[f"Node{n}AutoScalingGroupName"]
                 environment[f"NODE{n}_AVAILABILITY_ZONE"] = v[f"Node{n}AvailabilityZone"]
+            if self.node_by_tags[n]:
+                environment[f"NODE{n}_INSTANCE_TAGS"] = v[f"Node{n}InstanceTags"]
         return environment
 
     def _common_environment(self) -> dict[str, Any]:
@@ -379,7 +385,9 @@ class NginxEipFailover(Construct):
         }
 
     def _alarm_names(self) -> str:
-        return Fn.sub("${AWS::StackName}-node1-status-check,${AWS::StackName}-node2-status-check")
+        # A node found by tags has no status-check alarm.
+        names = [f"${{AWS::StackName}}-node{n}-status-check" for n in (1, 2) if self.has_status_check_alarm[n]]
+        return Fn.sub(",".join(names)) if names else ""
 
     def _role(self, logical_id: str, statements: list[dict[str, Any]]) -> iam.CfnRole:
         """A function's role as SAM generates it: Lambda's trust, SAM's managed policies (SAM adds the
@@ -511,7 +519,7 @@ class NginxEipFailover(Construct):
         return [
             _arn("ec2", "instance/${Instance}", Instance=self.values[f"Node{n}InstanceId"])
             for n in (1, 2)
-            if not self.node_by_group[n]
+            if not self.node_found[n]
         ]
 
     def _notify_statements(self) -> list[dict[str, Any]]:
@@ -900,6 +908,7 @@ class NginxEipFailover(Construct):
             "NODE1_AVAILABILITY_ZONE": v["Node1AvailabilityZone"],
             "NODE2_AUTO_SCALING_GROUP_NAME": v["Node2AutoScalingGroupName"],
             "NODE2_AVAILABILITY_ZONE": v["Node2AvailabilityZone"],
+            **{f"NODE{n}_INSTANCE_TAGS": v[f"Node{n}InstanceTags"] for n in (1, 2) if self.node_by_tags[n]},
             "HEALTH_CHECK_INTERVAL_SECONDS": v["HealthCheckIntervalSeconds"],
             "HEALTH_CHECK_TIMEOUT_SECONDS": v["HealthCheckTimeoutSeconds"],
             "FALL_THRESHOLD": v["FallThreshold"],
@@ -983,8 +992,10 @@ class NginxEipFailover(Construct):
     # -- alarms ------------------------------------------------------------------------------------
     def _alarms(self) -> None:
         v = self.values
-        self.node_alarms: list[cloudwatch.CfnAlarm] = []
+        self.node_alarms: dict[int, cloudwatch.CfnAlarm] = {}
         for number in (1, 2):
+            if not self.has_status_check_alarm[number]:
+                continue  # a node found by tags: nothing names its instance at deploy time
             instance, group = v[f"Node{number}InstanceId"], v[f"Node{number}AutoScalingGroupName"]
             # A found node's alarm watches its group.
             dimension = (
@@ -1021,7 +1032,7 @@ class NginxEipFailover(Construct):
                 source_account=Aws.ACCOUNT_ID,
                 source_arn=alarm.attr_arn,
             )
-            self.node_alarms.append(alarm)
+            self.node_alarms[number] = alarm
 
         topic = [self.notification_topic.ref]
         if self.full:
@@ -1090,8 +1101,16 @@ class NginxEipFailover(Construct):
                 "ControlFunction": self.control_function.ref,
                 "MonitorNotRunningAlarmArn": self.monitor_not_running_alarm.attr_arn,
                 "MonitorErrorsAlarmArn": self.monitor_errors_alarm.attr_arn,
-                "Node1StatusCheckAlarmArn": self.node_alarms[0].attr_arn,
-                "Node2StatusCheckAlarmArn": self.node_alarms[1].attr_arn,
+                # A node found by tags has no status-check alarm: the list names those there are.
+                "NodeStatusCheckAlarms": Fn.join(
+                    "",
+                    [
+                        Fn.sub(',\n          "${Arn}"', {"Arn": alarm.attr_arn})
+                        for _, alarm in sorted(self.node_alarms.items())
+                    ],
+                )
+                if self.node_alarms
+                else "",
             },
         )
         self.dashboard = cloudwatch.CfnDashboard(

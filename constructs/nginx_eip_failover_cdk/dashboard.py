@@ -1,6 +1,7 @@
 """The full profile's dashboard: template.yaml's DashboardBody word for word, an Fn::Sub text whose
 variables are ${AWS::Region}, ${Node1InstanceId}, ${Node2InstanceId}, ${MonitorFunction}, ${ControlFunction}
-and the alarms' ${<Alarm>.Arn}. The parity test compares the two resolved."""
+the alarms' ${<Alarm>.Arn} and ${NodeStatusCheckAlarms} (the node alarms there are, each after a
+comma and a line break). The parity test compares the two resolved."""
 
 # fmt: off
 DASHBOARD_BODY = (
@@ -78,9 +79,7 @@ DASHBOARD_BODY = (
     '        "title": "Alarms",\n'
     '        "alarms": [\n'
     '          "${MonitorNotRunningAlarm.Arn}",\n'
-    '          "${MonitorErrorsAlarm.Arn}",\n'
-    '          "${Node1StatusCheckAlarm.Arn}",\n'
-    '          "${Node2StatusCheckAlarm.Arn}"\n'
+    '          "${MonitorErrorsAlarm.Arn}"${NodeStatusCheckAlarms}\n'
     '        ]\n'
     '      }\n'
     '    }\n'

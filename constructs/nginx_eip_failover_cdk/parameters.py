@@ -58,6 +58,9 @@ class ParameterSpec:
             raise fail(described or f"must match {self.allowed_pattern}")
 
 
+# A found node's tags (Node*InstanceTags): the grammar of core/node_finders' NODEn_INSTANCE_TAGS.
+_INSTANCE_TAGS = r"^([^=,\x00-\x1f]{1,128}=[^=,\x00-\x1f]{0,256}(,[^=,\x00-\x1f]{1,128}=[^=,\x00-\x1f]{0,256}){0,4})?$"
+
 # A Secrets Manager secret's or an SSM parameter's ARN (or empty), as the template's AllowedPattern.
 _CREDENTIAL_ARN = (
     r"^(arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+"
@@ -185,6 +188,26 @@ SPECS: tuple[ParameterSpec, ...] = (
         default="",
         allowed_pattern="^([a-z]{2}(-[a-z]+)+-[0-9][a-z])?$",
         constraint_description="must be empty or an Availability Zone such as eu-west-1b",
+    ),
+    _spec(
+        "Node1InstanceTags",
+        "nodes[0].instance_tags",
+        default="",
+        allowed_pattern=_INSTANCE_TAGS,
+        constraint_description=(
+            "Node1InstanceTags must be empty or Key=Value[,Key=Value] (1 to 5 tags, no ',' or '=' inside a key or "
+            "value), such as role=nginx-plus,pair=edge-a"
+        ),
+    ),
+    _spec(
+        "Node2InstanceTags",
+        "nodes[1].instance_tags",
+        default="",
+        allowed_pattern=_INSTANCE_TAGS,
+        constraint_description=(
+            "Node2InstanceTags must be empty or Key=Value[,Key=Value] (1 to 5 tags, no ',' or '=' inside a key or "
+            "value), such as role=nginx-plus,pair=edge-b"
+        ),
     ),
     _spec(
         "LifecycleHookTimeoutSeconds",
@@ -410,9 +433,21 @@ NOT_MIRRORED: dict[str, str] = {}
 
 # The template's Rules, as the construct checks them at synth time (same descriptions).
 EACH_NODE_IS_NAMED = (
-    "node 1 needs Node1InstanceId or Node1AutoScalingGroupName",
-    "node 2 needs Node2InstanceId or Node2AutoScalingGroupName",
+    "node 1 needs Node1InstanceId, Node1AutoScalingGroupName or Node1InstanceTags",
+    "node 2 needs Node2InstanceId, Node2AutoScalingGroupName or Node2InstanceTags",
 )
+
+
+def found_by_tags_alone(n: int) -> tuple[str, str, str]:
+    """Node<n>FoundByTagsAlone's descriptions: tags beside a group, beside an InstanceId, beside an ENI."""
+    return (
+        f"Node{n}InstanceTags and Node{n}AutoScalingGroupName are both set; a node is found one way",
+        f"Node{n}InstanceTags and Node{n}InstanceId are both set; leave Node{n}InstanceId empty for a found node",
+        f"Node{n}NetworkInterfaceId must be empty for a node found by Node{n}InstanceTags "
+        "(a replaced instance has another ENI)",
+    )
+
+
 PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR = (
     "the pair by ENI needs all four of Node1/Node2 NetworkInterfaceId and PrivateIpAddress"
 )

@@ -35,6 +35,9 @@ class Node:
     # each cycle; leave instance_id empty. health_check_url may contain {private_ip}.
     auto_scaling_group_name: str = ""
     availability_zone: str = ""
+    # Or found by tags: "Key=Value[,Key=Value]" (at most 5), a running instance with all of them; it must
+    # also carry the stack's nginx-eip-failover=<stack name> tag. No hook and no status-check alarm.
+    instance_tags: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,11 +187,25 @@ _SECOND_PRIVATE_IPS = ("Node1SecondPrivateIpAddress", "Node2SecondPrivateIpAddre
 def _check_rules(values: dict[str, Any]) -> None:
     """template.yaml's Rules, on plain values (a token is checked by CloudFormation at deploy time)."""
     for n, message in zip((1, 2), parameters.EACH_NODE_IS_NAMED, strict=True):
-        if not (_given(values[f"Node{n}InstanceId"]) or _given(values[f"Node{n}AutoScalingGroupName"])):
+        if not any(_given(values[f"Node{n}{kind}"]) for kind in ("InstanceId", "AutoScalingGroupName", "InstanceTags")):
             raise PropError(
                 f"{message} (nodes[{n - 1}].instance_id={values[f'Node{n}InstanceId']!r}, "
-                f"nodes[{n - 1}].auto_scaling_group_name={values[f'Node{n}AutoScalingGroupName']!r})"
+                f"nodes[{n - 1}].auto_scaling_group_name={values[f'Node{n}AutoScalingGroupName']!r}, "
+                f"nodes[{n - 1}].instance_tags={values[f'Node{n}InstanceTags']!r})"
             )
+        if _given(values[f"Node{n}InstanceTags"]):
+            beside = zip(
+                ("AutoScalingGroupName", "InstanceId", "NetworkInterfaceId"),
+                ("auto_scaling_group_name", "instance_id", "network_interface_id"),
+                parameters.found_by_tags_alone(n),
+                strict=True,
+            )
+            for kind, prop, problem in beside:
+                if _given(values[f"Node{n}{kind}"]):
+                    raise PropError(
+                        f"{problem} (nodes[{n - 1}].instance_tags={values[f'Node{n}InstanceTags']!r}, "
+                        f"nodes[{n - 1}].{prop}={values[f'Node{n}{kind}']!r})"
+                    )
     eni = [values[f"Node{n}{kind}"] for n in (1, 2) for kind in ("NetworkInterfaceId", "PrivateIpAddress")]
     if any(_given(v) for v in eni) and not all(_given(v) for v in eni):
         given = ", ".join(
@@ -286,7 +303,7 @@ def props_from_template_parameters(values: dict[str, Any]) -> FailoverProps:
         else:
             fields[""][path] = value
     for index, node in enumerate(node_fields):
-        if node.get("auto_scaling_group_name"):
+        if node.get("auto_scaling_group_name") or node.get("instance_tags"):
             node.setdefault("instance_id", "")  # a found node (EachNodeIsNamed)
         for required in ("instance_id", "health_check_url"):
             if required not in node:

@@ -49,6 +49,7 @@ from .aws.node_groups import (
     termination_event,
 )
 from .aws.proxy import AwsProxy
+from .aws.tagged_nodes import TaggedNodes, create_tagged_nodes, launch_tagged_instance, tagged_instances
 from .aws.triggers import create_triggers
 from .iam.enforcement import IamEnforcer, access_key_for, enforcement_enabled, lab_lookups
 from .iam.policies import stack_policies
@@ -130,6 +131,7 @@ class LabEnvironment:
         iam: bool | None = None,
         pair_by_network_interface: bool = False,
         found_nodes: bool = False,
+        found_by_tags: tuple[str, ...] = (),
         pair: Pair | None = None,
         second_address_set: bool = False,
     ) -> None:
@@ -150,6 +152,14 @@ class LabEnvironment:
         self.lifecycle_hooks: list[tuple[str, str]] = []
         self.lifecycle_env: dict[str, str] = {}
         self._group_members: dict[str, str] = {}  # instance -> node, every instance a group ever had
+        # These nodes found by tags (aws/tagged_nodes.py, Node*InstanceTags): not by InstanceId nor a group.
+        if found_nodes and found_by_tags:
+            raise ValueError(f"found_by_tags={found_by_tags!r}: the lab finds nodes by groups or by tags, not both")
+        unknown = [node for node in found_by_tags if node not in NODE_NAMES]
+        if unknown:
+            raise ValueError(f"found_by_tags={found_by_tags!r}: {unknown} are not nodes ({', '.join(NODE_NAMES)})")
+        self.found_by_tags = tuple(found_by_tags)
+        self.tagged_nodes: TaggedNodes | None = None
         # Active/active from the template (SecondElasticIpAllocationId): a second EIP on the pair by ENI,
         # on a private IP of its own on each node (second_private_ips); the pair goes by ENI for it.
         self.second_address_set = second_address_set
@@ -192,6 +202,9 @@ class LabEnvironment:
             self.second_set = create_second_set(self.ec2, self.pair) if self.second_address_set else None
             if self.found_nodes:
                 self.node_groups = create_node_groups(self.ec2, self.client("autoscaling"), NODE_NAMES, self.stack_name)
+            if self.found_by_tags:
+                self.tagged_nodes, first = create_tagged_nodes(self.ec2, self.found_by_tags, self.stack_name)
+                self._group_members.update({instance: node for node, instance in first.items()})
             parameters = {
                 "ElasticIpAllocationId": self.pair.allocation_id,
                 "Node1InstanceId": self.pair.instance_ids[0],
@@ -200,6 +213,7 @@ class LabEnvironment:
                 "Node2HealthCheckUrl": self.nodes["node2"].health_url,
                 **self._pair_network_interfaces(),
                 **(self.node_groups.parameters() if self.node_groups else {}),
+                **(self.tagged_nodes.parameters(NODE_NAMES) if self.tagged_nodes else {}),
                 **(self.second_set.parameters() if self.second_set is not None else {}),
                 **resolve_settings(self.template, self.settings),
             }
@@ -388,9 +402,13 @@ class LabEnvironment:
         if self.node_groups is not None:
             self.group_instances()  # learns every instance the groups have launched
             return self._group_members.get(instance_id, f"foreign:{instance_id}")
+        if instance_id in self._group_members:  # a tag-found node's instance, now or before
+            return self._group_members[instance_id]
         assert self.pair is not None
         if instance_id in self.pair.instance_ids:
-            return NODE_NAMES[self.pair.instance_ids.index(instance_id)]
+            node = NODE_NAMES[self.pair.instance_ids.index(instance_id)]
+            if node not in self.found_by_tags:
+                return node
         return f"foreign:{instance_id}"
 
     @property
@@ -437,8 +455,35 @@ class LabEnvironment:
         return found
 
     def node_instance(self, node: str) -> str | None:
-        """`node`'s in-service instance now (None while its group has none)."""
+        """`node`'s in-service instance now (None while its group has none); for a node found by tags,
+        its running instance with the tags (None when there is none)."""
+        if node in self.found_by_tags:
+            return next((i for i, state in self.tagged_instances(node).items() if state == "running"), None)
         return next((i for i, state in self.group_instances(node).items() if state == "InService"), None)
+
+    # -- found by tags (aws/tagged_nodes.py) ---------------------------------------------------------
+    def tagged_instances(self, node: str) -> dict[str, str]:
+        """instance -> EC2 state of every instance with `node`'s tags (a node found by tags)."""
+        assert self.tagged_nodes is not None and node in self.found_by_tags, f"{node} is not found by tags"
+        found = tagged_instances(self.ec2, self.tagged_nodes, node)
+        self._group_members.update(dict.fromkeys(found, node))
+        return found
+
+    def terminate_tagged_node(self, node: str) -> str:
+        """`node`'s running instance terminated (nothing replaces it) and its nginx stopped with it."""
+        instance = self.node_instance(node)
+        assert instance is not None, f"{node} has no running instance with its tags"
+        self.ec2.terminate_instances(InstanceIds=[instance])
+        self.nodes[node].stop()
+        return instance
+
+    def launch_tagged_node(self, node: str) -> str:
+        """A new instance with `node`'s tags, and the node's nginx started as its."""
+        assert self.tagged_nodes is not None
+        instance = launch_tagged_instance(self.ec2, self.tagged_nodes, node)
+        self._group_members[instance] = node
+        self.nodes[node].start()
+        return instance
 
     def terminate_node(self, node: str) -> tuple[str, dict[str, Any]]:
         """Auto Scaling terminates `node`'s instance: it waits on the lifecycle hook (Terminating:Wait);
@@ -458,10 +503,15 @@ class LabEnvironment:
         merged = {**self.lifecycle_env, **self.extra_env}
         return invoke_handler("lifecycle", event, merged, remaining_ms=55000)
 
-    def replace_node(self, node: str) -> tuple[str, str, InvokeResult]:
+    def replace_node(self, node: str) -> tuple[str, str, InvokeResult | None]:
         """`node`'s instance replaced as Auto Scaling does it: terminated through the hook (the
         LifecycleFunction drains it and completes the action), a new instance launched, and the node's
-        nginx restarted as the new instance's. Returns (old, new, the LifecycleFunction's result)."""
+        nginx restarted as the new instance's. Returns (old, new, the LifecycleFunction's result).
+        A node found by tags: its instance terminated and one launched with the same tags (no hook, no
+        LifecycleFunction: the result is None)."""
+        if node in self.found_by_tags:
+            old_instance = self.terminate_tagged_node(node)
+            return old_instance, self.launch_tagged_node(node), None
         old, event = self.terminate_node(node)
         result = self.lifecycle(event)
         self.nodes[node].stop()  # the old instance is gone

@@ -238,8 +238,34 @@ run "found_nodes_in_one_group" {
     error_message = "the lookup grant, the Auto Scaling endpoint and the lifecycle function in the VPC"
   }
   assert {
-    condition     = aws_lambda_function.monitor.environment[0].variables["NODE2_AVAILABILITY_ZONE"] == "us-east-1b" && aws_cloudwatch_metric_alarm.node1_status_check.dimensions["AutoScalingGroupName"] == "nginx-pair"
+    condition     = aws_lambda_function.monitor.environment[0].variables["NODE2_AVAILABILITY_ZONE"] == "us-east-1b" && aws_cloudwatch_metric_alarm.node1_status_check[0].dimensions["AutoScalingGroupName"] == "nginx-pair"
     error_message = "the monitor finds the nodes; the node alarm watches the group"
+  }
+}
+
+run "node2_found_by_tags" {
+  command = plan
+
+  variables {
+    node2_instance_id   = ""
+    node2_instance_tags = "role=nginx-plus,pair=edge"
+  }
+
+  assert {
+    condition     = aws_lambda_function.monitor.environment[0].variables["NODE2_INSTANCE_TAGS"] == "role=nginx-plus,pair=edge" && aws_lambda_function.control.environment[0].variables["NODE2_INSTANCE_TAGS"] == "role=nginx-plus,pair=edge"
+    error_message = "the monitor and the control function find node 2 by its tags"
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.node2_status_check) == 0 && length(aws_cloudwatch_metric_alarm.node1_status_check) == 1 && aws_lambda_function.monitor.environment[0].variables["ALARM_NAMES"] == "nginx-eip-failover-node1-status-check"
+    error_message = "a node found by tags has no status-check alarm; node 1's stays, and the preflight checks only it"
+  }
+  assert {
+    condition     = length(aws_iam_role_policy.found_nodes_lookup_monitor) == 0 && length(aws_lambda_function.lifecycle) == 0 && length(aws_autoscaling_lifecycle_hook.node2_termination) == 0
+    error_message = "tags need no Auto Scaling: no lookup grant, no lifecycle function, no hook"
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.monitor.policy).Statement[0].Resource == ["arn:aws:ec2:us-east-1:123456789012:elastic-ip/eipalloc-0a1b2c3d4e5f60718", "arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60718"]
+    error_message = "the tag-found node's instance is not named in the pair's grant (it is reached by the stack tag)"
   }
 }
 
@@ -301,12 +327,24 @@ run "an_external_id_without_a_role_is_refused" {
   expect_failures = [var.route_table_role_external_id]
 }
 
-run "a_node_without_instance_or_group_is_refused" {
+run "a_node_without_instance_group_or_tags_is_refused" {
   command = plan
 
   variables {
     node2_instance_id = ""
   }
 
-  expect_failures = [var.node2_auto_scaling_group_name]
+  expect_failures = [var.node2_instance_tags]
+}
+
+run "tags_beside_a_group_are_refused" {
+  command = plan
+
+  variables {
+    node2_instance_id             = ""
+    node2_auto_scaling_group_name = "nginx-b"
+    node2_instance_tags           = "role=nginx-plus"
+  }
+
+  expect_failures = [var.node2_instance_tags]
 }

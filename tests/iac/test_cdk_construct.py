@@ -379,13 +379,32 @@ def test_found_nodes_bring_the_lifecycle_function_its_rule_and_hooks() -> None:
     assert "LifecycleFunction" not in _named(plain, "AWS::Lambda::Function")
 
 
-def test_each_node_needs_an_instance_or_a_group() -> None:
-    with pytest.raises(PropError, match=r"node 2 needs Node2InstanceId or Node2AutoScalingGroupName .*instance_id=''"):
+def test_each_node_needs_an_instance_a_group_or_tags() -> None:
+    with pytest.raises(
+        PropError,
+        match=r"node 2 needs Node2InstanceId, Node2AutoScalingGroupName or Node2InstanceTags .*instance_id=''",
+    ):
         synth(nodes=(NODES[0], Node("", "http://10.0.2.10:8080/health")))
+    with pytest.raises(PropError, match=r"Node2InstanceTags and Node2AutoScalingGroupName are both set.*'role=b'"):
+        synth(nodes=(NODES[0], Node("", "http://10.0.2.10/", auto_scaling_group_name="g", instance_tags="role=b")))
+    with pytest.raises(PropError, match=r"^nodes\[1\]\.instance_tags='role=b=c'"):
+        synth(nodes=(NODES[0], Node("", "http://10.0.2.10/", instance_tags="role=b=c")))
     with pytest.raises(PropError, match=r"^nodes\[0\]\.availability_zone='eu-west'"):
         synth(nodes=(Node("", "http://10.0.1.10/", auto_scaling_group_name="g", availability_zone="eu-west"), NODES[1]))
     with pytest.raises(PropError, match=r"^lifecycle_hook_timeout_seconds='30'.*at least 60"):
         synth(lifecycle_hook_timeout_seconds=30)
+
+
+def test_a_node_found_by_tags_has_no_alarm_and_no_auto_scaling() -> None:
+    template = synth(nodes=(NODES[0], Node("", "http://{private_ip}:8080/health", instance_tags="role=nginx-plus")))
+    resources = template.to_json()["Resources"]
+    alarms = [r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert not any("node2-status-check" in json.dumps(a["Properties"]["AlarmName"]) for a in alarms)
+    assert any("node1-status-check" in json.dumps(a["Properties"]["AlarmName"]) for a in alarms)
+    kinds = {r["Type"] for r in resources.values()}
+    assert "AWS::AutoScaling::LifecycleHook" not in kinds
+    text = json.dumps(resources)
+    assert '"NODE2_INSTANCE_TAGS": "role=nginx-plus"' in text and "autoscaling:" not in text
 
 
 def test_tuning_props_reach_the_environment() -> None:

@@ -78,6 +78,7 @@ def test_the_props_defaults_are_the_templates() -> None:
         ("RouteTableRoleExternalId", "x"),
         ("Node1AutoScalingGroupName", "arn:aws:autoscaling:group"),
         ("LifecycleHookTimeoutSeconds", "30"),
+        ("Node2InstanceTags", "a=b=c"),
         ("Node1HealthCheckUrl", "ftp://10.0.1.10/"),
         ("FallThreshold", "0"),
         ("HealthCheckIntervalSeconds", "0"),
@@ -110,6 +111,11 @@ def test_the_templates_rules_are_checked_with_their_descriptions() -> None:
     for values, message in (
         ({**REQUIRED, "Node1InstanceId": ""}, cdk_parameters.EACH_NODE_IS_NAMED[0]),
         ({**REQUIRED, "Node2InstanceId": ""}, cdk_parameters.EACH_NODE_IS_NAMED[1]),
+        (
+            {**REQUIRED, "Node2InstanceId": "", "Node2InstanceTags": "a=1", "Node2AutoScalingGroupName": "g"},
+            cdk_parameters.found_by_tags_alone(2)[0],
+        ),
+        ({**REQUIRED, "Node1InstanceTags": "a=1"}, cdk_parameters.found_by_tags_alone(1)[1]),
         (half_eni, cdk_parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR),
         (second_by_instance, cdk_parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE),
         (
@@ -131,6 +137,8 @@ def test_the_templates_rules_are_checked_with_their_descriptions() -> None:
     assert {message for _, _, message in cdk_parameters.EXAMPLE_PLACEHOLDERS} <= descriptions
     for message in (
         *cdk_parameters.EACH_NODE_IS_NAMED,
+        *cdk_parameters.found_by_tags_alone(1),
+        *cdk_parameters.found_by_tags_alone(2),
         cdk_parameters.PAIR_BY_NETWORK_INTERFACE_NEEDS_ALL_FOUR,
         cdk_parameters.SECOND_ADDRESS_SET_NEEDS_THE_PAIR_BY_NETWORK_INTERFACE,
         cdk_parameters.ROUTE_TABLE_ROLE_EXTERNAL_ID_NEEDS_THE_ROLE,

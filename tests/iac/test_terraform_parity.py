@@ -71,6 +71,10 @@ ONE_GROUP = {
     "Node1AvailabilityZone": "us-east-1a",
     "Node2AvailabilityZone": "us-east-1b",
 }
+# Found by tags: node 2 alone (node 1 fixed), node 2 by tags beside node 1 by group, both by tags.
+NODE2_BY_TAGS = {"Node2InstanceId": "", "Node2InstanceTags": "role=nginx-plus,pair=edge"}
+TAGS_BESIDE_GROUP = {**NODE1_BY_GROUP, **NODE2_BY_TAGS}
+BOTH_BY_TAGS = {**NODE2_BY_TAGS, "Node1InstanceId": "", "Node1InstanceTags": "role=nginx-plus,pair=edge-1"}
 ONE_OBSERVER = {"SecurityGroupIds": "sg-0123456789abcdef0", "Observer3SubnetId": "subnet-0123456789abcdef3"}
 # Active/active (docs/active-active.md): the second address set, on the pair by ENI only.
 SECOND_ADDRESS_SET = {
@@ -449,6 +453,8 @@ REFUSED: dict[str, Any] = {
     "node2_auto_scaling_group_name": "a:b",
     "node2_availability_zone": "eu-west-1",
     "lifecycle_hook_timeout_seconds": 30,
+    "node1_instance_tags": "role",
+    "node2_instance_tags": "a=b=c",
 }
 
 
@@ -498,8 +504,34 @@ def test_a_bad_value_is_refused_with_a_message_naming_the_variable_and_the_value
             },
             "the second EIP needs",  # not on the pair by instance
         ),
-        ({"node1_instance_id": ""}, "node 1 needs node1_instance_id or node1_auto_scaling_group_name"),
-        ({"node2_instance_id": ""}, "node 2 needs node2_instance_id or node2_auto_scaling_group_name"),
+        (
+            {"node1_instance_id": ""},
+            "node 1 needs node1_instance_id, node1_auto_scaling_group_name or node1_instance_tags",
+        ),
+        (
+            {"node2_instance_id": ""},
+            "node 2 needs node2_instance_id, node2_auto_scaling_group_name or node2_instance_tags",
+        ),
+        # Node*FoundByTagsAlone: a node is named one way; an ENI is refused for a found node.
+        (
+            {"node2_instance_id": "", "node2_instance_tags": "role=b", "node2_auto_scaling_group_name": "g"},
+            'node2_instance_tags ("role=b") and node2_auto_scaling_group_name ("g") are both set',
+        ),
+        (
+            {"node1_instance_tags": "role=a"},
+            'node1_instance_tags ("role=a") and node1_instance_id ("i-0a1b2c3d4e5f60718")',
+        ),
+        (
+            {
+                "node2_instance_id": "",
+                "node2_instance_tags": "role=b",
+                "node1_network_interface_id": "eni-0123456789abcdef1",
+                "node1_private_ip_address": "10.0.1.20",
+                "node2_network_interface_id": "eni-0123456789abcdef2",
+                "node2_private_ip_address": "10.0.2.21",
+            },
+            'node2_network_interface_id ("eni-0123456789abcdef2") must be empty for a node found by node2_instance_',
+        ),
         ({"elastic_ip_allocation_id": "eipalloc-0123456789abcdef0"}, "documented example eipalloc-0123456789abcdef0"),
         ({"node1_instance_id": "i-0123456789abcdef1"}, "documented example i-0123456789abcdef1"),
         ({"node2_instance_id": "i-0123456789abcdef2"}, "documented example i-0123456789abcdef2"),
@@ -543,3 +575,26 @@ def test_the_example_calls_the_module_with_the_documented_values() -> None:
         if key == "region":  # the example's own variable, not a parameter
             continue
         assert f"`{value}`" in documented, f"{key} = {value!r} is not docs/deploy.md's example value"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [NODE2_BY_TAGS, TAGS_BESIDE_GROUP, BOTH_BY_TAGS, {**BOTH_BY_TAGS, **EVERYTHING_ON}],
+    ids=["node2", "beside-a-group", "both", "everything"],
+)
+@pytest.mark.parametrize("variant", ["instance-lean", "instance-full"])
+def test_nodes_found_by_tags_match_too(variant: str, extra: dict[str, str]) -> None:
+    parameters = {**variant_parameters(variant), **extra}
+    found = terraform_surface(parameters)
+    assert found["environment"]["MonitorFunction"]["NODE2_INSTANCE_TAGS"] == extra["Node2InstanceTags"]
+    assert found["environment"]["ControlFunction"]["NODE2_INSTANCE_TAGS"] == extra["Node2InstanceTags"]
+    assert _parity(parameters) == []
+    module = read_module(find_module())
+    evaluator = module_evaluator(module, parameters)
+    # A tag lookup needs no Auto Scaling: nothing of the groups' is deployed for tags alone.
+    by_group = "Node1AutoScalingGroupName" in extra
+    assert evaluator.included("aws_iam_role_policy.found_nodes_lookup_monitor") is by_group
+    assert evaluator.included("aws_lambda_function.lifecycle") is by_group
+    # Nor a status-check alarm: nothing names the instance at deploy time.
+    assert evaluator.included("aws_cloudwatch_metric_alarm.node2_status_check") is False
+    assert evaluator.included("aws_cloudwatch_metric_alarm.node1_status_check") is ("Node1InstanceTags" not in extra)

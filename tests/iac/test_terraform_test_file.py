@@ -37,13 +37,18 @@ def test_it_names_only_resources_of_the_module_and_plans_every_variant() -> None
     runs = len(VARIANTS) + len(EXTRA_RUNS)
     # Each run compares the three role policies and the monitor's permissions; full adds the key's.
     monitor = "toset(flatten([for d in [jsondecode(aws_iam_role_policy.monitor.policy)"
-    assert text.count(monitor + "] :") == (runs - 1) * 3  # + 2 in the message
-    # found nodes: the lookup policy is the monitor's too; the lifecycle function's policy and permission.
-    assert text.count(monitor + ", jsondecode(aws_iam_role_policy.found_nodes_lookup_monitor[0].policy)] :") == 3
-    assert text.count("[for d in [jsondecode(aws_iam_role_policy.lifecycle[0].policy)] :") == 3
+    assert text.count(monitor + "] :") == (runs - 2) * 3  # + 2 in the message
+    # found nodes (both extra runs have a group): the lookup policy is the monitor's too; the lifecycle
+    # function's policy and permission.
+    assert text.count(monitor + ", jsondecode(aws_iam_role_policy.found_nodes_lookup_monitor[0].policy)] :") == 2 * 3
+    assert text.count("[for d in [jsondecode(aws_iam_role_policy.lifecycle[0].policy)] :") == 2 * 3
     assert "Principal = { Service = [aws_lambda_permission.instance_terminating[0].principal] }" in text
     assert "jsonencode(aws_lambda_function.lifecycle[0].environment[0].variables) ==" in text
-    assert text.count("toset([for s in jsondecode(aws_kms_key.notification[0].policy)") == 3 * 3
+    assert text.count("toset([for s in jsondecode(aws_kms_key.notification[0].policy)") == 4 * 3
+    # node 2 found by tags: its alarm's permission is not compared, node 1's is.
+    found_by_tags = text[text.index('run "found_by_tags" {') :]
+    assert "NODE2_INSTANCE_TAGS" in found_by_tags and "node2_status_check_alarm" not in found_by_tags
+    assert "aws_lambda_permission.node1_status_check_alarm[0].principal" in found_by_tags
     assert "ec2:DescribeRouteTables" in text
     # ... and both functions' environments and the schedule.
     assert text.count("jsonencode(aws_lambda_function.monitor.environment[0].variables) ==") == runs

@@ -99,6 +99,22 @@ FOUND_IN_ONE_GROUP: dict[str, str] = {
     "Node2AvailabilityZone": "us-east-1b",
 }
 
+# Found by tags: node 2 by tags beside node 1 by group (one hook, node 2's alarm gone), and both by
+# tags in the full profile (no alarm, hook or Auto Scaling at all; the dashboard's list without them).
+TAGS_BESIDE_GROUP: dict[str, str] = {
+    "Node1InstanceId": "",
+    "Node1AutoScalingGroupName": "nginx-plus-a",
+    "Node2InstanceId": "",
+    "Node2InstanceTags": "role=nginx-plus,pair=edge",
+}
+BOTH_BY_TAGS: dict[str, str] = {
+    "Node1InstanceId": "",
+    "Node2InstanceId": "",
+    "Node1InstanceTags": "role=nginx-plus,pair=edge-1",
+    "Node2InstanceTags": "role=nginx-plus,pair=edge-2",
+    "ObservabilityProfile": "full",
+}
+
 
 def parity_cases() -> dict[str, dict[str, str]]:
     """Stack name -> the template.yaml parameter values both sides get."""
@@ -107,6 +123,8 @@ def parity_cases() -> dict[str, dict[str, str]]:
     cases["found-nodes"] = {**variant_parameters("instance-lean"), **FOUND_NODES}
     cases["found-node2"] = {**variant_parameters("instance-lean"), **FOUND_NODE2}
     cases["found-in-one-group"] = {**variant_parameters("eni-lean"), **FOUND_IN_ONE_GROUP}
+    cases["tags-beside-group"] = {**variant_parameters("instance-lean"), **TAGS_BESIDE_GROUP}
+    cases["both-by-tags"] = {**variant_parameters("instance-full"), **BOTH_BY_TAGS}
     return cases
 
 

@@ -56,7 +56,12 @@ def test_the_period_is_a_parameter_defaulting_to_15_minutes() -> None:
 def test_both_functions_name_every_alarm_that_invokes_the_monitor(resources: dict[str, Any], function: str) -> None:
     variables = _variables(resources, function)
     assert variables["PREFLIGHT_INTERVAL_SECONDS"] == {"Ref": "PreflightIntervalSeconds"}
-    assert sorted(variables["ALARM_NAMES"]["Fn::Sub"].split(",")) == _monitor_alarm_names(resources)
+    # Both nodes have their alarm unless found by tags (Node*HasStatusCheckAlarm): the both-alarms branch
+    # names them all (tests/unit/test_template.py: test_the_preflight_checks_the_alarms_there_are).
+    condition, with_node1, _without_node1 = variables["ALARM_NAMES"]["Fn::If"]
+    inner, both, _node1_only = with_node1["Fn::If"]
+    assert (condition, inner) == ("Node1HasStatusCheckAlarm", "Node2HasStatusCheckAlarm")
+    assert sorted(both["Fn::Sub"].split(",")) == _monitor_alarm_names(resources)
     statement = _statement(resources, function, "PreflightReadsTheNodeAlarms")
     assert statement is not None and statement["Action"] == "cloudwatch:DescribeAlarms"
     assert sorted(arn["Fn::Sub"] for arn in statement["Resource"]) == [

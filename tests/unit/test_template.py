@@ -455,11 +455,11 @@ def test_associate_address_is_scoped_to_the_eip_and_the_pair(resources: dict[str
     condition, by_eni, by_instance = statement["Resource"]["Fn::If"]
     assert condition == "PairByNetworkInterface"
     prefix = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:"
-    # A node found in an Auto Scaling group has no fixed instance (docs/found-nodes.md): its ARN is left out.
+    # A found node (by group or tags) has no fixed instance (docs/found-nodes.md): its ARN is left out.
     for index, resource in enumerate(by_instance):
         if "Fn::If" in resource:
             condition, found, fixed = resource["Fn::If"]
-            assert (condition, found) == (f"Node{index}ByGroup", {"Ref": "AWS::NoValue"})
+            assert (condition, found) == (f"Node{index}Found", {"Ref": "AWS::NoValue"})
             by_instance = [*by_instance[:index], fixed, *by_instance[index + 1 :]]
     assert sorted(_sub_text(resource) for resource in by_instance) == sorted(
         [
@@ -751,7 +751,11 @@ def test_dashboard_shows_health_moves_latency_and_errors(raw_template: dict[str,
     dashboard = in_profile(raw_template, "full")["Resources"]["Dashboard"]
     assert dashboard["Type"] == "AWS::CloudWatch::Dashboard"
     text = _sub_text(dashboard["Properties"]["DashboardBody"])
-    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
+    # The node alarms are a variable: a node found by tags has none (Node*HasStatusCheckAlarm).
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text.replace("${NodeStatusCheckAlarms}", "")))
+    node_alarms = json.dumps(dashboard["Properties"]["DashboardBody"]["Fn::Sub"][1]["NodeStatusCheckAlarms"])
+    for node in ("1", "2"):
+        assert f'"Node{node}HasStatusCheckAlarm"' in node_alarms and f"Node{node}StatusCheckAlarm.Arn" in node_alarms
     metrics = [line for widget in body["widgets"] for line in widget["properties"].get("metrics", [])]
     named = {(line[0], line[1]) for line in metrics}
     for metric in METRICS:
@@ -925,3 +929,163 @@ def test_no_resource_of_one_profile_is_referenced_from_the_other(raw_template: d
         for name, resource in raw_template["Resources"].items():
             if resource.get("Condition") == PROFILE_CONDITION and profile == "lean":
                 assert f'"{name}"' not in text and "${" + name not in text, f"lean still refers to {name}"
+
+
+# ------------------------------------------------------------------------- found nodes: by tags
+
+TAGS_GOOD = ["", "role=nginx-plus", "role=nginx-plus,pair=edge-a", "Name=", "a=1,b=2,c=3,d=4,e=5", "k y=v w"]
+TAGS_BAD = ["role", "=v", "a=b=c", "a=1,", ",a=1", "a=1,b=2,c=3,d=4,e=5,f=6", "k" * 129 + "=v", "k=" + "v" * 257]
+
+
+@pytest.mark.parametrize("node", ["1", "2"])
+def test_instance_tags_parameters_accept_the_parsers_grammar(raw_template: dict[str, Any], node: str) -> None:
+    """Node*InstanceTags's AllowedPattern and NODEn_INSTANCE_TAGS's parser agree (core/node_finders)."""
+    from nginx_eip_failover.core.errors import ConfigError
+    from nginx_eip_failover.core.node_finders import load_node_finder
+
+    spec = raw_template["Parameters"][f"Node{node}InstanceTags"]
+    assert (spec["Type"], spec["Default"]) == ("String", "")
+    assert "nginx-eip-failover=<stack name>" in " ".join(str(spec["Description"]).split())
+    assert f"Node{node}InstanceTags" in str(spec["ConstraintDescription"])
+    pattern = re.compile(str(spec["AllowedPattern"]))
+    for value in TAGS_GOOD:
+        assert pattern.fullmatch(value), f"should accept {value!r}"
+        if value:
+            finder = load_node_finder({f"NODE{node}_INSTANCE_TAGS": value}, f"NODE{node}_")
+            assert finder is not None and len(finder.tags) == value.count(",") + 1
+    for value in TAGS_BAD:
+        assert not pattern.fullmatch(value), f"should reject {value!r}"
+        with pytest.raises(ConfigError) as error:
+            load_node_finder({f"NODE{node}_INSTANCE_TAGS": value}, f"NODE{node}_")
+        assert f"NODE{node}_INSTANCE_TAGS" in str(error.value)
+    groups = raw_template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    (found,) = [g["Parameters"] for g in groups if f"Node{node}AutoScalingGroupName" in g["Parameters"]]
+    assert f"Node{node}InstanceTags" in found
+
+
+def _rule_failures(raw_template: dict[str, Any], **parameters: str) -> list[str]:
+    """The AssertDescriptions of the template's Rules that fail with `parameters` (the lab's intrinsics)."""
+    from nginx_eip_failover_lab.stack.intrinsics import Resolver
+    from nginx_eip_failover_lab.stack.template import StackTemplate
+
+    resolver = Resolver(StackTemplate(TEMPLATE_PATH), parameters, "stack")
+    failures = []
+    for name, rule in raw_template["Rules"].items():
+        if "EachMemberEquals" in json.dumps(rule):
+            continue  # list rules (SubnetIds, ...): not the nodes'
+        if "RuleCondition" in rule and not resolver.resolve(rule["RuleCondition"]):
+            continue
+        failures += [
+            f"{name}: {a['AssertDescription']}" for a in rule["Assertions"] if not resolver.resolve(a["Assert"])
+        ]
+    return failures
+
+
+NAMED = {
+    "ElasticIpAllocationId": "eipalloc-0a1b2c3d",
+    "Node1InstanceId": "i-0a1b2c3d",
+    "Node2InstanceId": "i-0a1b2c3e",
+    "Node1HealthCheckUrl": "http://10.0.0.1/health",
+    "Node2HealthCheckUrl": "http://{private_ip}/health",
+}
+
+
+@pytest.mark.parametrize(
+    ("extra", "failing"),
+    [
+        ({}, []),
+        ({"Node2InstanceId": "", "Node2InstanceTags": "role=nginx"}, []),
+        ({"Node1InstanceId": "", "Node1InstanceTags": "a=1", "Node2InstanceId": "", "Node2InstanceTags": "a=2"}, []),
+        (
+            {
+                "Node1InstanceId": "",
+                "Node1AutoScalingGroupName": "g",
+                "Node2InstanceId": "",
+                "Node2InstanceTags": "a=2",
+            },
+            [],
+        ),
+        ({"Node2InstanceId": ""}, ["node 2 needs Node2InstanceId, Node2AutoScalingGroupName or Node2InstanceTags"]),
+        (
+            {"Node2InstanceId": "", "Node2InstanceTags": "a=1", "Node2AutoScalingGroupName": "g"},
+            ["Node2InstanceTags and Node2AutoScalingGroupName are both set"],
+        ),
+        ({"Node1InstanceTags": "a=1"}, ["Node1InstanceTags and Node1InstanceId are both set"]),
+        (
+            {
+                "Node2InstanceId": "",
+                "Node2InstanceTags": "a=1",
+                "Node1NetworkInterfaceId": "eni-0a1b2c3d",
+                "Node1PrivateIpAddress": "10.0.0.1",
+                "Node2NetworkInterfaceId": "eni-0a1b2c3e",
+                "Node2PrivateIpAddress": "10.0.0.2",
+            },
+            ["Node2NetworkInterfaceId must be empty for a node found by Node2InstanceTags"],
+        ),
+    ],
+)
+def test_rules_a_node_is_named_one_way_tags_included(
+    raw_template: dict[str, Any], extra: dict[str, str], failing: list[str]
+) -> None:
+    failures = _rule_failures(raw_template, **{**NAMED, **extra})
+    assert len(failures) == len(failing), failures
+    for failure, expected in zip(failures, failing, strict=True):
+        assert expected in failure
+
+
+def test_a_node_found_by_tags_has_no_alarm_hook_or_auto_scaling_grant(raw_template: dict[str, Any]) -> None:
+    conditions = raw_template["Conditions"]
+    resources = raw_template["Resources"]
+    for node in ("1", "2"):
+        assert conditions[f"Node{node}ByTags"] == {
+            "Fn::Not": [{"Fn::Equals": [{"Ref": f"Node{node}InstanceTags"}, ""]}]
+        }
+        assert conditions[f"Node{node}Found"] == {
+            "Fn::Or": [{"Condition": f"Node{node}ByGroup"}, {"Condition": f"Node{node}ByTags"}]
+        }
+        assert conditions[f"Node{node}HasStatusCheckAlarm"] == {"Fn::Not": [{"Condition": f"Node{node}ByTags"}]}
+        for resource in (f"Node{node}StatusCheckAlarm", f"Node{node}StatusCheckAlarmPermission"):
+            assert resources[resource]["Condition"] == f"Node{node}HasStatusCheckAlarm"
+    # Auto Scaling (the lookup policy, the endpoint, the hooks, LifecycleFunction) stays the groups' only.
+    assert "Tags" not in json.dumps(conditions["AnyNodeByGroup"]) + json.dumps(conditions["CreateAutoScalingEndpoint"])
+    for name in ("FoundNodesLookupPolicy", "LifecycleFunction", "AutoScalingInterfaceEndpoint"):
+        assert resources[name]["Condition"] in ("AnyNodeByGroup", "CreateAutoScalingEndpoint"), name
+
+
+@pytest.mark.parametrize(
+    "function", ["MonitorFunction", "Observer2Function", "Observer3Function", "ControlFunction", "LifecycleFunction"]
+)
+def test_every_function_that_finds_nodes_gets_the_tags_and_describe_instances(
+    raw_template: dict[str, Any], function: str
+) -> None:
+    variables = raw_template["Resources"][function]["Properties"]["Environment"]["Variables"]
+    for node in ("1", "2"):
+        assert variables[f"NODE{node}_INSTANCE_TAGS"] == {
+            "Fn::If": [f"Node{node}ByTags", {"Ref": f"Node{node}InstanceTags"}, {"Ref": "AWS::NoValue"}]
+        }
+    # The observers run under MonitorFunction's role; a tag lookup is one DescribeInstances.
+    role_of = {"Observer2Function": "MonitorFunction", "Observer3Function": "MonitorFunction"}
+    statements = raw_template["Resources"][role_of.get(function, function)]["Properties"]["Policies"][0]["Statement"]
+    describing = [s for s in statements if "Action" in s and "ec2:DescribeInstances" in _as_list(s["Action"])]
+    assert describing and all(s["Resource"] == "*" for s in describing)
+
+
+@pytest.mark.parametrize(
+    ("extra", "names"),
+    [
+        ({}, "stack-node1-status-check,stack-node2-status-check"),
+        ({"Node2InstanceId": "", "Node2InstanceTags": "a=1"}, "stack-node1-status-check"),
+        ({"Node1InstanceId": "", "Node1InstanceTags": "a=1"}, "stack-node2-status-check"),
+        ({"Node1InstanceId": "", "Node1InstanceTags": "a=1", "Node2InstanceId": "", "Node2InstanceTags": "a=2"}, ""),
+    ],
+)
+def test_the_preflight_checks_the_alarms_there_are(
+    raw_template: dict[str, Any], extra: dict[str, str], names: str
+) -> None:
+    from nginx_eip_failover_lab.stack.intrinsics import Resolver
+    from nginx_eip_failover_lab.stack.template import StackTemplate
+
+    resolver = Resolver(StackTemplate(TEMPLATE_PATH), {**NAMED, **extra}, "stack")
+    for function in ("MonitorFunction", "ControlFunction"):
+        variables = raw_template["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert resolver.resolve(variables["ALARM_NAMES"]) == names

@@ -141,7 +141,7 @@ def _reason(old: str | None, new: str, node: NodeConfig) -> str:
     assert node.finder is not None
     where = node.finder.describe()[:300]
     if not new:
-        return f"no in-service instance ({where}); was {old or 'none'}"
+        return f"no {node.finder.wanted} ({where}); was {old or 'none'}"
     if not old:
         return f"found {new} ({where}); must pass RiseThreshold"
     return f"instance {old} replaced by {new} ({where}); must pass RiseThreshold"

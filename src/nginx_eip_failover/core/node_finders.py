@@ -24,6 +24,12 @@ class NodeFinder:
     availability_zone: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def wanted(self) -> str:
+        """What a candidate is, for a node that has none: its group's in-service instance, or a running
+        instance with the tags."""
+        return "in-service instance" if self.auto_scaling_group else "running instance"
+
     def describe(self) -> str:
         """For people and for a failed probe's detail: where the node is looked for."""
         parts = [f"group {self.auto_scaling_group}"] if self.auto_scaling_group else []

@@ -167,7 +167,7 @@ class FoundNodes:
                     Observation(
                         node=node.name,
                         ok=False,
-                        detail=f"no in-service instance ({node.finder.describe()})"[:300],
+                        detail=f"no {node.finder.wanted} ({node.finder.describe()})"[:300],
                         latency_ms=0.0,
                         observer=self._observer,
                     )

@@ -100,7 +100,7 @@ def run_found_nodes_demo(*, keep: bool = False) -> int:
         # 2. node2's instance replaced while node1 serves
         mark = watch.mark()
         old, new, result = lab.replace_node("node2")
-        say(f"2 node2 replaced: {old} -> {new}; lifecycle: {result.payload}")
+        say(f"2 node2 replaced: {old} -> {new}; lifecycle: {result.payload if result else None}")
         risen = _until(
             lambda: node_status("node2").get("instance_id") == new and node_status("node2").get("status") == "up", 30
         )

@@ -50,8 +50,8 @@ LAMBDA_PERMISSIONS = (
     "aws_lambda_permission.node2_status_check_alarm",
     "aws_lambda_permission.instance_terminating",
 )
-# Beyond iac_surface's four variants: found nodes (one group of both nodes, in a VPC with endpoints),
-# where the lifecycle function, its rule's permission and the lookup policies are planned too.
+# Beyond iac_surface's four variants: found nodes (one group of both nodes, in a VPC with endpoints; and
+# node 2 by tags), where the lifecycle function, its rule's permission and the lookup policies are planned too.
 EXTRA_RUNS = {
     "found_nodes": {
         **variant_parameters("instance-full"),
@@ -67,6 +67,15 @@ EXTRA_RUNS = {
         "CreateVpcEndpoints": "true",
         "VpcId": "vpc-0123456789abcdef0",
         "RouteTableIds": "rtb-0123456789abcdef0",
+    },
+    # Node 2 found by tags beside node 1 in a group: node 2's alarm and its permission are not planned.
+    "found_by_tags": {
+        **variant_parameters("instance-full"),
+        **PLAN_IDS,
+        "Node1InstanceId": "",
+        "Node2InstanceId": "",
+        "Node1AutoScalingGroupName": "nginx-node1",
+        "Node2InstanceTags": "role=nginx-plus,pair=edge",
     },
 }
 # Resources whose computed ARN a policy of the variants names: mocked as iac_surface writes them.
