@@ -132,8 +132,12 @@ nginx: ## make sure an nginx binary exists (the lab and integration tests run re
 
 # ---------------------------------------------------------------------------------------- checks
 
-test: install nginx ## run the whole test suite
-	$(VENV)/bin/pytest -q tests
+# The suite in TEST_WORKERS processes (pytest-xdist; `make test TEST_WORKERS=0`: one process). A test
+# file goes to one worker whole (--dist loadfile), with its module fixtures; each worker has its own
+# moto server and takes its own share of 127.0.0.1's free ports (nginx_eip_failover_lab.processes).
+TEST_WORKERS ?= 2
+test: install nginx ## run the whole test suite (TEST_WORKERS=2 processes)
+	$(VENV)/bin/pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) tests
 
 lint: install ## ruff check, ruff format --check, mypy
 	$(VENV)/bin/ruff check .

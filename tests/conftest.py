@@ -188,3 +188,33 @@ def _fresh_probers() -> Iterator[None]:
     PROBERS.clear()
     yield
     PROBERS.clear()
+
+
+# The IAM ledger (support/iam_ledger.py) is filled by the integration tests' labs. These hooks live
+# here, not in tests/integration/conftest.py: under pytest-xdist (make test) the controller process
+# that prints the summary collects nothing, so only this conftest is loaded there.
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A pytest-xdist worker hands its IAM ledger to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from support.iam_ledger import IAM_LEDGER
+
+        workeroutput["iam_ledger"] = IAM_LEDGER.export()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist's controller: a worker is done; its IAM ledger adds to the session's."""
+    exported = getattr(node, "workeroutput", {}).get("iam_ledger")
+    if exported is not None:
+        from support.iam_ledger import IAM_LEDGER
+
+        IAM_LEDGER.merge(exported)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The IAM ledger of the session: calls evaluated, denials, and the grants no test exercised."""
+    from support.iam_ledger import IAM_LEDGER
+
+    for line in IAM_LEDGER.summary():
+        terminalreporter.write_line(line)

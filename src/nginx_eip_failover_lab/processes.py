@@ -26,11 +26,30 @@ _processes: dict[int, subprocess.Popen[bytes] | subprocess.Popen[str]] = {}
 _names: dict[int, str] = {}
 
 
+def _port_share() -> tuple[int, int]:
+    """(this process's share, shares): under pytest-xdist (make test runs test files in several worker
+    processes at once) worker gwN of PYTEST_XDIST_WORKER_COUNT takes share N; otherwise (0, 1)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if worker.startswith("gw") and worker[2:].isdigit() and count.isdigit() and int(worker[2:]) < int(count):
+        return int(worker[2:]), int(count)
+    return 0, 1
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    The kernel's free port stays free only until the server it is for binds it: two test workers
+    asking at once could both be handed it. So each worker keeps to its own share of the ports (pairs
+    of ports dealt round-robin, the kernel hands out odd ones first), and no two workers hold one port.
+    """
+    share, shares = _port_share()
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if (port >> 1) % shares == share:
+            return port
 
 
 def register(process: subprocess.Popen[bytes] | subprocess.Popen[str], name: str) -> None:

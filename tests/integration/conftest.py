@@ -83,9 +83,3 @@ def make_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabFactory]:
 @pytest.fixture
 def lab(make_lab: LabFactory) -> LabEnvironment:
     return make_lab()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The IAM ledger of the session: calls evaluated, denials, and the grants no test exercised."""
-    for line in IAM_LEDGER.summary():
-        terminalreporter.write_line(line)

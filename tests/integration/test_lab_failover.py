@@ -152,7 +152,8 @@ def test_alarm_starts_probing_and_moves_once_probes_confirm(lab: LabEnvironment)
     place_on_node1(lab)
     lab.nodes["node1"].stop()
     # WHEN node1 fails and its alarm invokes the monitor
-    payload = loop_for(lab, 2.0, lab.alarm_event("node1"))
+    # (a cold invocation's budget for FallThreshold cycles and the move, even on a loaded machine)
+    payload = loop_for(lab, 5.0, lab.alarm_event("node1"))
     # THEN the alarm's own invocation probes until node1 is confirmed down and moves the EIP
     assert payload["trigger"] == "alarm"
     assert [move["to"] for move in payload["moves"]] == ["node2"]

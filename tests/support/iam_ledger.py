@@ -5,6 +5,7 @@ those policies that no call used."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.iam.enforcement import Verdict, exercised_grants
@@ -30,6 +31,22 @@ class IamLedger:
             key = (role, statement, action, _generalise(resource, lab))
             self.grants[key] = self.grants.get(key, False) or (role, statement, action, resource) in used
         return unacknowledged
+
+    def export(self) -> dict[str, Any]:
+        """This process's record as plain data: a pytest-xdist worker sends it to the controller."""
+        return {
+            "calls": self.calls,
+            "denied": self.denied,
+            "grants": [[*key, used] for key, used in self.grants.items()],
+        }
+
+    def merge(self, exported: dict[str, Any]) -> None:
+        """Add a worker's `export()`: calls and denials add up, a grant is used if any worker used it."""
+        self.calls += int(exported["calls"])
+        self.denied += list(exported["denied"])
+        for role, statement, action, resource, used in exported["grants"]:
+            key = (role, statement, action, resource)
+            self.grants[key] = self.grants.get(key, False) or bool(used)
 
     def unexercised(self) -> list[str]:
         return sorted(

@@ -58,10 +58,31 @@ def cycle_result(
     return lab.monitor(event, remaining_ms=remaining_ms, **kwargs)
 
 
+# The decision's reason when a cycle decided a move with less than the move's reserve left of its
+# budget (service/controller.py MOVE_TIME_RESERVE_SECONDS): the next invocation makes that move.
+DEFERRED_FOR_TIME = "deferred: no time left in this invocation to move"
+# A one-cycle budget cannot grow past the interval, the probe timeout and the loop's margin without
+# allowing a second cycle, so on a loaded machine (a cold container's first clients, a busy CPU) a
+# decided move may be deferred for time: the cycle is run again, as the next invocation would be.
+DEFERRED_RETRIES = 4
+
+
+def deferred_for_time(payload: dict[str, Any]) -> bool:
+    """The invocation's last cycle (the pair's or any group's) decided a move it had no time to make."""
+    groups = payload.get("groups") or {}
+    decisions = [payload.get("decision"), *(group.get("decision") for group in groups.values())]
+    return any(DEFERRED_FOR_TIME in str(decision or "") for decision in decisions)
+
+
 def cycle(lab: LabEnvironment, event: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-    """`cycle_result`'s payload; it ran exactly one cycle."""
-    payload = ok(cycle_result(lab, event, **kwargs))
-    assert payload["cycles"] == 1
+    """`cycle_result`'s payload; it ran exactly one cycle. A cycle whose decided move was deferred for
+    lack of time (a slow machine, not the code under test) is run again, at most DEFERRED_RETRIES times:
+    the test then asserts what the move led to, as it would on an idle machine."""
+    for _ in range(DEFERRED_RETRIES):
+        payload = ok(cycle_result(lab, event, **kwargs))
+        assert payload["cycles"] == 1
+        if not deferred_for_time(payload):
+            break
     return payload
 
 
