@@ -153,7 +153,9 @@ def test_a_document_with_bad_found_node_fields_is_refused_and_changes_nothing(
 ) -> None:
     lab = make_lab(fleet_groups=1, **SETTINGS)
     before = control(lab, {"action": "fleet_show"})
-    result = lab.control({"action": "fleet_apply", "document": _with_node2(lab, **finder), "version": before["version"]})
+    result = lab.control(
+        {"action": "fleet_apply", "document": _with_node2(lab, **finder), "version": before["version"]}
+    )
     assert not result.ok or result.payload.get("ok") is False, result.payload
     message = result.error_message if not result.ok else json.dumps(result.payload)
     assert f"group \"g01\" field '{field}' = {value}" in message, message
