@@ -99,6 +99,16 @@ FOUND_IN_ONE_GROUP: dict[str, str] = {
     "Node2AvailabilityZone": "us-east-1b",
 }
 
+# Fleet groups' nodes found by group: the lookup grant and the Auto Scaling endpoint without a found pair.
+FLEET_FOUND_BY_GROUP: dict[str, str] = {
+    "FleetFoundNodes": "tags-and-auto-scaling-groups",
+    "SubnetIds": "subnet-0123456789abcdef1",
+    "SecurityGroupIds": "sg-0123456789abcdef0",
+    "CreateVpcEndpoints": "true",
+    "VpcId": "vpc-0123456789abcdef0",
+    "RouteTableIds": "rtb-0123456789abcdef1",
+}
+
 
 def parity_cases() -> dict[str, dict[str, str]]:
     """Stack name -> the template.yaml parameter values both sides get."""
@@ -107,6 +117,7 @@ def parity_cases() -> dict[str, dict[str, str]]:
     cases["found-nodes"] = {**variant_parameters("instance-lean"), **FOUND_NODES}
     cases["found-node2"] = {**variant_parameters("instance-lean"), **FOUND_NODE2}
     cases["found-in-one-group"] = {**variant_parameters("eni-lean"), **FOUND_IN_ONE_GROUP}
+    cases["fleet-found-by-group"] = {**variant_parameters("instance-lean"), **FLEET_FOUND_BY_GROUP}
     return cases
 
 
