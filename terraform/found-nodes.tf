@@ -112,9 +112,10 @@ locals {
 
 # ---------------------------------------------------------------- the lookup (monitor, observers, control)
 # DescribeAutoScalingGroups cannot be scoped to a group (AWS's design); a policy of its own, so a
-# deployment without found nodes keeps its roles exactly as before.
+# deployment without found nodes keeps its roles exactly as before. The pair's groups, or fleet groups'
+# (var.fleet_found_nodes).
 resource "aws_iam_role_policy" "found_nodes_lookup_monitor" {
-  count = local.any_node_by_group ? 1 : 0
+  count = local.describes_auto_scaling_groups ? 1 : 0
 
   name   = "find-nodes-in-their-auto-scaling-groups"
   role   = aws_iam_role.monitor.id
@@ -122,7 +123,7 @@ resource "aws_iam_role_policy" "found_nodes_lookup_monitor" {
 }
 
 resource "aws_iam_role_policy" "found_nodes_lookup_control" {
-  count = local.any_node_by_group ? 1 : 0
+  count = local.describes_auto_scaling_groups ? 1 : 0
 
   name   = "find-nodes-in-their-auto-scaling-groups"
   role   = aws_iam_role.control.id

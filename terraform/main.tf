@@ -28,11 +28,13 @@ locals {
   has_monitor_reserved_concurrency = !(var.monitor_reserved_concurrency == "" || var.monitor_reserved_concurrency == "0")
   # Found nodes (docs/found-nodes.md): a node in an Auto Scaling group; one group of two nodes needs
   # one hook, not two.
-  node1_by_group               = var.node1_auto_scaling_group_name != ""
-  node2_by_group               = var.node2_auto_scaling_group_name != ""
-  any_node_by_group            = local.node1_by_group || local.node2_by_group
-  create_auto_scaling_endpoint = local.create_endpoints && local.any_node_by_group
-  node2_hook_needed            = local.node2_by_group && var.node1_auto_scaling_group_name != var.node2_auto_scaling_group_name
+  node1_by_group                = var.node1_auto_scaling_group_name != ""
+  node2_by_group                = var.node2_auto_scaling_group_name != ""
+  any_node_by_group             = local.node1_by_group || local.node2_by_group
+  fleet_finds_by_group          = var.fleet_found_nodes == "tags-and-auto-scaling-groups"
+  describes_auto_scaling_groups = local.any_node_by_group || local.fleet_finds_by_group
+  create_auto_scaling_endpoint  = local.create_endpoints && local.describes_auto_scaling_groups
+  node2_hook_needed             = local.node2_by_group && var.node1_auto_scaling_group_name != var.node2_auto_scaling_group_name
   # A node found by tags: ec2:DescribeInstances only (no Auto Scaling grant, endpoint or hook), and no
   # status-check alarm (nothing names its instance at deploy time).
   node1_by_tags = var.node1_instance_tags != ""
@@ -109,6 +111,8 @@ locals {
     ROUTE_TABLE_ROLE_ARN         = var.route_table_role_arn
     ROUTE_TABLE_ROLE_EXTERNAL_ID = var.route_table_role_external_id
     AWS_STS_REGIONAL_ENDPOINTS   = "regional"
+    # Which ways fleet documents may find a node (docs/found-nodes.md).
+    FLEET_FOUND_NODES = var.fleet_found_nodes
   }, local.found_node_environment)
 
   # Found nodes (docs/found-nodes.md): set only when a node is found, so the default environment is as before.

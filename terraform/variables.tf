@@ -305,6 +305,16 @@ variable "fleet_health_check_secrets" {
   }
 }
 
+variable "fleet_found_nodes" {
+  description = "How fleet document nodes may be found instead of named by instance_id: tags (default) allows instance_tags (ec2:DescribeInstances, which the functions have); tags-and-auto-scaling-groups also allows auto_scaling_group_name, granting the monitor, observers and control function autoscaling:DescribeAutoScalingGroups (Resource \"*\": it cannot be scoped) and, with create_vpc_endpoints, an Auto Scaling endpoint. Found instances must carry nginx-eip-failover=<name>. (FleetFoundNodes)"
+  type        = string
+  default     = "tags"
+  validation {
+    condition     = contains(["tags", "tags-and-auto-scaling-groups"], var.fleet_found_nodes)
+    error_message = "fleet_found_nodes must be tags or tags-and-auto-scaling-groups, not \"${var.fleet_found_nodes}\"."
+  }
+}
+
 # ---------------------------------------------------------------- failover policy
 variable "preempt" {
   description = "true to return the EIP to the higher-priority node once it has been up for preempt_delay_seconds; false never moves it on priority alone. (Preempt)"

@@ -119,7 +119,8 @@ resource "aws_vpc_endpoint" "ssm" {
   private_dns_enabled = true
 }
 
-# autoscaling:DescribeAutoScalingGroups and CompleteLifecycleAction (found nodes), only when a node is found.
+# autoscaling:DescribeAutoScalingGroups and CompleteLifecycleAction (found nodes), only when a node
+# is found (the pair's, or a fleet group's: var.fleet_found_nodes).
 resource "aws_vpc_endpoint" "autoscaling" {
   count = local.create_auto_scaling_endpoint ? 1 : 0
 

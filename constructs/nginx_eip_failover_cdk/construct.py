@@ -116,6 +116,7 @@ class NginxEipFailover(Construct):
         monitor_reserved_concurrency: int | None = None,
         preflight_interval_seconds: int = 900,
         lifecycle_hook_timeout_seconds: int = 120,
+        fleet_found_nodes: str = "tags",
         code_directory: str | Path | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -139,6 +140,7 @@ class NginxEipFailover(Construct):
             monitor_reserved_concurrency=monitor_reserved_concurrency,
             preflight_interval_seconds=preflight_interval_seconds,
             lifecycle_hook_timeout_seconds=lifecycle_hook_timeout_seconds,
+            fleet_found_nodes=fleet_found_nodes,
         )
         # Every template parameter's value (checked as CloudFormation checks it), by its template name.
         self.values = template_values(self.props, _token_text)
@@ -150,6 +152,8 @@ class NginxEipFailover(Construct):
         self._rules()
         self._state_and_notifications()
         self._functions()
+        if self.describes_auto_scaling_groups:
+            self._found_nodes_lookup()
         if self.any_node_by_group:
             self._found_nodes()
         self._alarms()
@@ -180,7 +184,10 @@ class NginxEipFailover(Construct):
         self.has_notification_email = _given(v["NotificationEmail"])
         self.has_route_table_role = _given(v["RouteTableRoleArn"])
         self.create_sts_endpoint = self.create_endpoints and self.has_route_table_role
-        self.create_autoscaling_endpoint = self.create_endpoints and self.any_node_by_group
+        # Fleet groups' nodes found by Auto Scaling group (FleetFoundNodes): not known at deploy time.
+        self.fleet_finds_by_group = v["FleetFoundNodes"] == "tags-and-auto-scaling-groups"
+        self.describes_auto_scaling_groups = self.any_node_by_group or self.fleet_finds_by_group
+        self.create_autoscaling_endpoint = self.create_endpoints and self.describes_auto_scaling_groups
         has_security_groups = _given(v["SecurityGroupIds"])
         self.has_observer2 = _given(v["Observer2SubnetId"]) and has_security_groups
         self.has_observer3 = _given(v["Observer3SubnetId"]) and has_security_groups
@@ -382,6 +389,8 @@ class NginxEipFailover(Construct):
             "ROUTE_TABLE_ROLE_ARN": self.values["RouteTableRoleArn"],
             "ROUTE_TABLE_ROLE_EXTERNAL_ID": self.values["RouteTableRoleExternalId"],
             "AWS_STS_REGIONAL_ENDPOINTS": "regional",  # AssumeRole in the function's region (its VPC endpoint)
+            # Which ways fleet documents may find a node (docs/found-nodes.md).
+            "FLEET_FOUND_NODES": self.values["FleetFoundNodes"],
         }
 
     def _alarm_names(self) -> str:
@@ -811,24 +820,10 @@ class NginxEipFailover(Construct):
             subnet_ids=subnets,
         )
 
-    # -- found nodes: lifecycle hooks --------------------------------------------------------------
-    def _found_nodes(self) -> None:
-        """When a node is found in an Auto Scaling group (docs/found-nodes.md), Auto Scaling holds a
-        terminating instance in Terminating:Wait; EventBridge starts LifecycleFunction, which drains the
-        node, moves the EIP off it if it holds it, and completes the lifecycle action."""
-        v = self.values
-        groups = [v[f"Node{n}AutoScalingGroupName"] for n in (1, 2) if self.node_by_group[n]]
-        group_arns = [
-            _arn(
-                "autoscaling",
-                "autoScalingGroup:*:autoScalingGroupName/${Group}",
-                Group=v[f"Node{n}AutoScalingGroupName"],
-            )
-            for n in (1, 2)
-            if self.node_by_group[n]
-        ]
-        # Monitor, observers and ControlFunction look the found nodes up: a policy of its own, so a stack
-        # without found nodes keeps its roles exactly as before.
+    def _found_nodes_lookup(self) -> None:
+        """Monitor, observers and ControlFunction look the found nodes up (the pair's, and with
+        FleetFoundNodes the fleet groups'): a policy of its own, so a stack without found nodes keeps its
+        roles exactly as before."""
         iam.CfnPolicy(
             self,
             "FoundNodesLookupPolicy",
@@ -846,6 +841,23 @@ class NginxEipFailover(Construct):
                 ],
             },
         )
+
+    # -- found nodes: lifecycle hooks --------------------------------------------------------------
+    def _found_nodes(self) -> None:
+        """When a node is found in an Auto Scaling group (docs/found-nodes.md), Auto Scaling holds a
+        terminating instance in Terminating:Wait; EventBridge starts LifecycleFunction, which drains the
+        node, moves the EIP off it if it holds it, and completes the lifecycle action."""
+        v = self.values
+        groups = [v[f"Node{n}AutoScalingGroupName"] for n in (1, 2) if self.node_by_group[n]]
+        group_arns = [
+            _arn(
+                "autoscaling",
+                "autoScalingGroup:*:autoScalingGroupName/${Group}",
+                Group=v[f"Node{n}AutoScalingGroupName"],
+            )
+            for n in (1, 2)
+            if self.node_by_group[n]
+        ]
         self.lifecycle_log_group = self._log_group("LifecycleLogGroup")
         statements: list[dict[str, Any]] = [
             # The pair's EIP, and the found nodes' instances by the tag their group propagates.

@@ -218,6 +218,12 @@ SPECS: tuple[ParameterSpec, ...] = (
         max_value=900,
     ),
     _spec(
+        "FleetFoundNodes",
+        "fleet_found_nodes",
+        default="tags",
+        allowed_values=("tags", "tags-and-auto-scaling-groups"),
+    ),
+    _spec(
         "SecondElasticIpAllocationId",
         "second_elastic_ip_allocation_id",
         default="",

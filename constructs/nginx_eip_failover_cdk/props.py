@@ -119,6 +119,9 @@ class FailoverProps:
     preflight_interval_seconds: int = 900
     # Found nodes: how long Auto Scaling holds a terminating instance for LifecycleFunction to drain it.
     lifecycle_hook_timeout_seconds: int = 120
+    # How fleet documents may find a node instead of an instance_id: "tags" (instance_tags) or
+    # "tags-and-auto-scaling-groups" (also auto_scaling_group_name; grants DescribeAutoScalingGroups).
+    fleet_found_nodes: str = "tags"
 
 
 def _number_text(value: float) -> str:

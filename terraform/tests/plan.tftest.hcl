@@ -348,3 +348,29 @@ run "tags_beside_a_group_are_refused" {
 
   expect_failures = [var.node2_instance_tags]
 }
+
+run "fleet_nodes_found_by_group" {
+  command = plan
+
+  variables {
+    fleet_found_nodes    = "tags-and-auto-scaling-groups"
+    subnet_ids           = ["subnet-0123456789abcdef0"]
+    security_group_ids   = ["sg-0123456789abcdef0"]
+    create_vpc_endpoints = true
+    vpc_id               = "vpc-0123456789abcdef0"
+    route_table_ids      = ["rtb-0123456789abcdef0"]
+  }
+
+  assert {
+    condition     = length(aws_iam_role_policy.found_nodes_lookup_monitor) == 1 && length(aws_iam_role_policy.found_nodes_lookup_control) == 1 && length(aws_vpc_endpoint.autoscaling) == 1
+    error_message = "fleet groups' nodes found by group: the lookup grant and the Auto Scaling endpoint"
+  }
+  assert {
+    condition     = length(aws_lambda_function.lifecycle) == 0 && length(aws_autoscaling_lifecycle_hook.node1_termination) == 0
+    error_message = "no lifecycle hook or function for fleet groups (not known at deploy time)"
+  }
+  assert {
+    condition     = aws_lambda_function.control.environment[0].variables["FLEET_FOUND_NODES"] == "tags-and-auto-scaling-groups" && aws_lambda_function.monitor.environment[0].variables["FLEET_FOUND_NODES"] == "tags-and-auto-scaling-groups"
+    error_message = "the functions' fleet parser is told the stack grants the lookup"
+  }
+}

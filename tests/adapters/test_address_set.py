@@ -429,3 +429,18 @@ def test_verification_waits_for_a_lagging_describe_and_names_what_never_showed(w
     world.client.describe_route_tables = lambda **_: stale
     with pytest.raises(AddressSetError, match=r"seen on i-\w+ after 0\.05s of verification"):
         mover.move(node2.instance_id)
+
+
+def test_a_found_nodes_resolved_instance_is_a_target_once_the_mover_is_told_of_it(world: World) -> None:
+    # A fleet group's found node has no instance until it is resolved (service/found_nodes): the
+    # mover follows each resolution (handlers/wiring), so the set can move to the new instance.
+    node1, node2 = world.nodes["node1"], world.nodes["node2"]
+    addresses = AddressSet(elastic_ips=(ElasticIpSpec(world.eip_by_instance),))
+    unresolved = {"node1": NodeTarget("node1", node1.instance_id), "node2": NodeTarget("node2", "")}
+    mover = AddressSetMover(world.client, addresses, unresolved, bucket=ApiBudget(), verify_interval_seconds=0.01)
+    with pytest.raises(ElasticIpError, match="not a node of this group"):
+        mover.move(node2.instance_id)
+    mover.use_nodes({**unresolved, "node2": NodeTarget("node2", node2.instance_id)})
+    result = mover.move(node2.instance_id)
+    assert result.view.holder == node2.instance_id
+    assert world.eip(world.eip_by_instance)["InstanceId"] == node2.instance_id

@@ -448,6 +448,7 @@ REFUSED: dict[str, Any] = {
     "health_check_auth_header_name": "X Key",
     "health_check_client_cert_secret_arn": "arn:aws:s3:::bucket/cert.pem",
     "fleet_health_check_secrets": "all",
+    "fleet_found_nodes": "auto-scaling-groups",
     "node1_auto_scaling_group_name": "arn:aws:autoscaling:group",
     "node1_availability_zone": "west",
     "node2_auto_scaling_group_name": "a:b",

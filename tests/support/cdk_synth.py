@@ -114,6 +114,15 @@ BOTH_BY_TAGS: dict[str, str] = {
     "Node2InstanceTags": "role=nginx-plus,pair=edge-2",
     "ObservabilityProfile": "full",
 }
+# Fleet groups' nodes found by group: the lookup grant and the Auto Scaling endpoint without a found pair.
+FLEET_FOUND_BY_GROUP: dict[str, str] = {
+    "FleetFoundNodes": "tags-and-auto-scaling-groups",
+    "SubnetIds": "subnet-0123456789abcdef1",
+    "SecurityGroupIds": "sg-0123456789abcdef0",
+    "CreateVpcEndpoints": "true",
+    "VpcId": "vpc-0123456789abcdef0",
+    "RouteTableIds": "rtb-0123456789abcdef1",
+}
 
 
 def parity_cases() -> dict[str, dict[str, str]]:
@@ -125,6 +134,7 @@ def parity_cases() -> dict[str, dict[str, str]]:
     cases["found-in-one-group"] = {**variant_parameters("eni-lean"), **FOUND_IN_ONE_GROUP}
     cases["tags-beside-group"] = {**variant_parameters("instance-lean"), **TAGS_BESIDE_GROUP}
     cases["both-by-tags"] = {**variant_parameters("instance-full"), **BOTH_BY_TAGS}
+    cases["fleet-found-by-group"] = {**variant_parameters("instance-lean"), **FLEET_FOUND_BY_GROUP}
     return cases
 
 

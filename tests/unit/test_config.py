@@ -187,6 +187,8 @@ def test_an_optional_variable_missing_or_empty_takes_its_default(
         ("MONITOR_LEASE_TABLE_NAME", " ", "lease_table_name", None),
         ("OBSERVABILITY_PROFILE", "full", "observability", "full"),
         ("OBSERVABILITY_PROFILE", " lean ", "observability", "lean"),
+        ("FLEET_FOUND_NODES", "tags-and-auto-scaling-groups", "fleet_found_nodes", "tags-and-auto-scaling-groups"),
+        ("FLEET_FOUND_NODES", "", "fleet_found_nodes", "tags"),
         (
             "NOTIFICATION_TOPIC_ARN",
             "arn:aws:sns:us-east-1:123456789012:t",
@@ -286,6 +288,13 @@ def test_an_unknown_observability_profile_names_the_variable_and_the_choices(
 def test_the_observability_profile_defaults_to_the_templates_default(base_env: dict[str, str]) -> None:
     base_env.pop("OBSERVABILITY_PROFILE", None)
     assert load_settings(base_env).observability == "lean"
+
+
+def test_an_unknown_fleet_found_nodes_value_names_the_variable_and_the_choices(base_env: dict[str, str]) -> None:
+    base_env["FLEET_FOUND_NODES"] = "auto-scaling-groups"
+    error = _error(base_env)
+    assert (error.variable, error.value) == ("FLEET_FOUND_NODES", "auto-scaling-groups")
+    assert "must be one of tags, tags-and-auto-scaling-groups" in str(error)
 
 
 # ------------------------------------------------------------------ the pair by ENI + private IP

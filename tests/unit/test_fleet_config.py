@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from nginx_eip_failover.core.config import NodeConfig
 from nginx_eip_failover.core.errors import FleetConfigError
 from nginx_eip_failover.core.fleet_config import fleet_schema, parse_fleet, parse_fleet_json
+from nginx_eip_failover.core.node_finders import NodeFinder
 from support.core_builders import settings
 
 BASE = settings()
@@ -238,3 +241,219 @@ def test_a_group_whose_eip_goes_by_instance_to_the_stacks_own_pair_is_refused() 
         parse_fleet(document, BASE)
     assert (raised.value.group, raised.value.field) == ("web", "elastic_ips[1].private_ips.node1")
     assert "also served by group 'default' (its field 'Node2InstanceId')" in str(raised.value)
+
+
+# ---------------------------------------------------------------- found nodes (docs/found-nodes.md)
+
+BY_GROUPS = replace(BASE, fleet_found_nodes="tags-and-auto-scaling-groups")
+
+
+def found(name: str = "web", first: int = 1, **node2: Any) -> dict[str, Any]:
+    """A group by instance (EIPs without private IPs, no secondary IPs or routes) whose node2 is `node2`."""
+    raw = group(name, first)
+    raw["elastic_ips"] = [{"allocation_id": f"eipalloc-{first + 0x1000:017x}"}]
+    del raw["secondary_private_ips"], raw["routes"]
+    del raw["nodes"][0]["network_interface_id"]
+    raw["nodes"][1] = {"health_check_url": "http://{private_ip}:8080/api/9/http/upstreams/backend", "priority": 100}
+    raw["nodes"][1].update(node2)
+    return raw
+
+
+def test_a_node_found_by_auto_scaling_group_or_tags_is_parsed_with_its_finder_and_no_instance() -> None:
+    [web, api] = parse_fleet(
+        {
+            "groups": [
+                found("web", 1, auto_scaling_group_name="nginx-web", availability_zone="eu-west-1b"),
+                found("api", 10, instance_tags={"Tier": "api", "Role": "nginx"}),
+            ]
+        },
+        BY_GROUPS,
+    )
+    node2 = web.nodes[1]
+    assert (node2.instance_id, node2.network_interface_id) == ("", None)
+    assert node2.finder == NodeFinder(auto_scaling_group="nginx-web", availability_zone="eu-west-1b")
+    assert node2.url_template == "http://{private_ip}:8080/api/9/http/upstreams/backend"
+    assert api.nodes[1].finder == NodeFinder(tags=(("Role", "nginx"), ("Tier", "api")))  # in key order
+    assert web.nodes[0].finder is None and web.nodes[0].instance_id == "i-00000000000000001"
+
+
+def test_a_node_found_by_tags_needs_no_parameter() -> None:
+    [web] = parse_fleet({"groups": [found(instance_tags={"Role": "nginx"})]}, BASE)
+    assert web.nodes[1].finder is not None
+
+
+FOUND_INVALID = [
+    # (node2's fields, the field named, the value shown, the problem)
+    ({}, "nodes[1]", '{"priority": 100}', "one of instance_id, auto_scaling_group_name, instance_tags"),
+    (
+        {"instance_id": "i-0000000000000000b", "auto_scaling_group_name": "nginx-web"},
+        "nodes[1].auto_scaling_group_name",
+        '"nginx-web"',
+        "is given with instance_id",
+    ),
+    (
+        {"auto_scaling_group_name": "nginx-web", "instance_tags": {"Role": "x"}},
+        "nodes[1].instance_tags",
+        '{"Role": "x"}',
+        "is given with auto_scaling_group_name",
+    ),
+    (
+        {"auto_scaling_group_name": "arn:aws:autoscaling:group"},
+        "nodes[1].auto_scaling_group_name",
+        '"arn:aws:autoscaling:group"',
+        "must be an Auto Scaling group name",
+    ),
+    ({"auto_scaling_group_name": ""}, "nodes[1].auto_scaling_group_name", '""', "longer than or equal to 1"),
+    (
+        {"auto_scaling_group_name": "nginx-web", "availability_zone": "west"},
+        "nodes[1].availability_zone",
+        '"west"',
+        "must be an Availability Zone",
+    ),
+    (
+        {"instance_tags": {"Role": "x"}, "availability_zone": "eu-west-1a"},
+        "nodes[1].availability_zone",
+        '"eu-west-1a"',
+        "needs auto_scaling_group_name",
+    ),
+    ({"instance_tags": {}}, "nodes[1].instance_tags", "{}", "at least 1"),
+    (
+        {"instance_tags": {f"k{i}": "v" for i in range(6)}},
+        "nodes[1].instance_tags",
+        '"k5": "v"',
+        "less than or equal to 5",
+    ),
+    ({"instance_tags": {"Role": 7}}, "nodes[1].instance_tags.Role", "7", "must be string"),
+    ({"instance_tags": {"Ro,le": "x"}}, "nodes[1].instance_tags", '{"Ro,le": "x"}', "a tag key must be"),
+    ({"instance_tags": {"Role": "a=b"}}, "nodes[1].instance_tags", '{"Role": "a=b"}', "a tag value must be"),
+    ({"instance_tags": {"": "x"}}, "nodes[1].instance_tags", '{"": "x"}', "a tag key must be 1-128"),
+    (
+        {"instance_tags": {"Role": "x"}, "network_interface_id": "eni-0000000000000000b"},
+        "nodes[1].network_interface_id",
+        '"eni-0000000000000000b"',
+        "a replacement instance has another network interface",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("node2", "field", "shown", "problem"), FOUND_INVALID, ids=[r[1] + ":" + r[3] for r in FOUND_INVALID]
+)
+def test_bad_found_node_fields_are_refused_naming_the_group_the_field_and_the_value(
+    node2: dict[str, Any], field: str, shown: str, problem: str
+) -> None:
+    with pytest.raises(FleetConfigError) as raised:
+        parse_fleet({"groups": [found("web", 1, **node2)]}, BY_GROUPS)
+    message = str(raised.value)
+    assert (raised.value.group, raised.value.field) == ("web", field), message
+    assert shown in message and problem in message, message
+
+
+def test_a_node_found_by_auto_scaling_group_needs_the_stack_parameter_that_grants_the_lookup() -> None:
+    with pytest.raises(FleetConfigError) as raised:
+        parse_fleet({"groups": [found(auto_scaling_group_name="nginx-web")]}, BASE)
+    assert (raised.value.field, raised.value.value) == ("nodes[1].auto_scaling_group_name", "nginx-web")
+    assert "FleetFoundNodes=tags-and-auto-scaling-groups (this stack has tags)" in str(raised.value)
+
+
+def test_a_stack_whose_pair_is_found_by_group_may_find_fleet_nodes_by_group() -> None:
+    # The pair's FoundNodesLookupPolicy grants the lookup already.
+    pair = settings(
+        nodes=(
+            NodeConfig("node1", "", "http://{private_ip}:1/", 101, finder=NodeFinder("nginx-pair")),
+            NodeConfig("node2", "i-00000000000000002", "http://127.0.0.1:2/", 100),
+        )
+    )
+    [web] = parse_fleet({"groups": [found(auto_scaling_group_name="nginx-web")]}, pair)
+    assert web.nodes[1].finder == NodeFinder("nginx-web")
+
+
+def test_private_ip_in_a_fixed_nodes_url_is_refused() -> None:
+    raw = found(instance_tags={"Role": "x"})
+    raw["nodes"][0]["health_check_url"] = "http://{private_ip}:8080/"
+    with pytest.raises(FleetConfigError) as raised:
+        parse_fleet({"groups": [raw]}, BASE)
+    assert (raised.value.field, raised.value.value) == ("nodes[0].health_check_url", "http://{private_ip}:8080/")
+    assert "only a found node" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "address_field"),
+    [
+        ("secondary_private_ips", ["10.0.1.50"], "secondary_private_ips[0] = 10.0.1.50"),
+        ("routes", [{"destination": "192.168.1.1/32", "route_table_ids": ["rtb-00000000000000001"]}], "routes[0]"),
+        (
+            "elastic_ips",
+            [{"allocation_id": "eipalloc-00000000000001001", "private_ips": {"node1": "10.0.1.20"}}],
+            "elastic_ips[0].private_ips",
+        ),
+    ],
+)
+def test_a_group_with_addresses_on_enis_cannot_have_found_nodes(path: str, value: Any, address_field: str) -> None:
+    raw = found(instance_tags={"Role": "x"})
+    raw["nodes"][0]["network_interface_id"] = "eni-00000000000000001"
+    raw[path] = value
+    with pytest.raises(FleetConfigError) as raised:
+        parse_fleet({"groups": [raw]}, BASE)
+    message = str(raised.value)
+    assert (raised.value.field, raised.value.value) == ("nodes[1].instance_tags", {"Role": "x"}), message
+    assert address_field in message and "needs fixed nodes" in message, message
+
+
+def test_two_nodes_of_a_group_with_the_same_finder_are_refused() -> None:
+    raw = found(auto_scaling_group_name="nginx-web")
+    raw["nodes"][0] = {
+        "auto_scaling_group_name": "nginx-web",
+        "health_check_url": "http://{private_ip}:1/",
+        "priority": 101,
+    }
+    with pytest.raises(FleetConfigError) as raised:
+        parse_fleet({"groups": [raw]}, BY_GROUPS)
+    assert (raised.value.field, raised.value.value) == ("nodes[1].auto_scaling_group_name", "group nginx-web")
+    assert "finds the same instances as an earlier node" in str(raised.value)
+    # The same group in two AZs: two nodes, and one URL template for both ({private_ip} tells them apart).
+    raw["nodes"][0]["availability_zone"], raw["nodes"][1]["availability_zone"] = "eu-west-1a", "eu-west-1b"
+    raw["nodes"][0]["health_check_url"] = raw["nodes"][1]["health_check_url"]
+    [web] = parse_fleet({"groups": [raw]}, BY_GROUPS)
+    assert [node.finder.availability_zone for node in web.nodes if node.finder] == ["eu-west-1a", "eu-west-1b"]
+
+
+def test_tags_in_another_order_are_the_same_finder() -> None:
+    raw = found(instance_tags={"A": "1", "B": "2"})
+    raw["nodes"][0] = {
+        "instance_tags": {"B": "2", "A": "1"},
+        "health_check_url": "http://{private_ip}:1/",
+        "priority": 101,
+    }
+    with pytest.raises(FleetConfigError, match="finds the same instances"):
+        parse_fleet({"groups": [raw]}, BASE)
+
+
+def test_two_groups_putting_an_eip_on_one_found_nodes_primary_ip_are_refused() -> None:
+    web = found("web", 1, auto_scaling_group_name="nginx-web")
+    api = found("api", 10, auto_scaling_group_name="nginx-web")
+    with pytest.raises(FleetConfigError) as raised:
+        parse_fleet({"groups": [web, api]}, BY_GROUPS)
+    assert (raised.value.group, raised.value.field) == ("api", "elastic_ips[0].private_ips.node2")
+    assert "(none: the found node (group nginx-web)'s primary IP)" in str(raised.value)
+    assert "also served by group 'web'" in str(raised.value)
+
+
+def test_two_groups_on_different_found_nodes_are_accepted() -> None:
+    web = found("web", 1, auto_scaling_group_name="nginx-web", availability_zone="eu-west-1a")
+    web2 = found("web2", 10, auto_scaling_group_name="nginx-web", availability_zone="eu-west-1b")
+    api = found("api", 20, instance_tags={"Role": "api"})
+    api2 = found("api2", 30, instance_tags={"Role": "api", "Tier": "2"})
+    assert len(parse_fleet({"groups": [web, web2, api, api2]}, BY_GROUPS)) == 4
+
+
+def test_a_group_on_the_pairs_found_node_by_instance_is_refused_naming_the_pairs_parameter() -> None:
+    pair = settings(
+        nodes=(
+            NodeConfig("node1", "i-00000000000000001", "http://127.0.0.1:1/", 101),
+            NodeConfig("node2", "", "http://{private_ip}:2/", 100, finder=NodeFinder("nginx-web")),
+        )
+    )
+    with pytest.raises(FleetConfigError) as raised:
+        parse_fleet({"groups": [found("web", 10, auto_scaling_group_name="nginx-web")]}, pair)
+    assert "also served by group 'default' (its field 'Node2AutoScalingGroupName')" in str(raised.value)

@@ -36,6 +36,8 @@ SECOND_SET_GROUP = "second"
 # OBSERVABILITY_PROFILE (template parameter ObservabilityProfile): "full" publishes the continuous
 # metrics the dashboard shows (MonitorCycles, NodeUp and ProbeLatency per node), "lean" none of them.
 ObservabilityProfile = Literal["lean", "full"]
+FleetFoundNodes = Literal["tags", "tags-and-auto-scaling-groups"]
+FLEET_FOUND_NODES: tuple[FleetFoundNodes, ...] = ("tags", "tags-and-auto-scaling-groups")
 OBSERVABILITY_PROFILES: tuple[ObservabilityProfile, ...] = ("lean", "full")
 
 _ALLOCATION_ID = re.compile(r"^eipalloc-[0-9a-f]{8,17}$")
@@ -114,6 +116,10 @@ class Settings:
     # trust policy requires (ROUTE_TABLE_ROLE_EXTERNAL_ID). A fleet route's role_arn must be this role.
     route_table_role_arn: str | None = None
     route_table_role_external_id: str | None = None
+    # How fleet documents may find a node instead of an instance_id (FLEET_FOUND_NODES, template
+    # FleetFoundNodes): "tags" (instance_tags: ec2:DescribeInstances, which every role has) or
+    # "tags-and-auto-scaling-groups" (also auto_scaling_group_name: the roles may then describe groups).
+    fleet_found_nodes: FleetFoundNodes = "tags"
 
     # ---- observers (core/quorum): who probes from where, and how they share verdicts.
     # This function's observer name (OBSERVER_NAME) and every observer of the EIP (OBSERVERS, this one
@@ -234,6 +240,13 @@ def _observability(text: str) -> ObservabilityProfile:
         if text == profile:
             return profile
     raise ValueError(f"must be one of {', '.join(OBSERVABILITY_PROFILES)}")
+
+
+def _fleet_found_nodes(text: str) -> FleetFoundNodes:
+    for value in FLEET_FOUND_NODES:
+        if text == value:
+            return value
+    raise ValueError(f"must be one of {', '.join(FLEET_FOUND_NODES)}")
 
 
 def _pattern(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
@@ -463,6 +476,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         route_table_role_arn=route_table_role_arn,
         route_table_role_external_id=route_table_role_external_id,
         probe_auth=load_probe_auth(env),
+        fleet_found_nodes=_parse(env, "FLEET_FOUND_NODES", "tags", _fleet_found_nodes),
     )
 
 

@@ -26,6 +26,13 @@ from nginx_eip_failover.core.config import (
     _health_check_url,
 )
 from nginx_eip_failover.core.errors import ConfigError, FleetConfigError
+from nginx_eip_failover.core.node_finders import (
+    PRIVATE_IP_PLACEHOLDER,
+    NodeFinder,
+    auto_scaling_group_problem,
+    availability_zone_problem,
+    tag_problem,
+)
 from nginx_eip_failover.core.probe_auth import FIELD_OF, ProbeAuth, probe_auth_from_fields
 
 # Per-group overrides the document may carry (schema: definitions.settings).
@@ -82,7 +89,17 @@ def _validate_schema(document: object) -> None:
         value: object = exc.value
         problem = (exc.validation_message or str(exc)).replace(str(exc.name), "it", 1)
         # Name the missing or unknown field itself, not the object around it.
-        if exc.rule == "required" and isinstance(value, Mapping):
+        if exc.rule == "oneOf" and isinstance(value, Mapping) and _is_node(path):
+            # The node's one way to name its instance: none or several (the schema's message lists
+            # neither which fields it saw nor which it wants).
+            given = [way for way in NODE_WAYS if way in value]
+            if not given:
+                shown = {key: val for key, val in value.items() if key != "health_check_url"}
+                path, value, problem = path, shown, f"must name its instance one way: one of {', '.join(NODE_WAYS)}"
+            else:
+                path, value = [*path, given[1]], value[given[1]]
+                problem = f"is given with {given[0]}: a node names its instance one way ({', '.join(NODE_WAYS)})"
+        elif exc.rule == "required" and isinstance(value, Mapping):
             missing = [name for name in exc.rule_definition or () if name not in value]
             path, value, problem = [*path, str(missing[0])], None, "is required"
         elif exc.rule == "additionalProperties" and isinstance(value, Mapping):
@@ -98,6 +115,14 @@ def _shown(value: object) -> object:
     """The value as an error shows it: whole when small, else a bounded excerpt of its JSON."""
     text = json.dumps(value, default=str)
     return value if len(text) <= 200 else bounded(text, 200)
+
+
+# How a node names its instance: exactly one of these (schema: definitions.node.oneOf).
+NODE_WAYS = ("instance_id", "auto_scaling_group_name", "instance_tags")
+
+
+def _is_node(path: list[str]) -> bool:
+    return len(path) == 4 and path[0] == "groups" and path[2] == "nodes"
 
 
 def _group_name(document: object, path: list[str]) -> str | None:
@@ -121,21 +146,7 @@ def _group(raw: Mapping[str, Any], base: Settings) -> Settings:
     name = raw["name"]
     if name == DEFAULT_GROUP:
         raise FleetConfigError(name, "name", name, "is the stack's own pair (its template parameters); choose another")
-    nodes = []
-    for index, node in enumerate(raw["nodes"], start=1):
-        try:
-            url = _health_check_url(node["health_check_url"])
-        except ValueError as exc:
-            raise FleetConfigError(name, f"nodes[{index - 1}].health_check_url", "(hidden)", str(exc)) from None
-        nodes.append(
-            NodeConfig(
-                name=f"node{index}",
-                instance_id=node["instance_id"],
-                health_check_url=url,
-                priority=node["priority"],
-                network_interface_id=node.get("network_interface_id"),
-            )
-        )
+    nodes = [_node(name, index, node, base) for index, node in enumerate(raw["nodes"])]
     node_names = {node.name for node in nodes}
     elastic_ips = []
     for index, eip in enumerate(raw["elastic_ips"]):
@@ -151,8 +162,22 @@ def _group(raw: Mapping[str, Any], base: Settings) -> Settings:
         elastic_ips.append(ElasticIpSpec(eip["allocation_id"], private_ips))
     secondary = tuple(SecondaryIpSpec(address) for address in raw.get("secondary_private_ips") or ())
     routes = _routes(name, raw.get("routes") or (), base)
-    if secondary or routes or any(eip.private_ips for eip in elastic_ips):
+    on_enis = _addresses_on_enis(raw)
+    if on_enis is not None:
         # Addresses that land on an ENI name it: no DescribeInstances (and no grant for it) needed.
+        # A found node has no ENI to name (a replacement instance has another one).
+        found = next((index for index, node in enumerate(nodes) if node.finder is not None), None)
+        if found is not None:
+            way = _way(raw["nodes"][found])
+            raise FleetConfigError(
+                name,
+                f"nodes[{found}].{way}",
+                raw["nodes"][found][way],
+                f"finds the node, but the group's {on_enis[0]} = {_shown(on_enis[1])} lands on each node's ENI, "
+                "and a replacement instance has another one: a group with secondary_private_ips, routes or "
+                "EIPs by private IP needs fixed nodes (instance_id and network_interface_id); a group with "
+                "found nodes moves EIPs by instance (elastic_ips without private_ips)",
+            )
         for index, node in enumerate(nodes):
             if node.network_interface_id is None:
                 raise FleetConfigError(
@@ -176,6 +201,101 @@ def _group(raw: Mapping[str, Any], base: Settings) -> Settings:
         addresses=AddressSet(tuple(elastic_ips), secondary, routes),
         **overrides,
     )
+
+
+def _node(group: str, index: int, raw: Mapping[str, Any], base: Settings) -> NodeConfig:
+    """One node of the document: a fixed instance, or found (core/node_finders) each cycle."""
+    field = f"nodes[{index}]"
+    finder = _finder(group, field, raw, base)
+    try:
+        url = _health_check_url(raw["health_check_url"])
+    except ValueError as exc:
+        raise FleetConfigError(group, f"{field}.health_check_url", "(hidden)", str(exc)) from None
+    if finder is None and PRIVATE_IP_PLACEHOLDER in url:
+        raise FleetConfigError(
+            group,
+            f"{field}.health_check_url",
+            url,
+            f"names {PRIVATE_IP_PLACEHOLDER}, which only a found node (auto_scaling_group_name or instance_tags) "
+            "fills in",
+        )
+    if finder is not None and "network_interface_id" in raw:
+        raise FleetConfigError(
+            group,
+            f"{field}.network_interface_id",
+            raw["network_interface_id"],
+            f"must be absent for a found node ({_way(raw)}): a replacement instance has another network interface",
+        )
+    return NodeConfig(
+        name=f"node{index + 1}",
+        instance_id="" if finder is not None else raw["instance_id"],
+        health_check_url=url,
+        priority=raw["priority"],
+        network_interface_id=raw.get("network_interface_id"),
+        finder=finder,
+        url_template=url if finder is not None else None,
+    )
+
+
+def _way(raw: Mapping[str, Any]) -> str:
+    return next(way for way in NODE_WAYS if way in raw)
+
+
+def _finder(group: str, field: str, raw: Mapping[str, Any], base: Settings) -> NodeFinder | None:
+    """A found node's finder, by the rules of the NODEn_* variables (core/node_finders); None: fixed."""
+    asg, zone, tags = raw.get("auto_scaling_group_name"), raw.get("availability_zone"), raw.get("instance_tags")
+    if zone is not None:
+        if asg is None:
+            raise FleetConfigError(
+                group,
+                f"{field}.availability_zone",
+                zone,
+                "needs auto_scaling_group_name (the group it picks a zone of)",
+            )
+        problem = availability_zone_problem(zone)
+        if problem is not None:
+            raise FleetConfigError(group, f"{field}.availability_zone", zone, problem)
+    if asg is not None:
+        problem = auto_scaling_group_problem(asg)
+        if problem is not None:
+            raise FleetConfigError(group, f"{field}.auto_scaling_group_name", asg, problem)
+        if base.fleet_found_nodes != "tags-and-auto-scaling-groups" and not _pair_finds_by_group(base):
+            raise FleetConfigError(
+                group,
+                f"{field}.auto_scaling_group_name",
+                asg,
+                f"needs the stack parameter FleetFoundNodes=tags-and-auto-scaling-groups (this stack has "
+                f"{base.fleet_found_nodes}): only then may its functions call autoscaling:DescribeAutoScalingGroups; "
+                "update the stack, or find the node by instance_tags",
+            )
+        return NodeFinder(auto_scaling_group=asg, availability_zone=zone)
+    if tags is not None:
+        for key, value in tags.items():
+            problem = tag_problem(key, value)
+            if problem is not None:
+                raise FleetConfigError(group, f"{field}.instance_tags", {key: value}, problem)
+        # In key order: the same tags are the same finder however the document orders them.
+        return NodeFinder(tags=tuple(sorted(tags.items())))
+    return None
+
+
+def _pair_finds_by_group(base: Settings) -> bool:
+    """The stack's own pair finds a node by Auto Scaling group: its roles may describe groups already
+    (template FoundNodesLookupPolicy)."""
+    return any(node.finder is not None and node.finder.auto_scaling_group for node in base.nodes)
+
+
+def _addresses_on_enis(raw: Mapping[str, Any]) -> tuple[str, object] | None:
+    """The group's first address that lands on a node's ENI (field, value); None: every address is
+    an EIP by instance."""
+    for index, address in enumerate(raw.get("secondary_private_ips") or ()):
+        return f"secondary_private_ips[{index}]", address
+    for index, route in enumerate(raw.get("routes") or ()):
+        return f"routes[{index}].destination", route["destination"]
+    for index, eip in enumerate(raw["elastic_ips"]):
+        if eip.get("private_ips"):
+            return f"elastic_ips[{index}].private_ips", eip["private_ips"]
+    return None
 
 
 def _routes(group: str, raw_routes: Iterable[Mapping[str, Any]], base: Settings) -> tuple[RouteSpec, ...]:
@@ -237,20 +357,33 @@ def _check_unique(base: Settings, groups: tuple[Settings, ...], reserved: tuple[
             )
         names.add(group.group)
         for field, values in (
-            ("instance_id", [node.instance_id for node in group.nodes]),
-            ("health_check_url", [node.health_check_url for node in group.nodes]),
+            # A found node's instance is "" until it is resolved: its finder is what names it.
+            ("instance_id", [node.instance_id for node in group.nodes if node.finder is None]),
+            ("finder", [node.finder for node in group.nodes if node.finder is not None]),
+            # Found nodes may share one URL template ({private_ip} tells their instances apart).
+            (
+                "health_check_url",
+                [n.health_check_url for n in group.nodes if PRIVATE_IP_PLACEHOLDER not in n.health_check_url],
+            ),
             ("priority", [node.priority for node in group.nodes]),
         ):
             seen: set[object] = set()
-            for index, value in enumerate(values):
+            for value in values:
                 if value in seen:
-                    shown = "(hidden)" if field == "health_check_url" else value
-                    raise FleetConfigError(
-                        group.group,
-                        f"nodes[{index}].{field}",
-                        shown,
-                        "is also another node's in this group; each needs its own",
-                    )
+                    index = _last_node_with(group, field, value)
+                    if isinstance(value, NodeFinder):
+                        field = "auto_scaling_group_name" if value.auto_scaling_group else "instance_tags"
+                        shown: object = value.describe()
+                        problem = (
+                            "finds the same instances as an earlier node of this group; each needs its own "
+                            "(e.g. one availability_zone each, or tags of its own)"
+                        )
+                    else:
+                        shown, problem = (
+                            "(hidden)" if field == "health_check_url" else value,
+                            "is also another node's in this group; each needs its own",
+                        )
+                    raise FleetConfigError(group.group, f"nodes[{index}].{field}", shown, problem)
                 seen.add(value)
         mine: set[tuple[str, ...]] = set()
         for key, field, shown in address_slots(group):
@@ -266,6 +399,28 @@ def _check_unique(base: Settings, groups: tuple[Settings, ...], reserved: tuple[
                     f"is also served by group {owner[0]!r} (its field '{owner[1]}'): "
                     "an address belongs to one address set; give each set its own",
                 )
+
+
+def _last_node_with(group: Settings, field: str, value: object) -> int:
+    """The index of the later of two nodes that share `value` (the one an error names)."""
+    values = [node.finder if field == "finder" else getattr(node, field) for node in group.nodes]
+    return len(values) - 1 - values[::-1].index(value)
+
+
+def _primary_ip(node: NodeConfig) -> tuple[str, ...]:
+    """Where an EIP by instance lands on `node`: its instance's primary private IP. A found node's
+    instance is not known before it is resolved, so its finder stands for it (two groups putting
+    an EIP on one found node's primary IP collide as on one fixed instance's)."""
+    finder = node.finder
+    if finder is None:
+        return ("primary ip", node.instance_id)
+    return (
+        "primary ip",
+        "found",
+        finder.auto_scaling_group or "",
+        finder.availability_zone or "",
+        *map("=".join, sorted(finder.tags)),
+    )
 
 
 def address_slots(settings: Settings) -> list[tuple[tuple[str, ...], str, str]]:
@@ -285,11 +440,9 @@ def address_slots(settings: Settings) -> list[tuple[tuple[str, ...], str, str]]:
                 key = ("private ip", str(node.network_interface_id), private_ip)
                 field, shown = f"elastic_ips[{index}].private_ips.{node.name}", private_ip
             else:
-                key = ("primary ip", node.instance_id)
-                field, shown = (
-                    f"elastic_ips[{index}].private_ips.{node.name}",
-                    f"(none: {node.instance_id}'s primary IP)",
-                )
+                key = _primary_ip(node)
+                whose = node.instance_id if node.finder is None else f"the found node ({node.finder.describe()})"
+                field, shown = f"elastic_ips[{index}].private_ips.{node.name}", f"(none: {whose}'s primary IP)"
             slots.append((key, field, shown))
     for index, secondary in enumerate(addresses.secondary_ips):
         # It moves between the nodes' ENIs: it occupies its address on each of them.
@@ -317,4 +470,6 @@ def _pair_parameter(key: tuple[str, ...], field: str, group: str) -> str:
     node = field.rpartition(".node")[2]
     if key[0] == "private ip":
         return f"Node{node}SecondPrivateIpAddress" if second else f"Node{node}PrivateIpAddress"
+    if key[1] == "found":
+        return f"Node{node}AutoScalingGroupName" if key[2] else f"Node{node}InstanceTags"
     return f"Node{node}InstanceId"

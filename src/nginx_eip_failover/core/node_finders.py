@@ -74,12 +74,34 @@ def _tags(text: str) -> tuple[tuple[str, str], ...]:
     tags: list[tuple[str, str]] = []
     for part in text.split(","):
         key, sep, value = part.strip().partition("=")
-        if not sep or not _TAG_KEY.fullmatch(key.strip()) or not _TAG_VALUE.fullmatch(value.strip()):
+        if not sep or tag_problem(key.strip(), value.strip()) is not None:
             raise ValueError(f"names {_shortened(part)!r}: each must be Key=Value (no ',' or '=' inside)")
         tags.append((key.strip(), value.strip()))
     if len(tags) > MAX_FINDER_TAGS:
         raise ValueError(f"must name at most {MAX_FINDER_TAGS} tags")
     return tuple(tags)
+
+
+# The same rules for the fleet document's found nodes (core/fleet_config), which name their fields
+# themselves: a problem is returned as text (None: the value is fine), never raised.
+
+
+def auto_scaling_group_problem(name: str) -> str | None:
+    return None if _GROUP_NAME.fullmatch(name) else "must be an Auto Scaling group name (1-255 characters, no ':')"
+
+
+def availability_zone_problem(zone: str) -> str | None:
+    return None if _AVAILABILITY_ZONE.fullmatch(zone) else "must be an Availability Zone such as eu-west-1a"
+
+
+def tag_problem(key: str, value: str) -> str | None:
+    """Why `key`=`value` cannot be a finder's tag (it must also be written as Key=Value in
+    NODEn_INSTANCE_TAGS: no ',' or '=' inside); None: it can."""
+    if not _TAG_KEY.fullmatch(key):
+        return "a tag key must be 1-128 characters, without ',', '=' or control characters"
+    if not _TAG_VALUE.fullmatch(value):
+        return "a tag value must be at most 256 characters, without ',', '=' or control characters"
+    return None
 
 
 def _shortened(text: str, limit: int = 80) -> str:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from nginx_eip_failover.adapters.dynamodb.monitor_lease import MonitorLeaseStore
     from nginx_eip_failover.adapters.dynamodb.observer_board import ObserverBoardTable
     from nginx_eip_failover.adapters.dynamodb.stop_flag import StopFlagTable
+    from nginx_eip_failover.adapters.ec2.address_set import NodeTarget
     from nginx_eip_failover.adapters.ec2.api_budget import ApiBudget
     from nginx_eip_failover.adapters.ec2.assumed_role import AssumedRoleEc2
     from nginx_eip_failover.adapters.probe_credentials import ProbeCredentials
@@ -45,13 +46,18 @@ def build_controller(settings: Settings) -> FailoverController:
     default = settings.group == DEFAULT_GROUP
     found = found_nodes(settings)
     journal = DecisionJournal(decision_log(settings), settings)
+    mover = _mover(settings)
     if found is not None:
         found.on_change.append(journal.use_settings)  # a replay sees the instances each decision saw
+        follow = getattr(mover, "use_nodes", None)
+        if follow is not None:
+            # A fleet group's address set moves to the instances its found nodes resolve to.
+            found.on_change.append(lambda resolved: follow(_node_targets(resolved)))
     return FailoverController(
         settings,
         store=StateStore(aws_clients.dynamodb(), settings.table_name, settings.allocation_id),
         # Every move checks the emergency stop first (service/emergency_stop.py).
-        eip=StopGuardedMover(_mover(settings), stop_flag(settings.table_name)),
+        eip=StopGuardedMover(mover, stop_flag(settings.table_name)),
         # A fleet cycle probes each node once, however many groups (address sets) it serves; found
         # nodes are probed where they are this cycle (service/found_nodes), on their own.
         prober=found
@@ -159,13 +165,21 @@ def _mover(settings: Settings) -> EipPort:
         return ElasticIpMover(None, settings.allocation_id, connect=aws_clients.ec2)
     from nginx_eip_failover.adapters.ec2.address_set import (
         AddressSetMover,
-        NodeTarget,
     )  # fleet groups only: off the pair's cold path
 
-    nodes = {node.name: NodeTarget(node.name, node.instance_id, node.network_interface_id) for node in settings.nodes}
     return AddressSetMover(
-        aws_clients.ec2(), settings.addresses, nodes, bucket=api_budget(), route_roles=route_roles(settings)
+        aws_clients.ec2(),
+        settings.addresses,
+        _node_targets(settings),
+        bucket=api_budget(),
+        route_roles=route_roles(settings),
     )
+
+
+def _node_targets(settings: Settings) -> dict[str, NodeTarget]:
+    from nginx_eip_failover.adapters.ec2.address_set import NodeTarget
+
+    return {node.name: NodeTarget(node.name, node.instance_id, node.network_interface_id) for node in settings.nodes}
 
 
 def route_roles(settings: Settings) -> dict[str, AssumedRoleEc2]:

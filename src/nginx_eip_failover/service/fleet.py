@@ -56,6 +56,9 @@ class Fleet:
         self.store = store  # where the fleet document is kept; None: the stack's own pair only
         self._refresh_seconds = refresh_seconds
         self._controllers: dict[str, FailoverController] = {DEFAULT_GROUP: default, **self._fixed}
+        # Each document group's settings as parsed: a controller's own are its found nodes' resolution
+        # of the cycle, so comparing with those would rebuild every found group at each new version.
+        self._parsed: dict[str, Settings] = {}
         self._version = -1
         self._loaded_at = float("-inf")
         self._monotonic = monotonic
@@ -94,7 +97,9 @@ class Fleet:
         controllers = {DEFAULT_GROUP: self._controllers[DEFAULT_GROUP], **self._fixed}
         for settings in groups:
             old = self._controllers.get(settings.group)
-            controllers[settings.group] = old if old is not None and old.settings == settings else self._build(settings)
+            unchanged = old is not None and self._parsed.get(settings.group) == settings
+            controllers[settings.group] = old if old is not None and unchanged else self._build(settings)
+        self._parsed = {settings.group: settings for settings in groups}
         added = sorted(set(controllers) - set(self._controllers))
         removed = sorted(set(self._controllers) - set(controllers))
         if added or removed:

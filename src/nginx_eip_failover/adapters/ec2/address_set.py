@@ -182,6 +182,15 @@ class AddressSetMover:
         if unknown:
             raise ValueError(f"no assumed-role client for {', '.join(sorted(unknown))}")
 
+    def use_nodes(self, nodes: Mapping[str, NodeTarget]) -> None:
+        """The nodes' instances of this cycle (a fleet group's found nodes, service/found_nodes): a
+        node whose instance changed forgets the primary ENI looked up for the old one."""
+        for name, node in nodes.items():
+            old = self._nodes.get(name)
+            if old is not None and old.instance_id != node.instance_id and not node.network_interface_id:
+                self._enis.pop(name, None)
+        self._nodes = dict(nodes)
+
     # -- reading ---------------------------------------------------------------------------------
     def describe(self) -> SetView:
         """Where every address is; a new cycle (another account's tables: a fresh session)."""
