@@ -1047,9 +1047,14 @@ def test_a_node_found_by_tags_has_no_alarm_hook_or_auto_scaling_grant(raw_templa
         for resource in (f"Node{node}StatusCheckAlarm", f"Node{node}StatusCheckAlarmPermission"):
             assert resources[resource]["Condition"] == f"Node{node}HasStatusCheckAlarm"
     # Auto Scaling (the lookup policy, the endpoint, the hooks, LifecycleFunction) stays the groups' only.
-    assert "Tags" not in json.dumps(conditions["AnyNodeByGroup"]) + json.dumps(conditions["CreateAutoScalingEndpoint"])
+    # (a fleet that finds nodes by group, FleetFoundNodes, also needs the lookup grant and the endpoint).
+    groups_only = ("AnyNodeByGroup", "DescribesAutoScalingGroups", "CreateAutoScalingEndpoint")
+    assert "Tags" not in "".join(json.dumps(conditions[name]) for name in groups_only)
+    assert conditions["DescribesAutoScalingGroups"] == {
+        "Fn::Or": [{"Condition": "AnyNodeByGroup"}, {"Condition": "FleetFindsByGroup"}]
+    }
     for name in ("FoundNodesLookupPolicy", "LifecycleFunction", "AutoScalingInterfaceEndpoint"):
-        assert resources[name]["Condition"] in ("AnyNodeByGroup", "CreateAutoScalingEndpoint"), name
+        assert resources[name]["Condition"] in groups_only, name
 
 
 @pytest.mark.parametrize(
