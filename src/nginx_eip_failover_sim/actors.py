@@ -14,6 +14,7 @@ from typing import Any
 from nginx_eip_failover.core.config import DEFAULT_GROUP, Settings
 from nginx_eip_failover.core.errors import FailoverError, InvalidRequestError, MonitorCyclesFailedError, RefusedError
 from nginx_eip_failover.core.ports import Prober
+from nginx_eip_failover.core.streaks import max_probe_gap
 from nginx_eip_failover.service.controller import FailoverController
 from nginx_eip_failover.service.decision_journal import DecisionJournal
 from nginx_eip_failover.service.fleet import Fleet, FleetRunner
@@ -90,7 +91,8 @@ class Containers:
         world, groups = self._world, self._groups
         group = settings.group
         rng = world.rng
-        prober: Prober = SimProber(world, groups.scripts[group], settings.timeout_seconds, prober=writer)
+        gap = max_probe_gap(settings)
+        prober: Prober = SimProber(world, groups.scripts[group], settings.timeout_seconds, prober=writer, max_gap=gap)
         journal = DecisionJournal(groups.logs[group], settings, writer=f"{writer}-{group}")
         found = None
         if group in groups.finders:
@@ -105,6 +107,7 @@ class Containers:
                         [s for s in scripts if s.node.name in {n.name for n in nodes}],
                         settings.timeout_seconds,
                         prober=writer,
+                        max_gap=gap,
                     ),
                     nodes,
                     finder.replaced_at,
@@ -129,13 +132,18 @@ class Containers:
 
 
 def monitor_invocation(
-    world: World, containers: Containers, groups: Groups, kind: str, invocation: str
+    world: World,
+    containers: Containers,
+    groups: Groups,
+    kind: str,
+    invocation: str,
+    seconds: float = MONITOR_TIMEOUT_SECONDS,
 ) -> Callable[[], None]:
     def body() -> None:
         sched = world.sched
         fleet = containers.take("monitor")
         trigger = MonitorTrigger(kind="schedule" if kind == "schedule" else "alarm", actor=f"monitor:{kind}")
-        deadline = sched.monotonic() + MONITOR_TIMEOUT_SECONDS
+        deadline = sched.monotonic() + seconds
         world.recorder.record(Note(sched.now, invocation, f"{kind} invocation starts"))
         try:
             result = run_monitor(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 from bisect import bisect_right
 from collections import Counter
@@ -184,14 +185,21 @@ class NodeScript:
 class SimProber:
     """The Prober port: every node of the group probed at once, each bounded by the timeout."""
 
-    def __init__(self, world: World, scripts: Sequence[NodeScript], timeout: float, prober: str = "") -> None:
+    def __init__(
+        self, world: World, scripts: Sequence[NodeScript], timeout: float, prober: str = "", max_gap: float = math.inf
+    ) -> None:
         self._world = world
         self._scripts = scripts
         self._timeout = timeout
-        # The container's own consecutive failures per node (count, first sent at): ground truth
-        # about what this prober saw, kept outside the controller for the checker.
+        # The container's own consecutive failures per node (count, first sent at, last sent at, the
+        # invocation): ground truth about what this prober saw, kept outside the controller for the
+        # checker. A run is one invocation's: a container frozen between two saw nothing meanwhile,
+        # and what starts an invocation is often the failure itself (scenario short_gaps). It also
+        # breaks where the controller's own runs must (core/streaks.max_probe_gap, here `max_gap`,
+        # compared on send times, so plus the timeout: a failure counts when seen, up to it later).
         self._prober = prober
-        self._runs: dict[str, tuple[int, float]] = {}
+        self._max_gap = max_gap
+        self._runs: dict[str, tuple[int, float, float, str]] = {}
 
     def probe_all(self, budget_seconds: float | None = None) -> list[Observation]:
         sched = self._world.sched
@@ -200,6 +208,7 @@ class SimProber:
         self._world.probe_started(started)
         results = []
         actor = sched.current().name
+        current = sched.current().invocation  # a fleet group's cycle runs as an actor of its invocation
         for script in self._scripts:
             ok, detail, latency, timed_out = script.probe(started, timeout)
             self._world.recorder.count("probe:ok" if ok else f"probe:{detail.split(':')[0][:24]}")
@@ -212,8 +221,10 @@ class SimProber:
             if ok:
                 self._runs.pop(script.node.name, None)
             else:  # failed probes only: a readable trace, not one line per probe
-                count, first = self._runs.get(script.node.name, (0, started))
-                self._runs[script.node.name] = (count + 1, first)
+                count, first, last, invocation = self._runs.get(script.node.name, (0, started, started, current))
+                if invocation != current or started - last > self._max_gap + timeout:
+                    count, first = 0, started
+                self._runs[script.node.name] = (count + 1, first, started, current)
                 self._world.recorder.record(
                     ProbeFailed(
                         started + latency,

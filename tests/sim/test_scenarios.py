@@ -5,10 +5,25 @@ from __future__ import annotations
 
 import pytest
 
+from nginx_eip_failover.core import faults
 from nginx_eip_failover_sim.scenarios import SCENARIOS, run_scenario
 from nginx_eip_failover_sim.world import Period
 
 SEEDS = (1, 2, 3)
+# Each blip scenario with issue #25's rule re-injected (faults.STREAK_BY_TIME_GAP): the invariant that
+# catches it and the number of seeds (from 1) it is caught within. Measured 2026-12-07 over seeds 1..30
+# (python -m nginx_eip_failover_sim --scenario NAME --seeds 1..30 --fault streak_by_time_gap): every
+# one caught at seed 1, and in 18-29 of the 30 seeds (alarm_fresh_invocations 18, short_gaps 19,
+# blips_fall_3 26, blips_with_fresh_invocations 27, several_fresh_at_once and timeout_blips 29); the
+# bound leaves a margin. A scenario that can no longer fail on the defect it was written for fails here.
+BLIP_CATCHES = {
+    "blips_with_fresh_invocations": ("no_down_without_run", 3),
+    "blips_fall_3": ("no_down_without_run", 3),
+    "timeout_blips": ("no_down_without_run", 3),
+    "alarm_fresh_invocations": ("no_down_without_run", 3),
+    "several_fresh_at_once": ("no_down_without_run", 3),
+    "short_gaps": ("no_down_without_run", 3),
+}
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -17,6 +32,27 @@ def test_each_named_scenario_holds_over_a_few_seeds(name: str) -> None:
         (seed, [str(v) for v in r.violations], r.errors) for seed in SEEDS if not (r := run_scenario(name, seed)).ok
     ]
     assert failed == []
+
+
+@pytest.mark.parametrize("name", sorted(BLIP_CATCHES))
+def test_each_blip_scenario_catches_the_rule_it_was_written_for(name: str) -> None:
+    invariant, within = BLIP_CATCHES[name]
+    seen: list[tuple[int, list[str]]] = []
+    for seed in range(1, within + 1):  # stops at the first catch: one seed each today
+        result = run_scenario(name, seed, fault=faults.STREAK_BY_TIME_GAP)
+        found = sorted({v.invariant for v in result.violations})
+        if invariant in found:
+            # The scenario's own expectation says so too: node1 was failed over.
+            assert "scenario_no_move" in found, found
+            return
+        seen.append((seed, found))
+    raise AssertionError(f"{name}: {faults.STREAK_BY_TIME_GAP} not caught by {invariant} within {within} seeds: {seen}")
+
+
+def test_the_blip_scenarios_are_the_ones_with_a_catch_bound() -> None:
+    # A new scenario of blips with fresh invocations (moves=0, fresh invocations) needs its bound too.
+    blips = {name for name, s in SCENARIOS.items() if s.dies_at is None and s.world.fresh_seconds is not None}
+    assert blips == set(BLIP_CATCHES)
 
 
 def test_a_scenario_gives_a_byte_identical_trace() -> None:
@@ -96,3 +132,20 @@ def test_the_auth_refused_scenario_fails_when_a_401_counts_as_the_node_down() ->
         object.__setattr__(scenario.world, "node1", (period,))
     assert "scenario_no_move" in {v.invariant for v in result.violations}
     assert "no_move_off_healthy" in {v.invariant for v in result.violations}
+
+
+def test_short_alarm_invocations_on_one_warm_container_do_not_add_their_blips_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # short_gaps: an alarm invocation with room for one cycle at each 0.5 s blip, 1.7 s apart, mostly on
+    # the same warm container; the running monitor's successes between them go unwritten (its cached
+    # copy shows node1 up). The container's runs start afresh with each invocation (Fleet.start_invocation):
+    # seeds 3-5 moved node1 when a run carried over from one invocation to the next.
+    for seed in (3, 4, 5):
+        result = run_scenario("short_gaps", seed)
+        assert result.ok, (seed, [str(v) for v in result.violations])
+    from nginx_eip_failover.service.controller import FailoverController
+
+    monkeypatch.setattr(FailoverController, "start_invocation", lambda self: None)
+    found = {v.invariant for v in run_scenario("short_gaps", 3).violations}
+    assert {"no_down_without_run", "scenario_no_move"} <= found, found

@@ -266,6 +266,10 @@ class FailoverController:
         self.runs, attached = self.runs.extend(observations, probed_at, self.settings)
         return attached
 
+    def start_invocation(self) -> None:
+        """Runs start afresh: a container frozen between invocations saw nothing, however briefly (sim short_gaps)."""
+        self.runs = ProbeRuns()
+
     def failure_run_in_progress(self) -> bool:
         """This container's probes are part way through a failure run of a node not known down: a
         scheduled monitor hands over only once it ends (monitor_loop), so one prober counts it."""

@@ -107,6 +107,14 @@ class Fleet:
         self._controllers = controllers
         self._version = document.version
 
+    def start_invocation(self) -> None:
+        """Every group's probe runs start afresh with a new invocation. What starts one (an alarm, a
+        blip's fresh invocation) is often the failure itself: short alarm invocations on one warm
+        container, each probing a 0.5 s blip 1.7 s after the last, once made a run of three while the
+        running monitor's successes between them went unwritten (simulator scenario short_gaps)."""
+        for controller in self._controllers.values():
+            controller.start_invocation()
+
     def group(self, name: str | None) -> FailoverController:
         """The group a control request names; optional while the fleet is the stack's pair alone."""
         controllers = self.controllers()
@@ -148,6 +156,7 @@ class FleetRunner:
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
+        fleet.start_invocation()  # one runner per monitor invocation: no run continues across two
         self.settings = fleet.base  # interval and timeout are the stack's
         self._last: dict[str, GroupResult] = {}
         self._moves: dict[str, list[str]] = {}
