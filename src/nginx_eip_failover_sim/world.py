@@ -193,8 +193,9 @@ class SimProber:
         self._timeout = timeout
         # The container's own consecutive failures per node (count, first sent at, last sent at, the
         # invocation): ground truth about what this prober saw, kept outside the controller for the
-        # checker. A run is one invocation's: a container frozen between two saw nothing meanwhile,
-        # and what starts an invocation is often the failure itself (scenario short_gaps). It also
+        # checker. A run breaks where an alarm-started invocation begins (FleetRunner): what starts
+        # one is often the failure itself (scenario short_gaps); a scheduled one may finish a run its
+        # predecessor on this container began, as the controller's runs do. It also
         # breaks where the controller's own runs must (core/streaks.max_probe_gap, here `max_gap`,
         # compared on send times, so plus the timeout: a failure counts when seen, up to it later).
         self._prober = prober
@@ -222,7 +223,8 @@ class SimProber:
                 self._runs.pop(script.node.name, None)
             else:  # failed probes only: a readable trace, not one line per probe
                 count, first, last, invocation = self._runs.get(script.node.name, (0, started, started, current))
-                if invocation != current or started - last > self._max_gap + timeout:
+                fresh = invocation != current and current in self._world.fresh_run_invocations
+                if fresh or started - last > self._max_gap + timeout:
                     count, first = 0, started
                 self._runs[script.node.name] = (count + 1, first, started, current)
                 self._world.recorder.record(
@@ -485,6 +487,8 @@ class World:
     instance_nodes: dict[str, dict[str, str]] = field(default_factory=dict)
     bucket: _Bucket | None = None
     seen_entries: set[tuple[str, float, str, str | None]] = field(default_factory=set)
+    # The monitor invocations whose probe runs start afresh (the alarm-started ones, FleetRunner).
+    fresh_run_invocations: set[str] = field(default_factory=set)
 
     def chance(self, probability: float) -> bool:
         return probability > 0 and self.rng.random() < probability

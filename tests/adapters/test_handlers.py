@@ -230,6 +230,23 @@ def test_an_alarm_while_the_holder_is_healthy_moves_nothing(stack: Stack) -> Non
     assert len(stack.associate_calls) == calls
 
 
+def test_an_alarm_invocation_on_a_warm_container_starts_its_failure_runs_afresh(stack: Stack) -> None:
+    # What starts an alarm invocation is often the failure itself: a run carried over from the
+    # container's last invocation would add up blips whose successes another container saw and did
+    # not write (simulator scenario short_gaps). A scheduled one-cycle invocation continues it.
+    stack.monitor()
+    stack.fail(stack.node1)
+    stack.monitor()  # node1's first failure, on the warm container
+    for _ in range(FALL):
+        result = stack.monitor(alarm(stack.node1_id))  # one cycle each: each a run of one
+        assert result["cycles"] == 1
+        assert result["moves"] == []
+        assert stack.holder() == stack.node1_id
+    result = stack.monitor()  # the schedule's next invocation: the alarm's run of one, continued
+    assert [move["to"] for move in result["moves"]] == ["node2"]
+    assert stack.holder() == stack.node2_id
+
+
 def test_an_alarm_starts_probing_and_the_probes_move_the_eip_within_one_invocation(stack: Stack) -> None:
     stack.monitor()
     stack.fail(stack.node1)

@@ -14,8 +14,9 @@ probers did write (a success written because it contradicted a stored failure st
 that broke a stored rise) still cuts the run: see `counted`.
 
 A run breaks when the prober's own probes of the node are further apart than its loop ever pauses
-(`max_probe_gap`), and the controller starts every invocation's runs afresh (`start_invocation`): a
-container frozen between two invocations did not see what happened meanwhile, however briefly.
+(`max_probe_gap`), and the controller starts every alarm-started invocation's runs afresh
+(`start_invocation`): what starts one is often the failure itself, and a container frozen between two
+invocations did not see what happened meanwhile, however briefly.
 
 Pure: no I/O; the controller keeps one `ProbeRuns` per container.
 """

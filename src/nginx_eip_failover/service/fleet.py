@@ -108,10 +108,10 @@ class Fleet:
         self._version = document.version
 
     def start_invocation(self) -> None:
-        """Every group's probe runs start afresh with a new invocation. What starts one (an alarm, a
-        blip's fresh invocation) is often the failure itself: short alarm invocations on one warm
-        container, each probing a 0.5 s blip 1.7 s after the last, once made a run of three while the
-        running monitor's successes between them went unwritten (simulator scenario short_gaps)."""
+        """Every group's probe runs start afresh (an alarm-started invocation: FleetRunner). What
+        starts one is often the failure itself: short alarm invocations on one warm container, each
+        probing a 0.5 s blip 1.7 s after the last, once made a run of three while the running
+        monitor's successes between them went unwritten (simulator scenario short_gaps)."""
         for controller in self._controllers.values():
             controller.start_invocation()
 
@@ -154,9 +154,15 @@ class FleetRunner:
     answers the stack's own pair's report (the monitor's result keeps its single-pair shape); the
     other groups' outcomes are summarised by `groups()`."""
 
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Fleet, *, runs_start_afresh: bool = True) -> None:
         self.fleet = fleet
-        fleet.start_invocation()  # one runner per monitor invocation: no run continues across two
+        # One runner per monitor invocation. An alarm-started one begins afresh: what starts it is
+        # often the failure itself, so runs carried across such starts add up blips that another
+        # container saw end (sim short_gaps). A scheduled one starts a minute after the last and the
+        # last handed over only once its failure runs ended (monitor_loop), so what it carries is a
+        # run its own timeout cut, which it may finish.
+        if runs_start_afresh:
+            fleet.start_invocation()
         self.settings = fleet.base  # interval and timeout are the stack's
         self._last: dict[str, GroupResult] = {}
         self._moves: dict[str, list[str]] = {}
