@@ -54,6 +54,8 @@ def make_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabFactory]:
         address_set_group: bool = False,
         pair_by_network_interface: bool = False,
         second_address_set: bool = False,
+        found_nodes: bool = False,
+        found_by_tags: tuple[str, ...] = (),
         **settings: str,
     ) -> LabEnvironment:
         lab = LabEnvironment(
@@ -65,6 +67,8 @@ def make_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabFactory]:
             address_set_group=address_set_group,
             pair_by_network_interface=pair_by_network_interface,
             second_address_set=second_address_set,
+            found_nodes=found_nodes,
+            found_by_tags=found_by_tags,
         )
         labs.append(lab)
         return lab.start()

@@ -8,7 +8,6 @@ group, the field and the value, and the stored document stays as it was."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from nginx_eip_failover_lab.aws.node_groups import STACK_TAG, create_node_groups, group_instances
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.stack.fixtures import LAB_AMI
-from support.lab_driving import LabFactory, control, loop_for
+from support.lab_driving import LabFactory, control, loop_for, loop_until
 
 pytestmark = pytest.mark.integration
 
@@ -25,12 +24,8 @@ pytestmark = pytest.mark.integration
 SETTINGS = {"FallThreshold": "3", "RiseThreshold": "3", "PreemptDelaySeconds": "2"}
 
 
-def _until(lab: LabEnvironment, done: Callable[[], bool], deadline: float = 40.0) -> None:
-    give_up = time.monotonic() + deadline
-    payload: dict[str, Any] = {}
-    while not done():
-        assert time.monotonic() < give_up, f"not done in time: {_group_state(lab).get('nodes')} {payload.get('groups')}"
-        payload = loop_for(lab, 1.5)
+def _until(lab: LabEnvironment, done: Callable[[], bool]) -> None:
+    loop_until(lab, done, seconds=1.5, describe=lambda: _group_state(lab).get("nodes"))
 
 
 def _eip_instance(lab: LabEnvironment) -> str | None:

@@ -6,17 +6,12 @@ statement is what lets the EIP reach a tag-found instance)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
-from nginx_eip_failover_lab import processes
-from nginx_eip_failover_lab.aws.moto_server import MotoServer
 from nginx_eip_failover_lab.environment import LabEnvironment
 from nginx_eip_failover_lab.invoke import invoke_handler
-from support.iam_ledger import IAM_LEDGER
-from support.lab_driving import cycle, loop_for, ok
+from support.lab_driving import LabFactory, cycle, loop_for, loop_until, node_state, ok
 
 pytestmark = pytest.mark.integration
 
@@ -33,30 +28,8 @@ SETTINGS = {
 
 
 @pytest.fixture
-def tags_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabEnvironment]:
-    lab = LabEnvironment(settings=SETTINGS, base_dir=tmp_path / "lab", moto=moto_server, found_by_tags=("node2",))
-    lab.start()
-    try:
-        yield lab
-    finally:
-        lab.stop()
-    denied = [verdict for verdict in IAM_LEDGER.add(lab)] if lab.proxy is not None and lab.proxy.iam else []
-    assert not denied, "calls the template's IAM policies do not allow:\n" + "\n".join(v.describe() for v in denied)
-    leftovers = {pid: name for pid, name in processes.running().items() if name != "moto server"}
-    assert not leftovers, f"processes left running after the test: {leftovers}"
-
-
-def until(lab: LabEnvironment, done: Callable[[], bool], deadline: float = 120.0) -> None:
-    # A guard against a hang only (a loaded machine runs fewer cycles per second), not a time limit.
-    give_up = time.monotonic() + deadline
-    while not done():
-        assert time.monotonic() < give_up, "not done in time"
-        # Long enough for RiseThreshold cycles in one invocation even when a cold start is slow.
-        loop_for(lab, 3.0)
-
-
-def node_state(lab: LabEnvironment, node: str) -> dict:  # type: ignore[type-arg]
-    return dict(lab.state()["nodes"][node])
+def tags_lab(make_lab: LabFactory) -> LabEnvironment:
+    return make_lab(found_by_tags=("node2",), **SETTINGS)
 
 
 def test_the_stack_names_node2_by_its_tags_from_the_template(tags_lab: LabEnvironment) -> None:
@@ -78,7 +51,7 @@ def test_node2_replaced_while_node1_serves_then_node1_dies_and_the_address_reach
     lab = tags_lab
     assert lab.proxy is not None
     first2 = lab.node_instance("node2")
-    until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
+    loop_until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
     assert node_state(lab, "node2")["instance_id"] == first2
     placements = lab.proxy.count("AssociateAddress")
     # WHEN node2's instance is replaced (terminated; a new one launched with the same tags)
@@ -108,7 +81,7 @@ def test_node2_replaced_while_node1_serves_then_node1_dies_and_the_address_reach
     assert [e["event"] for e in ups][-2:] == ["node_instance_changed", "node_up"]  # it rose on the new instance
     # WHEN node1 dies, THEN the address reaches the NEW node2 instance
     lab.nodes["node1"].stop()
-    until(lab, lambda: lab.eip_instance() == new)
+    loop_until(lab, lambda: lab.eip_instance() == new)
     assert lab.holder() == "node2"
     assert lab.eip_instance() != old
 
@@ -118,14 +91,14 @@ def test_no_running_instance_with_the_tags_fails_node2s_probes_and_the_address_s
 ) -> None:
     lab = tags_lab
     assert lab.proxy is not None and lab.tagged_nodes is not None
-    until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
+    loop_until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
     placements = lab.proxy.count("AssociateAddress")
     # WHEN node2's instance is terminated and nothing replaces it
     gone = lab.terminate_tagged_node("node2")
     assert lab.tagged_instances("node2")[gone] in ("shutting-down", "terminated")
     assert lab.node_instance("node2") is None
     # THEN node2 is probed as a failure (no instance: no request) and goes down after FallThreshold
-    until(lab, lambda: node_state(lab, "node2")["status"] == "down")
+    loop_until(lab, lambda: node_state(lab, "node2")["status"] == "down")
     shown = ok(lab.control({"action": "status"}))["status"]["nodes"]["node2"]
     assert (shown["up"], shown["health"], shown["instance_id"]) == (False, "down", ""), shown
     assert shown["last_change_reason"] == f"no running instance (tag {lab.tagged_nodes.instance_tags('node2')})"
@@ -136,7 +109,9 @@ def test_no_running_instance_with_the_tags_fails_node2s_probes_and_the_address_s
     assert lab.proxy.count("AssociateAddress") == placements
     # WHEN an instance with the tags runs again, THEN node2 rises on it
     new = lab.launch_tagged_node("node2")
-    until(lab, lambda: node_state(lab, "node2")["status"] == "up" and node_state(lab, "node2")["instance_id"] == new)
+    loop_until(
+        lab, lambda: node_state(lab, "node2")["status"] == "up" and node_state(lab, "node2")["instance_id"] == new
+    )
     assert lab.holder() == "node1"
 
 
@@ -155,7 +130,7 @@ def test_a_bad_tags_configuration_names_the_variable_and_value_and_changes_nothi
 ) -> None:
     lab = tags_lab
     assert lab.proxy is not None and lab.tagged_nodes is not None
-    until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
+    loop_until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
     before, holder = lab.state(), lab.eip_instance()
     lab.proxy.reset()
     shown = value if value not in (None, "tags") else (extra.get(variable) or lab.monitor_env[variable])

@@ -4,18 +4,11 @@ in fresh processes, every call under the template's IAM (the conditional lookup 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pytest
 
-from nginx_eip_failover_lab import processes
-from nginx_eip_failover_lab.aws.moto_server import MotoServer
 from nginx_eip_failover_lab.aws.proxy import Fault
 from nginx_eip_failover_lab.environment import LabEnvironment
-from support.iam_ledger import IAM_LEDGER
-from support.lab_driving import loop_for, ok
+from support.lab_driving import LabFactory, loop_for, loop_until, node_state, ok
 
 pytestmark = pytest.mark.integration
 
@@ -32,28 +25,8 @@ SETTINGS = {
 
 
 @pytest.fixture
-def found_lab(moto_server: MotoServer, tmp_path: Path) -> Iterator[LabEnvironment]:
-    lab = LabEnvironment(settings=SETTINGS, base_dir=tmp_path / "lab", moto=moto_server, found_nodes=True)
-    lab.start()
-    try:
-        yield lab
-    finally:
-        lab.stop()
-    denied = [verdict for verdict in IAM_LEDGER.add(lab)] if lab.proxy is not None and lab.proxy.iam else []
-    assert not denied, "calls the template's IAM policies do not allow:\n" + "\n".join(v.describe() for v in denied)
-    leftovers = {pid: name for pid, name in processes.running().items() if name != "moto server"}
-    assert not leftovers, f"processes left running after the test: {leftovers}"
-
-
-def until(lab: LabEnvironment, done: Callable[[], bool], deadline: float = 40.0) -> None:
-    give_up = time.monotonic() + deadline
-    while not done():
-        assert time.monotonic() < give_up, "not done in time"
-        loop_for(lab, 1.5)
-
-
-def node_state(lab: LabEnvironment, node: str) -> dict:  # type: ignore[type-arg]
-    return dict(lab.state()["nodes"][node])
+def found_lab(make_lab: LabFactory) -> LabEnvironment:
+    return make_lab(found_nodes=True, **SETTINGS)
 
 
 def test_node2_replaced_while_node1_serves_then_node1_dies_and_the_address_reaches_the_new_node2(
@@ -61,7 +34,7 @@ def test_node2_replaced_while_node1_serves_then_node1_dies_and_the_address_reach
 ) -> None:
     lab = found_lab
     first2 = lab.node_instance("node2")
-    until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
+    loop_until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
     assert lab.proxy is not None
     placements = lab.proxy.count("AssociateAddress")
     # WHEN node2's instance is replaced (terminated through its hook, a new one launched)
@@ -75,7 +48,7 @@ def test_node2_replaced_while_node1_serves_then_node1_dies_and_the_address_reach
     assert node_state(lab, "node2")["instance_id"] == new
     changed = [e for e in lab.history("node_instance_changed") if e["node"] == "node2"]
     assert changed and changed[-1]["detail"]["to"] == new
-    until(lab, lambda: node_state(lab, "node2")["status"] == "up")
+    loop_until(lab, lambda: node_state(lab, "node2")["status"] == "up")
     for _ in range(3):
         loop_for(lab, 1.0)
         assert lab.holder() == "node1"
@@ -83,7 +56,7 @@ def test_node2_replaced_while_node1_serves_then_node1_dies_and_the_address_reach
     assert lab.proxy.count("AssociateAddress") == placements
     # WHEN node1 dies, THEN the address reaches the new node2
     lab.nodes["node1"].stop()
-    until(lab, lambda: lab.eip_instance() == new)
+    loop_until(lab, lambda: lab.eip_instance() == new)
     assert lab.holder() == "node2"
     ups = [e for e in lab.history("node_up", "node_instance_changed") if e["node"] == "node2"]
     assert [e["event"] for e in ups][-2:] == ["node_instance_changed", "node_up"]  # it rose on the new instance
@@ -93,7 +66,7 @@ def test_a_lifecycle_termination_of_the_holder_moves_the_address_first_then_comp
     found_lab: LabEnvironment,
 ) -> None:
     lab = found_lab
-    until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
+    loop_until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
     assert lab.proxy is not None
     node2 = lab.node_instance("node2")
     instance, event = lab.terminate_node("node1")
@@ -120,7 +93,7 @@ def test_a_lifecycle_termination_of_the_holder_moves_the_address_first_then_comp
 
 def test_a_lifecycle_action_is_completed_even_when_the_move_fails_with_a_notice(found_lab: LabEnvironment) -> None:
     lab = found_lab
-    until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
+    loop_until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
     assert lab.proxy is not None
     instance, event = lab.terminate_node("node1")
     lab.proxy.inject(Fault("AssociateAddress", service="ec2", status=503, code="Unavailable", times=None))

@@ -98,6 +98,28 @@ def loop_for(lab: LabEnvironment, seconds: float, event: dict[str, Any] | None =
     return ok(lab.monitor(event, remaining_ms=remaining_ms, **kwargs))
 
 
+def loop_until(
+    lab: LabEnvironment,
+    done: Callable[[], bool],
+    *,
+    seconds: float = 3.0,
+    deadline: float = 120.0,
+    describe: Callable[[], object] | None = None,
+) -> None:
+    """Looping invocations of about `seconds` each (room for RiseThreshold cycles in one, even after a
+    slow cold start) until `done()`. The deadline guards against a hang only: a loaded machine runs
+    fewer cycles a second, and no test asserts how long this takes."""
+    give_up = time.monotonic() + deadline
+    while not done():
+        assert time.monotonic() < give_up, f"not done in time: {describe() if describe else ''}"
+        loop_for(lab, seconds)
+
+
+def node_state(lab: LabEnvironment, node: str) -> dict[str, Any]:
+    """The stack's pair's stored record of `node` (status, instance_id, counts)."""
+    return dict(lab.state()["nodes"][node])
+
+
 def place_on_node1(lab: LabEnvironment) -> None:
     """Steady state: the first cycle puts the unassociated EIP on node1, both nodes up."""
     payload = cycle(lab)
