@@ -457,3 +457,21 @@ def test_a_group_on_the_pairs_found_node_by_instance_is_refused_naming_the_pairs
     with pytest.raises(FleetConfigError) as raised:
         parse_fleet({"groups": [found("web", 10, auto_scaling_group_name="nginx-web")]}, pair)
     assert "also served by group 'default' (its field 'Node2AutoScalingGroupName')" in str(raised.value)
+
+
+def test_the_role_arn_pattern_is_one_in_the_code_the_fleet_schema_and_the_template() -> None:
+    # Three copies that must agree: core/role_arns.py (what the functions accept), the fleet
+    # document's route.role_arn and the template's RouteTableRoleArn (optional there, so wrapped in `(...)?`).
+    from nginx_eip_failover.core.role_arns import EXTERNAL_ID, ROLE_ARN
+    from nginx_eip_failover_lab.stack.template import StackTemplate, find_template
+
+    schema = fleet_schema()
+    route = next(d for d in schema["definitions"].values() if "role_arn" in d.get("properties", {}))
+    assert route["properties"]["role_arn"]["pattern"] == ROLE_ARN.pattern
+    parameters = StackTemplate(find_template()).data["Parameters"]
+
+    def optional(pattern: str) -> str:
+        return "^(" + pattern.removeprefix("^").removesuffix("$") + ")?$"
+
+    assert parameters["RouteTableRoleArn"]["AllowedPattern"] == optional(ROLE_ARN.pattern)
+    assert parameters["RouteTableRoleExternalId"]["AllowedPattern"] == optional(EXTERNAL_ID.pattern)

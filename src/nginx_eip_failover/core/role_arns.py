@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 # An IAM role's ARN (a path is allowed; names are 1-64 of IAM's characters). The fleet document's
-# schema (route.role_arn) uses the same pattern.
+# schema (route.role_arn) and the template (RouteTableRoleArn) use the same pattern
+# (tests/unit/test_fleet_config.py ties the three).
 ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\w+=,.@-]+/){0,20}[\w+=,.@-]{1,64}$")
 MAX_ROLE_ARN_BYTES = 1024
 # STS's ExternalId: 2-1224 of these characters.
