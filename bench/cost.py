@@ -529,21 +529,19 @@ LEAN_ONE_PAIR_MAX_OVER_LAMBDA = 0.15  # issue 19: a lean one-pair stack costs wh
 
 
 def template_alarm_metrics(profile: str) -> int:
-    """Metrics in the stack's CloudWatch alarms (what CloudWatch bills) in `profile`, read from template.yaml."""
+    """Metrics in the stack's CloudWatch alarms (what CloudWatch bills) in `profile`, read from
+    template.yaml: the alarms whose conditions hold for the example deployment (a pair named by
+    InstanceId, the other parameters at their defaults), as CloudFormation would evaluate them."""
+    from nginx_eip_failover_lab.iam.policy_documents import EXAMPLE_PARAMETERS, STACK_NAME
+    from nginx_eip_failover_lab.stack.intrinsics import Resolver
     from nginx_eip_failover_lab.stack.template import StackTemplate, find_template
 
     template = StackTemplate(find_template())
+    resolver = Resolver(template, {**EXAMPLE_PARAMETERS, "ObservabilityProfile": profile}, STACK_NAME)
     count = 0
     for resource in template.of_type("AWS::CloudWatch::Alarm").values():
-        condition = resource.get("Condition")
-        # A node's status-check alarm exists unless the node is found by tags (the defaults: it is).
-        if condition in ("Node1HasStatusCheckAlarm", "Node2HasStatusCheckAlarm"):
-            condition = None
-        if condition is not None and condition != "FullObservability":
-            raise ValueError(f"alarm under condition {condition!r}: teach bench.cost how to count it")
-        if condition == "FullObservability" and profile != "full":
-            continue
-        count += len((resource.get("Properties") or {}).get("Metrics") or [None])  # metric math: each metric
+        if resolver.included(resource):
+            count += len((resource.get("Properties") or {}).get("Metrics") or [None])  # metric math: each metric
     return count
 
 

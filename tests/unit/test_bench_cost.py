@@ -1,4 +1,4 @@
-"""bench/cost.py reads the template's alarms: every alarm condition must be one it can count."""
+"""bench/cost.py reads the template's alarms, each under its condition as the example deployment evaluates it."""
 
 from __future__ import annotations
 
