@@ -25,7 +25,7 @@ SETTINGS = {"FallThreshold": "3", "RiseThreshold": "3", "PreemptDelaySeconds": "
 
 
 def _until(lab: LabEnvironment, done: Callable[[], bool]) -> None:
-    loop_until(lab, done, seconds=1.5, describe=lambda: _group_state(lab).get("nodes"))
+    loop_until(lab, done, seconds=1.5, deadline=40.0, describe=lambda: _group_state(lab).get("nodes"))
 
 
 def _eip_instance(lab: LabEnvironment) -> str | None:

@@ -4,6 +4,8 @@ in fresh processes, every call under the template's IAM (the conditional lookup 
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from nginx_eip_failover_lab.aws.proxy import Fault
@@ -24,6 +26,10 @@ SETTINGS = {
 }
 
 
+# One looping invocation of 1.5 s at a time; 40 s guards against a hang.
+until = functools.partial(loop_until, seconds=1.5, deadline=40.0)
+
+
 @pytest.fixture
 def found_lab(make_lab: LabFactory) -> LabEnvironment:
     return make_lab(found_nodes=True, **SETTINGS)
@@ -34,7 +40,7 @@ def test_node2_replaced_while_node1_serves_then_node1_dies_and_the_address_reach
 ) -> None:
     lab = found_lab
     first2 = lab.node_instance("node2")
-    loop_until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
+    until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
     assert lab.proxy is not None
     placements = lab.proxy.count("AssociateAddress")
     # WHEN node2's instance is replaced (terminated through its hook, a new one launched)
@@ -48,7 +54,7 @@ def test_node2_replaced_while_node1_serves_then_node1_dies_and_the_address_reach
     assert node_state(lab, "node2")["instance_id"] == new
     changed = [e for e in lab.history("node_instance_changed") if e["node"] == "node2"]
     assert changed and changed[-1]["detail"]["to"] == new
-    loop_until(lab, lambda: node_state(lab, "node2")["status"] == "up")
+    until(lab, lambda: node_state(lab, "node2")["status"] == "up")
     for _ in range(3):
         loop_for(lab, 1.0)
         assert lab.holder() == "node1"
@@ -56,7 +62,7 @@ def test_node2_replaced_while_node1_serves_then_node1_dies_and_the_address_reach
     assert lab.proxy.count("AssociateAddress") == placements
     # WHEN node1 dies, THEN the address reaches the new node2
     lab.nodes["node1"].stop()
-    loop_until(lab, lambda: lab.eip_instance() == new)
+    until(lab, lambda: lab.eip_instance() == new)
     assert lab.holder() == "node2"
     ups = [e for e in lab.history("node_up", "node_instance_changed") if e["node"] == "node2"]
     assert [e["event"] for e in ups][-2:] == ["node_instance_changed", "node_up"]  # it rose on the new instance
@@ -66,7 +72,7 @@ def test_a_lifecycle_termination_of_the_holder_moves_the_address_first_then_comp
     found_lab: LabEnvironment,
 ) -> None:
     lab = found_lab
-    loop_until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
+    until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
     assert lab.proxy is not None
     node2 = lab.node_instance("node2")
     instance, event = lab.terminate_node("node1")
@@ -93,7 +99,7 @@ def test_a_lifecycle_termination_of_the_holder_moves_the_address_first_then_comp
 
 def test_a_lifecycle_action_is_completed_even_when_the_move_fails_with_a_notice(found_lab: LabEnvironment) -> None:
     lab = found_lab
-    loop_until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
+    until(lab, lambda: lab.holder() == "node1" and node_state(lab, "node2")["status"] == "up")
     assert lab.proxy is not None
     instance, event = lab.terminate_node("node1")
     lab.proxy.inject(Fault("AssociateAddress", service="ec2", status=503, code="Unavailable", times=None))

@@ -110,9 +110,11 @@ def loop_until(
     slow cold start) until `done()`. The deadline guards against a hang only: a loaded machine runs
     fewer cycles a second, and no test asserts how long this takes."""
     give_up = time.monotonic() + deadline
+    payload: dict[str, Any] = {}
     while not done():
-        assert time.monotonic() < give_up, f"not done in time: {describe() if describe else ''}"
-        loop_for(lab, seconds)
+        shown = f"{describe() if describe else ''} (last invocation's groups: {payload.get('groups')})"
+        assert time.monotonic() < give_up, f"not done in time: {shown}"
+        payload = loop_for(lab, seconds)
 
 
 def node_state(lab: LabEnvironment, node: str) -> dict[str, Any]:
