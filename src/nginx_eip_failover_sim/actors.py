@@ -143,13 +143,13 @@ def monitor_invocation(
         sched = world.sched
         fleet = containers.take("monitor")
         trigger = MonitorTrigger(kind="schedule" if kind == "schedule" else "alarm", actor=f"monitor:{kind}")
-        if trigger.kind == "alarm":
+        if trigger.starts_runs_afresh:
             world.fresh_run_invocations.add(invocation)
         deadline = sched.monotonic() + seconds
         world.recorder.record(Note(sched.now, invocation, f"{kind} invocation starts"))
         try:
             result = run_monitor(
-                FleetRunner(fleet, runs_start_afresh=trigger.kind == "alarm"),
+                FleetRunner(fleet, runs_start_afresh=trigger.starts_runs_afresh),
                 trigger,
                 lambda: int((deadline - sched.monotonic()) * 1000),
                 lease=groups.lease if kind == "schedule" else None,

@@ -52,7 +52,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.warning("emergency stop set: not probing", extra={"stop": stop.as_dict()})
         return {"trigger": trigger.kind, "stopped": stop.as_dict()}
     try:
-        runner = FleetRunner(wiring.fleet(), runs_start_afresh=trigger.kind == "alarm")
+        runner = FleetRunner(wiring.fleet(), runs_start_afresh=trigger.starts_runs_afresh)
         result = run_monitor(
             runner,
             trigger,

@@ -29,6 +29,12 @@ class MonitorTrigger:
     alarm_state: str | None = None
     instance_ids: tuple[str, ...] = ()
 
+    @property
+    def starts_runs_afresh(self) -> bool:
+        """An alarm-started invocation counts only its own probes: what starts one is often the
+        failure itself (FleetRunner; simulator scenario short_gaps)."""
+        return self.kind == "alarm"
+
 
 def parse_monitor_event(event: object) -> MonitorTrigger:
     if not isinstance(event, Mapping):
